@@ -1,0 +1,234 @@
+/* Internals shared by the files of src/api (not a public face: only src/api
+ * includes it). A request is parsed by http.c into a struct api_req, routed and
+ * authorized by router.c, and answered by one handler per route. */
+#ifndef API_API_INT_H
+#define API_API_INT_H
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "api/api.h"
+#include "store/store.h"
+
+#define API_BODY_MAX (64 * 1024)
+#define API_QUERY_MAX 16
+#define API_POOL 4 /* store connections: MHD pool threads + spare */
+#define API_HTTP_THREADS 2
+#define API_REFRESH_LIFETIME_S (30 * 24 * 3600)
+
+/* --- the server --------------------------------------------------------------- */
+
+struct api_ratelimit;
+
+struct api {
+	void *mhd; /* struct MHD_Daemon */
+	char data_dir[512];
+	int64_t token_lifetime_s;
+	struct api_ratelimit *rl;
+	/* A connection per concurrently running request. MHD's threads take one for
+	 * the length of a request; the lock guards only the busy flags. */
+	pthread_mutex_t pool_lock;
+	pthread_cond_t pool_cond;
+	struct store *pool[API_POOL];
+	bool busy[API_POOL];
+	size_t npool;
+	char dummy_hash[STORE_HASH_SZ]; /* verified against when a user is unknown */
+	char *cert_pem, *key_pem;
+};
+
+struct store *api_store_get(struct api *a);
+void api_store_put(struct api *a, struct store *st);
+
+/* --- requests ----------------------------------------------------------------- */
+
+enum api_access {
+	API_PUBLIC,       /* no token */
+	API_SIGNED_IN,    /* any valid access token */
+	API_USER,         /* a tenant user (either role): the "user" routes */
+	API_TENANT_ADMIN, /* a tenant admin, or a system admin switched into a tenant */
+	API_SYSADMIN,     /* a system admin, not switched */
+};
+
+struct api_who {
+	bool signed_in;
+	bool sysadmin;     /* the token belongs to a system admin */
+	bool tenant_admin; /* may manage tenant_id */
+	uint64_t admin_id, user_id, tenant_id, grant_id;
+	uint8_t token_hash[32];
+};
+
+struct api_kv {
+	const char *key, *value;
+};
+
+struct api_req {
+	struct api *api;
+	struct store *st;
+	const char *method;
+	const char *path;
+	struct api_kv query[API_QUERY_MAX];
+	size_t nquery;
+	const char *authorization; /* header value or NULL */
+	const char *source;        /* client address, for rate limiting */
+	const char *body;
+	size_t body_len;
+	json_t *json;    /* the parsed body (an object) or NULL */
+	uint64_t id;     /* the {id} of the path */
+	struct api_who who;
+};
+
+struct api_resp {
+	int status;
+	json_t *body; /* owned; NULL for an empty body */
+	int retry_after; /* seconds, 0: no header */
+	bool www_auth;
+};
+
+/* Handles one complete request; always fills resp. */
+void api_handle(struct api_req *rq, struct api_resp *rs);
+const char *api_query(const struct api_req *rq, const char *key);
+
+/* Fills rs with the one error shape and returns status:
+ * {"error": {"status", "code", "message", "field"}}. field may be NULL. */
+int api_error(struct api_resp *rs, int status, const char *code, const char *field,
+	      const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* Maps a store errno to an answer (ENOENT 404, EEXIST 409 naming the field...). */
+int api_store_error(struct api_resp *rs, struct store *st, int err, const char *what);
+void api_ok(struct api_resp *rs, int status, json_t *body);
+
+/* --- schemas: validation and the OpenAPI document share them ------------------- */
+
+enum api_type { API_T_STRING, API_T_INT, API_T_BOOL, API_T_OBJECT, API_T_ARRAY };
+
+enum {
+	API_F_REQUIRED = 1,  /* must be present on create */
+	API_F_WRITEONLY = 2, /* accepted, never returned */
+	API_F_READONLY = 4,  /* returned, never accepted */
+};
+
+typedef int (api_check_h)(const char *value, const char **why);
+
+struct api_schema;
+
+struct api_field {
+	const char *name;
+	enum api_type type;
+	unsigned flags;
+	long long min, max;   /* INT value; STRING length; ARRAY items */
+	const char *choices;  /* STRING: "a|b|c" */
+	api_check_h *check;   /* STRING: further rule */
+	const struct api_schema *sub; /* OBJECT fields; ARRAY of objects */
+	enum api_type item;   /* ARRAY item type when not objects */
+	const char *desc;
+};
+
+struct api_schema {
+	const char *name; /* components/schemas name */
+	const struct api_field *f;
+	size_t n;
+	const char *desc;
+};
+
+#define API_SCHEMA(nm, fields, d) { nm, fields, sizeof(fields) / sizeof(fields[0]), d }
+
+/* Checks obj against s: unknown fields (400 unknown_field), types and ranges
+ * (422 invalid_field), and with `create` the required ones (422 missing_field).
+ * Returns 0 or the HTTP status put in rs. */
+int api_validate(const struct api_schema *s, const json_t *obj, bool create, struct api_resp *rs);
+int api_validate_at(const struct api_schema *s, const json_t *obj, bool create, const char *prefix,
+		    struct api_resp *rs);
+json_t *api_schema_openapi(const struct api_schema *s);
+
+api_check_h api_check_username, api_check_tenant_username, api_check_domain, api_check_email,
+	api_check_digits, api_check_password, api_check_secret, api_check_hhmm, api_check_text;
+
+/* Copies a validated string field into dst if present in obj. */
+void api_take_str(const json_t *obj, const char *name, char *dst, size_t sz);
+void api_take_bool(const json_t *obj, const char *name, bool *dst);
+void api_take_int(const json_t *obj, const char *name, int64_t *dst);
+
+/* "1234" for ids; ISO 8601 UTC for ms timestamps. */
+json_t *api_json_id(uint64_t id);
+json_t *api_json_time(int64_t ms);
+int api_parse_id(const char *s, uint64_t *id);
+
+/* --- lists --------------------------------------------------------------------- */
+
+/* Reads filter/search/orderby/skip/top into q; on error fills rs (400). */
+int api_list_query(const struct api_req *rq, enum store_kind kind, struct store_query *q,
+		   struct api_resp *rs);
+
+/* --- routes -------------------------------------------------------------------- */
+
+typedef void (api_route_h)(struct api_req *rq, struct api_resp *rs);
+
+struct api_route {
+	const char *method;
+	const char *path; /* "/api/users/{id}" */
+	enum api_access access;
+	api_route_h *h;
+	const struct api_schema *body;   /* request body, or NULL */
+	bool body_create;                /* required fields apply */
+	const char *resp;                /* components schema of the answer, NULL: none */
+	int ok;                          /* success status */
+	bool list;                       /* takes the list query options */
+	const char *tag;
+	const char *summary;
+};
+
+const struct api_route *api_routes(size_t *n);
+json_t *api_openapi(void);
+
+/* Route handlers, one file per resource. */
+api_route_h api_h_info, api_h_sign_in, api_h_refresh, api_h_sign_out, api_h_me, api_h_openapi;
+api_route_h api_h_tenants_list, api_h_tenants_create, api_h_tenant_get, api_h_tenant_update,
+	api_h_tenant_destroy, api_h_tenant_switch;
+api_route_h api_h_users_list, api_h_users_create, api_h_users_get, api_h_users_update,
+	api_h_users_destroy, api_h_users_password, api_h_users_ext_password, api_h_users_ext_get,
+	api_h_users_ext_update;
+api_route_h api_h_user_profile_get, api_h_user_profile_update, api_h_user_password,
+	api_h_user_ext_password, api_h_user_ext_get, api_h_user_ext_update;
+
+extern const struct api_schema api_s_sign_in, api_s_refresh, api_s_token, api_s_tenant,
+	api_s_tenant_create, api_s_tenant_update, api_s_user, api_s_user_create, api_s_user_update,
+	api_s_user_summary, api_s_profile, api_s_password, api_s_user_password, api_s_ext_password,
+	api_s_settings, api_s_tenant_summary, api_s_me, api_s_info, api_s_error;
+
+/* --- auth (auth.c) --------------------------------------------------------------- */
+
+/* Checks the bearer token and fills rq->who; 0 or the status put in rs (401). */
+int api_authenticate(struct api_req *rq, struct api_resp *rs);
+/* Issues a new access + refresh token pair of a grant and answers with it. */
+int api_issue_tokens(struct api_req *rq, struct api_resp *rs, uint64_t admin_id, uint64_t user_id,
+		     uint64_t tenant_id, uint64_t grant_id);
+
+int api_ratelimit_alloc(struct api_ratelimit **rlp, int max_failures, int window_s);
+void api_ratelimit_free(struct api_ratelimit *rl);
+/* Seconds until source may try again, 0 when allowed now. */
+int api_ratelimit_blocked(struct api_ratelimit *rl, const char *source);
+void api_ratelimit_fail(struct api_ratelimit *rl, const char *source);
+
+/* --- extension settings (settings.c) -------------------------------------------- */
+
+/* The effective settings of a user: defaults overlaid by what is stored. */
+json_t *api_settings_load(const struct store_user *u);
+/* Validates patch (admin: every field; otherwise the user's subset), merges it
+ * into u->settings and checks the result; 0 or the status put in rs. */
+int api_settings_apply(struct store_user *u, const json_t *patch, bool admin, struct api_resp *rs);
+
+/* --- TLS (tls.c) ------------------------------------------------------------------ */
+
+/* Loads cert and key PEM from the given files, or from data_dir/tls/ where a
+ * self-signed pair is made at first start. Strings are malloc'd. */
+int api_tls_load(const char *data_dir, const char *cert_file, const char *key_file,
+		 char **cert_pem, char **key_pem);
+
+/* --- HTTP (http.c) ---------------------------------------------------------------- */
+
+int api_http_start(struct api *a, const char *address, int port, bool tls);
+void api_http_stop(struct api *a);
+
+#endif

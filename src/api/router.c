@@ -1,0 +1,328 @@
+/* The route table and the request path through it: match, authenticate, check
+ * the role, parse and validate the body, call the handler. The OpenAPI document
+ * is generated from this same table, so it describes exactly what is served. */
+#include <string.h>
+
+#include "api/api_int.h"
+
+#define PBXD_API_VERSION "0.1.0"
+
+static const struct api_field no_fields[1] = { { 0 } };
+/* Bodies of actions: nothing, or an empty object. */
+static const struct api_schema s_empty = { "Empty", no_fields, 0, "no fields" };
+
+static const struct api_route routes[] = {
+	{ "GET", "/api/info", API_PUBLIC, api_h_info, NULL, false, "Info", 200, false, "info",
+	  "Server information; with ?domain= a tenant's public metadata (used before sign-in)" },
+	{ "GET", "/api/openapi.json", API_PUBLIC, api_h_openapi, NULL, false, NULL, 200, false, "info",
+	  "This document" },
+	{ "POST", "/api/auth/sign_in", API_PUBLIC, api_h_sign_in, &api_s_sign_in, true, "Token", 200, false, "auth",
+	  "Sign in with username, password and (tenant users) the tenant's SIP domain" },
+	{ "POST", "/api/auth/refresh", API_PUBLIC, api_h_refresh, &api_s_refresh, true, "Token", 200, false, "auth",
+	  "Trade a refresh token for a new token pair (the old refresh token is spent)" },
+	{ "POST", "/api/auth/sign_out", API_SIGNED_IN, api_h_sign_out, &s_empty, false, NULL, 204, false, "auth",
+	  "End this session: the access token and its refresh token stop working" },
+	{ "GET", "/api/me", API_SIGNED_IN, api_h_me, NULL, false, "Me", 200, false, "auth",
+	  "Who the token belongs to, with role and tenant" },
+
+	{ "GET", "/api/tenants", API_SYSADMIN, api_h_tenants_list, NULL, false, "TenantSummary", 200, true,
+	  "tenants", "List tenants" },
+	{ "POST", "/api/tenants", API_SYSADMIN, api_h_tenants_create, &api_s_tenant_create, true, "Tenant", 201,
+	  false, "tenants", "Create a tenant and its first tenant admin" },
+	{ "GET", "/api/tenants/{id}", API_SYSADMIN, api_h_tenant_get, NULL, false, "Tenant", 200, false, "tenants",
+	  "Read a tenant" },
+	{ "POST", "/api/tenants/{id}", API_SYSADMIN, api_h_tenant_update, &api_s_tenant_update, false, "Tenant",
+	  200, false, "tenants", "Update a tenant (fields given are changed)" },
+	{ "POST", "/api/tenants/{id}/destroy", API_SYSADMIN, api_h_tenant_destroy, &s_empty, false, NULL, 204,
+	  false, "tenants", "Delete a tenant with all its users" },
+	{ "POST", "/api/tenants/{id}/switch", API_SYSADMIN, api_h_tenant_switch, &s_empty, false, "Token", 200,
+	  false, "tenants", "Get a token scoped to the tenant, acting as its administrator" },
+
+	{ "GET", "/api/users", API_TENANT_ADMIN, api_h_users_list, NULL, false, "UserSummary", 200, true, "users",
+	  "List the tenant's users" },
+	{ "POST", "/api/users", API_TENANT_ADMIN, api_h_users_create, &api_s_user_create, true, "User", 201, false,
+	  "users", "Create a user with their extension" },
+	{ "GET", "/api/users/{id}", API_TENANT_ADMIN, api_h_users_get, NULL, false, "User", 200, false, "users",
+	  "Read a user" },
+	{ "POST", "/api/users/{id}", API_TENANT_ADMIN, api_h_users_update, &api_s_user_update, false, "User", 200,
+	  false, "users", "Update a user (fields given are changed)" },
+	{ "POST", "/api/users/{id}/destroy", API_TENANT_ADMIN, api_h_users_destroy, &s_empty, false, NULL, 204,
+	  false, "users", "Delete a user and their extension" },
+	{ "POST", "/api/users/{id}/password", API_TENANT_ADMIN, api_h_users_password, &api_s_password, true, NULL,
+	  204, false, "users", "Set a user's login password" },
+	{ "POST", "/api/users/{id}/extension_password", API_TENANT_ADMIN, api_h_users_ext_password,
+	  &api_s_ext_password, true, NULL, 204, false, "users", "Set a user's extension (SIP) password" },
+	{ "GET", "/api/users/{id}/extension", API_TENANT_ADMIN, api_h_users_ext_get, NULL, false,
+	  "ExtensionSettings", 200, false, "users", "Read a user's extension settings" },
+	{ "POST", "/api/users/{id}/extension", API_TENANT_ADMIN, api_h_users_ext_update, &api_s_settings, false,
+	  "ExtensionSettings", 200, false, "users",
+	  "Update a user's extension settings (objects are merged, arrays replaced)" },
+
+	{ "GET", "/api/user/profile", API_USER, api_h_user_profile_get, NULL, false, "User", 200, false, "user",
+	  "Read my profile" },
+	{ "POST", "/api/user/profile", API_USER, api_h_user_profile_update, &api_s_profile, false, "User", 200,
+	  false, "user", "Update my display name and email" },
+	{ "POST", "/api/user/password", API_USER, api_h_user_password, &api_s_user_password, true, NULL, 204,
+	  false, "user", "Change my login password (the old one is required)" },
+	{ "POST", "/api/user/extension_password", API_USER, api_h_user_ext_password, &api_s_ext_password, true,
+	  NULL, 204, false, "user", "Change my extension (SIP) password" },
+	{ "GET", "/api/user/extension", API_USER, api_h_user_ext_get, NULL, false, "ExtensionSettings", 200, false,
+	  "user", "Read my extension settings" },
+	{ "POST", "/api/user/extension", API_USER, api_h_user_ext_update, &api_s_settings, false,
+	  "ExtensionSettings", 200, false, "user",
+	  "Update my own extension settings (DND, call waiting, voicemail, forwarding)" },
+};
+
+const struct api_route *api_routes(size_t *n)
+{
+	*n = sizeof(routes) / sizeof(routes[0]);
+	return routes;
+}
+
+/* Matches pattern against path segment by segment; "{id}" takes one segment,
+ * whose text is copied to id. */
+static bool match(const char *pat, const char *path, char *id, size_t idsz)
+{
+	while (*pat && *path) {
+		if (strncmp(pat, "{id}", 4) == 0) {
+			size_t l = strcspn(path, "/");
+			if (l == 0)
+				return false;
+			snprintf(id, idsz, "%.*s", (int)(l < idsz ? l : idsz - 1), path);
+			if (l >= idsz)
+				id[0] = 'x'; /* too long to be an id: fails to parse */
+			pat += 4;
+			path += l;
+			continue;
+		}
+		if (*pat != *path)
+			return false;
+		pat++;
+		path++;
+	}
+	return *pat == '\0' && *path == '\0';
+}
+
+static int allowed(const struct api_route *r, const struct api_who *w, struct api_resp *rs)
+{
+	bool ok = true;
+	const char *need = "";
+	switch (r->access) {
+	case API_PUBLIC:
+	case API_SIGNED_IN:
+		break;
+	case API_USER:
+		ok = w->user_id != 0;
+		need = "a tenant user";
+		break;
+	case API_TENANT_ADMIN:
+		ok = w->tenant_admin && w->tenant_id;
+		need = "a tenant administrator (system admins: switch into the tenant first)";
+		break;
+	case API_SYSADMIN:
+		ok = w->sysadmin && !w->tenant_id;
+		need = "a system administrator";
+		break;
+	}
+	if (ok)
+		return 0;
+	return api_error(rs, 403, "forbidden", NULL, "this needs %s", need);
+}
+
+static int parse_body(struct api_req *rq, const struct api_route *r, struct api_resp *rs)
+{
+	if (!r->body)
+		return 0;
+	if (rq->body_len == 0) {
+		rq->json = json_object();
+	} else {
+		json_error_t je;
+		rq->json = json_loadb(rq->body, rq->body_len, JSON_REJECT_DUPLICATES, &je);
+		if (!rq->json)
+			return api_error(rs, 400, "invalid_json", NULL, "invalid JSON at line %d column %d: %s",
+					 je.line, je.column, je.text);
+		if (!json_is_object(rq->json))
+			return api_error(rs, 400, "invalid_json", NULL, "the body must be a JSON object");
+	}
+	return api_validate(r->body, rq->json, r->body_create, rs);
+}
+
+void api_handle(struct api_req *rq, struct api_resp *rs)
+{
+	size_t n;
+	const struct api_route *rt = api_routes(&n), *r = NULL;
+	bool path_known = false;
+	char idtext[24] = "";
+	rs->status = 0;
+	for (size_t i = 0; i < n && !r; i++) {
+		if (!match(rt[i].path, rq->path, idtext, sizeof(idtext)))
+			continue;
+		path_known = true;
+		if (strcmp(rt[i].method, rq->method) == 0)
+			r = &rt[i];
+	}
+	if (!r) {
+		if (path_known)
+			api_error(rs, 405, "method_not_allowed", NULL, "%.16s is not allowed on %.200s", rq->method,
+				  rq->path);
+		else
+			api_error(rs, 404, "not_found", NULL, "no route for %.16s %.200s", rq->method, rq->path);
+		return;
+	}
+	if (r->access != API_PUBLIC) {
+		if (api_authenticate(rq, rs) || allowed(r, &rq->who, rs))
+			return;
+	}
+	if (strstr(r->path, "{id}") && api_parse_id(idtext, &rq->id)) {
+		api_error(rs, 404, "not_found", NULL, "resource not found");
+		return;
+	}
+	if (parse_body(rq, r, rs))
+		return;
+	r->h(rq, rs);
+	if (!rs->status)
+		api_error(rs, 500, "internal", NULL, "no answer");
+}
+
+/* --- OpenAPI 3.1 ------------------------------------------------------------------- */
+
+static void add_schema(json_t *schemas, const struct api_schema *s)
+{
+	if (!s || json_object_get(schemas, s->name))
+		return;
+	json_object_set_new(schemas, s->name, api_schema_openapi(s));
+	for (size_t i = 0; i < s->n; i++)
+		add_schema(schemas, s->f[i].sub);
+}
+
+static const struct api_schema *schema_by_name(const char *name)
+{
+	static const struct api_schema *const all[] = {
+		&api_s_info, &api_s_token, &api_s_me, &api_s_tenant, &api_s_tenant_summary, &api_s_user, &api_s_user_summary,
+		&api_s_settings, &api_s_error,
+	};
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+		if (strcmp(all[i]->name, name) == 0)
+			return all[i];
+	}
+	return NULL;
+}
+
+static json_t *ref(const char *name)
+{
+	return json_pack("{s:s+}", "$ref", "#/components/schemas/", name);
+}
+
+static json_t *list_params(const char *path)
+{
+	enum store_kind kind = strstr(path, "tenants") ? STORE_KIND_TENANT : STORE_KIND_USER;
+	size_t nf;
+	const struct store_field *f = store_fields(kind, &nf);
+	char fields[256] = "", search[256] = "";
+	for (size_t i = 0; i < nf; i++) {
+		strncat(fields, f[i].name, sizeof(fields) - strlen(fields) - 3);
+		strncat(fields, i + 1 < nf ? ", " : "", sizeof(fields) - strlen(fields) - 1);
+		if (f[i].search) {
+			strncat(search, search[0] ? ", " : "", sizeof(search) - strlen(search) - 1);
+			strncat(search, f[i].name, sizeof(search) - strlen(search) - 1);
+		}
+	}
+	json_t *p = json_array();
+	json_array_append_new(p, json_pack("{s:s, s:s, s:s++, s:{s:s}}", "name", "filter", "in", "query",
+		"description", "Conditions joined with `and`, each `field op value` with op one of eq, ne, lt, le,"
+		" gt, ge; strings in single quotes ('' for a quote), booleans true/false, ids as digits or"
+		" quoted. Example: `role eq 'admin' and enabled eq true`. Fields: ", fields, ".",
+		"schema", "type", "string"));
+	json_array_append_new(p, json_pack("{s:s, s:s, s:s+, s:{s:s}}", "name", "search", "in", "query",
+		"description", "Case-insensitive substring over: ", search, "schema", "type", "string"));
+	json_array_append_new(p, json_pack("{s:s, s:s, s:s+, s:{s:s}}", "name", "orderby", "in", "query",
+		"description", "`field asc` or `field desc` with a filter field: ", fields, "schema", "type",
+		"string"));
+	json_array_append_new(p, json_pack("{s:s, s:s, s:s, s:{s:s, s:i, s:i}}", "name", "skip", "in", "query",
+		"description", "Items to skip (default 0)", "schema", "type", "integer", "minimum", 0, "default", 0));
+	json_array_append_new(p, json_pack("{s:s, s:s, s:s, s:{s:s, s:i, s:i, s:i}}", "name", "top", "in",
+		"query", "description", "Page size", "schema", "type", "integer", "minimum", 1, "maximum", 100,
+		"default", 20));
+	return p;
+}
+
+static json_t *operation(const struct api_route *r, json_t *schemas)
+{
+	char opid[128], *o = opid;
+	snprintf(opid, sizeof(opid), "%s%s", r->method, r->path + 4);
+	for (; *o; o++)
+		if (*o == '/' || *o == '{' || *o == '}' || *o == '.')
+			*o = '_';
+	json_t *op = json_pack("{s:s, s:s, s:[s]}", "operationId", opid, "summary", r->summary, "tags", r->tag);
+	json_t *params = r->list ? list_params(r->path) : json_array();
+	if (strstr(r->path, "{id}"))
+		json_array_append_new(params, json_pack("{s:s, s:s, s:b, s:s, s:{s:s, s:s}}", "name", "id", "in",
+			"path", "required", 1, "description", "Resource id (64-bit, decimal string)", "schema",
+			"type", "string", "pattern", "^[0-9]{1,19}$"));
+	if (json_array_size(params))
+		json_object_set_new(op, "parameters", params);
+	else
+		json_decref(params);
+	if (r->body) {
+		add_schema(schemas, r->body);
+		json_object_set_new(op, "requestBody", json_pack("{s:b, s:{s:{s:o}}}", "required",
+			r->body_create, "content", "application/json", "schema", ref(r->body->name)));
+	}
+	json_t *resps = json_object(), *ok;
+	char code[8];
+	snprintf(code, sizeof(code), "%d", r->ok);
+	if (!r->resp) {
+		ok = json_pack("{s:s}", "description", r->ok == 204 ? "Done, no content" : "The document");
+	} else {
+		add_schema(schemas, schema_by_name(r->resp));
+		json_t *schema = r->list ? json_pack("{s:s, s:[s,s], s:{s:{s:s, s:s}, s:{s:s, s:o}}}", "type",
+			"object", "required", "count", "items", "properties", "count", "type", "integer",
+			"description", "Total matching before skip/top", "items", "type", "array", "items",
+			ref(r->resp)) : ref(r->resp);
+		ok = json_pack("{s:s, s:{s:{s:o}}}", "description", "Success", "content", "application/json",
+			       "schema", schema);
+	}
+	json_object_set_new(resps, code, ok);
+	json_object_set_new(resps, "4XX", json_pack("{s:s, s:{s:{s:o}}}", "description",
+		"Error: 400 invalid_json/unknown_field, 401 unauthorized, 403 forbidden, 404 not_found,"
+		" 409 conflict, 413 payload_too_large, 422 invalid_field/missing_field, 429 rate_limited",
+		"content", "application/json", "schema", ref("Error")));
+	json_object_set_new(op, "responses", resps);
+	if (r->access != API_PUBLIC)
+		json_object_set_new(op, "security", json_pack("[{s:[]}]", "bearer"));
+	else
+		json_object_set_new(op, "security", json_array());
+	return op;
+}
+
+json_t *api_openapi(void)
+{
+	json_t *schemas = json_object(), *paths = json_object();
+	add_schema(schemas, &api_s_error);
+	size_t n;
+	const struct api_route *r = api_routes(&n);
+	for (size_t i = 0; i < n; i++) {
+		json_t *item = json_object_get(paths, r[i].path);
+		if (!item) {
+			item = json_object();
+			json_object_set_new(paths, r[i].path, item);
+		}
+		char m[8];
+		snprintf(m, sizeof(m), "%s", r[i].method);
+		for (char *p = m; *p; p++)
+			*p = (char)(*p - 'A' + 'a');
+		json_object_set_new(item, m, operation(&r[i], schemas));
+	}
+	return json_pack("{s:s, s:{s:s, s:s, s:s}, s:o, s:{s:o, s:{s:{s:s, s:s}}}}", "openapi", "3.1.0",
+		"info", "title", "pbxd REST API", "version", PBXD_API_VERSION, "description",
+		"Tenants, users and extensions of pbxd. JSON in and out; ids are 64-bit integers written as"
+		" decimal strings; errors are {\"error\": {status, code, message, field}}. Sign in at"
+		" /api/auth/sign_in and send the token as `Authorization: Bearer TOKEN`.",
+		"paths", paths, "components", "schemas", schemas, "securitySchemes", "bearer", "type", "http",
+		"scheme", "bearer");
+}
+
+void api_h_openapi(struct api_req *rq, struct api_resp *rs)
+{
+	api_ok(rs, 200, api_openapi());
+}

@@ -1,0 +1,114 @@
+/* Socket address helpers (see sa.h). */
+#include "core/sa.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+int sa_set(struct sa *sa, const char *addr, uint16_t port)
+{
+	struct pl pl = pl_cstr(addr);
+	return sa_set_pl(sa, &pl, port);
+}
+
+int sa_set_pl(struct sa *sa, const struct pl *addr, uint16_t port)
+{
+	char buf[64];
+	struct pl a = *addr;
+	if (a.l >= 2 && a.p[0] == '[' && a.p[a.l - 1] == ']') {
+		a.p++;
+		a.l -= 2;
+	}
+	if (a.l == 0 || a.l >= sizeof(buf))
+		return EINVAL;
+	pl_strcpy(&a, buf, sizeof(buf));
+	memset(sa, 0, sizeof(*sa));
+	if (inet_pton(AF_INET, buf, &sa->u.in.sin_addr) == 1) {
+		sa->u.in.sin_family = AF_INET;
+		sa->u.in.sin_port = htons(port);
+		sa->len = sizeof(sa->u.in);
+		return 0;
+	}
+	if (inet_pton(AF_INET6, buf, &sa->u.in6.sin6_addr) == 1) {
+		sa->u.in6.sin6_family = AF_INET6;
+		sa->u.in6.sin6_port = htons(port);
+		sa->len = sizeof(sa->u.in6);
+		return 0;
+	}
+	return EINVAL;
+}
+
+int sa_af(const struct sa *sa) { return sa->u.sa.sa_family; }
+
+uint16_t sa_port(const struct sa *sa)
+{
+	switch (sa->u.sa.sa_family) {
+	case AF_INET: return ntohs(sa->u.in.sin_port);
+	case AF_INET6: return ntohs(sa->u.in6.sin6_port);
+	default: return 0;
+	}
+}
+
+void sa_set_port(struct sa *sa, uint16_t port)
+{
+	if (sa->u.sa.sa_family == AF_INET)
+		sa->u.in.sin_port = htons(port);
+	else if (sa->u.sa.sa_family == AF_INET6)
+		sa->u.in6.sin6_port = htons(port);
+}
+
+char *sa_ntop(const struct sa *sa, char *buf, size_t size)
+{
+	const void *a = sa->u.sa.sa_family == AF_INET6 ? (const void *)&sa->u.in6.sin6_addr
+						       : (const void *)&sa->u.in.sin_addr;
+	if (!inet_ntop(sa->u.sa.sa_family, a, buf, (socklen_t)size))
+		snprintf(buf, size, "?");
+	return buf;
+}
+
+char *sa_str(const struct sa *sa, char *buf, size_t size)
+{
+	char a[INET6_ADDRSTRLEN];
+	sa_ntop(sa, a, sizeof(a));
+	if (sa->u.sa.sa_family == AF_INET6)
+		snprintf(buf, size, "[%s]:%u", a, sa_port(sa));
+	else
+		snprintf(buf, size, "%s:%u", a, sa_port(sa));
+	return buf;
+}
+
+bool sa_eq_addr(const struct sa *a, const struct sa *b)
+{
+	if (a->u.sa.sa_family != b->u.sa.sa_family)
+		return false;
+	if (a->u.sa.sa_family == AF_INET)
+		return a->u.in.sin_addr.s_addr == b->u.in.sin_addr.s_addr;
+	if (a->u.sa.sa_family == AF_INET6)
+		return memcmp(&a->u.in6.sin6_addr, &b->u.in6.sin6_addr, 16) == 0;
+	return false;
+}
+
+bool sa_eq(const struct sa *a, const struct sa *b)
+{
+	return sa_eq_addr(a, b) && sa_port(a) == sa_port(b);
+}
+
+bool sa_is_any(const struct sa *sa)
+{
+	if (sa->u.sa.sa_family == AF_INET)
+		return sa->u.in.sin_addr.s_addr == htonl(INADDR_ANY);
+	if (sa->u.sa.sa_family == AF_INET6)
+		return IN6_IS_ADDR_UNSPECIFIED(&sa->u.in6.sin6_addr);
+	return true;
+}
+
+uint32_t sa_hash_addr(const struct sa *sa)
+{
+	struct pl pl;
+	if (sa->u.sa.sa_family == AF_INET6)
+		pl = pl_from((const char *)&sa->u.in6.sin6_addr, 16);
+	else
+		pl = pl_from((const char *)&sa->u.in.sin_addr, 4);
+	return pl_hash(&pl, 0);
+}

@@ -1,0 +1,186 @@
+/* pbxd: wires the layers and threads together and nothing else. Each layer
+ * contributes its options table; main joins them, reads the configuration, opens
+ * the data dir and runs the signalling loop on this thread until SIGTERM/SIGINT. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "api/api.h"
+#include "core/conf.h"
+#include "core/log.h"
+#include "core/loop.h"
+#include "pbx/pbx.h"
+#include "sip/stack.h"
+#include "store/store.h"
+
+#define PBXD_VERSION "0.1.0"
+
+static const struct conf_opt main_opts[] = {
+	{ "config", CONF_STR, "", 0, 0, NULL, "read options from this INI file first" },
+	{ "data-dir", CONF_STR, "./data", 0, 0, NULL, "directory holding all of pbxd's state" },
+	{ "log-level", CONF_CHOICE, "info", 0, 0, "error|warn|info|debug", "log verbosity" },
+};
+
+struct opt_table {
+	const struct conf_opt *opts;
+	size_t n;
+};
+
+static int conf_join(struct conf *c, const struct opt_table *t, size_t nt, struct conf_opt **all)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < nt; i++)
+		n += t[i].n;
+	*all = calloc(n, sizeof(**all));
+	if (!*all)
+		return ENOMEM;
+	n = 0;
+	for (size_t i = 0; i < nt; i++) {
+		memcpy(*all + n, t[i].opts, t[i].n * sizeof(**all));
+		n += t[i].n;
+	}
+	return conf_init(c, *all, n);
+}
+
+static void on_signal(int fd, int events, void *arg)
+{
+	struct signalfd_siginfo si;
+	if (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		log_info("signal %u received, stopping", si.ssi_signo);
+		loop_stop(arg);
+	}
+}
+
+static int data_dir_open(const char *dir)
+{
+	if (mkdir(dir, 0750) < 0 && errno != EEXIST) {
+		log_error("data dir %s: %s", dir, strerror(errno));
+		return errno;
+	}
+	if (access(dir, W_OK) < 0) {
+		log_error("data dir %s is not writable: %s", dir, strerror(errno));
+		return errno;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const struct opt_table tables[] = {
+		{ main_opts, sizeof(main_opts) / sizeof(main_opts[0]) },
+		{ sip_stack_opts, sip_stack_opts_count },
+		{ pbx_opts, pbx_opts_count },
+		{ api_opts, api_opts_count },
+	};
+	struct conf conf;
+	struct conf_opt *all = NULL;
+	char err[512];
+	bool help = false;
+	int rc = 1;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--version") == 0) {
+			printf("pbxd %s\n", PBXD_VERSION);
+			return 0;
+		}
+	}
+	if (conf_join(&conf, tables, sizeof(tables) / sizeof(tables[0]), &all)) {
+		fprintf(stderr, "pbxd: out of memory\n");
+		return 1;
+	}
+	if (conf_parse_args(&conf, argc, argv, &help, err, sizeof(err))) {
+		fprintf(stderr, "pbxd: %s (see pbxd --help)\n", err);
+		goto out;
+	}
+	if (help) {
+		printf("Usage: pbxd [--key=value ...]\n"
+		       "A multi-tenant SIP PBX. Every option is also a key of the config file\n"
+		       "(\"key = value\", or \"[section]\" then the rest of the key).\n\n");
+		conf_print_help(&conf, stdout);
+		rc = 0;
+		goto out;
+	}
+	enum log_level lvl;
+	log_level_parse(conf_str(&conf, "log-level"), &lvl);
+	log_set_level(lvl);
+
+	if (data_dir_open(conf_str(&conf, "data-dir")))
+		goto out;
+
+	struct loop *loop = NULL;
+	if (loop_alloc(&loop)) {
+		log_error("cannot create the event loop");
+		goto out;
+	}
+	sigset_t mask;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (sfd < 0 || loop_fd_listen(loop, sfd, LOOP_READ, on_signal, loop)) {
+		log_error("cannot watch signals");
+		goto out_loop;
+	}
+
+	struct sip_stack *sip = NULL;
+	int e = sip_stack_alloc(&sip, loop, &conf);
+	if (e) {
+		log_error("SIP stack: %s", strerror(e));
+		goto out_sig;
+	}
+	struct pbx *pbx = NULL;
+	if ((e = pbx_alloc(&pbx, sip, &conf))) {
+		log_error("PBX: %s", strerror(e));
+		goto out_sip;
+	}
+
+	/* Storage: migrations run at this first open; the worker takes the signalling
+	 * thread's writes; the API server keeps its own connections. */
+	const char *data_dir = conf_str(&conf, "data-dir");
+	struct store *store = NULL;
+	struct store_worker *store_worker = NULL;
+	struct api *api = NULL;
+	if ((e = store_open(&store, data_dir))) {
+		log_error("store: %s", strerror(e));
+		goto out_sip;
+	}
+	if ((e = store_worker_start(&store_worker, data_dir))) {
+		log_error("store worker: %s", strerror(e));
+		goto out_store;
+	}
+	if ((e = api_start(&api, &conf, data_dir))) {
+		log_error("REST API: %s", strerror(e));
+		goto out_store;
+	}
+
+	log_info("pbxd %s running (data dir %s)", PBXD_VERSION, data_dir);
+	e = loop_run(loop);
+	rc = e ? 1 : 0;
+	log_info("pbxd stopped");
+
+	api_stop(api);
+out_store:
+	store_worker_stop(store_worker);
+	store_close(store);
+out_sip:
+	pbx_free(pbx);
+	sip_stack_free(sip);
+out_sig:
+	if (sfd >= 0) {
+		loop_fd_close(loop, sfd);
+		close(sfd);
+	}
+out_loop:
+	loop_free(loop);
+out:
+	conf_close(&conf);
+	free(all);
+	return rc;
+}

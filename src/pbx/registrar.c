@@ -1,0 +1,89 @@
+/* The registrar's front door: every REGISTER must prove itself with digest
+ * credentials for the realm of the domain it registers in. Credentials are looked
+ * up by extension in the tenant of that domain; until tenants and extensions are
+ * wired into SIP (the registrar issue), no extension is known, so a request with
+ * credentials is refused exactly as a wrong password is: 403, never a hint of
+ * which extensions exist. */
+#include "pbx/registrar.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "core/log.h"
+#include "core/mem.h"
+#include "sip/print.h"
+
+struct registrar {
+	struct sip_stack *sip;
+	struct sip_auth *auth;
+};
+
+/* The realm is the domain registered in: the Request-URI host (RFC 3261 §10.3). */
+static struct pl register_realm(const struct sip_msg *req)
+{
+	return req->ruri.host;
+}
+
+static void challenge(struct registrar *r, struct sip_stsx *t, const struct sip_msg *req, bool stale)
+{
+	struct pl realm = register_realm(req);
+	struct mbuf *mb = mbuf_alloc(512, 4096);
+	if (!mb || mbuf_write_str(mb, sip_stack_server_hdr(r->sip)) ||
+	    sip_auth_challenge_print(mb, r->auth, false, &realm, stale, (uint64_t)time(NULL)) ||
+	    mbuf_write_mem(mb, "", 1)) {
+		sip_stsx_reply(t, 500, "Server Internal Error", NULL, NULL, NULL);
+		mem_deref(mb);
+		return;
+	}
+	sip_stsx_reply(t, 401, NULL, (const char *)mb->buf, NULL, NULL);
+	mem_deref(mb);
+}
+
+static void on_register(struct sip_stack *s, struct sip_stsx *t, const struct sip_msg *req, void *arg)
+{
+	struct registrar *r = arg;
+	if (req->ruri.scheme_id != SIP_SCHEME_SIP && req->ruri.scheme_id != SIP_SCHEME_SIPS) {
+		sip_stsx_reply(t, 416, NULL, sip_stack_server_hdr(s), NULL, NULL);
+		return;
+	}
+	const struct sip_hdr *h = sip_msg_hdr(req, SIP_HDR_AUTHORIZATION);
+	struct sip_auth_cred cred;
+	int err = h ? sip_auth_cred_parse(&cred, &h->val) : ENOENT;
+	if (err == EBADMSG) {
+		sip_stsx_reply(t, 400, "Malformed Authorization header", sip_stack_server_hdr(s), NULL, NULL);
+		return;
+	}
+	struct pl realm = register_realm(req);
+	/* No credentials for our realm, or another scheme: challenge (RFC 3261 §22.1). */
+	if (err || !pl_casecmp(&cred.realm, &realm)) {
+		challenge(r, t, req, false);
+		return;
+	}
+	/* No extension is known yet: identical to a wrong password. */
+	log_debug("REGISTER for %.*s@%.*s refused: unknown credentials", (int)cred.username.l, cred.username.p,
+		  (int)realm.l, realm.p);
+	sip_stsx_reply(t, 403, NULL, sip_stack_server_hdr(s), NULL, NULL);
+}
+
+int registrar_alloc(struct registrar **rp, struct sip_stack *sip, struct sip_auth *auth)
+{
+	struct registrar *r = calloc(1, sizeof(*r));
+	if (!r)
+		return ENOMEM;
+	r->sip = sip;
+	r->auth = auth;
+	struct sip_method_handler mh = { .method = SIP_REGISTER, .h = on_register, .arg = r };
+	int err = sip_stack_handler_set(sip, &mh);
+	if (err) {
+		free(r);
+		return err;
+	}
+	*rp = r;
+	return 0;
+}
+
+void registrar_free(struct registrar *r)
+{
+	free(r);
+}

@@ -1,0 +1,492 @@
+/* SIP over UDP and TCP (see transport.h). Everything runs on the signalling
+ * thread's loop; sockets are non-blocking and a connection that cannot take a
+ * write queues it until the socket is writable. */
+#include "sip/transport.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/hash.h"
+#include "core/list.h"
+#include "core/log.h"
+#include "core/mbuf.h"
+#include "core/mem.h"
+
+enum { MAX_LISTENERS = 16, RBUF_MAX = SIP_MSG_MAX_SIZE + 4096, WBUF_MAX = 4 * 1024 * 1024 };
+
+struct listener {
+	struct sip_transport *tp;
+	enum sip_transport_kind kind;
+	struct sa addr;
+	int fd;
+};
+
+struct sip_conn {
+	struct le le;   /* all connections */
+	struct le hle;  /* by source address, for the per-address cap */
+	struct sip_transport *tp;
+	enum sip_transport_kind kind;
+	struct sa peer, local;
+	int fd;         /* -1 once closed */
+	bool connecting;
+	struct mbuf *rbuf, *wbuf;
+	struct tmr idle;
+};
+
+struct sip_transport {
+	struct loop *loop;
+	struct sip_tp_conf conf;
+	sip_tp_recv_h *rh;
+	void *arg;
+	struct listener lst[MAX_LISTENERS];
+	size_t nlst;
+	struct list conns;
+	struct hash by_addr;
+	char dgram[SIP_MSG_MAX_SIZE + 1];
+};
+
+const char *sip_transport_name(enum sip_transport_kind kind)
+{
+	static const char *const names[SIP_TP_COUNT] = { "UDP", "TCP", "TLS", "WS", "WSS" };
+	return kind < SIP_TP_COUNT ? names[kind] : "?";
+}
+
+static int set_nonblock(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+	return fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 ? errno : 0;
+}
+
+/* ---- UDP ---- */
+
+static void udp_readable(int fd, int events, void *arg)
+{
+	struct listener *l = arg;
+	struct sip_transport *tp = l->tp;
+	/* Bounded batch so one busy socket cannot starve the rest of the loop. */
+	for (int i = 0; i < 64; i++) {
+		struct sip_peer src = { .tp = SIP_TP_UDP, .local = l->addr, .fd = fd };
+		src.addr.len = sizeof(src.addr.u);
+		ssize_t n = recvfrom(fd, tp->dgram, sizeof(tp->dgram), MSG_TRUNC, &src.addr.u.sa, &src.addr.len);
+		if (n < 0) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+				log_warn("udp recv: %s", strerror(errno));
+			return;
+		}
+		if ((size_t)n > SIP_MSG_MAX_SIZE || n == 0)
+			continue; /* truncated or empty: nothing trustworthy to answer */
+		/* A lone CRLF is a keep-alive (RFC 5626 §3.5.1 over UDP uses STUN; phones send CRLF). */
+		if (n <= 4 && strspn(tp->dgram, "\r\n") >= (size_t)n)
+			continue;
+		tp->rh(&src, tp->dgram, (size_t)n, tp->arg);
+	}
+}
+
+/* ---- TCP connections ---- */
+
+static void conn_destroy(void *data)
+{
+	struct sip_conn *c = data;
+	mem_deref(c->rbuf);
+	mem_deref(c->wbuf);
+}
+
+static void conn_shutdown(struct sip_conn *c)
+{
+	if (c->fd < 0)
+		return;
+	char a[64];
+	log_debug("tcp %s closed", sa_str(&c->peer, a, sizeof(a)));
+	tmr_cancel(&c->idle);
+	loop_fd_close(c->tp->loop, c->fd);
+	close(c->fd);
+	c->fd = -1;
+	list_unlink(&c->le);
+	list_unlink(&c->hle);
+	mem_deref(c); /* the transport's own reference */
+}
+
+void sip_conn_close(struct sip_conn *c)
+{
+	if (c)
+		conn_shutdown(c);
+}
+
+bool sip_conn_is_open(const struct sip_conn *c)
+{
+	return c && c->fd >= 0;
+}
+
+static void conn_idle(void *arg)
+{
+	conn_shutdown(arg);
+}
+
+static void conn_touch(struct sip_conn *c)
+{
+	tmr_start(loop_timers(c->tp->loop), &c->idle, (uint64_t)c->tp->conf.tcp_idle_s * 1000, conn_idle, c);
+}
+
+static int conn_flush(struct sip_conn *c)
+{
+	while (c->wbuf->pos < c->wbuf->end) {
+		ssize_t n = send(c->fd, c->wbuf->buf + c->wbuf->pos, c->wbuf->end - c->wbuf->pos, MSG_NOSIGNAL);
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				break;
+			if (errno == EINTR)
+				continue;
+			return errno;
+		}
+		c->wbuf->pos += (size_t)n;
+	}
+	if (c->wbuf->pos == c->wbuf->end)
+		mbuf_reset(c->wbuf);
+	return 0;
+}
+
+static void conn_event(int fd, int events, void *arg);
+
+static int conn_watch(struct sip_conn *c)
+{
+	int ev = LOOP_READ | (c->connecting || c->wbuf->pos < c->wbuf->end ? LOOP_WRITE : 0);
+	return loop_fd_listen(c->tp->loop, c->fd, ev, conn_event, c);
+}
+
+/* Answers RFC 5626 double-CRLF pings and drops single CRLFs between messages. */
+static size_t conn_keepalive(struct sip_conn *c, const uint8_t *p, size_t len)
+{
+	size_t off = 0;
+	while (len - off >= 2 && p[off] == '\r' && p[off + 1] == '\n') {
+		if (len - off >= 4 && p[off + 2] == '\r' && p[off + 3] == '\n') {
+			static const char pong[] = "\r\n";
+			mbuf_write_mem(c->wbuf, pong, 2);
+			off += 4;
+		} else if (len - off == 2) {
+			break; /* maybe the first half of a ping */
+		} else {
+			off += 2;
+		}
+	}
+	return off;
+}
+
+static void conn_readable(struct sip_conn *c)
+{
+	struct sip_transport *tp = c->tp;
+	for (;;) {
+		if (mbuf_reserve(c->rbuf, 4096)) {
+			log_warn("tcp: message too large, closing");
+			conn_shutdown(c);
+			return;
+		}
+		ssize_t n = recv(c->fd, c->rbuf->buf + c->rbuf->end, c->rbuf->size - c->rbuf->end, 0);
+		if (n == 0) {
+			conn_shutdown(c);
+			return;
+		}
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+				conn_shutdown(c);
+			break;
+		}
+		c->rbuf->end += (size_t)n;
+		if ((size_t)n < 4096)
+			break;
+	}
+	conn_touch(c);
+
+	/* The handler may close the connection: hold it while framing. */
+	mem_ref(c);
+	size_t off = 0;
+	while (c->fd >= 0 && off < c->rbuf->end) {
+		off += conn_keepalive(c, c->rbuf->buf + off, c->rbuf->end - off);
+		size_t mlen = 0;
+		int err = sip_msg_frame((const char *)c->rbuf->buf + off, c->rbuf->end - off, &mlen);
+		if (err == EAGAIN)
+			break;
+		struct sip_peer src = { .tp = c->kind, .addr = c->peer, .local = c->local, .fd = -1, .conn = c };
+		if (err == EBADMSG) {
+			/* Answerable (the parser will say why), but the stream is lost. */
+			tp->rh(&src, (const char *)c->rbuf->buf + off, mlen, tp->arg);
+			conn_shutdown(c);
+			break;
+		}
+		if (err) {
+			conn_shutdown(c);
+			break;
+		}
+		tp->rh(&src, (const char *)c->rbuf->buf + off, mlen, tp->arg);
+		off += mlen;
+	}
+	if (c->fd >= 0) {
+		mbuf_shift(c->rbuf, off);
+		if (conn_flush(c) || conn_watch(c))
+			conn_shutdown(c);
+	}
+	mem_deref(c);
+}
+
+static void conn_event(int fd, int events, void *arg)
+{
+	struct sip_conn *c = arg;
+	if (events & LOOP_WRITE) {
+		if (c->connecting) {
+			int soerr = 0;
+			socklen_t sl = sizeof(soerr);
+			getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl);
+			if (soerr) {
+				char a[64];
+				log_info("tcp connect to %s: %s", sa_str(&c->peer, a, sizeof(a)), strerror(soerr));
+				conn_shutdown(c);
+				return;
+			}
+			c->connecting = false;
+		}
+		if (conn_flush(c) || conn_watch(c)) {
+			conn_shutdown(c);
+			return;
+		}
+	}
+	if (events & LOOP_READ)
+		conn_readable(c);
+}
+
+static unsigned conns_from(struct sip_transport *tp, const struct sa *addr)
+{
+	unsigned n = 0;
+	LIST_FOREACH(hash_bucket(&tp->by_addr, sa_hash_addr(addr)), le) {
+		const struct sip_conn *c = le->data;
+		if (sa_eq_addr(&c->peer, addr))
+			n++;
+	}
+	return n;
+}
+
+static struct sip_conn *conn_new(struct sip_transport *tp, enum sip_transport_kind kind, int fd,
+				 const struct sa *peer)
+{
+	struct sip_conn *c = mem_zalloc(sizeof(*c), conn_destroy);
+	if (!c)
+		return NULL;
+	c->tp = tp;
+	c->kind = kind;
+	c->fd = fd;
+	c->peer = *peer;
+	c->local.len = sizeof(c->local.u);
+	getsockname(fd, &c->local.u.sa, &c->local.len);
+	c->rbuf = mbuf_alloc(4096, RBUF_MAX);
+	c->wbuf = mbuf_alloc(0, WBUF_MAX);
+	if (!c->rbuf || !c->wbuf) {
+		c->fd = -1;
+		return mem_deref(c);
+	}
+	list_append(&tp->conns, &c->le, c);
+	hash_insert(&tp->by_addr, sa_hash_addr(peer), &c->hle, c);
+	return c;
+}
+
+static void tcp_acceptable(int fd, int events, void *arg)
+{
+	struct listener *l = arg;
+	struct sip_transport *tp = l->tp;
+	for (int i = 0; i < 32; i++) {
+		struct sa peer;
+		peer.len = sizeof(peer.u);
+		int cfd = accept4(fd, &peer.u.sa, &peer.len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (cfd < 0) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+				log_warn("tcp accept: %s", strerror(errno));
+			return;
+		}
+		char a[64];
+		if (tp->conns.n >= tp->conf.tcp_max_conns ||
+		    conns_from(tp, &peer) >= tp->conf.tcp_max_conns_per_ip) {
+			log_warn("tcp %s refused: connection limit", sa_str(&peer, a, sizeof(a)));
+			close(cfd);
+			continue;
+		}
+		int one = 1;
+		setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		struct sip_conn *c = conn_new(tp, l->kind, cfd, &peer);
+		if (!c) {
+			close(cfd);
+			continue;
+		}
+		if (conn_watch(c)) {
+			conn_shutdown(c);
+			continue;
+		}
+		conn_touch(c);
+		log_debug("tcp %s accepted", sa_str(&peer, a, sizeof(a)));
+	}
+}
+
+static struct sip_conn *conn_connect(struct sip_transport *tp, enum sip_transport_kind kind, const struct sa *peer)
+{
+	int fd = socket(peer->u.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return NULL;
+	if (connect(fd, &peer->u.sa, peer->len) < 0 && errno != EINPROGRESS) {
+		close(fd);
+		return NULL;
+	}
+	struct sip_conn *c = conn_new(tp, kind, fd, peer);
+	if (!c) {
+		close(fd);
+		return NULL;
+	}
+	c->connecting = true;
+	if (conn_watch(c)) {
+		conn_shutdown(c);
+		return NULL;
+	}
+	conn_touch(c);
+	return c;
+}
+
+/* Reuses an open connection to the same peer before opening a new one. */
+static struct sip_conn *conn_find(struct sip_transport *tp, enum sip_transport_kind kind, const struct sa *peer)
+{
+	LIST_FOREACH(hash_bucket(&tp->by_addr, sa_hash_addr(peer)), le) {
+		struct sip_conn *c = le->data;
+		if (c->kind == kind && sa_eq(&c->peer, peer))
+			return c;
+	}
+	return NULL;
+}
+
+static int conn_send(struct sip_conn *c, const void *data, size_t len)
+{
+	int err = mbuf_write_mem(c->wbuf, data, len);
+	if (err)
+		return err;
+	if (c->connecting)
+		return 0;
+	err = conn_flush(c);
+	if (!err)
+		err = conn_watch(c);
+	return err;
+}
+
+/* ---- setup and sending ---- */
+
+int sip_transport_listen(struct sip_transport *tp, enum sip_transport_kind kind, const struct sa *addr)
+{
+	if (tp->nlst >= MAX_LISTENERS)
+		return ENOSPC;
+	if (kind != SIP_TP_UDP && kind != SIP_TP_TCP)
+		return ENOTSUP;
+	int fd = socket(addr->u.sa.sa_family, (kind == SIP_TP_UDP ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return errno;
+	int one = 1, err;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (addr->u.sa.sa_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (kind == SIP_TP_UDP) {
+		int sz = 4 * 1024 * 1024;
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+	}
+	if (bind(fd, &addr->u.sa, addr->len) < 0 || (kind == SIP_TP_TCP && listen(fd, 1024) < 0) ||
+	    (err = set_nonblock(fd)) != 0) {
+		err = errno;
+		close(fd);
+		return err;
+	}
+	struct listener *l = &tp->lst[tp->nlst];
+	l->tp = tp;
+	l->kind = kind;
+	l->fd = fd;
+	l->addr.len = sizeof(l->addr.u);
+	getsockname(fd, &l->addr.u.sa, &l->addr.len);
+	err = loop_fd_listen(tp->loop, fd, LOOP_READ, kind == SIP_TP_UDP ? udp_readable : tcp_acceptable, l);
+	if (err) {
+		close(fd);
+		return err;
+	}
+	tp->nlst++;
+	char a[64];
+	log_info("SIP %s listening on %s", sip_transport_name(kind), sa_str(&l->addr, a, sizeof(a)));
+	return 0;
+}
+
+int sip_transport_send(struct sip_transport *tp, const struct sip_peer *dst, const void *data, size_t len)
+{
+	if (dst->tp == SIP_TP_UDP) {
+		int fd = dst->fd;
+		for (size_t i = 0; fd < 0 && i < tp->nlst; i++) {
+			if (tp->lst[i].kind == SIP_TP_UDP && sa_af(&tp->lst[i].addr) == sa_af(&dst->addr))
+				fd = tp->lst[i].fd;
+		}
+		if (fd < 0)
+			return ENOTCONN;
+		ssize_t n = sendto(fd, data, len, 0, &dst->addr.u.sa, dst->addr.len);
+		return n < 0 ? errno : 0;
+	}
+	if (dst->tp != SIP_TP_TCP)
+		return ENOTSUP;
+	struct sip_conn *c = sip_conn_is_open(dst->conn) ? dst->conn : conn_find(tp, dst->tp, &dst->addr);
+	if (!c)
+		c = conn_connect(tp, dst->tp, &dst->addr);
+	if (!c)
+		return ENOTCONN;
+	int err = conn_send(c, data, len);
+	if (err)
+		conn_shutdown(c);
+	return err;
+}
+
+int sip_transport_laddr(const struct sip_transport *tp, enum sip_transport_kind kind, int af, struct sa *out)
+{
+	for (size_t i = 0; i < tp->nlst; i++) {
+		if (tp->lst[i].kind == kind && (!af || sa_af(&tp->lst[i].addr) == af)) {
+			*out = tp->lst[i].addr;
+			return 0;
+		}
+	}
+	return ENOENT;
+}
+
+unsigned sip_transport_conn_count(const struct sip_transport *tp)
+{
+	return (unsigned)tp->conns.n;
+}
+
+int sip_transport_alloc(struct sip_transport **tpp, struct loop *loop, const struct sip_tp_conf *conf,
+			sip_tp_recv_h *rh, void *arg)
+{
+	struct sip_transport *tp = calloc(1, sizeof(*tp));
+	if (!tp)
+		return ENOMEM;
+	if (hash_init(&tp->by_addr, 1024)) {
+		free(tp);
+		return ENOMEM;
+	}
+	tp->loop = loop;
+	tp->conf = *conf;
+	tp->rh = rh;
+	tp->arg = arg;
+	*tpp = tp;
+	return 0;
+}
+
+void sip_transport_free(struct sip_transport *tp)
+{
+	if (!tp)
+		return;
+	while (tp->conns.head)
+		conn_shutdown(tp->conns.head->data);
+	for (size_t i = 0; i < tp->nlst; i++) {
+		loop_fd_close(tp->loop, tp->lst[i].fd);
+		close(tp->lst[i].fd);
+	}
+	hash_close(&tp->by_addr);
+	free(tp);
+}

@@ -1,0 +1,492 @@
+/* SIP transaction state machines (see tsx.h). Server transactions are found by
+ * Call-ID and CSeq number, then matched by RFC 3261 §17.2.3 (branch + sent-by +
+ * method) or, for a branch without the magic cookie, by RFC 2543's rules; client
+ * transactions by their branch and CSeq method (§17.1.3). */
+#include "sip/tsx.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "core/hash.h"
+#include "core/log.h"
+#include "core/mem.h"
+#include "sip/print.h"
+
+enum stsx_state { S_TRYING, S_PROCEEDING, S_COMPLETED, S_CONFIRMED, S_ACCEPTED, S_TERMINATED };
+enum ctsx_state { C_CALLING, C_PROCEEDING, C_COMPLETED, C_ACCEPTED, C_TERMINATED };
+
+struct sip_tsx_layer {
+	struct tmr_heap *th;
+	struct sip_tsx_timers tm;
+	sip_tsx_send_h *send;
+	void *arg;
+	struct hash stsx, ctsx;
+	size_t count;
+	uint64_t rnd;
+};
+
+struct sip_stsx {
+	struct le le;
+	struct sip_tsx_layer *l;
+	struct sip_msg *req;
+	enum stsx_state state;
+	bool invite, reliable;
+	struct mbuf *resp; /* the last response sent, for retransmissions */
+	uint16_t code;
+	struct tmr t_retx, t_end; /* G (or 2xx retransmission) and H/I/J/L */
+	uint32_t interval;
+	char totag[20];
+};
+
+struct sip_ctsx {
+	struct le le;
+	struct sip_tsx_layer *l;
+	struct sip_msg *req;
+	struct mbuf *bytes, *ack;
+	struct sip_peer dst;
+	enum ctsx_state state;
+	bool invite, reliable;
+	struct tmr t_retx, t_end; /* A/E and B/F/D/K/M */
+	uint32_t interval;
+	sip_ctsx_resp_h *h;
+	void *arg;
+};
+
+static uint64_t rnd_next(struct sip_tsx_layer *l)
+{
+	/* xorshift64*: tags and branches need to be unique and unguessable enough to
+	 * resist blind spoofing; the seed comes from getrandom(). */
+	l->rnd ^= l->rnd >> 12;
+	l->rnd ^= l->rnd << 25;
+	l->rnd ^= l->rnd >> 27;
+	return l->rnd * 2685821657736338717ull;
+}
+
+void sip_branch_new(char *buf, size_t size)
+{
+	uint64_t r[2];
+	if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
+		r[0] = r[1] = (uint64_t)(uintptr_t)buf ^ (uint64_t)size;
+	snprintf(buf, size, "z9hG4bK%016llx%08llx", (unsigned long long)r[0], (unsigned long long)(r[1] & 0xffffffffu));
+}
+
+static uint32_t skey(const struct sip_msg *m)
+{
+	return pl_hash(&m->callid, 0) ^ m->cseq.num;
+}
+
+static int send_mb(struct sip_tsx_layer *l, const struct sip_peer *dst, const struct mbuf *mb)
+{
+	return l->send(dst, mb, l->arg);
+}
+
+/* ---------------- server transactions ---------------- */
+
+static void stsx_destroy(void *data)
+{
+	struct sip_stsx *t = data;
+	tmr_cancel(&t->t_retx);
+	tmr_cancel(&t->t_end);
+	mem_deref(t->req);
+	mem_deref(t->resp);
+}
+
+static void stsx_terminate(struct sip_stsx *t)
+{
+	if (t->state == S_TERMINATED)
+		return;
+	t->state = S_TERMINATED;
+	tmr_cancel(&t->t_retx);
+	tmr_cancel(&t->t_end);
+	list_unlink(&t->le);
+	t->l->count--;
+	mem_deref(t);
+}
+
+enum match { M_NONE, M_SAME, M_ACK2XX };
+
+static bool via_sentby_eq(const struct sip_via *a, const struct sip_via *b)
+{
+	return pl_casecmp(&a->host, &b->host) && a->port == b->port;
+}
+
+static enum match stsx_match(const struct sip_stsx *t, const struct sip_msg *req, bool cancel)
+{
+	const struct sip_msg *o = t->req;
+	if (t->state == S_TERMINATED || req->cseq.num != o->cseq.num || !pl_eq(&req->callid, &o->callid))
+		return M_NONE;
+	bool ack = req->mid == SIP_ACK;
+	if (cancel || ack) {
+		if (o->mid != SIP_INVITE)
+			return M_NONE;
+	} else if (!pl_eq(&req->method, &o->method)) {
+		return M_NONE;
+	}
+	/* The ACK of a 2xx is its own transaction (new branch), matched by dialog. */
+	if (ack && t->state == S_ACCEPTED)
+		return pl_eq_str(&req->to.tag, t->totag) || (o->to.tag.l && pl_eq(&req->to.tag, &o->to.tag))
+		       ? M_ACK2XX : M_NONE;
+	if (sip_branch_is_3261(&req->via.branch))
+		return pl_eq(&req->via.branch, &o->via.branch) && via_sentby_eq(&req->via, &o->via) ? M_SAME : M_NONE;
+	/* RFC 3261 §17.2.3, the RFC 2543 fallback */
+	if (!pl_eq(&req->from.tag, &o->from.tag) || !pl_eq(&req->via.val, &o->via.val))
+		return M_NONE;
+	if (!ack && !pl_eq(&req->ruri_raw, &o->ruri_raw))
+		return M_NONE;
+	if (ack)
+		return pl_eq_str(&req->to.tag, t->totag) || pl_eq(&req->to.tag, &o->to.tag) ? M_SAME : M_NONE;
+	return pl_eq(&req->to.tag, &o->to.tag) ? M_SAME : M_NONE;
+}
+
+static struct sip_stsx *stsx_find(struct sip_tsx_layer *l, const struct sip_msg *req, bool cancel, enum match *m)
+{
+	LIST_FOREACH(hash_bucket(&l->stsx, skey(req)), le) {
+		struct sip_stsx *t = le->data;
+		if ((*m = stsx_match(t, req, cancel)) != M_NONE)
+			return t;
+	}
+	return NULL;
+}
+
+static void stsx_end_h(void *arg)
+{
+	struct sip_stsx *t = arg;
+	if (t->state == S_COMPLETED && t->invite)
+		log_debug("tsx: no ACK for %u to INVITE (timer H)", t->code);
+	stsx_terminate(t);
+}
+
+static void stsx_retx_h(void *arg)
+{
+	struct sip_stsx *t = arg;
+	send_mb(t->l, &t->req->src, t->resp);
+	t->interval = t->interval * 2 < t->l->tm.t2 ? t->interval * 2 : t->l->tm.t2;
+	tmr_start(t->l->th, &t->t_retx, t->interval, stsx_retx_h, t);
+}
+
+bool sip_tsx_request_absorb(struct sip_tsx_layer *l, const struct sip_msg *req)
+{
+	enum match m;
+	struct sip_stsx *t = stsx_find(l, req, false, &m);
+	if (!t)
+		return false;
+	if (m == M_ACK2XX) {
+		tmr_cancel(&t->t_retx);
+		return false;
+	}
+	if (req->mid == SIP_ACK) {
+		if (t->state == S_COMPLETED) {
+			/* §17.2.1: Confirmed, Timer I absorbs further ACKs */
+			t->state = S_CONFIRMED;
+			tmr_cancel(&t->t_retx);
+			tmr_start(l->th, &t->t_end, t->reliable ? 0 : l->tm.t4, stsx_end_h, t);
+		}
+		return true;
+	}
+	/* A retransmitted request: send the last response again. */
+	if (t->resp)
+		send_mb(l, &req->src, t->resp);
+	return true;
+}
+
+struct sip_stsx *sip_tsx_cancel_target(struct sip_tsx_layer *l, const struct sip_msg *cancel)
+{
+	enum match m;
+	struct sip_stsx *t = stsx_find(l, cancel, true, &m);
+	return t && m == M_SAME ? t : NULL;
+}
+
+int sip_stsx_alloc(struct sip_stsx **tp, struct sip_tsx_layer *l, struct sip_msg *req)
+{
+	if (!req->req || req->mid == SIP_ACK)
+		return EINVAL;
+	struct sip_stsx *t = mem_zalloc(sizeof(*t), stsx_destroy);
+	if (!t)
+		return ENOMEM;
+	t->l = l;
+	t->req = mem_ref(req);
+	t->invite = req->mid == SIP_INVITE;
+	t->reliable = req->src.tp != SIP_TP_UDP;
+	t->state = t->invite ? S_PROCEEDING : S_TRYING;
+	snprintf(t->totag, sizeof(t->totag), "%016llx", (unsigned long long)rnd_next(l));
+	hash_insert(&l->stsx, skey(req), &t->le, t);
+	l->count++;
+	*tp = t;
+	if (t->invite)
+		return sip_stsx_reply(t, 100, NULL, NULL, NULL, NULL);
+	return 0;
+}
+
+int sip_stsx_reply(struct sip_stsx *t, uint16_t scode, const char *reason, const char *extra,
+		   const char *ctype, const struct pl *body)
+{
+	struct sip_tsx_layer *l = t->l;
+	if (t->state != S_TRYING && t->state != S_PROCEEDING)
+		return EALREADY;
+	if (scode < 100 || scode > 699)
+		return EINVAL;
+	struct mbuf *mb = mbuf_alloc(512, SIP_MSG_MAX_SIZE);
+	if (!mb)
+		return ENOMEM;
+	int err = sip_print_response(mb, t->req, scode, reason, t->totag, extra, ctype, body);
+	if (err) {
+		mem_deref(mb);
+		return err;
+	}
+	mem_deref(t->resp);
+	t->resp = mb;
+	t->code = scode;
+	err = send_mb(l, &t->req->src, mb);
+
+	if (scode < 200) {
+		t->state = S_PROCEEDING;
+		return err;
+	}
+	t->interval = l->tm.t1;
+	if (!t->invite) {
+		/* §17.2.2: Completed, Timer J absorbs retransmissions */
+		t->state = S_COMPLETED;
+		tmr_start(l->th, &t->t_end, t->reliable ? 0 : 64u * l->tm.t1, stsx_end_h, t);
+		return err;
+	}
+	/* §17.2.1 and RFC 6026 §7.1: non-2xx waits for its ACK (G, H); a 2xx is
+	 * Accepted and retransmitted until the ACK arrives or Timer L fires. */
+	t->state = scode < 300 ? S_ACCEPTED : S_COMPLETED;
+	if (!t->reliable)
+		tmr_start(l->th, &t->t_retx, t->interval, stsx_retx_h, t);
+	tmr_start(l->th, &t->t_end, 64u * l->tm.t1, stsx_end_h, t);
+	return err;
+}
+
+const struct sip_msg *sip_stsx_request(const struct sip_stsx *t) { return t->req; }
+const char *sip_stsx_totag(const struct sip_stsx *t) { return t->totag; }
+bool sip_stsx_is_final(const struct sip_stsx *t) { return t->state > S_PROCEEDING; }
+
+/* ---------------- client transactions ---------------- */
+
+static void ctsx_destroy(void *data)
+{
+	struct sip_ctsx *t = data;
+	tmr_cancel(&t->t_retx);
+	tmr_cancel(&t->t_end);
+	mem_deref(t->req);
+	mem_deref(t->bytes);
+	mem_deref(t->ack);
+	mem_deref(t->dst.conn);
+}
+
+static void ctsx_terminate(struct sip_ctsx *t)
+{
+	if (t->state == C_TERMINATED)
+		return;
+	t->state = C_TERMINATED;
+	tmr_cancel(&t->t_retx);
+	tmr_cancel(&t->t_end);
+	list_unlink(&t->le);
+	t->l->count--;
+	mem_deref(t);
+}
+
+static void ctsx_notify(struct sip_ctsx *t, int err, const struct sip_msg *resp, bool last)
+{
+	sip_ctsx_resp_h *h = t->h;
+	if (last)
+		t->h = NULL;
+	if (h)
+		h(err, resp, t->arg);
+}
+
+static void ctsx_end_h(void *arg)
+{
+	struct sip_ctsx *t = arg;
+	if (t->state == C_CALLING || t->state == C_PROCEEDING) /* Timer B or F */
+		ctsx_notify(t, ETIMEDOUT, NULL, true);
+	ctsx_terminate(t);
+}
+
+static void ctsx_retx_h(void *arg)
+{
+	struct sip_ctsx *t = arg;
+	struct sip_tsx_layer *l = t->l;
+	if (send_mb(l, &t->dst, t->bytes)) {
+		ctsx_notify(t, EIO, NULL, true);
+		ctsx_terminate(t);
+		return;
+	}
+	/* Timer A doubles without bound; Timer E is capped at T2 (§17.1.2.2). */
+	if (t->state == C_PROCEEDING)
+		t->interval = l->tm.t2;
+	else
+		t->interval = t->invite || t->interval * 2 < l->tm.t2 ? t->interval * 2 : l->tm.t2;
+	tmr_start(l->th, &t->t_retx, t->interval, ctsx_retx_h, t);
+}
+
+int sip_ctsx_send(struct sip_ctsx **tp, struct sip_tsx_layer *l, const struct sip_peer *dst,
+		  struct mbuf *req, sip_ctsx_resp_h *h, void *arg)
+{
+	struct sip_perr perr;
+	struct sip_msg *msg;
+	if (sip_msg_parse(&msg, (const char *)req->buf, req->end, 0, &perr)) {
+		mem_deref(msg);
+		return EINVAL;
+	}
+	if (!msg->req || msg->mid == SIP_ACK || !sip_branch_is_3261(&msg->via.branch)) {
+		mem_deref(msg);
+		return EINVAL;
+	}
+	struct sip_ctsx *t = mem_zalloc(sizeof(*t), ctsx_destroy);
+	if (!t) {
+		mem_deref(msg);
+		return ENOMEM;
+	}
+	t->l = l;
+	t->req = msg;
+	t->bytes = mem_ref(req);
+	t->dst = *dst;
+	t->dst.conn = mem_ref(dst->conn);
+	t->invite = msg->mid == SIP_INVITE;
+	t->reliable = dst->tp != SIP_TP_UDP;
+	t->h = h;
+	t->arg = arg;
+	t->state = C_CALLING;
+	t->interval = l->tm.t1;
+	int err = send_mb(l, &t->dst, req);
+	if (err) {
+		mem_deref(t);
+		return err;
+	}
+	hash_insert(&l->ctsx, pl_hash(&msg->via.branch, 0), &t->le, t);
+	l->count++;
+	if (!t->reliable)
+		tmr_start(l->th, &t->t_retx, t->interval, ctsx_retx_h, t);
+	tmr_start(l->th, &t->t_end, 64u * l->tm.t1, ctsx_end_h, t);
+	if (tp)
+		*tp = t;
+	return 0;
+}
+
+void sip_ctsx_abandon(struct sip_ctsx *t)
+{
+	if (t)
+		t->h = NULL;
+}
+
+static void ctsx_final(struct sip_ctsx *t, const struct sip_msg *resp)
+{
+	struct sip_tsx_layer *l = t->l;
+	tmr_cancel(&t->t_retx);
+	if (t->invite && resp->scode < 300) {
+		/* RFC 6026 §8.4: Accepted, 2xx retransmissions still reach the TU (Timer M). */
+		t->state = C_ACCEPTED;
+		tmr_start(l->th, &t->t_end, 64u * l->tm.t1, ctsx_end_h, t);
+		ctsx_notify(t, 0, resp, false);
+		return;
+	}
+	if (t->invite) {
+		/* §17.1.1.3: ACK the non-2xx final ourselves, then Timer D */
+		t->ack = mbuf_alloc(512, SIP_MSG_MAX_SIZE);
+		if (t->ack && sip_print_ack(t->ack, t->req, resp) == 0)
+			send_mb(l, &t->dst, t->ack);
+		t->state = C_COMPLETED;
+		tmr_start(l->th, &t->t_end, t->reliable ? 0 : 32000, ctsx_end_h, t);
+	} else {
+		t->state = C_COMPLETED; /* Timer K */
+		tmr_start(l->th, &t->t_end, t->reliable ? 0 : l->tm.t4, ctsx_end_h, t);
+	}
+	ctsx_notify(t, 0, resp, true);
+}
+
+bool sip_tsx_response(struct sip_tsx_layer *l, const struct sip_msg *resp)
+{
+	struct sip_ctsx *t = NULL;
+	LIST_FOREACH(hash_bucket(&l->ctsx, pl_hash(&resp->via.branch, 0)), le) {
+		struct sip_ctsx *c = le->data;
+		if (pl_eq(&c->req->via.branch, &resp->via.branch) && pl_eq(&c->req->cseq.method, &resp->cseq.method)) {
+			t = c;
+			break;
+		}
+	}
+	if (!t || t->state == C_TERMINATED)
+		return false;
+	switch (t->state) {
+	case C_CALLING:
+	case C_PROCEEDING:
+		if (resp->scode < 200) {
+			if (t->state == C_CALLING && t->invite) {
+				/* §17.1.1.2: no retransmissions once a provisional arrived */
+				tmr_cancel(&t->t_retx);
+				tmr_cancel(&t->t_end);
+			}
+			t->state = C_PROCEEDING;
+			ctsx_notify(t, 0, resp, false);
+		} else {
+			ctsx_final(t, resp);
+		}
+		break;
+	case C_COMPLETED:
+		if (t->invite && resp->scode >= 300 && t->ack)
+			send_mb(l, &t->dst, t->ack); /* the final was retransmitted: ACK again */
+		break;
+	case C_ACCEPTED:
+		if (resp->scode >= 200 && resp->scode < 300)
+			ctsx_notify(t, 0, resp, false);
+		break;
+	default:
+		break;
+	}
+	return true;
+}
+
+/* ---------------- layer ---------------- */
+
+int sip_tsx_layer_alloc(struct sip_tsx_layer **lp, struct tmr_heap *th, const struct sip_tsx_timers *tm,
+			sip_tsx_send_h *send, void *arg)
+{
+	struct sip_tsx_layer *l = calloc(1, sizeof(*l));
+	if (!l)
+		return ENOMEM;
+	if (hash_init(&l->stsx, 4096) || hash_init(&l->ctsx, 4096)) {
+		hash_close(&l->stsx);
+		free(l);
+		return ENOMEM;
+	}
+	l->th = th;
+	l->tm = tm ? *tm : (struct sip_tsx_timers){ 500, 4000, 5000 };
+	l->send = send;
+	l->arg = arg;
+	if (getrandom(&l->rnd, sizeof(l->rnd), 0) != (ssize_t)sizeof(l->rnd) || !l->rnd)
+		l->rnd = 0x9e3779b97f4a7c15ull ^ (uint64_t)(uintptr_t)l;
+	*lp = l;
+	return 0;
+}
+
+static void terminate_all(struct hash *h, bool server)
+{
+	for (uint32_t i = 0; i <= h->mask; i++) {
+		while (h->buckets[i].head) {
+			void *t = h->buckets[i].head->data;
+			if (server)
+				stsx_terminate(t);
+			else
+				ctsx_terminate(t);
+		}
+	}
+}
+
+void sip_tsx_layer_free(struct sip_tsx_layer *l)
+{
+	if (!l)
+		return;
+	terminate_all(&l->stsx, true);
+	terminate_all(&l->ctsx, false);
+	hash_close(&l->stsx);
+	hash_close(&l->ctsx);
+	free(l);
+}
+
+size_t sip_tsx_layer_count(const struct sip_tsx_layer *l)
+{
+	return l->count;
+}

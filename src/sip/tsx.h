@@ -1,0 +1,65 @@
+/* SIP transactions (RFC 3261 §17, with RFC 6026's Accepted state): retransmission
+ * and time-out timers, retransmission absorption, the ACK for non-2xx finals, and
+ * CANCEL matching. Timers live inside the transaction (no allocation per timer)
+ * and run on whatever clock the timer heap is given, so tests use a virtual one.
+ *
+ * Ownership: the layer owns every transaction. A server transaction pointer stays
+ * valid for the TU until the TU sends a final response; a client transaction
+ * pointer until its handler has seen the final response or an error. */
+#ifndef SIP_TSX_H
+#define SIP_TSX_H
+
+#include <stdbool.h>
+
+#include "core/mbuf.h"
+#include "core/timer.h"
+#include "sip/msg.h"
+
+struct sip_tsx_layer;
+struct sip_stsx;
+struct sip_ctsx;
+
+struct sip_tsx_timers {
+	uint32_t t1, t2, t4; /* ms; RFC 3261 defaults 500, 4000, 5000 */
+};
+
+/* How the layer puts bytes on the wire. */
+typedef int (sip_tsx_send_h)(const struct sip_peer *dst, const struct mbuf *mb, void *arg);
+/* A client transaction's outcome: a response (1xx may come several times, then
+ * exactly one final), or err (ETIMEDOUT for timers B/F, else a transport error). */
+typedef void (sip_ctsx_resp_h)(int err, const struct sip_msg *resp, void *arg);
+
+int sip_tsx_layer_alloc(struct sip_tsx_layer **lp, struct tmr_heap *th, const struct sip_tsx_timers *tm,
+			sip_tsx_send_h *send, void *arg);
+void sip_tsx_layer_free(struct sip_tsx_layer *l);
+size_t sip_tsx_layer_count(const struct sip_tsx_layer *l);
+
+/* Offers a received request to existing server transactions. Returns true when
+ * it was absorbed (a retransmission answered again, or the ACK of a non-2xx
+ * final). An ACK for a 2xx stops that 2xx's retransmission and returns false:
+ * it belongs to the TU. */
+bool sip_tsx_request_absorb(struct sip_tsx_layer *l, const struct sip_msg *req);
+/* The INVITE server transaction a CANCEL targets (RFC 3261 §9.2), or NULL. */
+struct sip_stsx *sip_tsx_cancel_target(struct sip_tsx_layer *l, const struct sip_msg *cancel);
+/* Creates the server transaction for a new request (not ACK). INVITE answers
+ * 100 Trying at once. */
+int sip_stsx_alloc(struct sip_stsx **tp, struct sip_tsx_layer *l, struct sip_msg *req);
+/* Sends a response through t; a final response moves t on and, for the TU, ends it. */
+int sip_stsx_reply(struct sip_stsx *t, uint16_t scode, const char *reason, const char *extra,
+		   const char *ctype, const struct pl *body);
+const struct sip_msg *sip_stsx_request(const struct sip_stsx *t);
+const char *sip_stsx_totag(const struct sip_stsx *t);
+bool sip_stsx_is_final(const struct sip_stsx *t);
+
+/* Sends a request (already printed, with a fresh branch) to dst in a new client
+ * transaction. *tp, when given, is the TU's handle (see ownership above). */
+int sip_ctsx_send(struct sip_ctsx **tp, struct sip_tsx_layer *l, const struct sip_peer *dst,
+		  struct mbuf *req, sip_ctsx_resp_h *h, void *arg);
+/* The TU loses interest: no more handler calls, the transaction finishes alone. */
+void sip_ctsx_abandon(struct sip_ctsx *t);
+/* Offers a received response to client transactions; false means no match (drop). */
+bool sip_tsx_response(struct sip_tsx_layer *l, const struct sip_msg *resp);
+/* A random branch with the RFC 3261 magic cookie, into buf (>= 32 bytes). */
+void sip_branch_new(char *buf, size_t size);
+
+#endif

@@ -1,0 +1,269 @@
+/* Storage: pbxd's persistent data model (system admins, tenants, users with their
+ * extension, API sessions) behind one interface with pluggable backends. */
+#ifndef STORE_STORE_H
+#define STORE_STORE_H
+
+/*
+ * A `struct store` is one connection to the database. A connection belongs to one
+ * thread at a time (SQLite connections are not shared between threads in pbxd):
+ * the HTTP server keeps a small pool of them, the storage worker owns its own.
+ * Every call returns 0 or an errno value:
+ *   ENOENT  the row does not exist (or not in the tenant asked for)
+ *   EEXIST  a unique constraint failed; store_conflict_field() names the field
+ *   EINVAL  a query named a field or operator the resource does not have
+ *   EIO     the backend failed (logged)
+ * Backends implement `struct store_ops`; callers only use the functions below, so
+ * a PostgreSQL backend is one more ops table and one more case in store_open().
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/mqueue.h"
+
+/* Field sizes, including the terminating NUL. Validation in the API enforces the
+ * lengths first; the store truncates nothing silently (too long is EINVAL). */
+#define STORE_NAME_SZ 129     /* tenant name, display name */
+#define STORE_USERNAME_SZ 65
+#define STORE_DOMAIN_SZ 254
+#define STORE_EMAIL_SZ 255
+#define STORE_HASH_SZ 160     /* encoded Argon2id string */
+#define STORE_EXT_SZ 17       /* extension number: digits */
+#define STORE_SECRET_SZ 129   /* SIP password */
+
+/* --- identifiers -------------------------------------------------------------- */
+
+/* 64-bit time-ordered ids: milliseconds since 2020-01-01T00:00:00Z in the high 41
+ * bits, a 22-bit sequence below. Strictly increasing within the process, from any
+ * thread. */
+uint64_t store_id_next(void);
+/* Milliseconds since the Unix epoch encoded in an id. */
+int64_t store_id_time_ms(uint64_t id);
+int64_t store_now_ms(void);
+
+/* --- passwords ---------------------------------------------------------------- */
+
+/* Argon2id with a random salt; out receives the encoded form ($argon2id$v=19$...). */
+int store_pw_hash(const char *password, char *out, size_t outsz);
+/* 0 when password matches encoded, EACCES when it does not, EINVAL if malformed. */
+int store_pw_verify(const char *encoded, const char *password);
+/* Lowers the Argon2 cost for tests and fuzzing only (never in pbxd itself). */
+void store_pw_set_fast(bool fast);
+
+/* --- records ------------------------------------------------------------------ */
+
+struct store_admin {
+	uint64_t id;
+	char username[STORE_USERNAME_SZ];
+	char pw_hash[STORE_HASH_SZ];
+	bool enabled;
+	int64_t created_at, updated_at; /* ms since the epoch */
+};
+
+struct store_tenant {
+	uint64_t id;
+	char name[STORE_NAME_SZ];
+	char domain[STORE_DOMAIN_SZ]; /* SIP domain, lower case, unique in the system */
+	bool enabled;
+	int64_t max_users;            /* 0: unlimited */
+	int64_t max_calls;            /* simultaneous calls in the tenant, 0: unlimited */
+	int64_t created_at, updated_at;
+};
+
+enum store_role { STORE_ROLE_USER = 0, STORE_ROLE_ADMIN = 1 };
+
+/* A tenant user and the extension that is theirs. `settings` is the extension's
+ * settings as a JSON object text (validated by the API); NULL in list results.
+ * It is a mem string owned by the record: release with store_user_reset(). */
+struct store_user {
+	uint64_t id;
+	uint64_t tenant_id;
+	char username[STORE_USERNAME_SZ];
+	char pw_hash[STORE_HASH_SZ];
+	char email[STORE_EMAIL_SZ];
+	char display_name[STORE_NAME_SZ];
+	enum store_role role;
+	bool enabled;
+	char ext_number[STORE_EXT_SZ];
+	char ext_password[STORE_SECRET_SZ]; /* kept as given: digest auth needs it */
+	char *settings;
+	int64_t created_at, updated_at;
+};
+void store_user_reset(struct store_user *u);
+
+enum store_session_kind { STORE_SESSION_ACCESS = 0, STORE_SESSION_REFRESH = 1 };
+
+/* An API session token, known to the store only by its SHA-256. Tokens issued
+ * together (access + refresh) share a grant id so that sign-out ends both. A
+ * system admin's session has admin_id set; when switched into a tenant it also
+ * has tenant_id. A user's session has user_id and tenant_id. */
+struct store_session {
+	uint8_t hash[32];
+	uint64_t grant_id;
+	enum store_session_kind kind;
+	uint64_t admin_id, user_id, tenant_id; /* 0: none */
+	int64_t expires_at; /* ms since the epoch */
+	int64_t created_at;
+};
+
+/* --- list queries ------------------------------------------------------------- */
+
+enum store_op { STORE_OP_EQ, STORE_OP_NE, STORE_OP_LT, STORE_OP_LE, STORE_OP_GT, STORE_OP_GE };
+enum store_ftype { STORE_F_STR, STORE_F_INT, STORE_F_BOOL, STORE_F_ID };
+
+/* A field a list can be filtered and ordered by. */
+struct store_field {
+	const char *name;
+	enum store_ftype type;
+	bool search; /* part of the free-text `search` */
+};
+
+enum store_kind { STORE_KIND_TENANT, STORE_KIND_USER };
+/* The filterable fields of a resource (same table for every backend). */
+const struct store_field *store_fields(enum store_kind kind, size_t *n);
+const struct store_field *store_field_find(enum store_kind kind, const char *name);
+
+#define STORE_COND_MAX 8
+#define STORE_VALUE_SZ 256
+
+struct store_cond {
+	const struct store_field *field;
+	enum store_op op;
+	char sval[STORE_VALUE_SZ]; /* STORE_F_STR */
+	int64_t ival;              /* INT, BOOL (0/1), ID */
+};
+
+struct store_query {
+	struct store_cond cond[STORE_COND_MAX]; /* all must hold */
+	size_t ncond;
+	char search[STORE_VALUE_SZ]; /* substring over the search fields; "" for none */
+	const struct store_field *orderby; /* NULL: by id */
+	bool desc;
+	uint32_t skip;
+	uint32_t top; /* 1..100 */
+};
+void store_query_init(struct store_query *q);
+
+/* Results of a list: total matching before skip/top, and this page. Refcounted:
+ * free with mem_deref(). */
+struct store_tenants {
+	uint64_t count;
+	size_t n;
+	struct store_tenant *v;
+};
+struct store_users {
+	uint64_t count;
+	size_t n;
+	struct store_user *v;
+};
+
+/* --- the connection ----------------------------------------------------------- */
+
+struct store;
+
+struct store_ops {
+	const char *name;
+	void (*close)(struct store *st);
+	int (*schema_version)(struct store *st, int *version);
+
+	int (*admin_create)(struct store *st, struct store_admin *a);
+	int (*admin_get)(struct store *st, uint64_t id, struct store_admin *a);
+	int (*admin_get_by_name)(struct store *st, const char *username, struct store_admin *a);
+	int (*admin_update)(struct store *st, const struct store_admin *a);
+	int (*admin_count)(struct store *st, uint64_t *n);
+
+	/* Creates the tenant and, when first_admin is not NULL, its first user in the
+	 * same transaction (both ids are assigned here). */
+	int (*tenant_create)(struct store *st, struct store_tenant *t, struct store_user *first_admin);
+	int (*tenant_get)(struct store *st, uint64_t id, struct store_tenant *t);
+	int (*tenant_get_by_domain)(struct store *st, const char *domain, struct store_tenant *t);
+	int (*tenant_update)(struct store *st, struct store_tenant *t);
+	int (*tenant_delete)(struct store *st, uint64_t id);
+	int (*tenant_list)(struct store *st, const struct store_query *q, struct store_tenants **out);
+
+	int (*user_create)(struct store *st, struct store_user *u);
+	/* tenant_id 0 matches any tenant (only the storage layer's own callers). */
+	int (*user_get)(struct store *st, uint64_t tenant_id, uint64_t id, struct store_user *u);
+	int (*user_get_by_name)(struct store *st, uint64_t tenant_id, const char *username, struct store_user *u);
+	int (*user_get_by_ext)(struct store *st, uint64_t tenant_id, const char *number, struct store_user *u);
+	/* Writes every field of u (row found by id and tenant_id). */
+	int (*user_update)(struct store *st, struct store_user *u);
+	int (*user_delete)(struct store *st, uint64_t tenant_id, uint64_t id);
+	int (*user_list)(struct store *st, uint64_t tenant_id, const struct store_query *q, struct store_users **out);
+	int (*user_count)(struct store *st, uint64_t tenant_id, uint64_t *n);
+
+	int (*session_put)(struct store *st, const struct store_session *s);
+	int (*session_get)(struct store *st, const uint8_t hash[32], struct store_session *s);
+	int (*session_delete)(struct store *st, const uint8_t hash[32]);
+	int (*session_delete_grant)(struct store *st, uint64_t grant_id);
+	int (*session_purge)(struct store *st, int64_t now_ms);
+};
+
+struct store {
+	const struct store_ops *ops;
+	char conflict[32]; /* field named by the last EEXIST */
+};
+
+/* Opens a connection to the database under data_dir ("sqlite" backend: file
+ * data_dir/pbxd.db, created and migrated to the latest schema on first use). */
+int store_open(struct store **stp, const char *data_dir);
+void store_close(struct store *st);
+/* Field of the last unique-constraint failure ("domain", "username",
+ * "extension_number"), or "" */
+const char *store_conflict_field(const struct store *st);
+/* Schema version the database is at. */
+int store_schema_version(struct store *st, int *version);
+
+/* Thin dispatchers to the backend, so callers never touch the ops table. */
+int store_admin_create(struct store *st, struct store_admin *a);
+int store_admin_get(struct store *st, uint64_t id, struct store_admin *a);
+int store_admin_get_by_name(struct store *st, const char *username, struct store_admin *a);
+int store_admin_update(struct store *st, const struct store_admin *a);
+int store_admin_count(struct store *st, uint64_t *n);
+int store_tenant_create(struct store *st, struct store_tenant *t, struct store_user *first_admin);
+int store_tenant_get(struct store *st, uint64_t id, struct store_tenant *t);
+int store_tenant_get_by_domain(struct store *st, const char *domain, struct store_tenant *t);
+int store_tenant_update(struct store *st, struct store_tenant *t);
+int store_tenant_delete(struct store *st, uint64_t id);
+int store_tenant_list(struct store *st, const struct store_query *q, struct store_tenants **out);
+int store_user_create(struct store *st, struct store_user *u);
+int store_user_get(struct store *st, uint64_t tenant_id, uint64_t id, struct store_user *u);
+int store_user_get_by_name(struct store *st, uint64_t tenant_id, const char *username, struct store_user *u);
+int store_user_get_by_ext(struct store *st, uint64_t tenant_id, const char *number, struct store_user *u);
+int store_user_update(struct store *st, struct store_user *u);
+int store_user_delete(struct store *st, uint64_t tenant_id, uint64_t id);
+int store_user_list(struct store *st, uint64_t tenant_id, const struct store_query *q, struct store_users **out);
+int store_user_count(struct store *st, uint64_t tenant_id, uint64_t *n);
+int store_session_put(struct store *st, const struct store_session *s);
+int store_session_get(struct store *st, const uint8_t hash[32], struct store_session *s);
+int store_session_delete(struct store *st, const uint8_t hash[32]);
+int store_session_delete_grant(struct store *st, uint64_t grant_id);
+int store_session_purge(struct store *st, int64_t now_ms);
+
+/* --- the storage worker ------------------------------------------------------- */
+
+/* A thread with its own event loop and its own connection, for writes that must
+ * not block the thread asking for them (the signalling thread's registrations and
+ * CDRs). Jobs run in submission order, one at a time. */
+struct store_worker;
+
+/* Runs on the worker thread with the worker's connection; returns 0 or errno. */
+typedef int (store_job_h)(struct store *st, void *arg);
+/* Runs when the job is done: on the thread owning `reply` when one was given
+ * (that thread's mqueue handler passes STORE_WORKER_MSG messages to
+ * store_worker_done()), otherwise on the worker thread. */
+typedef void (store_done_h)(int err, void *arg);
+
+enum { STORE_WORKER_MSG = 0x53544f52 }; /* mqueue id of completions */
+
+int store_worker_start(struct store_worker **wp, const char *data_dir);
+/* Any thread. ESHUTDOWN once stopping; done may be NULL. */
+int store_worker_submit(struct store_worker *w, store_job_h *job, store_done_h *done,
+			void *arg, struct mqueue *reply);
+/* Call from the reply queue's handler for messages with id STORE_WORKER_MSG. */
+void store_worker_done(void *msg);
+/* Runs every job already submitted, then stops and joins the thread. */
+void store_worker_stop(struct store_worker *w);
+
+#endif

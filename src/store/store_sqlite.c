@@ -1,0 +1,862 @@
+/* SQLite backend of the store: one connection per struct store, WAL mode so that
+ * the HTTP threads read while the storage worker writes, and versioned migrations. */
+#include <errno.h>
+#include <limits.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "core/mbuf.h"
+#include "core/mem.h"
+#include "store/store_backend.h"
+
+struct sq {
+	struct store base; /* first, so a struct store * is a struct sq * */
+	sqlite3 *db;
+};
+
+/* Each migration moves the schema one version up; they are applied in order inside
+ * one transaction at open. Never edit a released migration: append a new one. */
+static const char *const migrations[] = {
+	/* 1: system admins, tenants, users with their extension, API sessions */
+	"CREATE TABLE admins ("
+	"  id INTEGER PRIMARY KEY,"
+	"  username TEXT NOT NULL UNIQUE COLLATE NOCASE,"
+	"  password_hash TEXT NOT NULL,"
+	"  enabled INTEGER NOT NULL DEFAULT 1,"
+	"  created_at INTEGER NOT NULL,"
+	"  updated_at INTEGER NOT NULL);"
+	"CREATE TABLE tenants ("
+	"  id INTEGER PRIMARY KEY,"
+	"  name TEXT NOT NULL,"
+	"  domain TEXT NOT NULL UNIQUE COLLATE NOCASE,"
+	"  enabled INTEGER NOT NULL DEFAULT 1,"
+	"  max_users INTEGER NOT NULL DEFAULT 0,"
+	"  max_calls INTEGER NOT NULL DEFAULT 0,"
+	"  created_at INTEGER NOT NULL,"
+	"  updated_at INTEGER NOT NULL);"
+	"CREATE TABLE users ("
+	"  id INTEGER PRIMARY KEY,"
+	"  tenant_id INTEGER NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,"
+	"  username TEXT NOT NULL COLLATE NOCASE,"
+	"  password_hash TEXT NOT NULL,"
+	"  email TEXT NOT NULL,"
+	"  display_name TEXT NOT NULL DEFAULT '',"
+	"  role TEXT NOT NULL CHECK (role IN ('admin', 'user')),"
+	"  enabled INTEGER NOT NULL DEFAULT 1,"
+	"  ext_number TEXT NOT NULL,"
+	"  ext_password TEXT NOT NULL,"
+	"  settings TEXT NOT NULL DEFAULT '{}',"
+	"  created_at INTEGER NOT NULL,"
+	"  updated_at INTEGER NOT NULL,"
+	"  UNIQUE (tenant_id, username),"
+	"  UNIQUE (tenant_id, ext_number));"
+	"CREATE TABLE sessions ("
+	"  token_hash BLOB PRIMARY KEY,"
+	"  grant_id INTEGER NOT NULL,"
+	"  kind TEXT NOT NULL CHECK (kind IN ('access', 'refresh')),"
+	"  admin_id INTEGER REFERENCES admins(id) ON DELETE CASCADE,"
+	"  user_id INTEGER REFERENCES users(id) ON DELETE CASCADE,"
+	"  tenant_id INTEGER REFERENCES tenants(id) ON DELETE CASCADE,"
+	"  expires_at INTEGER NOT NULL,"
+	"  created_at INTEGER NOT NULL);"
+	"CREATE INDEX sessions_grant ON sessions(grant_id);"
+	"CREATE INDEX sessions_expires ON sessions(expires_at);"
+	"CREATE INDEX users_tenant ON users(tenant_id);",
+};
+#define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
+
+static const struct store_ops sq_ops;
+
+/* Maps an SQLite result to an errno, remembering which field a unique constraint
+ * names so the API can say "extension_number: already in use". */
+static int sq_err(struct sq *s, int rc, const char *what)
+{
+	s->base.conflict[0] = '\0';
+	if (rc == SQLITE_OK || rc == SQLITE_DONE || rc == SQLITE_ROW)
+		return 0;
+	int ext = sqlite3_extended_errcode(s->db);
+	if (ext == SQLITE_CONSTRAINT_UNIQUE || ext == SQLITE_CONSTRAINT_PRIMARYKEY) {
+		const char *m = sqlite3_errmsg(s->db);
+		const char *f = strstr(m, "ext_number") ? "extension_number"
+			      : strstr(m, "username") ? "username"
+			      : strstr(m, "domain") ? "domain" : "id";
+		snprintf(s->base.conflict, sizeof(s->base.conflict), "%s", f);
+		return EEXIST;
+	}
+	if ((rc & 0xff) == SQLITE_CONSTRAINT)
+		return EINVAL;
+	if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED)
+		return EBUSY;
+	log_error("store: %s: %s", what, sqlite3_errmsg(s->db));
+	return EIO;
+}
+
+static int prep(struct sq *s, const char *sql, sqlite3_stmt **stmt)
+{
+	int rc = sqlite3_prepare_v2(s->db, sql, -1, stmt, NULL);
+	return rc == SQLITE_OK ? 0 : sq_err(s, rc, sql);
+}
+
+/* Steps a statement that returns no rows (or whose rows are ignored) and finalizes
+ * it; ENOENT when it was an UPDATE/DELETE that touched nothing and want_change. */
+static int step_done(struct sq *s, sqlite3_stmt *stmt, bool want_change, const char *what)
+{
+	int rc = sqlite3_step(stmt);
+	int e = rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : sq_err(s, rc, what);
+	sqlite3_finalize(stmt);
+	if (!e && want_change && sqlite3_changes(s->db) == 0)
+		return ENOENT;
+	return e;
+}
+
+static int exec_sql(struct sq *s, const char *sql)
+{
+	char *msg = NULL;
+	int rc = sqlite3_exec(s->db, sql, NULL, NULL, &msg);
+	if (rc != SQLITE_OK) {
+		int e = sq_err(s, rc, sql);
+		sqlite3_free(msg);
+		return e;
+	}
+	return 0;
+}
+
+static void col_text(sqlite3_stmt *stmt, int i, char *dst, size_t sz)
+{
+	const unsigned char *t = sqlite3_column_text(stmt, i);
+	snprintf(dst, sz, "%s", t ? (const char *)t : "");
+}
+
+static void bind_text(sqlite3_stmt *stmt, int i, const char *v)
+{
+	sqlite3_bind_text(stmt, i, v, -1, SQLITE_STATIC);
+}
+
+static void bind_id(sqlite3_stmt *stmt, int i, uint64_t id)
+{
+	if (id)
+		sqlite3_bind_int64(stmt, i, (sqlite3_int64)id);
+	else
+		sqlite3_bind_null(stmt, i);
+}
+
+/* --- migrations ------------------------------------------------------------------ */
+
+static int sq_version(struct store *st, int *version)
+{
+	struct sq *s = (struct sq *)st;
+	sqlite3_stmt *stmt;
+	int e = prep(s, "SELECT coalesce(max(version), 0) FROM schema_version", &stmt);
+	if (e)
+		return e;
+	int rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW)
+		*version = sqlite3_column_int(stmt, 0);
+	else
+		e = sq_err(s, rc, "schema version");
+	sqlite3_finalize(stmt);
+	return e;
+}
+
+static int migrate(struct sq *s)
+{
+	int cur = 0, e;
+	/* IMMEDIATE takes the write lock first, so two processes or threads opening a
+	 * fresh database serialize here instead of both creating tables. */
+	if ((e = exec_sql(s, "BEGIN IMMEDIATE")))
+		return e;
+	e = exec_sql(s, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL,"
+			" applied_at INTEGER NOT NULL)");
+	if (!e)
+		e = sq_version(&s->base, &cur);
+	if (!e && cur > NMIGRATIONS) {
+		log_error("store: database schema %d is newer than this pbxd knows (%d)", cur, NMIGRATIONS);
+		e = ENOTSUP;
+	}
+	for (int v = cur + 1; !e && v <= NMIGRATIONS; v++) {
+		e = exec_sql(s, migrations[v - 1]);
+		if (e)
+			break;
+		char sql[128];
+		snprintf(sql, sizeof(sql), "INSERT INTO schema_version VALUES (%d, %lld)", v,
+			 (long long)store_now_ms());
+		e = exec_sql(s, sql);
+		if (!e)
+			log_info("store: schema migrated to version %d", v);
+	}
+	if (e) {
+		exec_sql(s, "ROLLBACK");
+		return e;
+	}
+	return exec_sql(s, "COMMIT");
+}
+
+static void sq_close(struct store *st)
+{
+	struct sq *s = (struct sq *)st;
+	sqlite3_close_v2(s->db);
+	free(s);
+}
+
+int store_sqlite_open(struct store **stp, const char *data_dir)
+{
+	char path[PATH_MAX];
+	if (snprintf(path, sizeof(path), "%s/pbxd.db", data_dir) >= (int)sizeof(path))
+		return ENAMETOOLONG;
+	struct sq *s = calloc(1, sizeof(*s));
+	if (!s)
+		return ENOMEM;
+	s->base.ops = &sq_ops;
+	int rc = sqlite3_open_v2(path, &s->db,
+				 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK) {
+		log_error("store: cannot open %s: %s", path, s->db ? sqlite3_errmsg(s->db) : "out of memory");
+		sq_close(&s->base);
+		return EIO;
+	}
+	sqlite3_busy_timeout(s->db, 5000);
+	int e = exec_sql(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;");
+	if (!e)
+		e = migrate(s);
+	if (e) {
+		sq_close(&s->base);
+		return e;
+	}
+	*stp = &s->base;
+	return 0;
+}
+
+/* --- system admins ------------------------------------------------------------------ */
+
+#define ADMIN_COLS "id, username, password_hash, enabled, created_at, updated_at"
+
+static void admin_row(sqlite3_stmt *stmt, struct store_admin *a)
+{
+	a->id = (uint64_t)sqlite3_column_int64(stmt, 0);
+	col_text(stmt, 1, a->username, sizeof(a->username));
+	col_text(stmt, 2, a->pw_hash, sizeof(a->pw_hash));
+	a->enabled = sqlite3_column_int(stmt, 3) != 0;
+	a->created_at = sqlite3_column_int64(stmt, 4);
+	a->updated_at = sqlite3_column_int64(stmt, 5);
+}
+
+/* Runs a prepared single-row SELECT and maps the row with fill. */
+static int get_one(struct sq *s, sqlite3_stmt *stmt, void (*fill)(sqlite3_stmt *, void *), void *out)
+{
+	int rc = sqlite3_step(stmt);
+	int e = 0;
+	if (rc == SQLITE_ROW)
+		fill(stmt, out);
+	else if (rc == SQLITE_DONE)
+		e = ENOENT;
+	else
+		e = sq_err(s, rc, "select");
+	sqlite3_finalize(stmt);
+	return e;
+}
+
+static void admin_fill(sqlite3_stmt *stmt, void *out) { admin_row(stmt, out); }
+
+static int sq_admin_create(struct store *st, struct store_admin *a)
+{
+	struct sq *s = (struct sq *)st;
+	sqlite3_stmt *stmt;
+	int e = prep(s, "INSERT INTO admins (" ADMIN_COLS ") VALUES (?, ?, ?, ?, ?, ?)", &stmt);
+	if (e)
+		return e;
+	a->id = store_id_next();
+	a->created_at = a->updated_at = store_now_ms();
+	sqlite3_bind_int64(stmt, 1, (sqlite3_int64)a->id);
+	bind_text(stmt, 2, a->username);
+	bind_text(stmt, 3, a->pw_hash);
+	sqlite3_bind_int(stmt, 4, a->enabled);
+	sqlite3_bind_int64(stmt, 5, a->created_at);
+	sqlite3_bind_int64(stmt, 6, a->updated_at);
+	return step_done(s, stmt, false, "admin create");
+}
+
+static int sq_admin_get(struct store *st, uint64_t id, struct store_admin *a)
+{
+	struct sq *s = (struct sq *)st;
+	sqlite3_stmt *stmt;
+	int e = prep(s, "SELECT " ADMIN_COLS " FROM admins WHERE id = ?", &stmt);
+	if (e)
+		return e;
+	sqlite3_bind_int64(stmt, 1, (sqlite3_int64)id);
+	return get_one(s, stmt, admin_fill, a);
+}
+
+static int sq_admin_get_by_name(struct store *st, const char *username, struct store_admin *a)
+{
+	struct sq *s = (struct sq *)st;
+	sqlite3_stmt *stmt;
+	int e = prep(s, "SELECT " ADMIN_COLS " FROM admins WHERE username = ?", &stmt);
+	if (e)
+		return e;
+	bind_text(stmt, 1, username);
+	return get_one(s, stmt, admin_fill, a);
+}
+
+static int sq_admin_update(struct store *st, const struct store_admin *a)
+{
+	struct sq *s = (struct sq *)st;
+	sqlite3_stmt *stmt;
+	int e = prep(s, "UPDATE admins SET username = ?, password_hash = ?, enabled = ?, updated_at = ?"
+			" WHERE id = ?", &stmt);
+	if (e)
+		return e;
+	bind_text(stmt, 1, a->username);
+	bind_text(stmt, 2, a->pw_hash);
+	sqlite3_bind_int(stmt, 3, a->enabled);
+	sqlite3_bind_int64(stmt, 4, store_now_ms());
+	sqlite3_bind_int64(stmt, 5, (sqlite3_int64)a->id);
+	return step_done(s, stmt, true, "admin update");
+}
+
+static int count_rows(struct sq *s, const char *sql, uint64_t arg, bool bind, uint64_t *n)
+{
+	sqlite3_stmt *stmt;
+	int e = prep(s, sql, &stmt);
+	if (e)
+		return e;
+	if (bind)
+		sqlite3_bind_int64(stmt, 1, (sqlite3_int64)arg);
+	int rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW)
+		*n = (uint64_t)sqlite3_column_int64(stmt, 0);
+	else
+		e = sq_err(s, rc, "count");
+	sqlite3_finalize(stmt);
+	return e;
+}
+
+static int sq_admin_count(struct store *st, uint64_t *n)
+{
+	return count_rows((struct sq *)st, "SELECT count(*) FROM admins", 0, false, n);
+}
+
+/* --- tenants ------------------------------------------------------------------------ */
+
+#define TENANT_COLS "id, name, domain, enabled, max_users, max_calls, created_at, updated_at"
+
+static void tenant_fill(sqlite3_stmt *stmt, void *out)
+{
+	struct store_tenant *t = out;
+	t->id = (uint64_t)sqlite3_column_int64(stmt, 0);
+	col_text(stmt, 1, t->name, sizeof(t->name));
+	col_text(stmt, 2, t->domain, sizeof(t->domain));
+	t->enabled = sqlite3_column_int(stmt, 3) != 0;
+	t->max_users = sqlite3_column_int64(stmt, 4);
+	t->max_calls = sqlite3_column_int64(stmt, 5);
+	t->created_at = sqlite3_column_int64(stmt, 6);
+	t->updated_at = sqlite3_column_int64(stmt, 7);
+}
+
+static int tenant_write(struct sq *s, const char *sql, const struct store_tenant *t, bool update)
+{
+	sqlite3_stmt *stmt;
+	int e = prep(s, sql, &stmt);
+	if (e)
+		return e;
+	bind_text(stmt, 1, t->name);
+	bind_text(stmt, 2, t->domain);
+	sqlite3_bind_int(stmt, 3, t->enabled);
+	sqlite3_bind_int64(stmt, 4, t->max_users);
+	sqlite3_bind_int64(stmt, 5, t->max_calls);
+	sqlite3_bind_int64(stmt, 6, t->updated_at);
+	sqlite3_bind_int64(stmt, 7, (sqlite3_int64)t->id);
+	if (!update)
+		sqlite3_bind_int64(stmt, 8, t->created_at);
+	return step_done(s, stmt, update, "tenant write");
+}
+
+static int sq_user_insert(struct sq *s, struct store_user *u);
+
+static int sq_tenant_create(struct store *st, struct store_tenant *t, struct store_user *first_admin)
+{
+	struct sq *s = (struct sq *)st;
+	int e = exec_sql(s, "BEGIN IMMEDIATE");
+	if (e)
+		return e;
+	t->id = store_id_next();
+	t->created_at = t->updated_at = store_now_ms();
+	e = tenant_write(s, "INSERT INTO tenants (name, domain, enabled, max_users, max_calls, updated_at,"
+			    " id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", t, false);
+	if (!e && first_admin) {
+		first_admin->tenant_id = t->id;
+		e = sq_user_insert(s, first_admin);
+	}
+	if (e) {
+		/* Keep the conflict field across the rollback. */
+		char conflict[sizeof(s->base.conflict)];
+		memcpy(conflict, s->base.conflict, sizeof(conflict));
+		exec_sql(s, "ROLLBACK");
+		memcpy(s->base.conflict, conflict, sizeof(conflict));
+		return e;
+	}
+	return exec_sql(s, "COMMIT");
+}
+
+static int sq_tenant_get(struct store *st, uint64_t id, struct store_tenant *t)
+{
+	struct sq *s = (struct sq *)st;
+	sqlite3_stmt *stmt;
+	int e = prep(s, "SELECT " TENANT_COLS " FROM tenants WHERE id = ?", &stmt);
+	if (e)
+		return e;
+	sqlite3_bind_int64(stmt, 1, (sqlite3_int64)id);
+	return get_one(s, stmt, tenant_fill, t);
+}
+
+static int sq_tenant_get_by_domain(struct store *st, const char *domain, struct store_tenant *t)
+{
+	struct sq *s = (struct sq *)st;
+	sqlite3_stmt *stmt;
+	int e = prep(s, "SELECT " TENANT_COLS " FROM tenants WHERE domain = ?", &stmt);
+	if (e)
+		return e;
+	bind_text(stmt, 1, domain);
+	return get_one(s, stmt, tenant_fill, t);
+}
+
+static int sq_tenant_update(struct store *st, struct store_tenant *t)
+{
+	t->updated_at = store_now_ms();
+	return tenant_write((struct sq *)st, "UPDATE tenants SET name = ?, domain = ?, enabled = ?,"
+				" max_users = ?, max_calls = ?, updated_at = ? WHERE id = ?", t, true);
+}
+
+static int sq_tenant_delete(struct store *st, uint64_t id)
+{
+	struct sq *s = (struct sq *)st;
+	sqlite3_stmt *stmt;
+	int e = prep(s, "DELETE FROM tenants WHERE id = ?", &stmt);
+	if (e)
+		return e;
+	sqlite3_bind_int64(stmt, 1, (sqlite3_int64)id);
+	return step_done(s, stmt, true, "tenant delete");
+}
+
+/* --- users ---------------------------------------------------------------------------- */
+
+#define USER_COLS "id, tenant_id, username, password_hash, email, display_name, role, enabled," \
+		  " ext_number, ext_password, created_at, updated_at, settings"
+
+static void user_fill(sqlite3_stmt *stmt, void *out)
+{
+	struct store_user *u = out;
+	u->id = (uint64_t)sqlite3_column_int64(stmt, 0);
+	u->tenant_id = (uint64_t)sqlite3_column_int64(stmt, 1);
+	col_text(stmt, 2, u->username, sizeof(u->username));
+	col_text(stmt, 3, u->pw_hash, sizeof(u->pw_hash));
+	col_text(stmt, 4, u->email, sizeof(u->email));
+	col_text(stmt, 5, u->display_name, sizeof(u->display_name));
+	const unsigned char *role = sqlite3_column_text(stmt, 6);
+	u->role = role && strcmp((const char *)role, "admin") == 0 ? STORE_ROLE_ADMIN : STORE_ROLE_USER;
+	u->enabled = sqlite3_column_int(stmt, 7) != 0;
+	col_text(stmt, 8, u->ext_number, sizeof(u->ext_number));
+	col_text(stmt, 9, u->ext_password, sizeof(u->ext_password));
+	u->created_at = sqlite3_column_int64(stmt, 10);
+	u->updated_at = sqlite3_column_int64(stmt, 11);
+	u->settings = NULL;
+	if (sqlite3_column_type(stmt, 12) != SQLITE_NULL) {
+		const char *t = (const char *)sqlite3_column_text(stmt, 12);
+		u->settings = mem_strndup(t ? t : "{}", t ? (size_t)sqlite3_column_bytes(stmt, 12) : 2);
+	}
+}
+
+/* Binds the writable user columns in USER_COLS order from 2 on (tenant_id .. settings). */
+static void user_bind(sqlite3_stmt *stmt, const struct store_user *u)
+{
+	sqlite3_bind_int64(stmt, 1, (sqlite3_int64)u->id);
+	sqlite3_bind_int64(stmt, 2, (sqlite3_int64)u->tenant_id);
+	bind_text(stmt, 3, u->username);
+	bind_text(stmt, 4, u->pw_hash);
+	bind_text(stmt, 5, u->email);
+	bind_text(stmt, 6, u->display_name);
+	bind_text(stmt, 7, u->role == STORE_ROLE_ADMIN ? "admin" : "user");
+	sqlite3_bind_int(stmt, 8, u->enabled);
+	bind_text(stmt, 9, u->ext_number);
+	bind_text(stmt, 10, u->ext_password);
+	sqlite3_bind_int64(stmt, 11, u->created_at);
+	sqlite3_bind_int64(stmt, 12, u->updated_at);
+	bind_text(stmt, 13, u->settings ? u->settings : "{}");
+}
+
+static int sq_user_insert(struct sq *s, struct store_user *u)
+{
+	sqlite3_stmt *stmt;
+	int e = prep(s, "INSERT INTO users (" USER_COLS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		     &stmt);
+	if (e)
+		return e;
+	u->id = store_id_next();
+	u->created_at = u->updated_at = store_now_ms();
+	user_bind(stmt, u);
+	return step_done(s, stmt, false, "user create");
+}
+
+static int sq_user_create(struct store *st, struct store_user *u)
+{
+	return sq_user_insert((struct sq *)st, u);
+}
+
+static int user_get_where(struct sq *s, const char *where, uint64_t tenant_id, uint64_t id,
+			  const char *text, struct store_user *u)
+{
+	char sql[512];
+	snprintf(sql, sizeof(sql), "SELECT " USER_COLS " FROM users WHERE (?1 = 0 OR tenant_id = ?1) AND %s",
+		 where);
+	sqlite3_stmt *stmt;
+	int e = prep(s, sql, &stmt);
+	if (e)
+		return e;
+	sqlite3_bind_int64(stmt, 1, (sqlite3_int64)tenant_id);
+	if (text)
+		bind_text(stmt, 2, text);
+	else
+		sqlite3_bind_int64(stmt, 2, (sqlite3_int64)id);
+	return get_one(s, stmt, user_fill, u);
+}
+
+static int sq_user_get(struct store *st, uint64_t tenant_id, uint64_t id, struct store_user *u)
+{
+	return user_get_where((struct sq *)st, "id = ?2", tenant_id, id, NULL, u);
+}
+
+static int sq_user_get_by_name(struct store *st, uint64_t tenant_id, const char *username, struct store_user *u)
+{
+	return user_get_where((struct sq *)st, "username = ?2", tenant_id, 0, username, u);
+}
+
+static int sq_user_get_by_ext(struct store *st, uint64_t tenant_id, const char *number, struct store_user *u)
+{
+	return user_get_where((struct sq *)st, "ext_number = ?2", tenant_id, 0, number, u);
+}
+
+static int sq_user_update(struct store *st, struct store_user *u)
+{
+	struct sq *s = (struct sq *)st;
+	sqlite3_stmt *stmt;
+	int e = prep(s, "UPDATE users SET tenant_id = ?2, username = ?3, password_hash = ?4, email = ?5,"
+			" display_name = ?6, role = ?7, enabled = ?8, ext_number = ?9, ext_password = ?10,"
+			" updated_at = ?12, settings = ?13 WHERE id = ?1 AND tenant_id = ?2",
+		     &stmt);
+	if (e)
+		return e;
+	u->updated_at = store_now_ms();
+	user_bind(stmt, u); /* ?11 (created_at) is left unused: it never changes */
+	return step_done(s, stmt, true, "user update");
+}
+
+static int sq_user_delete(struct store *st, uint64_t tenant_id, uint64_t id)
+{
+	struct sq *s = (struct sq *)st;
+	sqlite3_stmt *stmt;
+	int e = prep(s, "DELETE FROM users WHERE id = ? AND tenant_id = ?", &stmt);
+	if (e)
+		return e;
+	sqlite3_bind_int64(stmt, 1, (sqlite3_int64)id);
+	sqlite3_bind_int64(stmt, 2, (sqlite3_int64)tenant_id);
+	return step_done(s, stmt, true, "user delete");
+}
+
+static int sq_user_count(struct store *st, uint64_t tenant_id, uint64_t *n)
+{
+	return count_rows((struct sq *)st, "SELECT count(*) FROM users WHERE tenant_id = ?", tenant_id, true, n);
+}
+
+/* --- lists ------------------------------------------------------------------------------ */
+
+/* The column behind a filterable field name; the name was checked against
+ * store_fields() by the caller, and only names from that table reach SQL text. */
+static const char *column(const struct store_field *f)
+{
+	return strcmp(f->name, "extension_number") == 0 ? "ext_number" : f->name;
+}
+
+static const char *const op_sql[] = { "=", "<>", "<", "<=", ">", ">=" };
+
+/* Appends " AND ..." for every condition and the search to sql; binds follow in
+ * the same order from parameter `first`. */
+static int where_sql(struct mbuf *sql, enum store_kind kind, const struct store_query *q)
+{
+	int e = 0;
+	for (size_t i = 0; i < q->ncond && !e; i++) {
+		const struct store_field *f = q->cond[i].field;
+		if (!f || store_field_find(kind, f->name) != f || q->cond[i].op > STORE_OP_GE)
+			return EINVAL;
+		e = mbuf_printf(sql, " AND %s %s ?", column(f), op_sql[q->cond[i].op]);
+	}
+	if (q->search[0] && !e) {
+		size_t n;
+		const struct store_field *fs = store_fields(kind, &n);
+		const char *sep = " AND (";
+		for (size_t i = 0; i < n && !e; i++) {
+			if (!fs[i].search)
+				continue;
+			e = mbuf_printf(sql, "%sinstr(lower(%s), lower(?)) > 0", sep, column(&fs[i]));
+			sep = " OR ";
+		}
+		if (!e)
+			e = mbuf_write_str(sql, ")");
+	}
+	return e;
+}
+
+static int where_bind(sqlite3_stmt *stmt, enum store_kind kind, const struct store_query *q, int idx)
+{
+	for (size_t i = 0; i < q->ncond; i++) {
+		const struct store_cond *c = &q->cond[i];
+		if (c->field->type == STORE_F_STR)
+			bind_text(stmt, idx++, c->sval);
+		else
+			sqlite3_bind_int64(stmt, idx++, c->ival);
+	}
+	if (q->search[0]) {
+		size_t n;
+		const struct store_field *fs = store_fields(kind, &n);
+		for (size_t i = 0; i < n; i++) {
+			if (fs[i].search)
+				bind_text(stmt, idx++, q->search);
+		}
+	}
+	return idx;
+}
+
+/* Runs the count and the page query of a list; fill maps each row into
+ * items[i * item_size]. *items is a mem array the caller's result owns. */
+static int list_run(struct sq *s, enum store_kind kind, const char *table, const char *cols,
+		    uint64_t tenant_id, const struct store_query *q, size_t item_size,
+		    void (*fill)(sqlite3_stmt *, void *), uint64_t *count, void **items, size_t *n)
+{
+	*items = NULL;
+	*n = 0;
+	if (q->top < 1 || q->top > 100 || (q->orderby && store_field_find(kind, q->orderby->name) != q->orderby))
+		return EINVAL;
+	struct mbuf *where = mbuf_alloc(256, 16384), *sql = mbuf_alloc(512, 16384);
+	int e = where && sql ? 0 : ENOMEM;
+	if (!e)
+		e = mbuf_printf(where, " WHERE %s", tenant_id ? "tenant_id = ?" : "1");
+	if (!e)
+		e = where_sql(where, kind, q);
+	if (!e)
+		e = mbuf_write_mem(where, "", 1);
+	sqlite3_stmt *stmt = NULL;
+	if (!e)
+		e = mbuf_printf(sql, "SELECT count(*) FROM %s%s", table, (char *)where->buf);
+	if (!e)
+		e = mbuf_write_mem(sql, "", 1);
+	if (!e)
+		e = prep(s, (char *)sql->buf, &stmt);
+	if (!e) {
+		int idx = 1;
+		if (tenant_id)
+			sqlite3_bind_int64(stmt, idx++, (sqlite3_int64)tenant_id);
+		where_bind(stmt, kind, q, idx);
+		int rc = sqlite3_step(stmt);
+		if (rc == SQLITE_ROW)
+			*count = (uint64_t)sqlite3_column_int64(stmt, 0);
+		else
+			e = sq_err(s, rc, "list count");
+		sqlite3_finalize(stmt);
+		stmt = NULL;
+	}
+	if (!e) {
+		mbuf_reset(sql);
+		e = mbuf_printf(sql, "SELECT %s FROM %s%s ORDER BY %s %s, id %s LIMIT ? OFFSET ?", cols, table,
+				(char *)where->buf, q->orderby ? column(q->orderby) : "id",
+				q->desc ? "DESC" : "ASC", q->desc ? "DESC" : "ASC");
+	}
+	if (!e)
+		e = mbuf_write_mem(sql, "", 1);
+	if (!e)
+		e = prep(s, (char *)sql->buf, &stmt);
+	if (!e) {
+		int idx = 1;
+		if (tenant_id)
+			sqlite3_bind_int64(stmt, idx++, (sqlite3_int64)tenant_id);
+		idx = where_bind(stmt, kind, q, idx);
+		sqlite3_bind_int(stmt, idx++, (int)q->top);
+		sqlite3_bind_int64(stmt, idx, q->skip);
+		*items = mem_zalloc(item_size * q->top, NULL);
+		if (!*items)
+			e = ENOMEM;
+		int rc = SQLITE_DONE;
+		while (!e && (rc = sqlite3_step(stmt)) == SQLITE_ROW && *n < q->top)
+			fill(stmt, (char *)*items + item_size * (*n)++);
+		if (!e && rc != SQLITE_DONE && rc != SQLITE_ROW)
+			e = sq_err(s, rc, "list");
+		sqlite3_finalize(stmt);
+	}
+	mem_deref(where);
+	mem_deref(sql);
+	return e;
+}
+
+static void tenants_destroy(void *data)
+{
+	struct store_tenants *l = data;
+	mem_deref(l->v);
+}
+
+static int sq_tenant_list(struct store *st, const struct store_query *q, struct store_tenants **out)
+{
+	struct store_tenants *l = mem_zalloc(sizeof(*l), tenants_destroy);
+	if (!l)
+		return ENOMEM;
+	void *items;
+	int e = list_run((struct sq *)st, STORE_KIND_TENANT, "tenants", TENANT_COLS, 0, q, sizeof(struct store_tenant),
+			 tenant_fill, &l->count, &items, &l->n);
+	l->v = items;
+	if (e) {
+		mem_deref(l);
+		return e;
+	}
+	*out = l;
+	return 0;
+}
+
+static void users_destroy(void *data)
+{
+	struct store_users *l = data;
+	for (size_t i = 0; i < l->n; i++)
+		store_user_reset(&l->v[i]);
+	mem_deref(l->v);
+}
+
+static int sq_user_list(struct store *st, uint64_t tenant_id, const struct store_query *q, struct store_users **out)
+{
+	struct store_users *l = mem_zalloc(sizeof(*l), users_destroy);
+	if (!l)
+		return ENOMEM;
+	void *items;
+	/* Lists are summaries: the settings column is left out (NULL). */
+	int e = list_run((struct sq *)st, STORE_KIND_USER, "users",
+			 "id, tenant_id, username, password_hash, email, display_name, role, enabled,"
+			 " ext_number, ext_password, created_at, updated_at, NULL",
+			 tenant_id ? tenant_id : 0, q, sizeof(struct store_user), user_fill, &l->count, &items, &l->n);
+	l->v = items;
+	if (e) {
+		mem_deref(l);
+		return e;
+	}
+	*out = l;
+	return 0;
+}
+
+/* --- sessions ---------------------------------------------------------------------------- */
+
+static void session_fill(sqlite3_stmt *stmt, void *out)
+{
+	struct store_session *ss = out;
+	const void *h = sqlite3_column_blob(stmt, 0);
+	if (h && sqlite3_column_bytes(stmt, 0) == 32)
+		memcpy(ss->hash, h, 32);
+	ss->grant_id = (uint64_t)sqlite3_column_int64(stmt, 1);
+	const unsigned char *k = sqlite3_column_text(stmt, 2);
+	ss->kind = k && strcmp((const char *)k, "refresh") == 0 ? STORE_SESSION_REFRESH : STORE_SESSION_ACCESS;
+	ss->admin_id = (uint64_t)sqlite3_column_int64(stmt, 3);
+	ss->user_id = (uint64_t)sqlite3_column_int64(stmt, 4);
+	ss->tenant_id = (uint64_t)sqlite3_column_int64(stmt, 5);
+	ss->expires_at = sqlite3_column_int64(stmt, 6);
+	ss->created_at = sqlite3_column_int64(stmt, 7);
+}
+
+static int sq_session_put(struct store *st, const struct store_session *ss)
+{
+	struct sq *s = (struct sq *)st;
+	sqlite3_stmt *stmt;
+	int e = prep(s, "INSERT INTO sessions (token_hash, grant_id, kind, admin_id, user_id, tenant_id,"
+			" expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", &stmt);
+	if (e)
+		return e;
+	sqlite3_bind_blob(stmt, 1, ss->hash, 32, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 2, (sqlite3_int64)ss->grant_id);
+	bind_text(stmt, 3, ss->kind == STORE_SESSION_REFRESH ? "refresh" : "access");
+	bind_id(stmt, 4, ss->admin_id);
+	bind_id(stmt, 5, ss->user_id);
+	bind_id(stmt, 6, ss->tenant_id);
+	sqlite3_bind_int64(stmt, 7, ss->expires_at);
+	sqlite3_bind_int64(stmt, 8, ss->created_at ? ss->created_at : store_now_ms());
+	return step_done(s, stmt, false, "session put");
+}
+
+static int sq_session_get(struct store *st, const uint8_t hash[32], struct store_session *ss)
+{
+	struct sq *s = (struct sq *)st;
+	sqlite3_stmt *stmt;
+	int e = prep(s, "SELECT token_hash, grant_id, kind, admin_id, user_id, tenant_id, expires_at,"
+			" created_at FROM sessions WHERE token_hash = ?", &stmt);
+	if (e)
+		return e;
+	sqlite3_bind_blob(stmt, 1, hash, 32, SQLITE_STATIC);
+	return get_one(s, stmt, session_fill, ss);
+}
+
+static int session_delete_by(struct sq *s, const char *sql, const uint8_t *hash, uint64_t grant)
+{
+	sqlite3_stmt *stmt;
+	int e = prep(s, sql, &stmt);
+	if (e)
+		return e;
+	if (hash)
+		sqlite3_bind_blob(stmt, 1, hash, 32, SQLITE_STATIC);
+	else
+		sqlite3_bind_int64(stmt, 1, (sqlite3_int64)grant);
+	return step_done(s, stmt, hash != NULL, "session delete");
+}
+
+static int sq_session_delete(struct store *st, const uint8_t hash[32])
+{
+	return session_delete_by((struct sq *)st, "DELETE FROM sessions WHERE token_hash = ?", hash, 0);
+}
+
+static int sq_session_delete_grant(struct store *st, uint64_t grant_id)
+{
+	return session_delete_by((struct sq *)st, "DELETE FROM sessions WHERE grant_id = ?", NULL, grant_id);
+}
+
+static int sq_session_purge(struct store *st, int64_t now_ms)
+{
+	struct sq *s = (struct sq *)st;
+	sqlite3_stmt *stmt;
+	int e = prep(s, "DELETE FROM sessions WHERE expires_at <= ?", &stmt);
+	if (e)
+		return e;
+	sqlite3_bind_int64(stmt, 1, now_ms);
+	return step_done(s, stmt, false, "session purge");
+}
+
+static const struct store_ops sq_ops = {
+	.name = "sqlite",
+	.close = sq_close,
+	.schema_version = sq_version,
+	.admin_create = sq_admin_create,
+	.admin_get = sq_admin_get,
+	.admin_get_by_name = sq_admin_get_by_name,
+	.admin_update = sq_admin_update,
+	.admin_count = sq_admin_count,
+	.tenant_create = sq_tenant_create,
+	.tenant_get = sq_tenant_get,
+	.tenant_get_by_domain = sq_tenant_get_by_domain,
+	.tenant_update = sq_tenant_update,
+	.tenant_delete = sq_tenant_delete,
+	.tenant_list = sq_tenant_list,
+	.user_create = sq_user_create,
+	.user_get = sq_user_get,
+	.user_get_by_name = sq_user_get_by_name,
+	.user_get_by_ext = sq_user_get_by_ext,
+	.user_update = sq_user_update,
+	.user_delete = sq_user_delete,
+	.user_list = sq_user_list,
+	.user_count = sq_user_count,
+	.session_put = sq_session_put,
+	.session_get = sq_session_get,
+	.session_delete = sq_session_delete,
+	.session_delete_grant = sq_session_delete_grant,
+	.session_purge = sq_session_purge,
+};

@@ -1,0 +1,130 @@
+/* pbxctl's internal interface. pbxctl manages pbxd only through its REST API (one
+ * management path: whatever pbxctl can do, the web portal and scripts can do with
+ * the same routes and the same checks). The modules are: main.c (options, dispatch,
+ * exit codes), http.c (libcurl transport, sign-in, API error reporting), out.c
+ * (aligned tables and key/value listings, or the API's JSON with --json), args.c
+ * (a command's own --key=value options and positionals) and one file per command
+ * group. */
+#ifndef PBXCTL_CTL_H
+#define PBXCTL_CTL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <jansson.h>
+
+/* Exit codes promised in --help: scripts rely on them. */
+enum {
+	CTL_EXIT_OK = 0,
+	CTL_EXIT_API = 1,   /* the API refused, or pbxd could not be reached */
+	CTL_EXIT_USAGE = 2, /* the command line is wrong; nothing was sent */
+};
+
+/* Commands return 0 or an errno value; EINVAL always means a usage error (exit 2),
+ * so the transport and the API layer never return EINVAL. */
+
+struct ctl {
+	const char *url;      /* base URL, e.g. https://127.0.0.1:8887 */
+	const char *username;
+	const char *password;
+	const char *domain;   /* tenant SIP domain; NULL for system admins */
+	const char *cacert;
+	bool insecure;
+	bool json;
+	char *prompted;       /* password read from the terminal, if any */
+	char *token;          /* access token once signed in */
+	char *refresh_token;
+	void *curl;           /* CURL handle, reused for keep-alive */
+};
+
+/* A command's arguments after its name: --key=value options and positionals. */
+struct ctl_opt {
+	const char *key;   /* without the leading "--" */
+	const char *value; /* NULL for a bare flag */
+	bool used;
+};
+
+struct ctl_args {
+	const char **pos;
+	size_t npos;
+	struct ctl_opt *opts;
+	size_t nopts;
+};
+
+/* args.c */
+int ctl_args_parse(struct ctl *c, int argc, char **argv, struct ctl_args *a);
+void ctl_args_free(struct ctl_args *a);
+/* Returns the value of --key (marking it used) or NULL. */
+const char *ctl_args_get(struct ctl_args *a, const char *key);
+/* Reports any option no one asked for; returns 0 or EINVAL. */
+int ctl_args_check_used(struct ctl_args *a, const char *cmd);
+/* Turns a command-line value into JSON: `--key:=JSON` values are parsed as JSON;
+ * otherwise the type of `like` (the field's current value) decides, and without
+ * one true/false become booleans and everything else a string. */
+int ctl_args_value(const char *key, const char *value, const json_t *like, json_t **out);
+/* Adds every unused option to obj as a field (dashes in names become underscores);
+ * `current` is the object as the API last returned it, for types. */
+int ctl_args_fields(struct ctl_args *a, json_t *obj, const json_t *current);
+void ctl_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* http.c */
+int ctl_http_open(struct ctl *c);
+void ctl_http_close(struct ctl *c);
+int ctl_sign_in(struct ctl *c);
+void ctl_sign_out(struct ctl *c);
+/* Sends one request; path starts with "/api/" and may carry a query. When status
+ * is NULL, a non-2xx answer is reported (stderr, and stdout with --json) and
+ * EPROTO returned; otherwise the status is handed back and the caller decides.
+ * *resp is the parsed body or NULL when it was empty. */
+int ctl_api(struct ctl *c, const char *method, const char *path, json_t *body,
+	    json_t **resp, long *status);
+/* Reports an API error answer the way ctl_api does. */
+void ctl_api_report(struct ctl *c, long status, const json_t *resp);
+/* Appends one URL-escaped path segment or query value to a path buffer. */
+int ctl_path(struct ctl *c, char *buf, size_t size, const char *fmt, const char *arg);
+/* Fetches every page of a list route into one {"count", "items"} object. The
+ * query options filter/search/orderby/skip/top from args are passed through;
+ * when skip or top is given only that page is fetched. */
+int ctl_api_list(struct ctl *c, const char *path, struct ctl_args *a, json_t **out);
+
+/* out.c */
+struct ctl_col {
+	const char *field; /* JSON field, dotted for nested objects */
+	const char *title;
+};
+void ctl_out_json(const json_t *j);
+void ctl_out_object(const json_t *obj);
+void ctl_out_table(const json_t *items, const struct ctl_col *cols, size_t ncols);
+/* Prints the API's answer to a change: the object when there is one, else msg. */
+void ctl_out_result(struct ctl *c, const json_t *resp, const char *msg);
+
+/* res.c: the verbs every REST collection shares. */
+struct ctl_res {
+	const char *noun; /* "tenant", for messages */
+	const char *path; /* "/api/tenants" */
+	const struct ctl_col *cols; /* table columns for list */
+	size_t ncols;
+};
+int ctl_res_list(struct ctl *c, const struct ctl_res *r, struct ctl_args *a);
+int ctl_res_show(struct ctl *c, const struct ctl_res *r, const char *id);
+int ctl_res_create(struct ctl *c, const struct ctl_res *r, json_t *body);
+int ctl_res_update(struct ctl *c, const struct ctl_res *r, const char *id, struct ctl_args *a);
+int ctl_res_delete(struct ctl *c, const struct ctl_res *r, const char *id);
+/* Checks the number of positionals (after the verb); returns 0 or EINVAL. */
+int ctl_res_npos(const struct ctl_args *a, size_t want, const char *usage);
+/* Prints a list: with cols, those columns; without, the plain fields of the first
+ * item. */
+void ctl_res_print_list(struct ctl *c, const json_t *list, const struct ctl_col *cols, size_t ncols);
+
+/* Command groups; each takes the arguments after the command name. */
+int ctl_cmd_info(struct ctl *c, int argc, char **argv);
+int ctl_cmd_me(struct ctl *c, int argc, char **argv);
+int ctl_cmd_password(struct ctl *c, int argc, char **argv);
+int ctl_cmd_tenant(struct ctl *c, int argc, char **argv);
+int ctl_cmd_user(struct ctl *c, int argc, char **argv);
+int ctl_cmd_extension(struct ctl *c, int argc, char **argv);
+int ctl_cmd_registrations(struct ctl *c, int argc, char **argv);
+int ctl_cmd_calls(struct ctl *c, int argc, char **argv);
+int ctl_cmd_init(struct ctl *c, int argc, char **argv);
+
+#endif

@@ -1,0 +1,231 @@
+/* pbxctl: manage a running pbxd from the command line through its REST API.
+ * This file reads the global options (flags first, then PBXCTL_* environment
+ * variables), picks the command and turns its result into the exit code that
+ * --help promises: 0 done, 1 the API said no or could not be reached, 2 the
+ * command line was wrong and nothing was sent. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "ctl.h"
+
+#define PBXCTL_VERSION "0.1.0"
+#define PBXCTL_DEFAULT_URL "https://127.0.0.1:8887"
+
+static const char usage_text[] =
+	"Usage: pbxctl [OPTIONS] COMMAND [ARGS...]\n"
+	"\n"
+	"Manages a running pbxd through its REST API, the same one the web portal uses.\n"
+	"\n"
+	"Options (before the command; each also from the environment variable shown):\n"
+	"  --url=URL           pbxd's API address (PBXCTL_URL, default " PBXCTL_DEFAULT_URL ")\n"
+	"  --username=U        account to sign in with (PBXCTL_USERNAME)\n"
+	"  --password=P        its password (PBXCTL_PASSWORD; asked for on a terminal)\n"
+	"  --domain=D          the tenant's SIP domain, for tenant users; leave it out for\n"
+	"                      system admins (PBXCTL_DOMAIN)\n"
+	"  --json              print the API's JSON instead of tables (also after COMMAND)\n"
+	"  --insecure          do not verify pbxd's TLS certificate, e.g. the self-signed one\n"
+	"                      pbxd makes at first start (PBXCTL_INSECURE=1; also after COMMAND)\n"
+	"  --cacert=FILE       verify pbxd's certificate against FILE (PBXCTL_CACERT)\n"
+	"  --help, --version\n"
+	"\n"
+	"Commands:\n"
+	"  info [--domain=D]                 server (or a tenant's public) information, no sign-in\n"
+	"  me                                the signed-in account\n"
+	"  password NEWPW                    change your own password\n"
+	"  tenant list                       (system admin)\n"
+	"  tenant show ID\n"
+	"  tenant add --name=N --domain=D --admin-username=U --admin-password=P\n"
+	"                                    creates the tenant and its first tenant admin\n"
+	"  tenant update ID --FIELD=VALUE... e.g. --enabled=false\n"
+	"  tenant delete ID\n"
+	"  user list                         users of your tenant (tenant admin)\n"
+	"  user show ID\n"
+	"  user add --username=U --password=P [--email=E] [--display-name=N]\n"
+	"           [--role=admin|user] [--extension-number=N] [--extension-password=P]\n"
+	"  user update ID --FIELD=VALUE...   e.g. --display-name='Ann Lee' --enabled=false\n"
+	"  user delete ID\n"
+	"  user password ID NEWPW            set another user's password (tenant admin)\n"
+	"  extension list                    extension numbers and their users\n"
+	"  registrations                     registered devices (needs a pbxd that offers them)\n"
+	"  calls                             active calls (needs a pbxd that offers them)\n"
+	"  init --data-dir=DIR [--admin-password=PW]\n"
+	"                                    prepare an empty data dir; runs nothing itself\n"
+	"\n"
+	"Options after a command belong to it. --FIELD=VALUE sends the API field FIELD\n"
+	"(dashes become underscores) typed like its current value; --FIELD:=JSON sends\n"
+	"raw JSON. List commands also take --search=, --filter=, --orderby=, and\n"
+	"--skip=/--top= for one page (otherwise every page is fetched). Use -- before a\n"
+	"positional that starts with \"--\".\n"
+	"\n"
+	"First start: pbxd creates the system admin \"admin\" itself the first time it\n"
+	"starts on an empty data dir, with the password from its --admin-password=PW\n"
+	"(or a random one it prints once). `pbxctl init` creates the directory and prints\n"
+	"that pbxd command; then sign in as admin with pbxctl.\n"
+	"\n"
+	"Exit status: 0 done, 1 the API refused (its message is printed) or pbxd could\n"
+	"not be reached, 2 usage error (nothing was sent).\n";
+
+typedef int (ctl_cmd_h)(struct ctl *c, int argc, char **argv);
+
+static const struct {
+	const char *name;
+	ctl_cmd_h *run;
+} commands[] = {
+	{ "info", ctl_cmd_info },
+	{ "me", ctl_cmd_me },
+	{ "password", ctl_cmd_password },
+	{ "tenant", ctl_cmd_tenant },
+	{ "tenants", ctl_cmd_tenant },
+	{ "user", ctl_cmd_user },
+	{ "users", ctl_cmd_user },
+	{ "extension", ctl_cmd_extension },
+	{ "extensions", ctl_cmd_extension },
+	{ "registrations", ctl_cmd_registrations },
+	{ "calls", ctl_cmd_calls },
+	{ "init", ctl_cmd_init },
+};
+
+static bool env_true(const char *name)
+{
+	const char *v = getenv(name);
+	return v && (strcmp(v, "1") == 0 || strcasecmp(v, "true") == 0 || strcasecmp(v, "yes") == 0
+		     || strcasecmp(v, "on") == 0);
+}
+
+/* The global options that take a value, and where each is stored. */
+struct gopt {
+	const char *name;
+	const char **dst;
+};
+
+/* Parses the global options in front of the command; returns the index of the
+ * command, or -1 after printing a usage error. */
+static int parse_globals(struct ctl *c, int argc, char **argv, bool *help, bool *version)
+{
+	const struct gopt gopts[] = {
+		{ "url", &c->url },
+		{ "username", &c->username },
+		{ "password", &c->password },
+		{ "domain", &c->domain },
+		{ "cacert", &c->cacert },
+	};
+	int i;
+
+	for (i = 1; i < argc && strncmp(argv[i], "-", 1) == 0; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+			*help = true;
+			continue;
+		}
+		if (strcmp(a, "--version") == 0) {
+			*version = true;
+			continue;
+		}
+		if (strcmp(a, "--json") == 0) {
+			c->json = true;
+			continue;
+		}
+		if (strcmp(a, "--insecure") == 0 || strcmp(a, "-k") == 0) {
+			c->insecure = true;
+			continue;
+		}
+		size_t k, n = sizeof(gopts) / sizeof(gopts[0]);
+		for (k = 0; k < n; k++) {
+			size_t l = strlen(gopts[k].name);
+			if (strncmp(a, "--", 2) != 0 || strncmp(a + 2, gopts[k].name, l) != 0)
+				continue;
+			if (a[2 + l] == '=') {
+				*gopts[k].dst = a + 3 + l;
+				break;
+			}
+			if (a[2 + l] == '\0') {
+				if (i + 1 >= argc) {
+					ctl_usage_error("--%s needs a value", gopts[k].name);
+					return -1;
+				}
+				*gopts[k].dst = argv[++i];
+				break;
+			}
+		}
+		if (k == n) {
+			ctl_usage_error("unknown option %s", a);
+			return -1;
+		}
+	}
+	return i;
+}
+
+int main(int argc, char **argv)
+{
+	struct ctl c = { 0 };
+	bool help = false, version = false;
+	char url[1024];
+	int ci, err;
+
+	c.url = getenv("PBXCTL_URL");
+	c.username = getenv("PBXCTL_USERNAME");
+	c.password = getenv("PBXCTL_PASSWORD");
+	c.domain = getenv("PBXCTL_DOMAIN");
+	c.cacert = getenv("PBXCTL_CACERT");
+	c.insecure = env_true("PBXCTL_INSECURE");
+	ci = parse_globals(&c, argc, argv, &help, &version);
+	if (ci < 0)
+		return CTL_EXIT_USAGE;
+	if (help) {
+		fputs(usage_text, stdout);
+		return CTL_EXIT_OK;
+	}
+	if (version) {
+		puts("pbxctl " PBXCTL_VERSION);
+		return CTL_EXIT_OK;
+	}
+	if (ci >= argc) {
+		fputs(usage_text, stderr);
+		return CTL_EXIT_USAGE;
+	}
+	for (int i = ci + 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			break;
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			fputs(usage_text, stdout);
+			return CTL_EXIT_OK;
+		}
+	}
+	/* The API lives under /api; a URL given with it (or a trailing slash) is
+	 * accepted as meaning the same server. */
+	snprintf(url, sizeof(url), "%s", c.url && *c.url ? c.url : PBXCTL_DEFAULT_URL);
+	size_t ul = strlen(url);
+	while (ul > 0 && url[ul - 1] == '/')
+		url[--ul] = '\0';
+	if (ul >= 4 && strcmp(url + ul - 4, "/api") == 0)
+		url[ul - 4] = '\0';
+	if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0) {
+		ctl_usage_error("--url must start with http:// or https:// (got %s)", url);
+		return CTL_EXIT_USAGE;
+	}
+	c.url = url;
+
+	size_t k, n = sizeof(commands) / sizeof(commands[0]);
+	for (k = 0; k < n && strcmp(commands[k].name, argv[ci]) != 0; k++)
+		;
+	if (k == n) {
+		ctl_usage_error("unknown command '%s'", argv[ci]);
+		return CTL_EXIT_USAGE;
+	}
+	if ((err = ctl_http_open(&c))) {
+		fprintf(stderr, "pbxctl: cannot start the HTTP client: %s\n", strerror(err));
+		return CTL_EXIT_API;
+	}
+	err = commands[k].run(&c, argc - ci - 1, argv + ci + 1);
+	ctl_sign_out(&c);
+	ctl_http_close(&c);
+	fflush(stdout);
+	if (err == EINVAL)
+		return CTL_EXIT_USAGE;
+	if (err == ENOMEM)
+		fprintf(stderr, "pbxctl: out of memory\n");
+	return err ? CTL_EXIT_API : CTL_EXIT_OK;
+}
