@@ -3,6 +3,7 @@
 #include "sip/msg.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <string.h>
 #include <strings.h>
 
@@ -103,17 +104,20 @@ static uint8_t by_letter[26][16];
 static uint8_t by_letter_n[26];
 static int8_t by_compact[26];
 
-static void hdr_index_init(void)
+static void hdr_index_build(void)
 {
-	if (by_letter_n['v' - 'a'])
-		return;
-	memset(by_compact, 0, sizeof(by_compact));
 	for (int id = 1; id < SIP_HDR_COUNT; id++) {
 		int c = (hdr_names[id].name[0] | 0x20) - 'a';
 		by_letter[c][by_letter_n[c]++] = (uint8_t)id; /* at most 13 share a letter */
 		if (hdr_names[id].compact)
 			by_compact[hdr_names[id].compact - 'a'] = (int8_t)id;
 	}
+}
+
+static void hdr_index_init(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	pthread_once(&once, hdr_index_build);
 }
 
 enum sip_hdr_id sip_hdr_id(const struct pl *name)

@@ -95,6 +95,7 @@ struct sip_peer {
 	struct sa local;        /* our address it arrived on */
 	int fd;                 /* UDP: the socket it arrived on */
 	struct sip_conn *conn;  /* stream transports: a reference to the connection */
+	uint16_t reconnect_port; /* streams: where to connect if conn has closed (RFC 3261 §18.2.2) */
 };
 
 struct sip_msg {

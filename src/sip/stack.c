@@ -295,6 +295,10 @@ void sip_stack_input(struct sip_stack *s, const struct sip_peer *src, const char
 		msg->src = *src;
 		msg->src.conn = mem_ref(src->conn);
 		msg->rx_ms = loop_now(s->loop);
+		/* A response whose connection closed goes to the source IP and the
+		 * sent-by port (RFC 3261 §18.2.2), not the ephemeral source port. */
+		if (src->tp != SIP_TP_UDP)
+			msg->src.reconnect_port = msg->via.port ? msg->via.port : src->tp == SIP_TP_TLS ? 5061 : 5060;
 	}
 	if (err) {
 		char a[64];

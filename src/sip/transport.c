@@ -432,9 +432,12 @@ int sip_transport_send(struct sip_transport *tp, const struct sip_peer *dst, con
 	}
 	if (dst->tp != SIP_TP_TCP)
 		return ENOTSUP;
-	struct sip_conn *c = sip_conn_is_open(dst->conn) ? dst->conn : conn_find(tp, dst->tp, &dst->addr);
+	struct sa addr = dst->addr;
+	if (dst->conn && !sip_conn_is_open(dst->conn) && dst->reconnect_port)
+		sa_set_port(&addr, dst->reconnect_port);
+	struct sip_conn *c = sip_conn_is_open(dst->conn) ? dst->conn : conn_find(tp, dst->tp, &addr);
 	if (!c)
-		c = conn_connect(tp, dst->tp, &dst->addr);
+		c = conn_connect(tp, dst->tp, &addr);
 	if (!c)
 		return ENOTCONN;
 	int err = conn_send(c, data, len);

@@ -5,6 +5,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -27,10 +28,8 @@ static void ctab_set(const char *s, unsigned char bit)
 		ctab[(unsigned char)*s] |= bit;
 }
 
-static void ctab_init(void)
+static void ctab_build(void)
 {
-	if (ctab['a'])
-		return;
 	for (int c = 0; c < 256; c++) {
 		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
 			ctab[c] |= C_ALNUM | C_TOKEN;
@@ -41,6 +40,13 @@ static void ctab_init(void)
 	ctab_set("[]/:&+$", C_PARAM);
 	ctab_set("[]/?:+$", C_HNV);
 	ctab_set("-.!%*_+`'~", C_TOKEN);
+}
+
+/* Built once, before any thread parses (pthread_once makes that safe anywhere). */
+static void ctab_init(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	pthread_once(&once, ctab_build);
 }
 
 static bool is_hex(char c)

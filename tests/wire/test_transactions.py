@@ -1,0 +1,171 @@
+"""Transactions and transport limits seen from the wire (issue 3: RFC 3261 §17 timers
+and absorption; TCP idle time-out, per-address cap, framing errors). pbxd runs with a
+short T1 so that Timer G retransmissions come quickly; no assertion is on timing."""
+
+import socket
+import time
+
+import pytest
+
+from conftest import Pbxd, SipMsg, make_request, tcp_connect
+
+T1 = 100  # ms
+
+
+@pytest.fixture(scope="module")
+def fast(tmp_path_factory):
+    p = Pbxd(tmp_path_factory.mktemp("pbxd-tsx"),
+             args=[f"--sip-t1={T1}", "--sip-tcp-max-per-address=3",
+                   "--sip-tcp-idle-timeout=1"]).start()
+    yield p
+    p.assert_clean_exit()
+
+
+def _udp_sock():
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    return s
+
+
+def _recv_all(s, seconds):
+    """Every datagram that arrives within `seconds` (bounded wait)."""
+    out = []
+    end = time.monotonic() + seconds
+    while True:
+        left = end - time.monotonic()
+        if left <= 0:
+            return out
+        s.settimeout(left)
+        try:
+            out.append(SipMsg(s.recv(65535)))
+        except socket.timeout:
+            return out
+
+
+def _invite(port, lport):
+    return make_request("INVITE", port, local_port=lport)
+
+
+def _ack_for(invite, resp):
+    """ACK for a non-2xx: same branch, Call-ID, From, CSeq number; To from the response."""
+    req = SipMsg(invite.encode())
+    lines = [req.start.replace("INVITE", "ACK", 1),
+             f"Via: {req.get('via')}",
+             "Max-Forwards: 70",
+             f"From: {req.get('from')}",
+             f"To: {resp.get('to')}",
+             f"Call-ID: {req.get('call-id')}",
+             "CSeq: 1 ACK",
+             "Content-Length: 0"]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+def test_invite_trying_then_final_retransmitted_until_ack(fast):
+    s = _udp_sock()
+    inv = _invite(fast.udp_port, s.getsockname()[1])
+    s.sendto(inv.encode(), ("127.0.0.1", fast.udp_port))
+    got = _recv_all(s, 1.0)
+    codes = [m.code for m in got]
+    assert codes[0] == 100, codes
+    finals = [m for m in got if m.code and m.code >= 200]
+    # Timer G: without an ACK the final is sent again (T1, 2*T1, 4*T1 ... within 1 s)
+    assert len(finals) >= 2, codes
+    assert all(f.raw == finals[0].raw for f in finals), "retransmissions differ"
+    assert finals[0].code == 404
+    totag = finals[0].get("to")
+    assert ";tag=" in totag
+    s.sendto(_ack_for(inv, finals[0]), ("127.0.0.1", fast.udp_port))
+    # Confirmed: the ACK stops Timer G, so nothing more arrives.
+    after = _recv_all(s, 8 * T1 / 1000 + 0.5)
+    assert after == [], [str(m) for m in after]
+    s.close()
+
+
+def test_invite_retransmission_absorbed(fast):
+    s = _udp_sock()
+    inv = _invite(fast.udp_port, s.getsockname()[1])
+    s.sendto(inv.encode(), ("127.0.0.1", fast.udp_port))
+    first = [m for m in _recv_all(s, 0.05 + T1 / 2000) if m.code >= 200]
+    assert first and first[0].code == 404
+    s.sendto(inv.encode(), ("127.0.0.1", fast.udp_port))  # same branch: a retransmission
+    again = [m for m in _recv_all(s, 0.3) if m.code >= 200]
+    assert again, "retransmitted INVITE got no answer"
+    # the same transaction answers: the same To tag, not a new one
+    assert {m.get("to") for m in again} == {first[0].get("to")}
+    s.sendto(_ack_for(inv, first[0]), ("127.0.0.1", fast.udp_port))
+    s.close()
+
+
+def test_cancel_without_invite_gets_481(fast):
+    s = _udp_sock()
+    req = make_request("CANCEL", fast.udp_port, local_port=s.getsockname()[1])
+    s.sendto(req.encode(), ("127.0.0.1", fast.udp_port))
+    got = [m for m in _recv_all(s, 1.0) if m.code]
+    assert [m.code for m in got] == [481]
+    s.close()
+
+
+def test_bye_outside_dialog_gets_481(fast):
+    s = _udp_sock()
+    req = make_request("BYE", fast.udp_port, local_port=s.getsockname()[1])
+    s.sendto(req.encode(), ("127.0.0.1", fast.udp_port))
+    got = [m for m in _recv_all(s, 1.0) if m.code]
+    assert got and got[0].code == 481
+    s.close()
+
+
+def test_tcp_idle_connection_closed(fast):
+    st = tcp_connect(fast.tcp_port, timeout=5.0)
+    st.sock.settimeout(5.0)
+    # The idle time-out is 1 s: pbxd closes the connection, recv sees EOF.
+    assert st.sock.recv(100) == b""
+    st.sock.close()
+
+
+def test_tcp_connections_per_address_capped(fast):
+    keep = []
+    try:
+        for _ in range(3):
+            st = tcp_connect(fast.tcp_port)
+            lport = st.sock.getsockname()[1]
+            st.sock.sendall(make_request("OPTIONS", fast.tcp_port, transport="TCP",
+                                         local_port=lport).encode())
+            r = st.read_final(2.0)
+            assert r is not None and r.code == 200
+            keep.append(st)
+        extra = socket.create_connection(("127.0.0.1", fast.tcp_port), timeout=2.0)
+        extra.settimeout(2.0)
+        try:
+            extra.sendall(make_request("OPTIONS", fast.tcp_port, transport="TCP").encode())
+            data = extra.recv(100)
+        except (ConnectionResetError, BrokenPipeError):
+            data = b""
+        assert data == b"", "a fourth connection from one address was served"
+        extra.close()
+    finally:
+        for st in keep:
+            st.sock.close()
+
+
+def test_tcp_missing_content_length_400_and_closed(fast):
+    st = tcp_connect(fast.tcp_port)
+    lport = st.sock.getsockname()[1]
+    req = make_request("OPTIONS", fast.tcp_port, transport="TCP", local_port=lport)
+    req = req.replace("Content-Length: 0\r\n", "")
+    st.sock.sendall(req.encode())
+    r = st.read_final(2.0)
+    assert r is not None and r.code == 400, str(r)
+    assert "content-length" in r.start.lower()
+    st.sock.settimeout(2.0)
+    assert st.sock.recv(100) == b"", "connection stayed open after a framing error"
+    st.sock.close()
+
+
+def test_response_without_transaction_dropped(fast):
+    s = _udp_sock()
+    resp = ("SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bKnone\r\n"
+            "From: <sip:a@b>;tag=1\r\nTo: <sip:c@d>;tag=2\r\nCall-ID: stray\r\n"
+            "CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n") % s.getsockname()[1]
+    s.sendto(resp.encode(), ("127.0.0.1", fast.udp_port))
+    assert _recv_all(s, 0.5) == []
+    s.close()
