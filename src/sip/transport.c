@@ -25,6 +25,14 @@ struct listener {
 	int fd;
 };
 
+/* The byte layer of a stream connection. Plain TCP calls recv/send; TLS and
+ * WebSocket supply their own, and framing, limits and keep-alives above stay
+ * shared. Both return bytes moved, or -1 with errno (EAGAIN when it would block). */
+struct conn_io {
+	ssize_t (*recv)(struct sip_conn *c, void *buf, size_t len);
+	ssize_t (*send)(struct sip_conn *c, const void *buf, size_t len);
+};
+
 struct sip_conn {
 	struct le le;   /* all connections */
 	struct le hle;  /* by source address, for the per-address cap */
@@ -32,6 +40,7 @@ struct sip_conn {
 	enum sip_transport_kind kind;
 	struct sa peer, local;
 	int fd;         /* -1 once closed */
+	const struct conn_io *io;
 	bool connecting;
 	struct mbuf *rbuf, *wbuf;
 	struct tmr idle;
@@ -86,7 +95,19 @@ static void udp_readable(int fd, int events, void *arg)
 	}
 }
 
-/* ---- TCP connections ---- */
+/* ---- stream connections ---- */
+
+static ssize_t tcp_recv(struct sip_conn *c, void *buf, size_t len)
+{
+	return recv(c->fd, buf, len, 0);
+}
+
+static ssize_t tcp_send(struct sip_conn *c, const void *buf, size_t len)
+{
+	return send(c->fd, buf, len, MSG_NOSIGNAL);
+}
+
+static const struct conn_io tcp_io = { tcp_recv, tcp_send };
 
 static void conn_destroy(void *data)
 {
@@ -134,7 +155,7 @@ static void conn_touch(struct sip_conn *c)
 static int conn_flush(struct sip_conn *c)
 {
 	while (c->wbuf->pos < c->wbuf->end) {
-		ssize_t n = send(c->fd, c->wbuf->buf + c->wbuf->pos, c->wbuf->end - c->wbuf->pos, MSG_NOSIGNAL);
+		ssize_t n = c->io->send(c, c->wbuf->buf + c->wbuf->pos, c->wbuf->end - c->wbuf->pos);
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				break;
@@ -184,7 +205,7 @@ static void conn_readable(struct sip_conn *c)
 			conn_shutdown(c);
 			return;
 		}
-		ssize_t n = recv(c->fd, c->rbuf->buf + c->rbuf->end, c->rbuf->size - c->rbuf->end, 0);
+		ssize_t n = c->io->recv(c, c->rbuf->buf + c->rbuf->end, c->rbuf->size - c->rbuf->end);
 		if (n == 0) {
 			conn_shutdown(c);
 			return;
@@ -278,6 +299,7 @@ static struct sip_conn *conn_new(struct sip_transport *tp, enum sip_transport_ki
 	c->tp = tp;
 	c->kind = kind;
 	c->fd = fd;
+	c->io = &tcp_io; /* the seam: TLS and WebSocket kinds will choose theirs here */
 	c->peer = *peer;
 	c->local.len = sizeof(c->local.u);
 	getsockname(fd, &c->local.u.sa, &c->local.len);
