@@ -19,6 +19,7 @@ deps:
 build: deps
 	@if [ ! -f build/build.ninja ]; then $(MESON) setup build; fi
 	$(NINJA) -C build
+	ln -sf tools/pbxctl/pbxctl build/pbxctl
 
 build-asan: deps
 	@if [ ! -f build-asan/build.ninja ]; then \

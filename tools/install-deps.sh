@@ -18,6 +18,7 @@ libsqlite3-dev
 libjansson-dev
 libmicrohttpd-dev
 libargon2-dev
+libcurl4-openssl-dev
 sip-tester
 kamailio
 python3-pytest
@@ -26,6 +27,7 @@ iproute2
 util-linux
 curl
 ca-certificates
+openssl
 "
 
 missing=""

@@ -159,7 +159,7 @@ EOF
 
 # ---------------------------------------------------------------- (b) wire tests
 run_wire() {
-	local dir=$1 label="wire tests ($1)"
+	local dir=$1 suite=${2:-tests/wire} label="${2:-tests/wire} ($1)"
 	local bin
 	bin=$(pbxd_of "$dir")
 	if [ ! -x "$bin" ]; then
@@ -167,13 +167,14 @@ run_wire() {
 		add 0 1 0 "$label"
 		return
 	fi
-	echo "== $label: PBXD_BIN=${bin#"$TOP"/} pytest tests/wire (private netns)"
-	local xml="$WORK/wire-${dir//\//_}.xml"
+	echo "== $label: PBXD_BIN=${bin#"$TOP"/} pytest $suite (private netns)"
+	local xml="$WORK/pytest-${suite//\//_}-${dir//\//_}.xml"
 	(
 		export PBXD_BIN=$bin
+		export PBXCTL_BIN=${bin%/pbxd}/tools/pbxctl/pbxctl
 		if is_asan_dir "$dir"; then sanitizer_env; fi
 		# shellcheck disable=SC2086
-		timeout -k 10 "$PYTEST_TIMEOUT" tools/netns-run "$PY" -m pytest tests/wire \
+		timeout -k 10 "$PYTEST_TIMEOUT" tools/netns-run "$PY" -m pytest "$suite" \
 			-q -rA --tb=short -p no:cacheprovider --junitxml="$xml" ${PYTEST_ARGS:-}
 	)
 	local rc=$?
@@ -231,8 +232,11 @@ run_fuzz() {
 for d in $BUILD_DIRS; do
 	run_unit "$d"
 done
+# Each suite in its own pytest run: each has its own conftest module.
 for d in $BUILD_DIRS; do
-	run_wire "$d"
+	for suite in tests/wire tests/api tests/pbxctl; do
+		[ -d "$suite" ] && run_wire "$d" "$suite"
+	done
 done
 run_fuzz
 

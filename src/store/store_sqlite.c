@@ -11,11 +11,7 @@
 #include "core/mbuf.h"
 #include "core/mem.h"
 #include "store/store_backend.h"
-
-struct sq {
-	struct store base; /* first, so a struct store * is a struct sq * */
-	sqlite3 *db;
-};
+#include "store/store_sqlite_int.h"
 
 /* Each migration moves the schema one version up; they are applied in order inside
  * one transaction at open. Never edit a released migration: append a new one. */
@@ -72,7 +68,7 @@ static const struct store_ops sq_ops;
 
 /* Maps an SQLite result to an errno, remembering which field a unique constraint
  * names so the API can say "extension_number: already in use". */
-static int sq_err(struct sq *s, int rc, const char *what)
+int store_sq_err(struct store_sq *s, int rc, const char *what)
 {
 	s->base.conflict[0] = '\0';
 	if (rc == SQLITE_OK || rc == SQLITE_DONE || rc == SQLITE_ROW)
@@ -94,30 +90,30 @@ static int sq_err(struct sq *s, int rc, const char *what)
 	return EIO;
 }
 
-static int prep(struct sq *s, const char *sql, sqlite3_stmt **stmt)
+int store_sq_prep(struct store_sq *s, const char *sql, sqlite3_stmt **stmt)
 {
 	int rc = sqlite3_prepare_v2(s->db, sql, -1, stmt, NULL);
-	return rc == SQLITE_OK ? 0 : sq_err(s, rc, sql);
+	return rc == SQLITE_OK ? 0 : store_sq_err(s, rc, sql);
 }
 
 /* Steps a statement that returns no rows (or whose rows are ignored) and finalizes
  * it; ENOENT when it was an UPDATE/DELETE that touched nothing and want_change. */
-static int step_done(struct sq *s, sqlite3_stmt *stmt, bool want_change, const char *what)
+static int step_done(struct store_sq *s, sqlite3_stmt *stmt, bool want_change, const char *what)
 {
 	int rc = sqlite3_step(stmt);
-	int e = rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : sq_err(s, rc, what);
+	int e = rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : store_sq_err(s, rc, what);
 	sqlite3_finalize(stmt);
 	if (!e && want_change && sqlite3_changes(s->db) == 0)
 		return ENOENT;
 	return e;
 }
 
-static int exec_sql(struct sq *s, const char *sql)
+static int exec_sql(struct store_sq *s, const char *sql)
 {
 	char *msg = NULL;
 	int rc = sqlite3_exec(s->db, sql, NULL, NULL, &msg);
 	if (rc != SQLITE_OK) {
-		int e = sq_err(s, rc, sql);
+		int e = store_sq_err(s, rc, sql);
 		sqlite3_free(msg);
 		return e;
 	}
@@ -130,7 +126,7 @@ static void col_text(sqlite3_stmt *stmt, int i, char *dst, size_t sz)
 	snprintf(dst, sz, "%s", t ? (const char *)t : "");
 }
 
-static void bind_text(sqlite3_stmt *stmt, int i, const char *v)
+void store_sq_bind_text(sqlite3_stmt *stmt, int i, const char *v)
 {
 	sqlite3_bind_text(stmt, i, v, -1, SQLITE_STATIC);
 }
@@ -147,21 +143,21 @@ static void bind_id(sqlite3_stmt *stmt, int i, uint64_t id)
 
 static int sq_version(struct store *st, int *version)
 {
-	struct sq *s = (struct sq *)st;
+	struct store_sq *s = (struct store_sq *)st;
 	sqlite3_stmt *stmt;
-	int e = prep(s, "SELECT coalesce(max(version), 0) FROM schema_version", &stmt);
+	int e = store_sq_prep(s, "SELECT coalesce(max(version), 0) FROM schema_version", &stmt);
 	if (e)
 		return e;
 	int rc = sqlite3_step(stmt);
 	if (rc == SQLITE_ROW)
 		*version = sqlite3_column_int(stmt, 0);
 	else
-		e = sq_err(s, rc, "schema version");
+		e = store_sq_err(s, rc, "schema version");
 	sqlite3_finalize(stmt);
 	return e;
 }
 
-static int migrate(struct sq *s)
+static int migrate(struct store_sq *s)
 {
 	int cur = 0, e;
 	/* IMMEDIATE takes the write lock first, so two processes or threads opening a
@@ -196,7 +192,7 @@ static int migrate(struct sq *s)
 
 static void sq_close(struct store *st)
 {
-	struct sq *s = (struct sq *)st;
+	struct store_sq *s = (struct store_sq *)st;
 	sqlite3_close_v2(s->db);
 	free(s);
 }
@@ -206,7 +202,7 @@ int store_sqlite_open(struct store **stp, const char *data_dir)
 	char path[PATH_MAX];
 	if (snprintf(path, sizeof(path), "%s/pbxd.db", data_dir) >= (int)sizeof(path))
 		return ENAMETOOLONG;
-	struct sq *s = calloc(1, sizeof(*s));
+	struct store_sq *s = calloc(1, sizeof(*s));
 	if (!s)
 		return ENOMEM;
 	s->base.ops = &sq_ops;
@@ -244,7 +240,7 @@ static void admin_row(sqlite3_stmt *stmt, struct store_admin *a)
 }
 
 /* Runs a prepared single-row SELECT and maps the row with fill. */
-static int get_one(struct sq *s, sqlite3_stmt *stmt, void (*fill)(sqlite3_stmt *, void *), void *out)
+static int get_one(struct store_sq *s, sqlite3_stmt *stmt, void (*fill)(sqlite3_stmt *, void *), void *out)
 {
 	int rc = sqlite3_step(stmt);
 	int e = 0;
@@ -253,7 +249,7 @@ static int get_one(struct sq *s, sqlite3_stmt *stmt, void (*fill)(sqlite3_stmt *
 	else if (rc == SQLITE_DONE)
 		e = ENOENT;
 	else
-		e = sq_err(s, rc, "select");
+		e = store_sq_err(s, rc, "select");
 	sqlite3_finalize(stmt);
 	return e;
 }
@@ -262,16 +258,16 @@ static void admin_fill(sqlite3_stmt *stmt, void *out) { admin_row(stmt, out); }
 
 static int sq_admin_create(struct store *st, struct store_admin *a)
 {
-	struct sq *s = (struct sq *)st;
+	struct store_sq *s = (struct store_sq *)st;
 	sqlite3_stmt *stmt;
-	int e = prep(s, "INSERT INTO admins (" ADMIN_COLS ") VALUES (?, ?, ?, ?, ?, ?)", &stmt);
+	int e = store_sq_prep(s, "INSERT INTO admins (" ADMIN_COLS ") VALUES (?, ?, ?, ?, ?, ?)", &stmt);
 	if (e)
 		return e;
 	a->id = store_id_next();
 	a->created_at = a->updated_at = store_now_ms();
 	sqlite3_bind_int64(stmt, 1, (sqlite3_int64)a->id);
-	bind_text(stmt, 2, a->username);
-	bind_text(stmt, 3, a->pw_hash);
+	store_sq_bind_text(stmt, 2, a->username);
+	store_sq_bind_text(stmt, 3, a->pw_hash);
 	sqlite3_bind_int(stmt, 4, a->enabled);
 	sqlite3_bind_int64(stmt, 5, a->created_at);
 	sqlite3_bind_int64(stmt, 6, a->updated_at);
@@ -280,9 +276,9 @@ static int sq_admin_create(struct store *st, struct store_admin *a)
 
 static int sq_admin_get(struct store *st, uint64_t id, struct store_admin *a)
 {
-	struct sq *s = (struct sq *)st;
+	struct store_sq *s = (struct store_sq *)st;
 	sqlite3_stmt *stmt;
-	int e = prep(s, "SELECT " ADMIN_COLS " FROM admins WHERE id = ?", &stmt);
+	int e = store_sq_prep(s, "SELECT " ADMIN_COLS " FROM admins WHERE id = ?", &stmt);
 	if (e)
 		return e;
 	sqlite3_bind_int64(stmt, 1, (sqlite3_int64)id);
@@ -291,35 +287,35 @@ static int sq_admin_get(struct store *st, uint64_t id, struct store_admin *a)
 
 static int sq_admin_get_by_name(struct store *st, const char *username, struct store_admin *a)
 {
-	struct sq *s = (struct sq *)st;
+	struct store_sq *s = (struct store_sq *)st;
 	sqlite3_stmt *stmt;
-	int e = prep(s, "SELECT " ADMIN_COLS " FROM admins WHERE username = ?", &stmt);
+	int e = store_sq_prep(s, "SELECT " ADMIN_COLS " FROM admins WHERE username = ?", &stmt);
 	if (e)
 		return e;
-	bind_text(stmt, 1, username);
+	store_sq_bind_text(stmt, 1, username);
 	return get_one(s, stmt, admin_fill, a);
 }
 
 static int sq_admin_update(struct store *st, const struct store_admin *a)
 {
-	struct sq *s = (struct sq *)st;
+	struct store_sq *s = (struct store_sq *)st;
 	sqlite3_stmt *stmt;
-	int e = prep(s, "UPDATE admins SET username = ?, password_hash = ?, enabled = ?, updated_at = ?"
+	int e = store_sq_prep(s, "UPDATE admins SET username = ?, password_hash = ?, enabled = ?, updated_at = ?"
 			" WHERE id = ?", &stmt);
 	if (e)
 		return e;
-	bind_text(stmt, 1, a->username);
-	bind_text(stmt, 2, a->pw_hash);
+	store_sq_bind_text(stmt, 1, a->username);
+	store_sq_bind_text(stmt, 2, a->pw_hash);
 	sqlite3_bind_int(stmt, 3, a->enabled);
 	sqlite3_bind_int64(stmt, 4, store_now_ms());
 	sqlite3_bind_int64(stmt, 5, (sqlite3_int64)a->id);
 	return step_done(s, stmt, true, "admin update");
 }
 
-static int count_rows(struct sq *s, const char *sql, uint64_t arg, bool bind, uint64_t *n)
+static int count_rows(struct store_sq *s, const char *sql, uint64_t arg, bool bind, uint64_t *n)
 {
 	sqlite3_stmt *stmt;
-	int e = prep(s, sql, &stmt);
+	int e = store_sq_prep(s, sql, &stmt);
 	if (e)
 		return e;
 	if (bind)
@@ -328,21 +324,19 @@ static int count_rows(struct sq *s, const char *sql, uint64_t arg, bool bind, ui
 	if (rc == SQLITE_ROW)
 		*n = (uint64_t)sqlite3_column_int64(stmt, 0);
 	else
-		e = sq_err(s, rc, "count");
+		e = store_sq_err(s, rc, "count");
 	sqlite3_finalize(stmt);
 	return e;
 }
 
 static int sq_admin_count(struct store *st, uint64_t *n)
 {
-	return count_rows((struct sq *)st, "SELECT count(*) FROM admins", 0, false, n);
+	return count_rows((struct store_sq *)st, "SELECT count(*) FROM admins", 0, false, n);
 }
 
 /* --- tenants ------------------------------------------------------------------------ */
 
-#define TENANT_COLS "id, name, domain, enabled, max_users, max_calls, created_at, updated_at"
-
-static void tenant_fill(sqlite3_stmt *stmt, void *out)
+void store_sq_tenant_fill(sqlite3_stmt *stmt, void *out)
 {
 	struct store_tenant *t = out;
 	t->id = (uint64_t)sqlite3_column_int64(stmt, 0);
@@ -355,14 +349,14 @@ static void tenant_fill(sqlite3_stmt *stmt, void *out)
 	t->updated_at = sqlite3_column_int64(stmt, 7);
 }
 
-static int tenant_write(struct sq *s, const char *sql, const struct store_tenant *t, bool update)
+static int tenant_write(struct store_sq *s, const char *sql, const struct store_tenant *t, bool update)
 {
 	sqlite3_stmt *stmt;
-	int e = prep(s, sql, &stmt);
+	int e = store_sq_prep(s, sql, &stmt);
 	if (e)
 		return e;
-	bind_text(stmt, 1, t->name);
-	bind_text(stmt, 2, t->domain);
+	store_sq_bind_text(stmt, 1, t->name);
+	store_sq_bind_text(stmt, 2, t->domain);
 	sqlite3_bind_int(stmt, 3, t->enabled);
 	sqlite3_bind_int64(stmt, 4, t->max_users);
 	sqlite3_bind_int64(stmt, 5, t->max_calls);
@@ -373,11 +367,11 @@ static int tenant_write(struct sq *s, const char *sql, const struct store_tenant
 	return step_done(s, stmt, update, "tenant write");
 }
 
-static int sq_user_insert(struct sq *s, struct store_user *u);
+static int sq_user_insert(struct store_sq *s, struct store_user *u);
 
 static int sq_tenant_create(struct store *st, struct store_tenant *t, struct store_user *first_admin)
 {
-	struct sq *s = (struct sq *)st;
+	struct store_sq *s = (struct store_sq *)st;
 	int e = exec_sql(s, "BEGIN IMMEDIATE");
 	if (e)
 		return e;
@@ -402,38 +396,38 @@ static int sq_tenant_create(struct store *st, struct store_tenant *t, struct sto
 
 static int sq_tenant_get(struct store *st, uint64_t id, struct store_tenant *t)
 {
-	struct sq *s = (struct sq *)st;
+	struct store_sq *s = (struct store_sq *)st;
 	sqlite3_stmt *stmt;
-	int e = prep(s, "SELECT " TENANT_COLS " FROM tenants WHERE id = ?", &stmt);
+	int e = store_sq_prep(s, "SELECT " TENANT_COLS " FROM tenants WHERE id = ?", &stmt);
 	if (e)
 		return e;
 	sqlite3_bind_int64(stmt, 1, (sqlite3_int64)id);
-	return get_one(s, stmt, tenant_fill, t);
+	return get_one(s, stmt, store_sq_tenant_fill, t);
 }
 
 static int sq_tenant_get_by_domain(struct store *st, const char *domain, struct store_tenant *t)
 {
-	struct sq *s = (struct sq *)st;
+	struct store_sq *s = (struct store_sq *)st;
 	sqlite3_stmt *stmt;
-	int e = prep(s, "SELECT " TENANT_COLS " FROM tenants WHERE domain = ?", &stmt);
+	int e = store_sq_prep(s, "SELECT " TENANT_COLS " FROM tenants WHERE domain = ?", &stmt);
 	if (e)
 		return e;
-	bind_text(stmt, 1, domain);
-	return get_one(s, stmt, tenant_fill, t);
+	store_sq_bind_text(stmt, 1, domain);
+	return get_one(s, stmt, store_sq_tenant_fill, t);
 }
 
 static int sq_tenant_update(struct store *st, struct store_tenant *t)
 {
 	t->updated_at = store_now_ms();
-	return tenant_write((struct sq *)st, "UPDATE tenants SET name = ?, domain = ?, enabled = ?,"
+	return tenant_write((struct store_sq *)st, "UPDATE tenants SET name = ?, domain = ?, enabled = ?,"
 				" max_users = ?, max_calls = ?, updated_at = ? WHERE id = ?", t, true);
 }
 
 static int sq_tenant_delete(struct store *st, uint64_t id)
 {
-	struct sq *s = (struct sq *)st;
+	struct store_sq *s = (struct store_sq *)st;
 	sqlite3_stmt *stmt;
-	int e = prep(s, "DELETE FROM tenants WHERE id = ?", &stmt);
+	int e = store_sq_prep(s, "DELETE FROM tenants WHERE id = ?", &stmt);
 	if (e)
 		return e;
 	sqlite3_bind_int64(stmt, 1, (sqlite3_int64)id);
@@ -442,10 +436,7 @@ static int sq_tenant_delete(struct store *st, uint64_t id)
 
 /* --- users ---------------------------------------------------------------------------- */
 
-#define USER_COLS "id, tenant_id, username, password_hash, email, display_name, role, enabled," \
-		  " ext_number, ext_password, created_at, updated_at, settings"
-
-static void user_fill(sqlite3_stmt *stmt, void *out)
+void store_sq_user_fill(sqlite3_stmt *stmt, void *out)
 {
 	struct store_user *u = out;
 	u->id = (uint64_t)sqlite3_column_int64(stmt, 0);
@@ -473,23 +464,23 @@ static void user_bind(sqlite3_stmt *stmt, const struct store_user *u)
 {
 	sqlite3_bind_int64(stmt, 1, (sqlite3_int64)u->id);
 	sqlite3_bind_int64(stmt, 2, (sqlite3_int64)u->tenant_id);
-	bind_text(stmt, 3, u->username);
-	bind_text(stmt, 4, u->pw_hash);
-	bind_text(stmt, 5, u->email);
-	bind_text(stmt, 6, u->display_name);
-	bind_text(stmt, 7, u->role == STORE_ROLE_ADMIN ? "admin" : "user");
+	store_sq_bind_text(stmt, 3, u->username);
+	store_sq_bind_text(stmt, 4, u->pw_hash);
+	store_sq_bind_text(stmt, 5, u->email);
+	store_sq_bind_text(stmt, 6, u->display_name);
+	store_sq_bind_text(stmt, 7, u->role == STORE_ROLE_ADMIN ? "admin" : "user");
 	sqlite3_bind_int(stmt, 8, u->enabled);
-	bind_text(stmt, 9, u->ext_number);
-	bind_text(stmt, 10, u->ext_password);
+	store_sq_bind_text(stmt, 9, u->ext_number);
+	store_sq_bind_text(stmt, 10, u->ext_password);
 	sqlite3_bind_int64(stmt, 11, u->created_at);
 	sqlite3_bind_int64(stmt, 12, u->updated_at);
-	bind_text(stmt, 13, u->settings ? u->settings : "{}");
+	store_sq_bind_text(stmt, 13, u->settings ? u->settings : "{}");
 }
 
-static int sq_user_insert(struct sq *s, struct store_user *u)
+static int sq_user_insert(struct store_sq *s, struct store_user *u)
 {
 	sqlite3_stmt *stmt;
-	int e = prep(s, "INSERT INTO users (" USER_COLS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	int e = store_sq_prep(s, "INSERT INTO users (" USER_COLS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 		     &stmt);
 	if (e)
 		return e;
@@ -501,47 +492,47 @@ static int sq_user_insert(struct sq *s, struct store_user *u)
 
 static int sq_user_create(struct store *st, struct store_user *u)
 {
-	return sq_user_insert((struct sq *)st, u);
+	return sq_user_insert((struct store_sq *)st, u);
 }
 
-static int user_get_where(struct sq *s, const char *where, uint64_t tenant_id, uint64_t id,
+static int user_get_where(struct store_sq *s, const char *where, uint64_t tenant_id, uint64_t id,
 			  const char *text, struct store_user *u)
 {
 	char sql[512];
 	snprintf(sql, sizeof(sql), "SELECT " USER_COLS " FROM users WHERE (?1 = 0 OR tenant_id = ?1) AND %s",
 		 where);
 	sqlite3_stmt *stmt;
-	int e = prep(s, sql, &stmt);
+	int e = store_sq_prep(s, sql, &stmt);
 	if (e)
 		return e;
 	sqlite3_bind_int64(stmt, 1, (sqlite3_int64)tenant_id);
 	if (text)
-		bind_text(stmt, 2, text);
+		store_sq_bind_text(stmt, 2, text);
 	else
 		sqlite3_bind_int64(stmt, 2, (sqlite3_int64)id);
-	return get_one(s, stmt, user_fill, u);
+	return get_one(s, stmt, store_sq_user_fill, u);
 }
 
 static int sq_user_get(struct store *st, uint64_t tenant_id, uint64_t id, struct store_user *u)
 {
-	return user_get_where((struct sq *)st, "id = ?2", tenant_id, id, NULL, u);
+	return user_get_where((struct store_sq *)st, "id = ?2", tenant_id, id, NULL, u);
 }
 
 static int sq_user_get_by_name(struct store *st, uint64_t tenant_id, const char *username, struct store_user *u)
 {
-	return user_get_where((struct sq *)st, "username = ?2", tenant_id, 0, username, u);
+	return user_get_where((struct store_sq *)st, "username = ?2", tenant_id, 0, username, u);
 }
 
 static int sq_user_get_by_ext(struct store *st, uint64_t tenant_id, const char *number, struct store_user *u)
 {
-	return user_get_where((struct sq *)st, "ext_number = ?2", tenant_id, 0, number, u);
+	return user_get_where((struct store_sq *)st, "ext_number = ?2", tenant_id, 0, number, u);
 }
 
 static int sq_user_update(struct store *st, struct store_user *u)
 {
-	struct sq *s = (struct sq *)st;
+	struct store_sq *s = (struct store_sq *)st;
 	sqlite3_stmt *stmt;
-	int e = prep(s, "UPDATE users SET tenant_id = ?2, username = ?3, password_hash = ?4, email = ?5,"
+	int e = store_sq_prep(s, "UPDATE users SET tenant_id = ?2, username = ?3, password_hash = ?4, email = ?5,"
 			" display_name = ?6, role = ?7, enabled = ?8, ext_number = ?9, ext_password = ?10,"
 			" updated_at = ?12, settings = ?13 WHERE id = ?1 AND tenant_id = ?2",
 		     &stmt);
@@ -554,9 +545,9 @@ static int sq_user_update(struct store *st, struct store_user *u)
 
 static int sq_user_delete(struct store *st, uint64_t tenant_id, uint64_t id)
 {
-	struct sq *s = (struct sq *)st;
+	struct store_sq *s = (struct store_sq *)st;
 	sqlite3_stmt *stmt;
-	int e = prep(s, "DELETE FROM users WHERE id = ? AND tenant_id = ?", &stmt);
+	int e = store_sq_prep(s, "DELETE FROM users WHERE id = ? AND tenant_id = ?", &stmt);
 	if (e)
 		return e;
 	sqlite3_bind_int64(stmt, 1, (sqlite3_int64)id);
@@ -566,186 +557,7 @@ static int sq_user_delete(struct store *st, uint64_t tenant_id, uint64_t id)
 
 static int sq_user_count(struct store *st, uint64_t tenant_id, uint64_t *n)
 {
-	return count_rows((struct sq *)st, "SELECT count(*) FROM users WHERE tenant_id = ?", tenant_id, true, n);
-}
-
-/* --- lists ------------------------------------------------------------------------------ */
-
-/* The column behind a filterable field name; the name was checked against
- * store_fields() by the caller, and only names from that table reach SQL text. */
-static const char *column(const struct store_field *f)
-{
-	return strcmp(f->name, "extension_number") == 0 ? "ext_number" : f->name;
-}
-
-static const char *const op_sql[] = { "=", "<>", "<", "<=", ">", ">=" };
-
-/* Appends " AND ..." for every condition and the search to sql; binds follow in
- * the same order from parameter `first`. */
-static int where_sql(struct mbuf *sql, enum store_kind kind, const struct store_query *q)
-{
-	int e = 0;
-	for (size_t i = 0; i < q->ncond && !e; i++) {
-		const struct store_field *f = q->cond[i].field;
-		if (!f || store_field_find(kind, f->name) != f || q->cond[i].op > STORE_OP_GE)
-			return EINVAL;
-		e = mbuf_printf(sql, " AND %s %s ?", column(f), op_sql[q->cond[i].op]);
-	}
-	if (q->search[0] && !e) {
-		size_t n;
-		const struct store_field *fs = store_fields(kind, &n);
-		const char *sep = " AND (";
-		for (size_t i = 0; i < n && !e; i++) {
-			if (!fs[i].search)
-				continue;
-			e = mbuf_printf(sql, "%sinstr(lower(%s), lower(?)) > 0", sep, column(&fs[i]));
-			sep = " OR ";
-		}
-		if (!e)
-			e = mbuf_write_str(sql, ")");
-	}
-	return e;
-}
-
-static int where_bind(sqlite3_stmt *stmt, enum store_kind kind, const struct store_query *q, int idx)
-{
-	for (size_t i = 0; i < q->ncond; i++) {
-		const struct store_cond *c = &q->cond[i];
-		if (c->field->type == STORE_F_STR)
-			bind_text(stmt, idx++, c->sval);
-		else
-			sqlite3_bind_int64(stmt, idx++, c->ival);
-	}
-	if (q->search[0]) {
-		size_t n;
-		const struct store_field *fs = store_fields(kind, &n);
-		for (size_t i = 0; i < n; i++) {
-			if (fs[i].search)
-				bind_text(stmt, idx++, q->search);
-		}
-	}
-	return idx;
-}
-
-/* Runs the count and the page query of a list; fill maps each row into
- * items[i * item_size]. *items is a mem array the caller's result owns. */
-static int list_run(struct sq *s, enum store_kind kind, const char *table, const char *cols,
-		    uint64_t tenant_id, const struct store_query *q, size_t item_size,
-		    void (*fill)(sqlite3_stmt *, void *), uint64_t *count, void **items, size_t *n)
-{
-	*items = NULL;
-	*n = 0;
-	if (q->top < 1 || q->top > 100 || (q->orderby && store_field_find(kind, q->orderby->name) != q->orderby))
-		return EINVAL;
-	struct mbuf *where = mbuf_alloc(256, 16384), *sql = mbuf_alloc(512, 16384);
-	int e = where && sql ? 0 : ENOMEM;
-	if (!e)
-		e = mbuf_printf(where, " WHERE %s", tenant_id ? "tenant_id = ?" : "1");
-	if (!e)
-		e = where_sql(where, kind, q);
-	if (!e)
-		e = mbuf_write_mem(where, "", 1);
-	sqlite3_stmt *stmt = NULL;
-	if (!e)
-		e = mbuf_printf(sql, "SELECT count(*) FROM %s%s", table, (char *)where->buf);
-	if (!e)
-		e = mbuf_write_mem(sql, "", 1);
-	if (!e)
-		e = prep(s, (char *)sql->buf, &stmt);
-	if (!e) {
-		int idx = 1;
-		if (tenant_id)
-			sqlite3_bind_int64(stmt, idx++, (sqlite3_int64)tenant_id);
-		where_bind(stmt, kind, q, idx);
-		int rc = sqlite3_step(stmt);
-		if (rc == SQLITE_ROW)
-			*count = (uint64_t)sqlite3_column_int64(stmt, 0);
-		else
-			e = sq_err(s, rc, "list count");
-		sqlite3_finalize(stmt);
-		stmt = NULL;
-	}
-	if (!e) {
-		mbuf_reset(sql);
-		e = mbuf_printf(sql, "SELECT %s FROM %s%s ORDER BY %s %s, id %s LIMIT ? OFFSET ?", cols, table,
-				(char *)where->buf, q->orderby ? column(q->orderby) : "id",
-				q->desc ? "DESC" : "ASC", q->desc ? "DESC" : "ASC");
-	}
-	if (!e)
-		e = mbuf_write_mem(sql, "", 1);
-	if (!e)
-		e = prep(s, (char *)sql->buf, &stmt);
-	if (!e) {
-		int idx = 1;
-		if (tenant_id)
-			sqlite3_bind_int64(stmt, idx++, (sqlite3_int64)tenant_id);
-		idx = where_bind(stmt, kind, q, idx);
-		sqlite3_bind_int(stmt, idx++, (int)q->top);
-		sqlite3_bind_int64(stmt, idx, q->skip);
-		*items = mem_zalloc(item_size * q->top, NULL);
-		if (!*items)
-			e = ENOMEM;
-		int rc = SQLITE_DONE;
-		while (!e && (rc = sqlite3_step(stmt)) == SQLITE_ROW && *n < q->top)
-			fill(stmt, (char *)*items + item_size * (*n)++);
-		if (!e && rc != SQLITE_DONE && rc != SQLITE_ROW)
-			e = sq_err(s, rc, "list");
-		sqlite3_finalize(stmt);
-	}
-	mem_deref(where);
-	mem_deref(sql);
-	return e;
-}
-
-static void tenants_destroy(void *data)
-{
-	struct store_tenants *l = data;
-	mem_deref(l->v);
-}
-
-static int sq_tenant_list(struct store *st, const struct store_query *q, struct store_tenants **out)
-{
-	struct store_tenants *l = mem_zalloc(sizeof(*l), tenants_destroy);
-	if (!l)
-		return ENOMEM;
-	void *items;
-	int e = list_run((struct sq *)st, STORE_KIND_TENANT, "tenants", TENANT_COLS, 0, q, sizeof(struct store_tenant),
-			 tenant_fill, &l->count, &items, &l->n);
-	l->v = items;
-	if (e) {
-		mem_deref(l);
-		return e;
-	}
-	*out = l;
-	return 0;
-}
-
-static void users_destroy(void *data)
-{
-	struct store_users *l = data;
-	for (size_t i = 0; i < l->n; i++)
-		store_user_reset(&l->v[i]);
-	mem_deref(l->v);
-}
-
-static int sq_user_list(struct store *st, uint64_t tenant_id, const struct store_query *q, struct store_users **out)
-{
-	struct store_users *l = mem_zalloc(sizeof(*l), users_destroy);
-	if (!l)
-		return ENOMEM;
-	void *items;
-	/* Lists are summaries: the settings column is left out (NULL). */
-	int e = list_run((struct sq *)st, STORE_KIND_USER, "users",
-			 "id, tenant_id, username, password_hash, email, display_name, role, enabled,"
-			 " ext_number, ext_password, created_at, updated_at, NULL",
-			 tenant_id ? tenant_id : 0, q, sizeof(struct store_user), user_fill, &l->count, &items, &l->n);
-	l->v = items;
-	if (e) {
-		mem_deref(l);
-		return e;
-	}
-	*out = l;
-	return 0;
+	return count_rows((struct store_sq *)st, "SELECT count(*) FROM users WHERE tenant_id = ?", tenant_id, true, n);
 }
 
 /* --- sessions ---------------------------------------------------------------------------- */
@@ -768,15 +580,15 @@ static void session_fill(sqlite3_stmt *stmt, void *out)
 
 static int sq_session_put(struct store *st, const struct store_session *ss)
 {
-	struct sq *s = (struct sq *)st;
+	struct store_sq *s = (struct store_sq *)st;
 	sqlite3_stmt *stmt;
-	int e = prep(s, "INSERT INTO sessions (token_hash, grant_id, kind, admin_id, user_id, tenant_id,"
+	int e = store_sq_prep(s, "INSERT INTO sessions (token_hash, grant_id, kind, admin_id, user_id, tenant_id,"
 			" expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", &stmt);
 	if (e)
 		return e;
 	sqlite3_bind_blob(stmt, 1, ss->hash, 32, SQLITE_STATIC);
 	sqlite3_bind_int64(stmt, 2, (sqlite3_int64)ss->grant_id);
-	bind_text(stmt, 3, ss->kind == STORE_SESSION_REFRESH ? "refresh" : "access");
+	store_sq_bind_text(stmt, 3, ss->kind == STORE_SESSION_REFRESH ? "refresh" : "access");
 	bind_id(stmt, 4, ss->admin_id);
 	bind_id(stmt, 5, ss->user_id);
 	bind_id(stmt, 6, ss->tenant_id);
@@ -787,9 +599,9 @@ static int sq_session_put(struct store *st, const struct store_session *ss)
 
 static int sq_session_get(struct store *st, const uint8_t hash[32], struct store_session *ss)
 {
-	struct sq *s = (struct sq *)st;
+	struct store_sq *s = (struct store_sq *)st;
 	sqlite3_stmt *stmt;
-	int e = prep(s, "SELECT token_hash, grant_id, kind, admin_id, user_id, tenant_id, expires_at,"
+	int e = store_sq_prep(s, "SELECT token_hash, grant_id, kind, admin_id, user_id, tenant_id, expires_at,"
 			" created_at FROM sessions WHERE token_hash = ?", &stmt);
 	if (e)
 		return e;
@@ -797,10 +609,10 @@ static int sq_session_get(struct store *st, const uint8_t hash[32], struct store
 	return get_one(s, stmt, session_fill, ss);
 }
 
-static int session_delete_by(struct sq *s, const char *sql, const uint8_t *hash, uint64_t grant)
+static int session_delete_by(struct store_sq *s, const char *sql, const uint8_t *hash, uint64_t grant)
 {
 	sqlite3_stmt *stmt;
-	int e = prep(s, sql, &stmt);
+	int e = store_sq_prep(s, sql, &stmt);
 	if (e)
 		return e;
 	if (hash)
@@ -812,19 +624,19 @@ static int session_delete_by(struct sq *s, const char *sql, const uint8_t *hash,
 
 static int sq_session_delete(struct store *st, const uint8_t hash[32])
 {
-	return session_delete_by((struct sq *)st, "DELETE FROM sessions WHERE token_hash = ?", hash, 0);
+	return session_delete_by((struct store_sq *)st, "DELETE FROM sessions WHERE token_hash = ?", hash, 0);
 }
 
 static int sq_session_delete_grant(struct store *st, uint64_t grant_id)
 {
-	return session_delete_by((struct sq *)st, "DELETE FROM sessions WHERE grant_id = ?", NULL, grant_id);
+	return session_delete_by((struct store_sq *)st, "DELETE FROM sessions WHERE grant_id = ?", NULL, grant_id);
 }
 
 static int sq_session_purge(struct store *st, int64_t now_ms)
 {
-	struct sq *s = (struct sq *)st;
+	struct store_sq *s = (struct store_sq *)st;
 	sqlite3_stmt *stmt;
-	int e = prep(s, "DELETE FROM sessions WHERE expires_at <= ?", &stmt);
+	int e = store_sq_prep(s, "DELETE FROM sessions WHERE expires_at <= ?", &stmt);
 	if (e)
 		return e;
 	sqlite3_bind_int64(stmt, 1, now_ms);
@@ -845,14 +657,14 @@ static const struct store_ops sq_ops = {
 	.tenant_get_by_domain = sq_tenant_get_by_domain,
 	.tenant_update = sq_tenant_update,
 	.tenant_delete = sq_tenant_delete,
-	.tenant_list = sq_tenant_list,
+	.tenant_list = store_sq_tenant_list,
 	.user_create = sq_user_create,
 	.user_get = sq_user_get,
 	.user_get_by_name = sq_user_get_by_name,
 	.user_get_by_ext = sq_user_get_by_ext,
 	.user_update = sq_user_update,
 	.user_delete = sq_user_delete,
-	.user_list = sq_user_list,
+	.user_list = store_sq_user_list,
 	.user_count = sq_user_count,
 	.session_put = sq_session_put,
 	.session_get = sq_session_get,

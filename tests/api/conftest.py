@@ -32,6 +32,7 @@ def _in_private_netns():
 
 
 def pytest_configure(config):
+    config.addinivalue_line("filterwarnings", "ignore::urllib3.exceptions.InsecureRequestWarning")
     if not _in_private_netns():
         pytest.exit("tests/api must run in a private network namespace: "
                     "tools/netns-run /usr/bin/python3 -m pytest tests/api", returncode=4)
@@ -240,8 +241,9 @@ def new_tenant(admin, name=None, password="Boss-pass-1"):
 
 
 def new_user(boss, username=None, ext=None, role="user", password="User-pass-1", **extra):
+    _seq[0] += 1
     username = username or uniq("u")
-    ext = ext or str(200 + _seq[0])
+    ext = ext or str(2000 + _seq[0])
     body = {"username": username, "password": password, "email": f"{username}@example.com",
             "extension_number": ext, "extension_password": "sip-Secret-9", "role": role}
     body.update(extra)

@@ -2,7 +2,7 @@
 passwords through the REST API, in tables and in --json."""
 import json
 
-from conftest import ADMIN_PASSWORD, Ctl, clean_env, unique
+from .pbxctl_env import ADMIN_PASSWORD, Ctl, clean_env, unique
 
 
 def ids(listing):
@@ -55,6 +55,11 @@ def test_tenant_add_list_show_update_delete(admin):
 
     admin.ok("tenant", "update", tid, "--name=" + name + "x")
     assert admin.json("tenant", "show", tid)["name"] == name + "x"
+    # Fields are typed like their current value; dots reach nested objects.
+    admin.ok("tenant", "update", tid, "--enabled=false", "--limits.max-users=7")
+    shown = admin.json("tenant", "show", tid)
+    assert shown["enabled"] is False and shown["limits"]["max_users"] == 7
+    admin.ok("tenant", "update", tid, "--enabled=true")
 
     # Its first tenant admin can sign in with the tenant's domain.
     boss = admin.as_("boss", "Boss-pass-1", domain)
@@ -99,7 +104,7 @@ def test_user_add_list_show_update_delete(tenant):
 
 def test_user_password_set_by_admin_then_sign_in(pbxd, tenant):
     _, boss = tenant
-    u = boss.json("user", "add", "--username=bob", "--password=Bob-pass-1",
+    u = boss.json("user", "add", "--username=bob", "--password=Bob-pass-1", "--email=bob@example.test",
                   "--extension-number=102", "--extension-password=Sip-pass-102")
     bob = boss.as_("bob", "Bob-pass-1", boss.domain)
     bob.ok("me")
@@ -110,10 +115,24 @@ def test_user_password_set_by_admin_then_sign_in(pbxd, tenant):
 def test_own_password_change_then_sign_in(tenant):
     _, boss = tenant
     boss.json("user", "add", "--username=carol", "--password=Carol-pass-1",
-              "--extension-number=103", "--extension-password=Sip-pass-103")
+              "--email=carol@example.test", "--extension-number=103",
+              "--extension-password=Sip-pass-103")
     carol = boss.as_("carol", "Carol-pass-1", boss.domain)
     carol.ok("password", "Carol-pass-2")
     assert "carol" in json.dumps(boss.as_("carol", "Carol-pass-2", boss.domain).json("me"))
+
+
+def test_system_admin_acts_in_a_tenant(admin, tenant):
+    t, boss = tenant
+    for which in (str(t["id"]), boss.domain):
+        listing = admin.json("--tenant=" + which, "user", "list")
+        assert "boss" in [u["username"] for u in listing["items"]]
+    u = admin.json("--tenant=" + boss.domain, "user", "add", "--username=dave",
+                   "--password=Dave-pass-1", "--email=dave@example.test",
+                   "--extension-number=104", "--extension-password=Sip-pass-104")
+    assert str(u["id"]) in ids(boss.json("user", "list"))
+    r = admin.run("--tenant=no-such-tenant.example.test", "user", "list")
+    assert r.returncode == 1 and "no such tenant" in r.stderr
 
 
 def test_environment_configuration(pbxd):
@@ -141,7 +160,9 @@ def test_json_output_parses(admin, tenant):
 def test_list_paging_options(tenant):
     _, boss = tenant
     for n in range(3):
-        boss.ok("user", "add", "--username=p%d" % n, "--password=Page-pass-%d" % n)
+        boss.ok("user", "add", "--username=p%d" % n, "--password=Page-pass-%d" % n,
+                "--email=p%d@example.test" % n, "--extension-number=20%d" % n,
+                "--extension-password=Sip-pass-20%d" % n)
     page = boss.json("user", "list", "--top=1")
     assert len(page["items"]) == 1 and page["count"] >= 4
     assert len(boss.json("user", "list")["items"]) == page["count"]
@@ -156,7 +177,7 @@ def test_registrations_and_calls_answer_or_say_not_available(admin, tenant):
 
 
 def test_init_then_pbxd_creates_the_admin(tmp_path):
-    from conftest import Pbxd
+    from .pbxctl_env import Pbxd
     d = tmp_path / "fresh" / "data"
     r = Ctl("http://127.0.0.1:1").run("init", "--data-dir=%s" % d, "--admin-password=Init-pass-1",
                                       flags=False)
@@ -173,7 +194,7 @@ def test_init_then_pbxd_creates_the_admin(tmp_path):
 
 
 def test_https_self_signed_needs_insecure(tmp_path):
-    from conftest import Pbxd
+    from .pbxctl_env import Pbxd
     p = Pbxd(tmp_path, tls=True)
     try:
         ctl = Ctl(p.url, "admin", ADMIN_PASSWORD)

@@ -1,7 +1,7 @@
 """pbxctl's failures: API errors exit 1 with the API's message, usage errors exit
 2 before anything is sent. This module has its own pbxd (see conftest's pbxd
 fixture) because it signs in with wrong passwords on purpose."""
-from conftest import ADMIN_PASSWORD, Ctl, clean_env
+from .pbxctl_env import ADMIN_PASSWORD, Ctl, clean_env
 
 
 def test_wrong_password_exits_1_with_message(pbxd):

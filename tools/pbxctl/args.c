@@ -170,13 +170,47 @@ int ctl_args_value(const char *key, const char *value, const json_t *like, json_
 	return *out ? 0 : ENOMEM;
 }
 
+/* Finds (creating objects on the way) where a dotted field goes in obj, and the
+ * value it has in current; `limits.max_users` lands in obj["limits"]. */
+static int field_slot(json_t *obj, const json_t *current, char *field, json_t **parent,
+		      const char **leaf, const json_t **like)
+{
+	char *dot;
+
+	while ((dot = strchr(field, '.'))) {
+		*dot = '\0';
+		json_t *sub = json_object_get(obj, field);
+		if (!sub) {
+			sub = json_object();
+			if (!sub || json_object_set_new(obj, field, sub))
+				return ENOMEM;
+		} else if (!json_is_object(sub)) {
+			ctl_usage_error("--%s is given both as a value and as an object", field);
+			return EINVAL;
+		}
+		obj = sub;
+		current = current ? json_object_get(current, field) : NULL;
+		field = dot + 1;
+	}
+	if (!*field) {
+		ctl_usage_error("empty field name");
+		return EINVAL;
+	}
+	*parent = obj;
+	*leaf = field;
+	*like = current ? json_object_get(current, field) : NULL;
+	return 0;
+}
+
 int ctl_args_fields(struct ctl_args *a, json_t *obj, const json_t *current)
 {
 	for (size_t i = 0; i < a->nopts; i++) {
 		struct ctl_opt *o = &a->opts[i];
-		char field[128];
+		char field[256];
 		size_t n = 0;
-		json_t *v;
+		const json_t *like;
+		const char *leaf;
+		json_t *parent, *v;
 		int err;
 
 		if (o->used)
@@ -185,17 +219,15 @@ int ctl_args_fields(struct ctl_args *a, json_t *obj, const json_t *current)
 			ctl_usage_error("option --%s needs a value (--%s=VALUE)", o->key, o->key);
 			return EINVAL;
 		}
+		/* API fields use underscores; dashes read better on a command line. */
 		for (const char *k = o->key; *k && *k != ':' && n + 1 < sizeof(field); k++)
 			field[n++] = *k == '-' ? '_' : *k;
 		field[n] = '\0';
-		if (n == 0) {
-			ctl_usage_error("empty option name");
-			return EINVAL;
-		}
-		err = ctl_args_value(o->key, o->value, current ? json_object_get(current, field) : NULL, &v);
-		if (err)
+		if ((err = field_slot(obj, current, field, &parent, &leaf, &like)))
 			return err;
-		if (json_object_set_new(obj, field, v))
+		if ((err = ctl_args_value(o->key, o->value, like, &v)))
+			return err;
+		if (json_object_set_new(parent, leaf, v))
 			return ENOMEM;
 		o->used = true;
 	}

@@ -77,7 +77,7 @@ int ctl_cmd_password(struct ctl *c, int argc, char **argv)
 		err = ENOMEM;
 		goto out;
 	}
-	if (!(err = ctl_api(c, "POST", "/api/me/password", body, &resp, NULL)))
+	if (!(err = ctl_api(c, "POST", "/api/user/password", body, &resp, NULL)))
 		ctl_out_result(c, resp, "password changed");
 out:
 	json_decref(resp);

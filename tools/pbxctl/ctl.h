@@ -3,8 +3,10 @@
  * the same routes and the same checks). The modules are: main.c (options, dispatch,
  * exit codes), http.c (libcurl transport, sign-in, API error reporting), out.c
  * (aligned tables and key/value listings, or the API's JSON with --json), args.c
- * (a command's own --key=value options and positionals) and one file per command
- * group. */
+ * (a command's own --key=value options and positionals), res.c (list, show, add,
+ * update, delete for any collection) and one file per command group.
+ * Plain malloc/free here: a short-lived client with one owner per object, and
+ * jansson's own reference counts for JSON; core's mbuf for response bodies. */
 #ifndef PBXCTL_CTL_H
 #define PBXCTL_CTL_H
 
@@ -28,12 +30,14 @@ struct ctl {
 	const char *username;
 	const char *password;
 	const char *domain;   /* tenant SIP domain; NULL for system admins */
+	const char *tenant;   /* system admins: act in this tenant (ID or domain) */
 	const char *cacert;
 	bool insecure;
 	bool json;
 	char *prompted;       /* password read from the terminal, if any */
 	char *token;          /* access token once signed in */
 	char *refresh_token;
+	char *outer_token;    /* the system admin's own token after --tenant */
 	void *curl;           /* CURL handle, reused for keep-alive */
 };
 
@@ -62,7 +66,8 @@ int ctl_args_check_used(struct ctl_args *a, const char *cmd);
  * otherwise the type of `like` (the field's current value) decides, and without
  * one true/false become booleans and everything else a string. */
 int ctl_args_value(const char *key, const char *value, const json_t *like, json_t **out);
-/* Adds every unused option to obj as a field (dashes in names become underscores);
+/* Adds every unused option to obj as a field (dashes in names become underscores,
+ * dots reach into nested objects: --limits.max-users=10);
  * `current` is the object as the API last returned it, for types. */
 int ctl_args_fields(struct ctl_args *a, json_t *obj, const json_t *current);
 void ctl_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -80,7 +85,8 @@ int ctl_api(struct ctl *c, const char *method, const char *path, json_t *body,
 	    json_t **resp, long *status);
 /* Reports an API error answer the way ctl_api does. */
 void ctl_api_report(struct ctl *c, long status, const json_t *resp);
-/* Appends one URL-escaped path segment or query value to a path buffer. */
+/* Formats a path from fmt and one argument (an ID, a query value), URL-escaping
+ * the argument so user input never changes the route. */
 int ctl_path(struct ctl *c, char *buf, size_t size, const char *fmt, const char *arg);
 /* Fetches every page of a list route into one {"count", "items"} object. The
  * query options filter/search/orderby/skip/top from args are passed through;

@@ -3,6 +3,7 @@
  * where an API error answer becomes a message for the user. Sign-in is lazy: the
  * first request to a route that needs a token signs in, so a command can reject
  * its arguments (exit 2) before anything is sent. */
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,8 +45,9 @@ void ctl_http_close(struct ctl *c)
 	c->curl = NULL;
 	free(c->token);
 	free(c->refresh_token);
+	free(c->outer_token);
 	free(c->prompted);
-	c->token = c->refresh_token = c->prompted = NULL;
+	c->token = c->refresh_token = c->outer_token = c->prompted = NULL;
 	curl_global_cleanup();
 }
 
@@ -153,6 +155,70 @@ static char *prompt_password(const char *what)
 	return res;
 }
 
+static int take_tokens(struct ctl *c, const json_t *resp)
+{
+	const char *token = json_string_value(json_object_get(resp, "token"));
+	const char *rt = json_string_value(json_object_get(resp, "refresh_token"));
+
+	free(c->token);
+	free(c->refresh_token);
+	c->token = token ? strdup(token) : NULL;
+	c->refresh_token = rt ? strdup(rt) : NULL;
+	return c->token ? 0 : ENOMEM;
+}
+
+/* Finds a tenant's ID from its SIP domain (IDs are all digits, domains never). */
+static int tenant_id(struct ctl *c, char *id, size_t size)
+{
+	char path[1024], filter[600];
+	json_t *resp = NULL;
+	int err;
+
+	if (strspn(c->tenant, "0123456789") == strlen(c->tenant)) {
+		snprintf(id, size, "%s", c->tenant);
+		return 0;
+	}
+	/* The filter syntax quotes strings with '' for a quote; domains have none. */
+	if (strchr(c->tenant, '\'') || (size_t)snprintf(filter, sizeof(filter), "domain eq '%s'", c->tenant)
+						>= sizeof(filter)) {
+		fprintf(stderr, "pbxctl: --tenant=%s: no such tenant\n", c->tenant);
+		return ENOENT;
+	}
+	for (char *p = filter; *p; p++)
+		*p = (char)tolower((unsigned char)*p); /* pbxd stores domains in lower case */
+	if ((err = ctl_path(c, path, sizeof(path), "/api/tenants?top=1&filter=%s", filter))
+	    || (err = ctl_api(c, "GET", path, NULL, &resp, NULL)))
+		return err;
+	const json_t *first = json_array_get(json_object_get(resp, "items"), 0);
+	const char *found = json_string_value(json_object_get(first, "id"));
+	if (!found) {
+		fprintf(stderr, "pbxctl: --tenant=%s: no such tenant\n", c->tenant);
+		err = ENOENT;
+	} else {
+		snprintf(id, size, "%s", found);
+	}
+	json_decref(resp);
+	return err;
+}
+
+/* A system admin acting in a tenant trades its token for one scoped to it. */
+static int switch_tenant(struct ctl *c)
+{
+	char id[64], path[256];
+	json_t *resp = NULL;
+	int err;
+
+	if ((err = tenant_id(c, id, sizeof(id)))
+	    || (err = ctl_path(c, path, sizeof(path), "/api/tenants/%s/switch", id))
+	    || (err = ctl_api(c, "POST", path, NULL, &resp, NULL)))
+		return err;
+	c->outer_token = c->token;
+	c->token = NULL;
+	err = take_tokens(c, resp);
+	json_decref(resp);
+	return err;
+}
+
 int ctl_sign_in(struct ctl *c)
 {
 	json_t *req, *resp = NULL;
@@ -190,26 +256,31 @@ int ctl_sign_in(struct ctl *c)
 		json_decref(resp);
 		return EPROTO;
 	}
-	c->token = strdup(token);
-	const char *rt = json_string_value(json_object_get(resp, "refresh_token"));
-	c->refresh_token = rt ? strdup(rt) : NULL;
+	err = take_tokens(c, resp);
 	json_decref(resp);
-	return c->token ? 0 : ENOMEM;
+	if (!err && c->tenant && *c->tenant)
+		err = switch_tenant(c);
+	return err;
 }
 
 void ctl_sign_out(struct ctl *c)
 {
-	json_t *body, *resp = NULL;
+	json_t *resp = NULL;
 	long status;
 
 	if (!c->token)
 		return;
 	/* Best effort: a token left behind expires on its own, so failures stay quiet. */
-	body = c->refresh_token ? json_pack("{s:s}", "refresh_token", c->refresh_token) : json_object();
-	if (body)
-		ctl_api(c, "POST", "/api/auth/sign_out", body, &resp, &status);
-	json_decref(body);
+	ctl_api(c, "POST", "/api/auth/sign_out", NULL, &resp, &status);
 	json_decref(resp);
+	if (c->outer_token) {
+		free(c->token);
+		c->token = c->outer_token;
+		c->outer_token = NULL;
+		resp = NULL;
+		ctl_api(c, "POST", "/api/auth/sign_out", NULL, &resp, &status);
+		json_decref(resp);
+	}
 }
 
 void ctl_api_report(struct ctl *c, long status, const json_t *resp)
@@ -223,6 +294,9 @@ void ctl_api_report(struct ctl *c, long status, const json_t *resp)
 		ctl_out_json(resp);
 	if (!msg)
 		msg = status == 404 ? "not found" : status == 401 ? "not signed in" : "request failed";
+	/* pbxd's messages start with the field at fault; name it only otherwise. */
+	if (field && strncmp(msg, field, strlen(field)) == 0)
+		field = NULL;
 	fprintf(stderr, "pbxctl: %s (HTTP %ld%s%s%s%s)\n", msg, status, code ? ", " : "", code ? code : "",
 		field ? ", field " : "", field ? field : "");
 }
@@ -270,6 +344,8 @@ int ctl_api(struct ctl *c, const char *method, const char *path, json_t *body,
 		*status = st;
 	} else if (st / 100 != 2) {
 		ctl_api_report(c, st, *resp);
+		if (st == 403 && !c->domain && !c->tenant && strncmp(path, "/api/users", 10) == 0)
+			fprintf(stderr, "pbxctl: a system admin acts in a tenant with --tenant=ID|DOMAIN\n");
 		json_decref(*resp);
 		*resp = NULL;
 		err = EPROTO;

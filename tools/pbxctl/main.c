@@ -25,6 +25,8 @@ static const char usage_text[] =
 	"  --password=P        its password (PBXCTL_PASSWORD; asked for on a terminal)\n"
 	"  --domain=D          the tenant's SIP domain, for tenant users; leave it out for\n"
 	"                      system admins (PBXCTL_DOMAIN)\n"
+	"  --tenant=ID|DOMAIN  system admins: act as the admin of this tenant, e.g. for the\n"
+	"                      user commands (PBXCTL_TENANT)\n"
 	"  --json              print the API's JSON instead of tables (also after COMMAND)\n"
 	"  --insecure          do not verify pbxd's TLS certificate, e.g. the self-signed one\n"
 	"                      pbxd makes at first start (PBXCTL_INSECURE=1; also after COMMAND)\n"
@@ -41,7 +43,7 @@ static const char usage_text[] =
 	"                                    creates the tenant and its first tenant admin\n"
 	"  tenant update ID --FIELD=VALUE... e.g. --enabled=false\n"
 	"  tenant delete ID\n"
-	"  user list                         users of your tenant (tenant admin)\n"
+	"  user list                         users of your tenant (tenant admin, or --tenant=)\n"
 	"  user show ID\n"
 	"  user add --username=U --password=P [--email=E] [--display-name=N]\n"
 	"           [--role=admin|user] [--extension-number=N] [--extension-password=P]\n"
@@ -110,6 +112,7 @@ static int parse_globals(struct ctl *c, int argc, char **argv, bool *help, bool 
 		{ "username", &c->username },
 		{ "password", &c->password },
 		{ "domain", &c->domain },
+		{ "tenant", &c->tenant },
 		{ "cacert", &c->cacert },
 	};
 	int i;
@@ -169,6 +172,7 @@ int main(int argc, char **argv)
 	c.username = getenv("PBXCTL_USERNAME");
 	c.password = getenv("PBXCTL_PASSWORD");
 	c.domain = getenv("PBXCTL_DOMAIN");
+	c.tenant = getenv("PBXCTL_TENANT");
 	c.cacert = getenv("PBXCTL_CACERT");
 	c.insecure = env_true("PBXCTL_INSECURE");
 	ci = parse_globals(&c, argc, argv, &help, &version);

@@ -116,8 +116,8 @@ static const char *const seeds[] = {
 	"\x01{\"refresh_token\":\"abc\"}",
 	"\x02{\"name\":\"N\",\"domain\":\"n.test\",\"admin\":{\"username\":\"n\",\"password\":\"pass-word1\"}}",
 	"\x03{\"limits\":{\"max_users\":3},\"enabled\":true}",
-	"\x04{\"username\":\"u2\",\"password\":\"pass-word1\",\"email\":\"u2@x.io\",\"extension_number\":\"102\","
-	"\"extension_password\":\"sipsecret2\"}",
+	("\x04{\"username\":\"u2\",\"password\":\"pass-word1\",\"email\":\"u2@x.io\",\"extension_number\":\"102\","
+	 "\"extension_password\":\"sipsecret2\"}"),
 	"\x05{\"display_name\":\"X\",\"role\":\"admin\"}",
 	"\x06{\"forwarding\":{\"exceptions\":[{\"caller_id\":\"1\",\"destination\":{\"action\":\"number\"}}]}}",
 	"\x07{\"dnd\":true,\"voicemail\":{\"pin\":\"12\"}}",

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <sqlite3.h>
 
 #include "core/loop.h"
 #include "core/mem.h"
@@ -87,6 +88,24 @@ static void test_migrations(void **state)
 	struct store_tenant t;
 	assert_int_equal(store_tenant_get_by_domain(f->st, "acme.test", &t), 0);
 	assert_string_equal(t.name, "Acme");
+}
+
+/* A database written by a newer pbxd (a schema version this one does not know)
+ * is refused rather than used half-understood. */
+static void test_migrations_newer_refused(void **state)
+{
+	struct fx *f = *state;
+	store_close(f->st);
+	f->st = NULL;
+	char path[128];
+	snprintf(path, sizeof(path), "%s/pbxd.db", f->dir);
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "INSERT INTO schema_version VALUES (999, 0)", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	struct store *st = NULL;
+	assert_int_equal(store_open(&st, f->dir), ENOTSUP);
+	assert_null(st);
 }
 
 /* API-06: ids are 64-bit, time-ordered and strictly increasing across threads. */
@@ -492,6 +511,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_migrations, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_migrations_newer_refused, setup, teardown),
 		cmocka_unit_test(test_ids),
 		cmocka_unit_test(test_passwords),
 		cmocka_unit_test_setup_teardown(test_domain_unique, setup, teardown),
