@@ -220,7 +220,12 @@ int conf_parse_args(struct conf *c, int argc, char **argv, bool *help, char *err
 		} else {
 			snprintf(name, sizeof(name), "%s", a);
 			long k = find_opt(c, name, strlen(name));
-			if (k < 0 || c->opts[k].type != CONF_BOOL) {
+			if (k < 0) {
+				/* say it is unknown, not that it needs a value */
+				snprintf(err, errsz, "unknown option '%s'", name);
+				return ENOENT;
+			}
+			if (c->opts[k].type != CONF_BOOL) {
 				snprintf(err, errsz, "option '--%s' needs a value (--%s=VALUE)", name, name);
 				return EINVAL;
 			}

@@ -78,6 +78,22 @@ int mbuf_write_pl(struct mbuf *mb, const struct pl *pl)
 	return mbuf_write_mem(mb, pl->p, pl->l);
 }
 
+/* Text of n bytes that ends exactly at max: vsnprintf needs one more byte for its
+ * NUL than the cap allows, so it is formatted into a temporary and copied. */
+static int vprintf_at_cap(struct mbuf *mb, size_t n, const char *fmt, va_list ap)
+{
+	int err = mbuf_reserve(mb, n);
+	if (err)
+		return err;
+	char *tmp = malloc(n + 1);
+	if (!tmp)
+		return ENOMEM;
+	vsnprintf(tmp, n + 1, fmt, ap);
+	memcpy(mb->buf + mb->end, tmp, n);
+	free(tmp);
+	return 0;
+}
+
 int mbuf_vprintf(struct mbuf *mb, const char *fmt, va_list ap)
 {
 	va_list ap2;
@@ -90,11 +106,14 @@ int mbuf_vprintf(struct mbuf *mb, const char *fmt, va_list ap)
 	}
 	if ((size_t)n >= room) {
 		int err = mbuf_reserve(mb, (size_t)n + 1);
+		if (err == EMSGSIZE)
+			err = vprintf_at_cap(mb, (size_t)n, fmt, ap2);
+		else if (!err)
+			vsnprintf((char *)mb->buf + mb->end, (size_t)n + 1, fmt, ap2);
 		if (err) {
 			va_end(ap2);
 			return err;
 		}
-		vsnprintf((char *)mb->buf + mb->end, (size_t)n + 1, fmt, ap2);
 	}
 	va_end(ap2);
 	mb->end += (size_t)n;

@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <string.h>
-#include <strings.h>
 
 struct pl pl_cstr(const char *s)
 {
@@ -17,7 +16,20 @@ bool pl_eq(const struct pl *a, const struct pl *b)
 
 bool pl_casecmp(const struct pl *a, const struct pl *b)
 {
-	return a->l == b->l && (a->l == 0 || strncasecmp(a->p, b->p, a->l) == 0);
+	if (a->l != b->l)
+		return false;
+	/* Not strncasecmp: it stops at a NUL, and a slice from the network may hold
+	 * one, so "a\0b" would equal "a\0c". */
+	for (size_t i = 0; i < a->l; i++) {
+		unsigned char x = (unsigned char)a->p[i], y = (unsigned char)b->p[i];
+		if (x >= 'A' && x <= 'Z')
+			x = (unsigned char)(x + 32);
+		if (y >= 'A' && y <= 'Z')
+			y = (unsigned char)(y + 32);
+		if (x != y)
+			return false;
+	}
+	return true;
 }
 
 bool pl_eq_str(const struct pl *a, const char *s)
@@ -42,7 +54,8 @@ int pl_u64(const struct pl *pl, uint64_t max, uint64_t *out)
 		if (c < '0' || c > '9')
 			return EINVAL;
 		unsigned d = (unsigned)(c - '0');
-		if (v > (max - d) / 10)
+		/* d > max first: max - d would wrap and let "9" through a max of 5 */
+		if (d > max || v > (max - d) / 10)
 			return ERANGE;
 		v = v * 10 + d;
 	}

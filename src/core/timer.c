@@ -4,7 +4,11 @@
 #include <errno.h>
 #include <stdlib.h>
 
-static uint64_t tmr_seq_next;
+/* Per thread: every loop thread arms timers, and a shared counter was a data race
+ * whose lost updates could move it backwards, breaking arming order for equal
+ * deadlines. A heap is only ever used by its own thread, so a counter per thread
+ * keeps each heap's sequence increasing. */
+static _Thread_local uint64_t tmr_seq_next;
 
 static bool before(const struct tmr *a, const struct tmr *b)
 {

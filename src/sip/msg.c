@@ -222,6 +222,7 @@ static int vias_parse(struct sip_msg *msg, struct sip_perr *perr)
 	for (const struct sip_hdr *h = sip_msg_hdr(msg, SIP_HDR_VIA); h; h = sip_msg_hdr_next(msg, h)) {
 		struct pl cur = h->val, v;
 		int err;
+		unsigned before = msg->nvia;
 		while ((err = sip_hdr_value_next(&cur, &v)) == 0) {
 			struct sip_via via;
 			if (sip_via_parse(&via, &v))
@@ -231,7 +232,9 @@ static int vias_parse(struct sip_msg *msg, struct sip_perr *perr)
 			if (msg->nvia == 1)
 				msg->via = via;
 		}
-		if (err != ENOENT)
+		/* An empty "Via:" has no via-parm (RFC 3261 §20.42 needs one): without this
+		 * it would pass as a Via while leaving msg->via unset. */
+		if (err != ENOENT || msg->nvia == before)
 			return PERR(400, "Bad Via header");
 	}
 	return 0;
@@ -421,7 +424,12 @@ int sip_msg_frame(const char *data, size_t len, size_t *msglen)
 			while (name.l && is_ws(name.p[name.l - 1]))
 				name.l--;
 			if (pl_caseeq_str(&name, "Content-Length") || pl_caseeq_str(&name, "l")) {
-				struct pl v = pl_trim(pl_from(colon + 1, (size_t)(lf - colon - 1)));
+				/* The value may be folded onto continuation lines (RFC 3261
+				 * §7.3.1), as sip_msg_parse accepts: frame what it will parse. */
+				const char *vend = lf;
+				while (vend + 1 < hend && is_ws(vend[1]))
+					vend = memchr(vend + 1, '\n', (size_t)(hend - vend - 1));
+				struct pl v = pl_trim(pl_from(colon + 1, (size_t)(vend - colon - 1)));
 				if (found || pl_u64(&v, SIP_MSG_MAX_SIZE, &cl)) {
 					*msglen = hlen;
 					return EBADMSG;

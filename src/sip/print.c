@@ -72,11 +72,25 @@ static int print_top_via(struct mbuf *mb, const struct sip_msg *req, const struc
 	return err;
 }
 
+/* Writes "name: value" without CRLF. Values go through mbuf_write_pl, never
+ * "%.*s": a received value may hold a NUL (RFC 4475 §3.1.1.2 puts one in a quoted
+ * display name) and printf would cut the header short there. */
+static int write_hdr(struct mbuf *mb, const struct pl *name, const struct pl *val)
+{
+	int err = mbuf_write_pl(mb, name);
+	err |= mbuf_write_str(mb, ": ");
+	err |= mbuf_write_pl(mb, val);
+	return err;
+}
+
 static int copy_hdrs(struct mbuf *mb, const struct sip_msg *req, enum sip_hdr_id id, const char *name)
 {
 	int err = 0;
-	for (const struct sip_hdr *h = sip_msg_hdr(req, id); h; h = sip_msg_hdr_next(req, h))
-		err |= mbuf_printf(mb, "%s: %.*s\r\n", name, (int)h->val.l, h->val.p);
+	struct pl n = pl_cstr(name);
+	for (const struct sip_hdr *h = sip_msg_hdr(req, id); h; h = sip_msg_hdr_next(req, h)) {
+		err |= write_hdr(mb, &n, &h->val);
+		err |= mbuf_write_str(mb, "\r\n");
+	}
 	return err;
 }
 
@@ -107,7 +121,7 @@ int sip_print_response(struct mbuf *mb, const struct sip_msg *req, uint16_t scod
 	err |= copy_hdrs(mb, req, SIP_HDR_FROM, "From");
 	const struct sip_hdr *to = sip_msg_hdr(req, SIP_HDR_TO);
 	if (to) {
-		err |= mbuf_printf(mb, "To: %.*s", (int)to->val.l, to->val.p);
+		err |= write_hdr(mb, &PL("To"), &to->val);
 		if (scode > 100 && totag && !req->to.tag.l)
 			err |= mbuf_printf(mb, ";tag=%s", totag);
 		err |= mbuf_write_str(mb, "\r\n");
@@ -151,7 +165,8 @@ static int print_derived(struct mbuf *mb, const struct sip_msg *req, const char 
 			 const struct sip_msg *to_from)
 {
 	int err = mbuf_printf(mb, "%s %.*s SIP/2.0\r\n", method, (int)req->ruri_raw.l, req->ruri_raw.p);
-	err |= mbuf_printf(mb, "Via: %.*s\r\n", (int)req->via.val.l, req->via.val.p);
+	err |= write_hdr(mb, &PL("Via"), &req->via.val);
+	err |= mbuf_write_str(mb, "\r\n");
 	err |= mbuf_write_str(mb, "Max-Forwards: 70\r\n");
 	err |= copy_hdrs(mb, req, SIP_HDR_FROM, "From");
 	err |= copy_hdrs(mb, to_from, SIP_HDR_TO, "To");
@@ -175,15 +190,19 @@ int sip_print_cancel(struct mbuf *mb, const struct sip_msg *req)
 int sip_msg_print(struct mbuf *mb, const struct sip_msg *msg)
 {
 	int err;
-	if (msg->req)
+	if (msg->req) {
 		err = mbuf_printf(mb, "%.*s %.*s SIP/2.0\r\n", (int)msg->method.l, msg->method.p,
 				  (int)msg->ruri_raw.l, msg->ruri_raw.p);
-	else
-		err = mbuf_printf(mb, "SIP/2.0 %u %.*s\r\n", msg->scode, (int)msg->reason.l, msg->reason.p);
+	} else {
+		err = mbuf_printf(mb, "SIP/2.0 %u ", msg->scode);
+		err |= mbuf_write_pl(mb, &msg->reason);
+		err |= mbuf_write_str(mb, "\r\n");
+	}
 	for (size_t i = 0; i < msg->hdrc; i++) {
 		const struct sip_hdr *h = &msg->hdrs[i];
 		struct pl v = pl_trim(h->val);
-		err |= mbuf_printf(mb, "%.*s: %.*s\r\n", (int)h->name.l, h->name.p, (int)v.l, v.p);
+		err |= write_hdr(mb, &h->name, &v);
+		err |= mbuf_write_str(mb, "\r\n");
 	}
 	err |= mbuf_write_str(mb, "\r\n");
 	err |= mbuf_write_pl(mb, &msg->body);

@@ -133,7 +133,8 @@ static enum match stsx_match(const struct sip_stsx *t, const struct sip_msg *req
 	/* RFC 3261 §17.2.3, the RFC 2543 fallback */
 	if (!pl_eq(&req->from.tag, &o->from.tag) || !pl_eq(&req->via.val, &o->via.val))
 		return M_NONE;
-	if (!ack && !pl_eq(&req->ruri_raw, &o->ruri_raw))
+	/* The ACK too: §17.2.3 lists the Request-URI among what it must share. */
+	if (!pl_eq(&req->ruri_raw, &o->ruri_raw))
 		return M_NONE;
 	if (ack)
 		return pl_eq_str(&req->to.tag, t->totag) || pl_eq(&req->to.tag, &o->to.tag) ? M_SAME : M_NONE;
@@ -214,8 +215,17 @@ int sip_stsx_alloc(struct sip_stsx **tp, struct sip_tsx_layer *l, struct sip_msg
 	hash_insert(&l->stsx, skey(req), &t->le, t);
 	l->count++;
 	*tp = t;
-	if (t->invite)
-		return sip_stsx_reply(t, 100, NULL, NULL, NULL, NULL);
+	if (t->invite) {
+		int err = sip_stsx_reply(t, 100, NULL, NULL, NULL, NULL);
+		if (err) {
+			/* The caller takes an error to mean "no transaction" and forgets t,
+			 * which would then stay in the layer with no timer to end it and
+			 * absorb every retransmission of the INVITE. */
+			stsx_terminate(t);
+			*tp = NULL;
+		}
+		return err;
+	}
 	return 0;
 }
 
@@ -254,7 +264,9 @@ int sip_stsx_reply(struct sip_stsx *t, uint16_t scode, const char *reason, const
 	/* §17.2.1 and RFC 6026 §7.1: non-2xx waits for its ACK (G, H); a 2xx is
 	 * Accepted and retransmitted until the ACK arrives or Timer L fires. */
 	t->state = scode < 300 ? S_ACCEPTED : S_COMPLETED;
-	if (!t->reliable)
+	/* A 2xx is retransmitted over any transport (RFC 3261 §13.3.1.4): a UDP hop
+	 * further along the path may have lost it, and only the ACK ends it. */
+	if (!t->reliable || t->state == S_ACCEPTED)
 		tmr_start(l->th, &t->t_retx, t->interval, stsx_retx_h, t);
 	tmr_start(l->th, &t->t_end, 64u * l->tm.t1, stsx_end_h, t);
 	return err;
