@@ -3,6 +3,7 @@
  * the data dir and runs the signalling loop on this thread until SIGTERM/SIGINT. */
 #include <errno.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,11 +57,26 @@ static void on_signal(int fd, int events, void *arg)
 	}
 }
 
+/* Creates dir and any missing parents (as mkdir -p), then checks we can write. */
 static int data_dir_open(const char *dir)
 {
-	if (mkdir(dir, 0750) < 0 && errno != EEXIST) {
-		log_error("data dir %s: %s", dir, strerror(errno));
-		return errno;
+	char path[4096];
+	if (snprintf(path, sizeof(path), "%s", dir) >= (int)sizeof(path) || !*path) {
+		log_error("data dir '%s': bad path", dir);
+		return EINVAL;
+	}
+	for (char *p = path + 1;; p++) {
+		bool end = *p == '\0';
+		if (*p != '/' && !end)
+			continue;
+		*p = '\0';
+		if (mkdir(path, 0750) < 0 && errno != EEXIST) {
+			log_error("data dir %s: %s", path, strerror(errno));
+			return errno;
+		}
+		if (end)
+			break;
+		*p = '/';
 	}
 	if (access(dir, W_OK) < 0) {
 		log_error("data dir %s is not writable: %s", dir, strerror(errno));
