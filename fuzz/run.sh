@@ -1,0 +1,273 @@
+#!/bin/bash
+# fuzz/run.sh: builds the libFuzzer targets (clang, ASan+UBSan) into build-fuzz/
+# when needed and runs each for a bounded time, seeded from the SIP torture
+# messages (../shared/testdata/sip-torture/) and a few valid messages written
+# below. Prints exactly one line per target, which tools/run-tests.sh counts:
+#
+#   fuzz NAME: ok        ran FUZZ_SECONDS with no crash, sanitizer report or leak
+#   fuzz NAME: FAILED    a finding (or the target did not build); log kept
+#   fuzz NAME: skipped   no clang or no libFuzzer runtime (tools/install-deps.sh)
+#
+# Other output goes to stderr or starts with "  ". Exits 1 when any target failed.
+#
+# Environment:
+#   FUZZ_SECONDS       seconds per target (default 20)
+#   FUZZ_JOBS          targets run at once (default: number of CPUs, at most 3)
+#   FUZZ_TARGETS       space-separated subset, e.g. "fuzz_sip_msg fuzz_sip_uri"
+#   FUZZ_BUILD_DIR     build directory (default build-fuzz at the repo top)
+#   FUZZ_KEEP_CORPUS=1 keep what the run finds in fuzz/corpus-NAME (gitignored);
+#                      an existing fuzz/corpus-NAME is always used and grown.
+# A long campaign: docs/fuzzing.md.
+set -u
+
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+SHARED=$(cd "$REPO/.." && pwd)/shared
+TORTURE=$SHARED/testdata/sip-torture
+BUILD=${FUZZ_BUILD_DIR:-$REPO/build-fuzz}
+SECONDS_EACH=${FUZZ_SECONDS:-20}
+NCPU=$(nproc 2>/dev/null || echo 2)
+JOBS=${FUZZ_JOBS:-$((NCPU < 3 ? NCPU : 3))}
+
+# The targets fuzz/meson.build defines; fuzz_api_json only where src/api
+# provides api_request_fuzz().
+ALL_TARGETS="fuzz_sip_msg fuzz_sip_uri fuzz_sip_frame fuzz_sip_auth"
+if grep -qs 'api_request_fuzz' "$REPO/src/api/api.h"; then
+	ALL_TARGETS="$ALL_TARGETS fuzz_api_json"
+fi
+TARGETS=${FUZZ_TARGETS:-$ALL_TARGETS}
+
+say_all() { for t in $TARGETS; do echo "fuzz ${t#fuzz_}: $1"; done; }
+
+WORK=$(mktemp -d /tmp/pbxd-fuzz-run.XXXXXX)
+trap 'rm -rf "$WORK"' EXIT
+# Stop the fuzzers this script started when it is interrupted.
+trap 'kill -TERM $(jobs -p) 2>/dev/null; exit 143' INT TERM
+
+# ---------------------------------------------------------------- toolchain
+if ! command -v clang >/dev/null 2>&1; then
+	echo "  clang not found: run tools/install-deps.sh" >&2
+	say_all skipped
+	exit 0
+fi
+printf '#include <stdint.h>\n#include <stddef.h>\nint LLVMFuzzerTestOneInput(const uint8_t *d, size_t n);\nint LLVMFuzzerTestOneInput(const uint8_t *d, size_t n) { (void)d; (void)n; return 0; }\n' \
+	>"$WORK/probe.c"
+if ! clang -fsanitize=fuzzer,address,undefined "$WORK/probe.c" -o "$WORK/probe" >/dev/null 2>&1; then
+	echo "  clang cannot link libFuzzer (libclang-rt-*-dev missing?): run tools/install-deps.sh" >&2
+	say_all skipped
+	exit 0
+fi
+
+# ---------------------------------------------------------------- build
+# Every object is compiled with coverage instrumentation (fuzzer-no-link) so
+# libFuzzer sees the parsers' branches; only the fuzz executables link
+# libFuzzer's main (fuzz/meson.build adds -fsanitize=fuzzer to them).
+# Two runs at once (two engineers' `make test`) must not drive ninja in the same
+# directory together: the build step holds a lock.
+mkdir -p "$BUILD"
+exec 9>"$BUILD/.fuzz-build.lock"
+flock 9
+if [ ! -f "$BUILD/build.ninja" ]; then
+	wipe=()
+	[ -d "$BUILD/meson-private" ] && wipe=(--wipe) # a setup that failed half-way
+	if ! CC=clang meson setup "${wipe[@]}" "$BUILD" "$REPO" -Dfuzz=true -Dtests=false \
+		-Db_sanitize=address,undefined -Db_lundef=false \
+		-Dc_args=-fsanitize=fuzzer-no-link >"$WORK/setup.log" 2>&1; then
+		sed 's/^/  /' "$WORK/setup.log" | tail -20 >&2
+		say_all FAILED
+		exit 1
+	fi
+fi
+declare -A BUILT
+for t in $TARGETS; do
+	if ninja -C "$BUILD" "fuzz/$t" >"$WORK/build-$t.log" 2>&1; then
+		BUILT[$t]=1
+	else
+		echo "  $t did not build:" >&2
+		grep -E 'error|Error' "$WORK/build-$t.log" | head -10 | sed 's/^/  /' >&2
+	fi
+done
+flock -u 9
+exec 9>&-
+
+# ---------------------------------------------------------------- seeds
+seed() { # seed DIR NAME: stdin (printf escapes already applied) into DIR/NAME
+	mkdir -p "$1"
+	cat >"$1/$2"
+}
+msg() { printf '%b' "$1"; }
+
+S=$WORK/seeds
+mkdir -p "$S/msg" "$S/uri" "$S/auth" "$S/api"
+for f in "$TORTURE"/rfc4475/*.dat "$TORTURE"/rfc5118/*; do
+	[ -f "$f" ] && cp "$f" "$S/msg/$(basename "$f")"
+done
+
+msg 'REGISTER sip:example.com SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.10:5060;rport;branch=z9hG4bK776asdhds\r\nMax-Forwards: 70\r\nFrom: "Alice" <sip:alice@example.com>;tag=1928301774\r\nTo: <sip:alice@example.com>\r\nCall-ID: a84b4c76e66710@pc33.example.com\r\nCSeq: 2 REGISTER\r\nContact: <sip:alice@192.0.2.10:5060;transport=udp>;expires=3600;+sip.instance="<urn:uuid:00000000-0000-1000-8000-000A95A0E128>"\r\nAuthorization: Digest username="alice", realm="example.com", nonce="abc", uri="sip:example.com", response="0123456789abcdef0123456789abcdef", algorithm=MD5, qop=auth, nc=00000001, cnonce="xyz"\r\nUser-Agent: Phone/1.0\r\nContent-Length: 0\r\n\r\n' | seed "$S/msg" register
+msg 'INVITE sip:bob@example.com;user=phone SIP/2.0\r\nVia: SIP/2.0/TCP [2001:db8::10]:5063;branch=z9hG4bKnashds8\r\nVia: SIP/2.0/UDP 192.0.2.1;received=198.51.100.7;branch=z9hG4bK1\r\nRecord-Route: <sip:p1.example.com;lr>, <sip:p2.example.com;lr>\r\nRoute: <sip:edge.example.com;lr>\r\nMax-Forwards: 69\r\nFrom: Alice <sip:alice@example.com>;tag=88sja8x\r\nTo: "Bob \\"B\\"" <sip:bob@example.com>\r\nCall-ID: 987asjd97y7atg\r\nCSeq: 986759 INVITE\r\nContact: <sip:alice@[2001:db8::10]:5063;transport=tcp>\r\nSupported: 100rel, timer\r\nAllow: INVITE, ACK, CANCEL, BYE, OPTIONS\r\nContent-Type: application/sdp\r\nContent-Length: 129\r\n\r\nv=0\r\no=alice 2890844526 2890844526 IN IP4 192.0.2.10\r\ns=-\r\nc=IN IP4 192.0.2.10\r\nt=0 0\r\nm=audio 49170 RTP/AVP 0 8 101\r\n' | seed "$S/msg" invite
+msg 'SIP/2.0 200 OK\r\nv: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bK776asdhds;received=192.0.2.10;rport=5060\r\nf: <sip:alice@example.com>;tag=1928301774\r\nt: <sip:bob@example.com>;tag=a6c85cf\r\ni: a84b4c76e66710\r\nCSeq: 314159 INVITE\r\nm: <sip:bob@192.0.2.4>\r\nk: timer\r\nl: 0\r\n\r\n' | seed "$S/msg" ok-compact
+msg 'BYE sip:alice@192.0.2.10 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.4;branch=z9hG4bKnashds10\r\nMax-Forwards: 70\r\nFrom: <sip:bob@example.com>;tag=a6c85cf\r\nTo: <sip:alice@example.com>;tag=1928301774\r\nCall-ID: a84b4c76e66710\r\nCSeq: 231 BYE\r\nContent-Length: 0\r\n\r\n' | seed "$S/msg" bye
+msg 'OPTIONS sip:127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:5070;branch=z9hG4bK-1\r\nMax-Forwards: 70\r\nFrom: <sip:bench@127.0.0.1>;tag=1\r\nTo: <sip:127.0.0.1:5060>\r\nCall-ID: 1-1@127.0.0.1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n\r\n\r\nACK sip:bob@example.com SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:5070;branch=z9hG4bK-2\r\nMax-Forwards: 70\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:b@c>;tag=2\r\nCall-ID: 2\r\nCSeq: 1 ACK\r\nl: 4\r\n\r\nabcd' | seed "$S/msg" stream-pipelined
+
+# URI, name-addr, Via and parameter values: hand-written, plus every
+# Request-URI and address/Via header value of the torture messages.
+n=0
+for v in 'sip:alice:pw@example.com:5060;transport=tcp;lr?subject=x&h=%20' \
+	'sips:[2001:db8::1]:5061;maddr=[::1]' 'sip:user%40x@192.0.2.1' 'tel:+1-201-555-0123;phone-context=x' \
+	'"A \"q\" B" <sip:a@b;lr>;tag=x;q=0.5' '*' '<urn:service:sos>' \
+	'SIP/2.0/UDP [2001:db8::9]:5060;branch=z9hG4bK1;received=::1;rport=1;maddr=224.2.0.1;ttl=1' \
+	';a=b;c;d="x;y"' 'host.example.com:65535'; do
+	printf '%s' "$v" | seed "$S/uri" "hand-$((n++))"
+done
+for f in "$S"/msg/*; do
+	awk 'NR==1 && $3 ~ /^SIP\// { print $2 }
+	     /^(Via|v|From|f|To|t|Contact|m|Route|Record-Route)[ \t]*:/ { sub(/^[^:]*:[ \t]*/, ""); sub(/\r$/, ""); print }' \
+		"$f" 2>/dev/null | head -20 | while IFS= read -r line; do
+		printf '%s' "$line" >"$S/uri/$(basename "$f")-$RANDOM$RANDOM"
+	done
+done
+
+n=0
+for v in 'Digest username="alice", realm="example.com", nonce="abc", uri="sip:example.com", response="0123456789abcdef0123456789abcdef", algorithm=MD5, qop=auth, nc=00000001, cnonce="xyz", opaque="o"' \
+	'Digest username="b\"o\\b", realm="r", nonce="n", uri="sip:r", response="0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", algorithm=SHA-256-sess, qop=auth, nc=ffffffff, cnonce="c"' \
+	'Digest username="a",realm="r",nonce="n",uri="sip:x",response="0123456789abcdef0123456789abcdef"' \
+	'Basic YWxhZGRpbjpvcGVuc2VzYW1l'; do
+	printf '%s' "$v" | seed "$S/auth" "hand-$((n++))"
+done
+grep -ah '^\(Proxy-\)\?Authorization' "$TORTURE"/rfc4475/*.dat 2>/dev/null | sed 's/^[^:]*:[ \t]*//; s/\r$//' |
+	while IFS= read -r line; do printf '%s' "$line" >"$S/auth/torture-$RANDOM$RANDOM"; done
+
+# API: first byte picks the route (api_request_fuzz in src/api/api.c).
+n=0
+for v in '0{"username":"admin","password":"fuzz-pass1"}' '1{"refresh_token":"x"}' \
+	'2{"name":"T","domain":"t.example","admin":{"username":"ta","password":"fuzz-pass1"}}' \
+	'3{"name":"G2","enabled":false}' \
+	'4{"username":"u2","password":"fuzz-pass1","email":"u2@x.io","extension_number":"102","extension_password":"sipsecret2"}' \
+	'5{"email":"v@x.io","enabled":true}' '6{"voicemail":true,"ring_seconds":20}' '7{"dnd":true}' \
+	'8{"display_name":"\u00e9\ud83d\ude00"}' '9username eq "u1" and enabled eq true'; do
+	printf '%s' "$v" | seed "$S/api" "hand-$((n++))"
+done
+
+# A dictionary of SIP tokens helps the mutator past the keyword checks.
+cat >"$WORK/sip.dict" <<'EOF'
+"SIP/2.0"
+"\x0d\x0a"
+"\x0d\x0a\x0d\x0a"
+"INVITE"
+"REGISTER"
+"OPTIONS"
+"ACK"
+"BYE"
+"Via:"
+"v:"
+"From:"
+"To:"
+"Call-ID:"
+"CSeq:"
+"Contact:"
+"Max-Forwards:"
+"Content-Length:"
+"l:"
+"Route:"
+"Record-Route:"
+"Require:"
+"Authorization:"
+"Digest "
+"sip:"
+"sips:"
+"tel:"
+"SIP/2.0/UDP "
+";branch=z9hG4bK"
+";rport"
+";received="
+";tag="
+";transport=tcp"
+";lr"
+";maddr="
+"<sip:"
+">"
+"[::1]"
+"%00"
+"username="
+"realm="
+"nonce="
+"uri="
+"response="
+"qop=auth"
+"nc=00000001"
+"cnonce="
+"algorithm=SHA-256"
+EOF
+
+# ---------------------------------------------------------------- run
+seeds_of() {
+	case $1 in
+	fuzz_sip_msg | fuzz_sip_frame) echo "$S/msg" ;;
+	fuzz_sip_uri) echo "$S/uri" ;;
+	fuzz_sip_auth) echo "$S/auth" ;;
+	fuzz_api_json) echo "$S/api" ;;
+	esac
+}
+
+# Sanitizer reports are fatal, so that a finding stops the run with a non-zero status.
+export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=0:detect_leaks=1:allocator_may_return_null=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
+# Each run logs into its own temp dir; the logs are copied to $BUILD/fuzz-logs/
+# at the end (NAME.log: the last run; NAME-failed-DATE.log kept for a finding).
+# Crash inputs go to $BUILD/fuzz-logs/NAME-artifacts/.
+LOGS=$WORK/logs
+KEEP=$BUILD/fuzz-logs
+mkdir -p "$LOGS" "$KEEP"
+
+run_one() { # run_one TARGET: writes $WORK/TARGET.rc
+	local t=$1 name=${1#fuzz_} corpus
+	if [ -d "$REPO/fuzz/corpus-$name" ] || [ "${FUZZ_KEEP_CORPUS:-0}" = 1 ]; then
+		corpus=$REPO/fuzz/corpus-$name
+	else
+		corpus=$WORK/corpus-$name
+	fi
+	mkdir -p "$corpus" "$KEEP/$name-artifacts"
+	local dict=()
+	[ "$t" != fuzz_api_json ] && dict=(-dict="$WORK/sip.dict")
+	"$BUILD/fuzz/$t" -max_total_time="$SECONDS_EACH" -max_len=65535 -timeout=10 -rss_limit_mb=2048 \
+		-print_final_stats=1 -artifact_prefix="$KEEP/$name-artifacts/" "${dict[@]}" \
+		"$corpus" "$(seeds_of "$t")" >"$LOGS/$name.log" 2>&1
+	echo $? >"$WORK/$t.rc"
+}
+
+running=0
+for t in $TARGETS; do
+	[ -n "${BUILT[$t]:-}" ] || continue
+	run_one "$t" &
+	running=$((running + 1))
+	if [ "$running" -ge "$JOBS" ]; then
+		wait -n
+		running=$((running - 1))
+	fi
+done
+wait
+
+failed=0
+for t in $TARGETS; do
+	name=${t#fuzz_}
+	log=$LOGS/$name.log
+	if [ -z "${BUILT[$t]:-}" ]; then
+		echo "fuzz $name: FAILED"
+		echo "  (did not build; see ninja -C $BUILD fuzz/$t)"
+		failed=1
+		continue
+	fi
+	rc=$(cat "$WORK/$t.rc" 2>/dev/null || echo 99)
+	cp "$log" "$KEEP/$name.log" 2>/dev/null
+	if [ "$rc" -eq 0 ] && ! grep -aqE 'ERROR: (AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer|libFuzzer)|runtime error:' "$log"; then
+		echo "fuzz $name: ok"
+		grep -aE '^#[0-9]+.*DONE' "$log" | tail -1 | sed 's/^/  /'
+	else
+		echo "fuzz $name: FAILED"
+		grep -aE 'ERROR:|runtime error:|SUMMARY:|Test unit written|^    #[0-9]' "$log" | head -20 | sed 's/^/  /'
+		kept=$KEEP/$name-failed-$(date +%Y%m%d-%H%M%S).log
+		cp "$log" "$kept"
+		echo "  (full log: $kept)"
+		failed=1
+	fi
+done
+exit $failed
