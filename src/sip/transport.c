@@ -42,6 +42,7 @@ struct sip_conn {
 	int fd;         /* -1 once closed */
 	const struct conn_io *io;
 	bool connecting;
+	bool closing;   /* lingering after a framing error */
 	struct mbuf *rbuf, *wbuf;
 	struct tmr idle;
 };
@@ -89,7 +90,10 @@ static void udp_readable(int fd, int events, void *arg)
 		if ((size_t)n > SIP_MSG_MAX_SIZE || n == 0)
 			continue; /* truncated or empty: nothing trustworthy to answer */
 		/* A lone CRLF is a keep-alive (RFC 5626 §3.5.1 over UDP uses STUN; phones send CRLF). */
-		if (n <= 4 && strspn(tp->dgram, "\r\n") >= (size_t)n)
+		size_t crlf = 0;
+		while (crlf < (size_t)n && (tp->dgram[crlf] == '\r' || tp->dgram[crlf] == '\n'))
+			crlf++;
+		if (crlf == (size_t)n)
 			continue;
 		tp->rh(&src, tp->dgram, (size_t)n, tp->arg);
 	}
@@ -112,6 +116,7 @@ static const struct conn_io tcp_io = { tcp_recv, tcp_send };
 static void conn_destroy(void *data)
 {
 	struct sip_conn *c = data;
+	tmr_cancel(&c->idle);
 	mem_deref(c->rbuf);
 	mem_deref(c->wbuf);
 }
@@ -165,8 +170,14 @@ static int conn_flush(struct sip_conn *c)
 		}
 		c->wbuf->pos += (size_t)n;
 	}
-	if (c->wbuf->pos == c->wbuf->end)
+	if (c->wbuf->pos == c->wbuf->end) {
 		mbuf_reset(c->wbuf);
+		if (c->closing)
+			shutdown(c->fd, SHUT_WR);
+	} else if (c->wbuf->pos > c->wbuf->size / 2) {
+		/* Drop what was sent so the cap counts only what is still queued. */
+		mbuf_shift(c->wbuf, c->wbuf->pos);
+	}
 	return 0;
 }
 
@@ -196,61 +207,88 @@ static size_t conn_keepalive(struct sip_conn *c, const uint8_t *p, size_t len)
 	return off;
 }
 
-static void conn_readable(struct sip_conn *c)
+/* After a framing error the stream cannot be resynchronised: stop reading, let
+ * the answer drain, half-close, and close for good on the peer's EOF or after a
+ * short grace. Closing at once with unread input would send a RST that can
+ * destroy the answer before the peer reads it. */
+static void conn_linger(struct sip_conn *c)
+{
+	c->closing = true;
+	mbuf_reset(c->rbuf);
+	tmr_start(loop_timers(c->tp->loop), &c->idle, 2000, conn_idle, c);
+}
+
+/* Frames and hands up every complete message in rbuf. Returns false when the
+ * connection closed meanwhile (a handler may close it). */
+static bool conn_dispatch(struct sip_conn *c)
 {
 	struct sip_transport *tp = c->tp;
-	for (;;) {
-		if (mbuf_reserve(c->rbuf, 4096)) {
-			log_warn("tcp: message too large, closing");
-			conn_shutdown(c);
-			return;
-		}
-		ssize_t n = c->io->recv(c, c->rbuf->buf + c->rbuf->end, c->rbuf->size - c->rbuf->end);
-		if (n == 0) {
-			conn_shutdown(c);
-			return;
-		}
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno != EAGAIN && errno != EWOULDBLOCK)
-				conn_shutdown(c);
-			break;
-		}
-		c->rbuf->end += (size_t)n;
-		if ((size_t)n < 4096)
-			break;
-	}
-	conn_touch(c);
-
-	/* The handler may close the connection: hold it while framing. */
-	mem_ref(c);
 	size_t off = 0;
-	while (c->fd >= 0 && off < c->rbuf->end) {
+	while (c->fd >= 0 && !c->closing && off < c->rbuf->end) {
 		off += conn_keepalive(c, c->rbuf->buf + off, c->rbuf->end - off);
 		size_t mlen = 0;
 		int err = sip_msg_frame((const char *)c->rbuf->buf + off, c->rbuf->end - off, &mlen);
 		if (err == EAGAIN)
 			break;
+		if (err == EMSGSIZE) {
+			char a[64];
+			log_warn("tcp %s: message over %u bytes, closing", sa_str(&c->peer, a, sizeof(a)),
+				 (unsigned)SIP_MSG_MAX_SIZE);
+			conn_shutdown(c);
+			return false;
+		}
 		struct sip_peer src = { .tp = c->kind, .addr = c->peer, .local = c->local, .fd = -1, .conn = c };
-		if (err == EBADMSG) {
-			/* Answerable (the parser will say why), but the stream is lost. */
-			tp->rh(&src, (const char *)c->rbuf->buf + off, mlen, tp->arg);
-			conn_shutdown(c);
-			break;
-		}
-		if (err) {
-			conn_shutdown(c);
-			break;
-		}
+		/* EBADMSG is still answerable: the parser says why, then the stream is lost. */
 		tp->rh(&src, (const char *)c->rbuf->buf + off, mlen, tp->arg);
+		if (err == EBADMSG) {
+			if (c->fd >= 0)
+				conn_linger(c);
+			break;
+		}
 		off += mlen;
 	}
-	if (c->fd >= 0) {
+	if (c->fd < 0)
+		return false;
+	if (!c->closing)
 		mbuf_shift(c->rbuf, off);
-		if (conn_flush(c) || conn_watch(c))
+	return true;
+}
+
+static void conn_readable(struct sip_conn *c)
+{
+	/* Handlers may close the connection: hold it until we are done here. */
+	mem_ref(c);
+	/* Frame after every read, so a burst of pipelined messages is served as it
+	 * comes and never counts against the one-message size limit; a bounded
+	 * number of reads per wake-up keeps one busy peer from starving the rest. */
+	for (int i = 0; i < 16 && c->fd >= 0; i++) {
+		if (mbuf_reserve(c->rbuf, 4096)) {
 			conn_shutdown(c);
+			break;
+		}
+		ssize_t n = c->io->recv(c, c->rbuf->buf + c->rbuf->end, c->rbuf->size - c->rbuf->end);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		if (n <= 0) {
+			/* EOF or a reset: what already arrived complete is still served. */
+			if (n == 0 && !c->closing)
+				conn_dispatch(c);
+			conn_shutdown(c);
+			break;
+		}
+		if (c->closing) {
+			mbuf_reset(c->rbuf); /* discarded while lingering */
+			continue;
+		}
+		c->rbuf->end += (size_t)n;
+		conn_touch(c);
+		if (!conn_dispatch(c))
+			break;
 	}
+	if (c->fd >= 0 && (conn_flush(c) || conn_watch(c)))
+		conn_shutdown(c);
 	mem_deref(c);
 }
 

@@ -113,6 +113,11 @@ class Pbxd:
                 f"--sip-tcp-port={tcp_port}",
                 "--log-level=debug",
                 "--sip-trace=on",
+                # the REST API on its own free port, so several pbxd can run at once
+                "--http-address=127.0.0.1",
+                f"--http-port={free_port(socket.SOCK_STREAM, avoid=(udp_port, tcp_port))}",
+                "--http-tls=off",
+                "--admin-password=Wire-test-1",
             ]
         self.argv += list(args or [])
         self.proc = None

@@ -169,3 +169,42 @@ def test_response_without_transaction_dropped(fast):
     s.sendto(resp.encode(), ("127.0.0.1", fast.udp_port))
     assert _recv_all(s, 0.5) == []
     s.close()
+
+
+def test_tcp_reset_by_peer_survived(pbxd):
+    """A peer that resets its connection (SO_LINGER 0) must not hurt pbxd (a
+    pbxd without the tight per-address cap, so the resets need not be seen first)."""
+    fast = pbxd
+    import struct
+    for _ in range(3):
+        s = socket.create_connection(("127.0.0.1", fast.tcp_port), timeout=2.0)
+        s.sendall(b"OPTIONS sip:x@127.0.0.1 SIP/2.0\r\n")  # half a message
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        s.close()
+    st = tcp_connect(fast.tcp_port)
+    lport = st.sock.getsockname()[1]
+    st.sock.sendall(make_request("OPTIONS", fast.tcp_port, transport="TCP",
+                                 local_port=lport).encode())
+    r = st.read_final(2.0)
+    assert r is not None and r.code == 200
+    st.sock.close()
+
+
+def test_tcp_burst_of_pipelined_requests_all_answered(fast):
+    """400 OPTIONS (~80 KB, more than one message's size limit) in one write: each
+    is framed as it arrives and answered; none is lost."""
+    st = tcp_connect(fast.tcp_port, timeout=5.0)
+    lport = st.sock.getsockname()[1]
+    n = 400
+    burst = "".join(make_request("OPTIONS", fast.tcp_port, transport="TCP", local_port=lport,
+                                 cseq=i + 1) for i in range(n)).encode()
+    assert len(burst) > 65535
+    st.sock.sendall(burst)
+    cseqs = []
+    for _ in range(n):
+        r = st.read_final(5.0)
+        assert r is not None, f"only {len(cseqs)} of {n} answered"
+        assert r.code == 200
+        cseqs.append(int(r.get("cseq").split()[0]))
+    assert cseqs == list(range(1, n + 1))
+    st.sock.close()
