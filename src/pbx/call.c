@@ -1,7 +1,9 @@
 /* The call engine's entry: an INVITE outside a dialog is routed to the extension
  * its Request-URI names. No extension is known until tenants are wired into SIP
- * (the calls issue builds the B2BUA on this entry), so every INVITE is answered
- * 404 through its transaction, which absorbs retransmissions and the ACK. */
+ * (the calls issue builds the B2BUA on this entry), so every INVITE is refused
+ * with 404. Refusals are stateless: a forged INVITE earns one datagram, not a
+ * 100 Trying and Timer G's retransmissions; a call that rings will take a
+ * server transaction (sip_stack_stsx). */
 #include "pbx/call.h"
 
 #include <errno.h>
@@ -13,19 +15,19 @@ struct call_engine {
 	struct sip_stack *sip;
 };
 
-static void on_invite(struct sip_stack *s, struct sip_stsx *t, const struct sip_msg *req, void *arg)
+static void on_invite(struct sip_stack *s, struct sip_msg *req, void *arg)
 {
 	if (req->to.tag.l) {
 		/* A re-INVITE for a dialog we do not have (RFC 3261 §12.2.2). */
-		sip_stsx_reply(t, 481, NULL, sip_stack_server_hdr(s), NULL, NULL);
+		sip_stack_reply_stateless(s, req, 481, NULL, NULL);
 		return;
 	}
-	sip_stsx_reply(t, 404, "No Such Extension", sip_stack_server_hdr(s), NULL, NULL);
+	sip_stack_reply_stateless(s, req, 404, "No Such Extension", NULL);
 }
 
-static void on_bye(struct sip_stack *s, struct sip_stsx *t, const struct sip_msg *req, void *arg)
+static void on_bye(struct sip_stack *s, struct sip_msg *req, void *arg)
 {
-	sip_stsx_reply(t, 481, NULL, sip_stack_server_hdr(s), NULL, NULL);
+	sip_stack_reply_stateless(s, req, 481, NULL, NULL);
 }
 
 int call_engine_alloc(struct call_engine **cp, struct sip_stack *sip)

@@ -25,45 +25,46 @@ static struct pl register_realm(const struct sip_msg *req)
 	return req->ruri.host;
 }
 
-static void challenge(struct registrar *r, struct sip_stsx *t, const struct sip_msg *req, bool stale)
+/* Challenges are stateless (RFC 3261 §8.2.7 allows it): a REGISTER that has not
+ * proved anything costs pbxd no memory and earns its sender one datagram. */
+static void challenge(struct registrar *r, const struct sip_msg *req, bool stale)
 {
 	struct pl realm = register_realm(req);
 	struct mbuf *mb = mbuf_alloc(512, 4096);
-	if (!mb || mbuf_write_str(mb, sip_stack_server_hdr(r->sip)) ||
-	    sip_auth_challenge_print(mb, r->auth, false, &realm, stale, (uint64_t)time(NULL)) ||
+	if (!mb || sip_auth_challenge_print(mb, r->auth, false, &realm, stale, (uint64_t)time(NULL)) ||
 	    mbuf_write_mem(mb, "", 1)) {
-		sip_stsx_reply(t, 500, "Server Internal Error", NULL, NULL, NULL);
+		sip_stack_reply_stateless(r->sip, req, 500, NULL, NULL);
 		mem_deref(mb);
 		return;
 	}
-	sip_stsx_reply(t, 401, NULL, (const char *)mb->buf, NULL, NULL);
+	sip_stack_reply_stateless(r->sip, req, 401, NULL, (const char *)mb->buf);
 	mem_deref(mb);
 }
 
-static void on_register(struct sip_stack *s, struct sip_stsx *t, const struct sip_msg *req, void *arg)
+static void on_register(struct sip_stack *s, struct sip_msg *req, void *arg)
 {
 	struct registrar *r = arg;
 	if (req->ruri.scheme_id != SIP_SCHEME_SIP && req->ruri.scheme_id != SIP_SCHEME_SIPS) {
-		sip_stsx_reply(t, 416, NULL, sip_stack_server_hdr(s), NULL, NULL);
+		sip_stack_reply_stateless(s, req, 416, NULL, NULL);
 		return;
 	}
 	const struct sip_hdr *h = sip_msg_hdr(req, SIP_HDR_AUTHORIZATION);
 	struct sip_auth_cred cred;
 	int err = h ? sip_auth_cred_parse(&cred, &h->val) : ENOENT;
 	if (err == EBADMSG) {
-		sip_stsx_reply(t, 400, "Malformed Authorization header", sip_stack_server_hdr(s), NULL, NULL);
+		sip_stack_reply_stateless(s, req, 400, "Malformed Authorization header", NULL);
 		return;
 	}
 	struct pl realm = register_realm(req);
 	/* No credentials for our realm, or another scheme: challenge (RFC 3261 §22.1). */
 	if (err || !pl_casecmp(&cred.realm, &realm)) {
-		challenge(r, t, req, false);
+		challenge(r, req, false);
 		return;
 	}
 	/* No extension is known yet: identical to a wrong password. */
 	log_debug("REGISTER for %.*s@%.*s refused: unknown credentials", (int)cred.username.l, cred.username.p,
 		  (int)realm.l, realm.p);
-	sip_stsx_reply(t, 403, NULL, sip_stack_server_hdr(s), NULL, NULL);
+	sip_stack_reply_stateless(s, req, 403, NULL, NULL);
 }
 
 int registrar_alloc(struct registrar **rp, struct sip_stack *sip, struct sip_auth *auth)

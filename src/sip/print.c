@@ -94,6 +94,17 @@ static int copy_hdrs(struct mbuf *mb, const struct sip_msg *req, enum sip_hdr_id
 	return err;
 }
 
+/* Whether To already has a tag. The request's To is decoded only when the parse
+ * got that far; an error answer (505, bad Via) decodes it here so that it never
+ * gets a second tag, and adds none to a To it cannot read. */
+static bool to_has_tag(const struct sip_msg *req, const struct sip_hdr *to)
+{
+	if (req->to.auri.p)
+		return req->to.tag.l > 0;
+	struct sip_addr a;
+	return sip_addr_parse(&a, &to->val, false) != 0 || a.tag.l > 0;
+}
+
 int sip_print_response(struct mbuf *mb, const struct sip_msg *req, uint16_t scode,
 		       const char *reason, const char *totag, const char *extra,
 		       const char *ctype, const struct pl *body)
@@ -122,12 +133,19 @@ int sip_print_response(struct mbuf *mb, const struct sip_msg *req, uint16_t scod
 	const struct sip_hdr *to = sip_msg_hdr(req, SIP_HDR_TO);
 	if (to) {
 		err |= write_hdr(mb, &PL("To"), &to->val);
-		if (scode > 100 && totag && !req->to.tag.l)
+		if (scode > 100 && totag && !to_has_tag(req, to))
 			err |= mbuf_printf(mb, ";tag=%s", totag);
 		err |= mbuf_write_str(mb, "\r\n");
 	}
 	err |= copy_hdrs(mb, req, SIP_HDR_CALL_ID, "Call-ID");
 	err |= copy_hdrs(mb, req, SIP_HDR_CSEQ, "CSeq");
+	/* §8.2.6.1: a 100 echoes Timestamp; §12.1.1: a dialog-creating answer carries
+	 * the Record-Route set back in order. */
+	if (scode == 100)
+		err |= copy_hdrs(mb, req, SIP_HDR_TIMESTAMP, "Timestamp");
+	bool dialog = req->mid == SIP_INVITE || req->mid == SIP_SUBSCRIBE || req->mid == SIP_REFER;
+	if (dialog && scode > 100 && scode < 300)
+		err |= copy_hdrs(mb, req, SIP_HDR_RECORD_ROUTE, "Record-Route");
 	if (extra)
 		err |= mbuf_write_str(mb, extra);
 	size_t blen = body ? body->l : 0;

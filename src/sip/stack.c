@@ -23,6 +23,8 @@ const struct conf_opt sip_stack_opts[] = {
 	{ "sip-t2", CONF_INT, "4000", 100, 60000, NULL, "RFC 3261 T2 in ms (retransmission cap)" },
 	{ "sip-t4", CONF_INT, "5000", 100, 60000, NULL, "RFC 3261 T4 in ms (network lifetime)" },
 	{ "sip-server-name", CONF_STR, "pbxd", 0, 0, NULL, "Server and User-Agent header value" },
+	{ "sip-max-transactions", CONF_INT, "200000", 100, 100000000, NULL,
+	  "server transactions alive at once; beyond it requests get 503" },
 };
 const size_t sip_stack_opts_count = sizeof(sip_stack_opts) / sizeof(sip_stack_opts[0]);
 
@@ -184,15 +186,13 @@ static bool type_listed(const char *list, const struct pl *ctype)
 	return false;
 }
 
-/* RFC 3261 §8.2 in its order; returns true when req was answered. */
+/* Max-Forwards first (pbxd forwards what it accepts), then RFC 3261 §8.2 in its
+ * order: method (§8.2.1), headers (§8.2.2), content (§8.2.3). Returns true when
+ * req was answered. */
 static bool uas_checks(struct sip_stack *s, const struct sip_msg *req)
 {
 	if (req->maxfwd == 0) {
 		sip_stack_reply_stateless(s, req, 483, NULL, NULL);
-		return true;
-	}
-	if (req->ruri.scheme_id == SIP_SCHEME_OTHER) {
-		sip_stack_reply_stateless(s, req, 416, NULL, NULL);
 		return true;
 	}
 	if (req->mid == SIP_METHOD_OTHER) {
@@ -206,6 +206,10 @@ static bool uas_checks(struct sip_stack *s, const struct sip_msg *req)
 		char extra[200];
 		snprintf(extra, sizeof(extra), "Allow: %s\r\n", s->allow);
 		sip_stack_reply_stateless(s, req, 405, NULL, extra);
+		return true;
+	}
+	if (req->ruri.scheme_id == SIP_SCHEME_OTHER) {
+		sip_stack_reply_stateless(s, req, 416, NULL, NULL);
 		return true;
 	}
 	struct unsup u = { .n = 0 };
@@ -249,12 +253,10 @@ static void handle_cancel(struct sip_stack *s, struct sip_msg *req)
 		sip_stack_reply_stateless(s, req, 481, NULL, NULL);
 		return;
 	}
-	struct sip_stsx *t;
-	if (sip_stsx_alloc(&t, s->tsx, req) == 0)
-		sip_stsx_reply(t, 200, NULL, s->server_hdr, NULL, NULL);
-	/* §9.2: the INVITE ends with 487 unless it already had a final answer. */
-	if (!sip_stsx_is_final(inv))
-		sip_stsx_reply(inv, 487, NULL, s->server_hdr, NULL, NULL);
+	/* The CANCEL's own answer needs no state: a retransmitted CANCEL finds the
+	 * INVITE again and gets the same 200. */
+	sip_stack_reply_stateless(s, req, 200, NULL, NULL);
+	sip_stsx_cancel(inv, s->server_hdr);
 }
 
 static void handle_request(struct sip_stack *s, struct sip_msg *req)
@@ -277,12 +279,17 @@ static void handle_request(struct sip_stack *s, struct sip_msg *req)
 		reply_options(s, req);
 		return;
 	}
-	struct sip_stsx *t;
-	if (sip_stsx_alloc(&t, s->tsx, req)) {
-		sip_stack_reply_stateless(s, req, 500, "Out of Resources", NULL);
-		return;
-	}
-	mh->h(s, t, req, mh->arg);
+	mh->h(s, req, mh->arg);
+}
+
+int sip_stack_stsx(struct sip_stack *s, struct sip_msg *req, struct sip_stsx **tp)
+{
+	int err = sip_stsx_alloc(tp, s->tsx, req);
+	if (err == EAGAIN)
+		sip_stack_reply_stateless(s, req, 503, "Too Many Transactions", "Retry-After: 5\r\n");
+	else if (err)
+		sip_stack_reply_stateless(s, req, 500, NULL, NULL);
+	return err;
 }
 
 void sip_stack_input(struct sip_stack *s, const struct sip_peer *src, const char *data, size_t len)
@@ -390,8 +397,10 @@ int sip_stack_alloc(struct sip_stack **sp, struct loop *loop, const struct conf 
 	int err = sip_transport_alloc(&s->tp, loop, &tc, on_recv, s);
 	if (!err)
 		err = sip_tsx_layer_alloc(&s->tsx, loop_timers(loop), &tm, tsx_send, s);
-	if (!err)
+	if (!err) {
+		sip_tsx_layer_max_set(s->tsx, (size_t)conf_int(conf, "sip-max-transactions"));
 		err = listen_all(s, conf);
+	}
 	if (err) {
 		sip_stack_free(s);
 		return err;

@@ -6,7 +6,9 @@
  * Response routing: every response goes back to the source address and port the
  * request came from (over the same connection for streams), with received and
  * rport recorded in the top Via (RFC 3581 behaviour whether or not the client asked
- * for it). pbxd never sends a response to an address named only inside a message. */
+ * for it). A response never goes to a host named only inside a message; the one
+ * thing a message chooses is the port a closed TCP connection is re-opened to on
+ * its source IP (the Via sent-by port, RFC 3261 §18.2.2). */
 #ifndef SIP_STACK_H
 #define SIP_STACK_H
 
@@ -23,9 +25,12 @@ struct sip_stack;
 extern const struct conf_opt sip_stack_opts[];
 extern const size_t sip_stack_opts_count;
 
-/* A request for a registered method, inside its new server transaction t. The
- * handler answers through sip_stsx_reply() now or later (see tsx.h). */
-typedef void (sip_req_h)(struct sip_stack *s, struct sip_stsx *t, const struct sip_msg *req, void *arg);
+/* A request for a registered method that passed the checks. What needs no state
+ * (a challenge, a refusal before authentication) is answered statelessly with
+ * sip_stack_reply_stateless(), so a forged request earns exactly one datagram;
+ * what will be answered later (a call that rings) takes a server transaction
+ * with sip_stack_stsx() and answers through it (see tsx.h). */
+typedef void (sip_req_h)(struct sip_stack *s, struct sip_msg *req, void *arg);
 /* An ACK for a 2xx (it belongs to a dialog, not a transaction). */
 typedef void (sip_ack_h)(struct sip_stack *s, const struct sip_msg *ack, void *arg);
 
@@ -45,6 +50,9 @@ void sip_stack_ack_handler_set(struct sip_stack *s, sip_ack_h *h, void *arg);
  * lines ending in CRLF, or NULL. */
 int sip_stack_reply_stateless(struct sip_stack *s, const struct sip_msg *req, uint16_t scode,
 			      const char *reason, const char *extra);
+/* Creates the server transaction for req. On failure req has been answered
+ * (503 with Retry-After at the transaction cap, else 500) and the error returned. */
+int sip_stack_stsx(struct sip_stack *s, struct sip_msg *req, struct sip_stsx **tp);
 /* The "Server: ..." line every response carries, for handlers building extras. */
 const char *sip_stack_server_hdr(const struct sip_stack *s);
 struct sip_tsx_layer *sip_stack_tsx(struct sip_stack *s);

@@ -5,6 +5,7 @@
 #include "sip/tsx.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
@@ -22,13 +23,15 @@ struct sip_tsx_layer {
 	struct sip_tsx_timers tm;
 	sip_tsx_send_h *send;
 	void *arg;
-	struct hash stsx, ctsx;
-	size_t count;
+	struct hash stsx; /* by branch (RFC 3261) or Call-ID+CSeq (RFC 2543) */
+	struct hash inv;  /* INVITE server transactions by Call-ID+CSeq, for the ACK of a 2xx */
+	struct hash ctsx;
+	size_t count, max;
 	uint64_t rnd;
 };
 
 struct sip_stsx {
-	struct le le;
+	struct le le, ile;
 	struct sip_tsx_layer *l;
 	struct sip_msg *req;
 	enum stsx_state state;
@@ -38,6 +41,8 @@ struct sip_stsx {
 	struct tmr t_retx, t_end; /* G (or 2xx retransmission) and H/I/J/L */
 	uint32_t interval;
 	char totag[20];
+	sip_stsx_cancel_h *cancel_h;
+	void *cancel_arg;
 };
 
 struct sip_ctsx {
@@ -72,9 +77,17 @@ void sip_branch_new(char *buf, size_t size)
 	snprintf(buf, size, "z9hG4bK%016llx%08llx", (unsigned long long)r[0], (unsigned long long)(r[1] & 0xffffffffu));
 }
 
-static uint32_t skey(const struct sip_msg *m)
+/* RFC 3261 §17.2.3 matches on the branch, so that is the key: requests sharing a
+ * Call-ID and CSeq cannot pile into one bucket. Branches without the magic
+ * cookie fall back to the RFC 2543 fields. */
+static uint32_t dlg_key(const struct sip_msg *m)
 {
 	return pl_hash(&m->callid, 0) ^ m->cseq.num;
+}
+
+static uint32_t skey(const struct sip_msg *m)
+{
+	return sip_branch_is_3261(&m->via.branch) ? pl_hash(&m->via.branch, 0) : dlg_key(m);
 }
 
 static int send_mb(struct sip_tsx_layer *l, const struct sip_peer *dst, const struct mbuf *mb)
@@ -101,6 +114,7 @@ static void stsx_terminate(struct sip_stsx *t)
 	tmr_cancel(&t->t_retx);
 	tmr_cancel(&t->t_end);
 	list_unlink(&t->le);
+	list_unlink(&t->ile);
 	t->l->count--;
 	mem_deref(t);
 }
@@ -148,6 +162,15 @@ static struct sip_stsx *stsx_find(struct sip_tsx_layer *l, const struct sip_msg 
 		if ((*m = stsx_match(t, req, cancel)) != M_NONE)
 			return t;
 	}
+	/* The ACK of a 2xx has a branch of its own: find its INVITE by dialog. */
+	if (req->mid == SIP_ACK) {
+		LIST_FOREACH(hash_bucket(&l->inv, dlg_key(req)), le) {
+			struct sip_stsx *t = le->data;
+			if ((*m = stsx_match(t, req, false)) == M_ACK2XX)
+				return t;
+		}
+	}
+	*m = M_NONE;
 	return NULL;
 }
 
@@ -203,6 +226,8 @@ int sip_stsx_alloc(struct sip_stsx **tp, struct sip_tsx_layer *l, struct sip_msg
 {
 	if (!req->req || req->mid == SIP_ACK)
 		return EINVAL;
+	if (l->count >= l->max)
+		return EAGAIN;
 	struct sip_stsx *t = mem_zalloc(sizeof(*t), stsx_destroy);
 	if (!t)
 		return ENOMEM;
@@ -213,6 +238,8 @@ int sip_stsx_alloc(struct sip_stsx **tp, struct sip_tsx_layer *l, struct sip_msg
 	t->state = t->invite ? S_PROCEEDING : S_TRYING;
 	snprintf(t->totag, sizeof(t->totag), "%016llx", (unsigned long long)rnd_next(l));
 	hash_insert(&l->stsx, skey(req), &t->le, t);
+	if (t->invite)
+		hash_insert(&l->inv, dlg_key(req), &t->ile, t);
 	l->count++;
 	*tp = t;
 	if (t->invite) {
@@ -270,6 +297,25 @@ int sip_stsx_reply(struct sip_stsx *t, uint16_t scode, const char *reason, const
 		tmr_start(l->th, &t->t_retx, t->interval, stsx_retx_h, t);
 	tmr_start(l->th, &t->t_end, 64u * l->tm.t1, stsx_end_h, t);
 	return err;
+}
+
+void sip_stsx_cancel_handler_set(struct sip_stsx *t, sip_stsx_cancel_h *h, void *arg)
+{
+	t->cancel_h = h;
+	t->cancel_arg = arg;
+}
+
+void sip_stsx_cancel(struct sip_stsx *t, const char *extra)
+{
+	if (t->cancel_h) {
+		sip_stsx_cancel_h *h = t->cancel_h;
+		t->cancel_h = NULL;
+		h(t, t->cancel_arg);
+		return;
+	}
+	/* §9.2: without a TU that wants to know, the request ends with 487. */
+	if (!sip_stsx_is_final(t))
+		sip_stsx_reply(t, 487, NULL, extra, NULL, NULL);
 }
 
 const struct sip_msg *sip_stsx_request(const struct sip_stsx *t) { return t->req; }
@@ -459,12 +505,14 @@ int sip_tsx_layer_alloc(struct sip_tsx_layer **lp, struct tmr_heap *th, const st
 	struct sip_tsx_layer *l = calloc(1, sizeof(*l));
 	if (!l)
 		return ENOMEM;
-	if (hash_init(&l->stsx, 4096) || hash_init(&l->ctsx, 4096)) {
+	if (hash_init(&l->stsx, 4096) || hash_init(&l->inv, 4096) || hash_init(&l->ctsx, 4096)) {
 		hash_close(&l->stsx);
+		hash_close(&l->inv);
 		free(l);
 		return ENOMEM;
 	}
 	l->th = th;
+	l->max = SIZE_MAX;
 	l->tm = tm ? *tm : (struct sip_tsx_timers){ 500, 4000, 5000 };
 	l->send = send;
 	l->arg = arg;
@@ -494,8 +542,14 @@ void sip_tsx_layer_free(struct sip_tsx_layer *l)
 	terminate_all(&l->stsx, true);
 	terminate_all(&l->ctsx, false);
 	hash_close(&l->stsx);
+	hash_close(&l->inv);
 	hash_close(&l->ctsx);
 	free(l);
+}
+
+void sip_tsx_layer_max_set(struct sip_tsx_layer *l, size_t max)
+{
+	l->max = max ? max : SIZE_MAX;
 }
 
 size_t sip_tsx_layer_count(const struct sip_tsx_layer *l)

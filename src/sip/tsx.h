@@ -32,6 +32,8 @@ typedef void (sip_ctsx_resp_h)(int err, const struct sip_msg *resp, void *arg);
 int sip_tsx_layer_alloc(struct sip_tsx_layer **lp, struct tmr_heap *th, const struct sip_tsx_timers *tm,
 			sip_tsx_send_h *send, void *arg);
 void sip_tsx_layer_free(struct sip_tsx_layer *l);
+/* Caps the live transactions (0: no cap); sip_stsx_alloc says EAGAIN beyond it. */
+void sip_tsx_layer_max_set(struct sip_tsx_layer *l, size_t max);
 size_t sip_tsx_layer_count(const struct sip_tsx_layer *l);
 
 /* Offers a received request to existing server transactions. Returns true when
@@ -42,11 +44,17 @@ bool sip_tsx_request_absorb(struct sip_tsx_layer *l, const struct sip_msg *req);
 /* The INVITE server transaction a CANCEL targets (RFC 3261 §9.2), or NULL. */
 struct sip_stsx *sip_tsx_cancel_target(struct sip_tsx_layer *l, const struct sip_msg *cancel);
 /* Creates the server transaction for a new request (not ACK). INVITE answers
- * 100 Trying at once. */
+ * 100 Trying at once. EAGAIN when the layer is at its cap. */
 int sip_stsx_alloc(struct sip_stsx **tp, struct sip_tsx_layer *l, struct sip_msg *req);
 /* Sends a response through t; a final response moves t on and, for the TU, ends it. */
 int sip_stsx_reply(struct sip_stsx *t, uint16_t scode, const char *reason, const char *extra,
 		   const char *ctype, const struct pl *body);
+/* A CANCEL matched t (RFC 3261 §9.2). A TU that keeps t while it waits (a ringing
+ * call) sets a handler, which is then told and answers 487 itself; without one
+ * the layer answers 487 and t ends for the TU as with any final response. */
+typedef void (sip_stsx_cancel_h)(struct sip_stsx *t, void *arg);
+void sip_stsx_cancel_handler_set(struct sip_stsx *t, sip_stsx_cancel_h *h, void *arg);
+void sip_stsx_cancel(struct sip_stsx *t, const char *extra);
 const struct sip_msg *sip_stsx_request(const struct sip_stsx *t);
 const char *sip_stsx_totag(const struct sip_stsx *t);
 bool sip_stsx_is_final(const struct sip_stsx *t);

@@ -367,9 +367,13 @@ static void test_response_basics(void **state)
 	assert_pl_eq("to uri", &resp->to.auri, &req->to.auri);
 	assert_true(resp->has_clen);
 	assert_int_equal(resp->clen, 0);
-	/* only what a response copies: no Max-Forwards, no Record-Route, no body type */
+	/* only what a response copies: no Max-Forwards, no body type; a 180 to an
+	 * INVITE may create a dialog, so it carries the Record-Route set back
+	 * (RFC 3261 §12.1.1) */
 	assert_null(sip_msg_hdr(resp, SIP_HDR_MAX_FORWARDS));
-	assert_null(sip_msg_hdr(resp, SIP_HDR_RECORD_ROUTE));
+	assert_non_null(sip_msg_hdr(resp, SIP_HDR_RECORD_ROUTE));
+	assert_pl_eq("record-route", &sip_msg_hdr(resp, SIP_HDR_RECORD_ROUTE)->val,
+		     &sip_msg_hdr(req, SIP_HDR_RECORD_ROUTE)->val);
 	assert_null(sip_msg_hdr(resp, SIP_HDR_CONTENT_TYPE));
 	assert_int_equal(resp->len, mb->end);
 	mem_deref(resp);
@@ -723,6 +727,51 @@ static void test_print_cancel(void **state)
 	mem_deref(mb);
 }
 
+/* An error answer to a request rejected before its To was decoded (505 here)
+ * must not add a second To tag; a 100 echoes Timestamp (RFC 3261 §8.2.6.1). */
+static void test_response_error_paths(void **state)
+{
+	(void)state;
+	static const char text[] =
+		"INVITE sip:bob@example.com SIP/3.0\r\n"
+		"Via: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKv3\r\n"
+		"From: <sip:alice@example.com>;tag=f1\r\n"
+		"To: <sip:bob@example.com>;tag=already\r\n"
+		"Call-ID: v3@192.0.2.1\r\n"
+		"CSeq: 1 INVITE\r\n"
+		"Timestamp: 54.1 0.2\r\n"
+		"Content-Length: 0\r\n\r\n";
+	struct sip_msg *req = NULL;
+	struct sip_perr perr;
+	assert_int_equal(sip_msg_parse(&req, text, sizeof(text) - 1, 0, &perr), EBADMSG);
+	assert_int_equal(perr.scode, 505);
+	assert_non_null(req);
+	struct mbuf *mb = mbuf_alloc(512, SIP_MSG_MAX_SIZE);
+	assert_int_equal(sip_print_response(mb, req, 505, NULL, "second", NULL, NULL, NULL), 0);
+	assert_null(memmem(mb->buf, mb->end, "second", 6));
+	assert_non_null(memmem(mb->buf, mb->end, "tag=already", 11));
+	mem_deref(req);
+
+	static const char ok[] =
+		"INVITE sip:bob@example.com SIP/2.0\r\n"
+		"Via: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKv4\r\n"
+		"From: <sip:alice@example.com>;tag=f1\r\n"
+		"To: <sip:bob@example.com>\r\n"
+		"Call-ID: v4@192.0.2.1\r\n"
+		"CSeq: 1 INVITE\r\n"
+		"Timestamp: 54.1 0.2\r\n"
+		"Content-Length: 0\r\n\r\n";
+	assert_int_equal(sip_msg_parse(&req, ok, sizeof(ok) - 1, 0, &perr), 0);
+	mbuf_reset(mb);
+	assert_int_equal(sip_print_response(mb, req, 100, NULL, "t", NULL, NULL, NULL), 0);
+	assert_non_null(memmem(mb->buf, mb->end, "Timestamp: 54.1 0.2\r\n", 21));
+	mbuf_reset(mb);
+	assert_int_equal(sip_print_response(mb, req, 404, NULL, "t", NULL, NULL, NULL), 0);
+	assert_null(memmem(mb->buf, mb->end, "Timestamp", 9));
+	mem_deref(req);
+	mem_deref(mb);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -736,6 +785,7 @@ int main(void)
 		cmocka_unit_test(test_print_request),
 		cmocka_unit_test(test_print_ack),
 		cmocka_unit_test(test_print_cancel),
+		cmocka_unit_test(test_response_error_paths),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

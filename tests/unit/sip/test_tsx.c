@@ -1206,6 +1206,78 @@ static void test_layer_custom_timers(void **state)
 	assert_int_equal(teardown(&st), 0);
 }
 
+/* Requests that share Call-ID and CSeq but not the branch are separate
+ * transactions (RFC 3261 §17.2.3 matches on the branch), each absorbing only its
+ * own retransmissions; and the layer refuses past its cap. */
+static void test_layer_branch_keys_and_cap(void **state)
+{
+	struct fx *f = *state;
+	char br[32];
+	struct req_spec r = base_invite;
+	r.method = "MESSAGE";
+	for (unsigned i = 0; i < 500; i++) {
+		snprintf(br, sizeof(br), "z9hG4bKsame%u", i);
+		r.branch = br;
+		struct sip_stsx *t = stsx_new(f, &r);
+		assert_int_equal(sip_stsx_reply(t, 202, NULL, NULL, NULL, NULL), 0);
+	}
+	assert_int_equal(sip_tsx_layer_count(f->l), 500);
+	size_t before = f->nsent;
+	r.branch = "z9hG4bKsame123";
+	assert_true(offer(f, &r)); /* a retransmission of one of them */
+	assert_int_equal(f->nsent, before + 1);
+	r.branch = "z9hG4bKsame500";
+	assert_false(offer(f, &r)); /* a new one */
+
+	sip_tsx_layer_max_set(f->l, 501);
+	struct sip_msg *m = req_parse(&r);
+	struct sip_stsx *t = NULL;
+	assert_int_equal(sip_stsx_alloc(&t, f->l, m), 0);
+	r.branch = "z9hG4bKsame501";
+	struct sip_msg *m2 = req_parse(&r);
+	struct sip_stsx *t2 = NULL;
+	assert_int_equal(sip_stsx_alloc(&t2, f->l, m2), EAGAIN);
+	assert_null(t2);
+	assert_int_equal(sip_tsx_layer_count(f->l), 501);
+	mem_deref(m);
+	mem_deref(m2);
+}
+
+/* A CANCEL tells a TU that asked, and the TU answers 487 itself; without a
+ * handler the layer answers 487. */
+static void cancel_seen(struct sip_stsx *t, void *arg)
+{
+	int *seen = arg;
+	(*seen)++;
+	assert_int_equal(sip_stsx_reply(t, 487, NULL, NULL, NULL, NULL), 0);
+}
+
+static void test_stsx_cancel_handler(void **state)
+{
+	struct fx *f = *state;
+	int seen = 0;
+	struct sip_stsx *t = stsx_new(f, &base_invite);
+	sip_stsx_cancel_handler_set(t, cancel_seen, &seen);
+	struct req_spec c = base_invite;
+	c.method = "CANCEL";
+	struct sip_msg *m = req_parse(&c);
+	struct sip_stsx *inv = sip_tsx_cancel_target(f->l, m);
+	assert_ptr_equal(inv, t);
+	sip_stsx_cancel(inv, NULL);
+	assert_int_equal(seen, 1);
+	assert_true(sip_stsx_is_final(t));
+	assert_int_equal(f->sent[f->nsent - 1].msg->scode, 487);
+	mem_deref(m);
+
+	struct req_spec r2 = base_invite;
+	r2.branch = "z9hG4bKinv2";
+	r2.cseq = 2;
+	struct sip_stsx *t2 = stsx_new(f, &r2);
+	sip_stsx_cancel(t2, NULL);
+	assert_true(sip_stsx_is_final(t2));
+	assert_int_equal(f->sent[f->nsent - 1].msg->scode, 487);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -1239,6 +1311,8 @@ int main(void)
 		T(test_layer_free_with_live_tsx),
 		T(test_layer_tags_differ),
 		cmocka_unit_test(test_layer_custom_timers),
+		T(test_layer_branch_keys_and_cap),
+		T(test_stsx_cancel_handler),
 	};
 #undef T
 	return cmocka_run_group_tests(tests, NULL, NULL);
