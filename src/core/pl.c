@@ -63,18 +63,13 @@ int pl_u64(const struct pl *pl, uint64_t max, uint64_t *out)
 	return 0;
 }
 
-static bool is_lws(char c)
-{
-	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
-}
-
 struct pl pl_trim(struct pl pl)
 {
-	while (pl.l && is_lws(pl.p[0])) {
+	while (pl.l && pl_is_lws(pl.p[0])) {
 		pl.p++;
 		pl.l--;
 	}
-	while (pl.l && is_lws(pl.p[pl.l - 1]))
+	while (pl.l && pl_is_lws(pl.p[pl.l - 1]))
 		pl.l--;
 	return pl;
 }

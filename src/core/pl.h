@@ -16,6 +16,8 @@ struct pl {
 #define PL_INIT { NULL, 0 }
 
 static inline bool pl_isset(const struct pl *pl) { return pl->p != NULL; }
+/* SP, HTAB, or the CR/LF of a folded header line: linear white space. */
+static inline bool pl_is_lws(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
 static inline struct pl pl_from(const char *p, size_t l) { return (struct pl){ p, l }; }
 struct pl pl_cstr(const char *s);
 

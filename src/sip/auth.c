@@ -15,6 +15,7 @@
  * one is answered STALE: the client fetches a new nonce and an attacker gains
  * nothing. Under normal load (fewer live nonces than slots) that never triggers. */
 #include "sip/auth.h"
+#include "sip/uri.h"
 
 #include <errno.h>
 #include <stddef.h>
@@ -400,16 +401,10 @@ int sip_auth_challenge_print(struct mbuf *mb, struct sip_auth *a, bool proxy,
 
 /* ---- credentials parsing (RFC 3261 §25.1 credentials, RFC 7616 §3.4) ---- */
 
-static bool is_token_char(char ch)
-{
-	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-	       (ch && strchr("-.!%*_+`'~", ch));
-}
-
 static struct pl take_token(struct pl *c)
 {
 	struct pl t = { c->p, 0 };
-	while (t.l < c->l && is_token_char(c->p[t.l]))
+	while (t.l < c->l && sip_token_char(c->p[t.l]))
 		t.l++;
 	adv(c, t.l);
 	return t;

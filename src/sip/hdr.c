@@ -103,12 +103,14 @@ static const struct hdr_name hdr_names[SIP_HDR_COUNT] = {
 static uint8_t by_letter[26][16];
 static uint8_t by_letter_n[26];
 static int8_t by_compact[26];
+static uint8_t name_len[SIP_HDR_COUNT];
 
 static void hdr_index_build(void)
 {
 	for (int id = 1; id < SIP_HDR_COUNT; id++) {
 		int c = (hdr_names[id].name[0] | 0x20) - 'a';
 		by_letter[c][by_letter_n[c]++] = (uint8_t)id; /* at most 13 share a letter */
+		name_len[id] = (uint8_t)strlen(hdr_names[id].name);
 		if (hdr_names[id].compact)
 			by_compact[hdr_names[id].compact - 'a'] = (int8_t)id;
 	}
@@ -132,8 +134,7 @@ enum sip_hdr_id sip_hdr_id(const struct pl *name)
 		return (enum sip_hdr_id)by_compact[c];
 	for (int i = 0; i < by_letter_n[c]; i++) {
 		int id = by_letter[c][i];
-		const char *n = hdr_names[id].name;
-		if (strlen(n) == name->l && strncasecmp(n, name->p, name->l) == 0)
+		if (name_len[id] == name->l && strncasecmp(hdr_names[id].name, name->p, name->l) == 0)
 			return (enum sip_hdr_id)id;
 	}
 	return SIP_HDR_OTHER;
@@ -144,21 +145,10 @@ const char *sip_hdr_name(enum sip_hdr_id id)
 	return id > 0 && id < SIP_HDR_COUNT ? hdr_names[id].name : "";
 }
 
-static bool is_lws(char c)
-{
-	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
-}
-
-static bool is_token_char(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-	       (c && strchr("-.!%*_+`'~", c));
-}
-
 int sip_hdr_value_next(struct pl *cursor, struct pl *val)
 {
 	struct pl c = *cursor;
-	while (c.l && (is_lws(*c.p)))
+	while (c.l && (pl_is_lws(*c.p)))
 		c.p++, c.l--;
 	if (!c.l)
 		return ENOENT;
@@ -269,15 +259,15 @@ bool sip_branch_is_3261(const struct pl *branch)
 /* Reads a token with SWS around it, up to (not including) stop. */
 static int via_part(struct pl *c, char stop, struct pl *out)
 {
-	while (c->l && is_lws(*c->p))
+	while (c->l && pl_is_lws(*c->p))
 		c->p++, c->l--;
 	out->p = c->p;
 	out->l = 0;
-	while (c->l && is_token_char(*c->p)) {
+	while (c->l && sip_token_char(*c->p)) {
 		c->p++, c->l--;
 		out->l++;
 	}
-	while (c->l && is_lws(*c->p))
+	while (c->l && pl_is_lws(*c->p))
 		c->p++, c->l--;
 	if (!out->l)
 		return EBADMSG;
@@ -299,17 +289,17 @@ int sip_via_parse(struct sip_via *via, const struct pl *val)
 	if (!pl_caseeq_str(&name, "SIP") || !pl_eq_str(&ver, "2.0"))
 		return EBADMSG;
 	/* transport, then LWS, then sent-by up to ';' or LWS */
-	while (c.l && is_lws(*c.p))
+	while (c.l && pl_is_lws(*c.p))
 		c.p++, c.l--;
 	via->transport.p = c.p;
-	while (c.l && is_token_char(*c.p))
+	while (c.l && sip_token_char(*c.p))
 		c.p++, c.l--, via->transport.l++;
-	if (!via->transport.l || !c.l || !is_lws(*c.p))
+	if (!via->transport.l || !c.l || !pl_is_lws(*c.p))
 		return EBADMSG;
-	while (c.l && is_lws(*c.p))
+	while (c.l && pl_is_lws(*c.p))
 		c.p++, c.l--;
 	via->sentby.p = c.p;
-	while (c.l && *c.p != ';' && !is_lws(*c.p))
+	while (c.l && *c.p != ';' && !pl_is_lws(*c.p))
 		c.p++, c.l--, via->sentby.l++;
 	if (sip_hostport_parse(&via->sentby, &via->host, &via->af, &via->port))
 		return EBADMSG;
@@ -350,7 +340,7 @@ static int dname_check(const struct pl *dn)
 		return i == d.l - 1 ? 0 : EBADMSG;
 	}
 	for (size_t i = 0; i < d.l; i++) {
-		if (!is_token_char(d.p[i]) && !is_lws(d.p[i]))
+		if (!sip_token_char(d.p[i]) && !pl_is_lws(d.p[i]))
 			return EBADMSG;
 	}
 	return 0;
@@ -399,7 +389,7 @@ int sip_addr_parse(struct sip_addr *addr, const struct pl *val, bool allow_star)
 	} else {
 		/* addr-spec: the URI ends at the first ';' or LWS; the rest are header params */
 		size_t j = 0;
-		while (j < v.l && v.p[j] != ';' && !is_lws(v.p[j]))
+		while (j < v.l && v.p[j] != ';' && !pl_is_lws(v.p[j]))
 			j++;
 		addr->auri = pl_from(v.p, j);
 		rest = pl_from(v.p + j, v.l - j);

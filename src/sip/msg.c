@@ -68,19 +68,6 @@ static bool version_like(const struct pl *v)
 	return v->l > 4 && strncasecmp(v->p, "SIP/", 4) == 0;
 }
 
-static bool token_ok(const struct pl *t)
-{
-	if (!t->l)
-		return false;
-	for (size_t i = 0; i < t->l; i++) {
-		char c = t->p[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      strchr("-.!%*_+`'~", c)))
-			return false;
-	}
-	return true;
-}
-
 static int start_line_parse(struct sip_msg *msg, struct pl line, struct sip_perr *perr, bool *badver)
 {
 	struct pl p[3];
@@ -100,7 +87,7 @@ static int start_line_parse(struct sip_msg *msg, struct pl line, struct sip_perr
 	while (line.l && line.p[line.l - 1] == ' ')
 		line.l--;
 	size_t n = split_sp(line, p, 3, false);
-	if (n < 1 || !token_ok(&p[0]))
+	if (n < 1 || !sip_token_ok(&p[0]))
 		return PERR(0, "Bad request line");
 	msg->method = p[0];
 	msg->mid = sip_method_id(&p[0]);
@@ -154,7 +141,7 @@ static int headers_scan(struct sip_msg *msg, const char *p, const char *end, siz
 		struct pl name = pl_from(p, (size_t)(colon - p));
 		while (name.l && is_ws(name.p[name.l - 1]))
 			name.l--;
-		if (!token_ok(&name))
+		if (!sip_token_ok(&name))
 			return PERR(400, "Bad header name");
 		cur = &msg->hdrs[msg->hdrc];
 		cur->name = name;
@@ -211,7 +198,7 @@ static int cseq_parse(struct sip_cseq *cs, const struct pl *val)
 		return EBADMSG;
 	cs->num = (uint32_t)n;
 	cs->method = pl_trim(pl_from(v.p + i, v.l - i));
-	if (!token_ok(&cs->method))
+	if (!sip_token_ok(&cs->method))
 		return EBADMSG;
 	cs->mid = sip_method_id(&cs->method);
 	return 0;

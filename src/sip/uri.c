@@ -70,8 +70,15 @@ static bool chars_ok(const struct pl *pl, unsigned char extra)
 	return true;
 }
 
-static bool token_ok(const struct pl *pl)
+bool sip_token_char(char c)
 {
+	ctab_init();
+	return (ctab[(unsigned char)c] & C_TOKEN) != 0;
+}
+
+bool sip_token_ok(const struct pl *pl)
+{
+	ctab_init();
 	if (!pl->l)
 		return false;
 	for (size_t i = 0; i < pl->l; i++) {
@@ -287,14 +294,9 @@ int sip_uri_print(struct mbuf *mb, const struct sip_uri *uri)
 	return err ? EMSGSIZE : 0;
 }
 
-static bool is_lws(char c)
-{
-	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
-}
-
 static void skip_lws(struct pl *c)
 {
-	while (c->l && is_lws(*c->p)) {
+	while (c->l && pl_is_lws(*c->p)) {
 		c->p++;
 		c->l--;
 	}
@@ -304,7 +306,7 @@ static void skip_lws(struct pl *c)
 static struct pl take_word(struct pl *c)
 {
 	struct pl w = { c->p, 0 };
-	while (c->l && !is_lws(*c->p) && *c->p != ';' && *c->p != '=' && *c->p != '"') {
+	while (c->l && !pl_is_lws(*c->p) && *c->p != ';' && *c->p != '=' && *c->p != '"') {
 		c->p++;
 		c->l--;
 		w.l++;
@@ -325,7 +327,7 @@ int sip_param_next(struct pl *cursor, struct pl *name, struct pl *val)
 	c.l--;
 	skip_lws(&c);
 	*name = take_word(&c);
-	if (!token_ok(name) && !chars_ok(name, C_PARAM))
+	if (!sip_token_ok(name) && !chars_ok(name, C_PARAM))
 		return EBADMSG;
 	if (!name->l)
 		return EBADMSG;

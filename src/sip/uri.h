@@ -36,6 +36,10 @@ int sip_uri_unescape(const struct pl *in, char *out, size_t size, size_t *len);
 /* Prints uri in canonical order (no-op rewriting of what was parsed). */
 int sip_uri_print(struct mbuf *mb, const struct sip_uri *uri);
 
+/* RFC 3261 §25.1 token characters, and a non-empty run of them. */
+bool sip_token_char(char c);
+bool sip_token_ok(const struct pl *t);
+
 /* Parameter lists ";name[=value]" with LWS allowed around ';' and '='. */
 /* Steps through params: returns 0 with name/val (val empty when no '='), ENOENT at
  * the end, EBADMSG when malformed (empty parameter, bad token, open quote). */
