@@ -16,7 +16,8 @@
 #include "core/mbuf.h"
 #include "core/mem.h"
 
-enum { MAX_LISTENERS = 16, RBUF_MAX = SIP_MSG_MAX_SIZE + 4096, WBUF_MAX = 4 * 1024 * 1024 };
+enum { MAX_LISTENERS = 16, RBUF_MAX = SIP_MSG_MAX_SIZE + 4096, WBUF_MAX = 4 * 1024 * 1024,
+       PARTIAL_MAX_MS = 30000 };
 
 struct listener {
 	struct sip_transport *tp;
@@ -45,6 +46,7 @@ struct sip_conn {
 	bool closing;   /* lingering after a framing error */
 	struct mbuf *rbuf, *wbuf;
 	struct tmr idle;
+	uint64_t partial_since; /* loop ms when an unfinished message began, 0 if none */
 };
 
 struct sip_transport {
@@ -73,15 +75,43 @@ static int set_nonblock(int fd)
 
 /* ---- UDP ---- */
 
+/* The local address a datagram was sent to (IP_PKTINFO / IPV6_PKTINFO): on a
+ * socket bound to every address, the answer must leave from the address the
+ * phone talked to, or NAT and firewalls on a multi-homed server drop it. */
+static void udp_local_addr(struct msghdr *mh, const struct listener *l, struct sa *local)
+{
+	*local = l->addr;
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(mh); cm; cm = CMSG_NXTHDR(mh, cm)) {
+		if (cm->cmsg_level == IPPROTO_IP && cm->cmsg_type == IP_PKTINFO) {
+			const struct in_pktinfo *pi = (const struct in_pktinfo *)(const void *)CMSG_DATA(cm);
+			local->u.in.sin_addr = pi->ipi_addr;
+		} else if (cm->cmsg_level == IPPROTO_IPV6 && cm->cmsg_type == IPV6_PKTINFO) {
+			const struct in6_pktinfo *pi = (const struct in6_pktinfo *)(const void *)CMSG_DATA(cm);
+			local->u.in6.sin6_addr = pi->ipi6_addr;
+		}
+	}
+}
+
 static void udp_readable(int fd, int events, void *arg)
 {
 	struct listener *l = arg;
 	struct sip_transport *tp = l->tp;
 	/* Bounded batch so one busy socket cannot starve the rest of the loop. */
 	for (int i = 0; i < 64; i++) {
-		struct sip_peer src = { .tp = SIP_TP_UDP, .local = l->addr, .fd = fd };
-		src.addr.len = sizeof(src.addr.u);
-		ssize_t n = recvfrom(fd, tp->dgram, sizeof(tp->dgram), MSG_TRUNC, &src.addr.u.sa, &src.addr.len);
+		struct sip_peer src = { .tp = SIP_TP_UDP, .fd = fd };
+		union {
+			char buf[CMSG_SPACE(sizeof(struct in6_pktinfo))];
+			struct cmsghdr align;
+		} ctl;
+		struct iovec iov = { tp->dgram, sizeof(tp->dgram) };
+		struct msghdr mh = {
+			.msg_name = &src.addr.u, .msg_namelen = sizeof(src.addr.u), .msg_iov = &iov,
+			.msg_iovlen = 1, .msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf),
+		};
+		ssize_t n = recvmsg(fd, &mh, MSG_TRUNC);
+		src.addr.len = mh.msg_namelen;
+		if (n >= 0)
+			udp_local_addr(&mh, l, &src.local);
 		if (n < 0) {
 			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
 				log_warn("udp recv: %s", strerror(errno));
@@ -97,6 +127,40 @@ static void udp_readable(int fd, int events, void *arg)
 			continue;
 		tp->rh(&src, tp->dgram, (size_t)n, tp->arg);
 	}
+}
+
+/* Sends from dst->local's address when we know it (see udp_local_addr). */
+static int udp_send(int fd, const struct sip_peer *dst, const void *data, size_t len)
+{
+	struct iovec iov = { (void *)(uintptr_t)data, len };
+	struct msghdr mh = { .msg_name = (void *)(uintptr_t)&dst->addr.u, .msg_namelen = dst->addr.len,
+			     .msg_iov = &iov, .msg_iovlen = 1 };
+	union {
+		char buf[CMSG_SPACE(sizeof(struct in6_pktinfo))];
+		struct cmsghdr align;
+	} ctl;
+	memset(&ctl, 0, sizeof(ctl));
+	int af = sa_af(&dst->local);
+	if (af == sa_af(&dst->addr) && !sa_is_any(&dst->local)) {
+		mh.msg_control = ctl.buf;
+		struct cmsghdr *cm = (struct cmsghdr *)(void *)ctl.buf;
+		if (af == AF_INET) {
+			mh.msg_controllen = CMSG_SPACE(sizeof(struct in_pktinfo));
+			cm->cmsg_level = IPPROTO_IP;
+			cm->cmsg_type = IP_PKTINFO;
+			cm->cmsg_len = CMSG_LEN(sizeof(struct in_pktinfo));
+			struct in_pktinfo pi = { .ipi_spec_dst = dst->local.u.in.sin_addr };
+			memcpy(CMSG_DATA(cm), &pi, sizeof(pi));
+		} else {
+			mh.msg_controllen = CMSG_SPACE(sizeof(struct in6_pktinfo));
+			cm->cmsg_level = IPPROTO_IPV6;
+			cm->cmsg_type = IPV6_PKTINFO;
+			cm->cmsg_len = CMSG_LEN(sizeof(struct in6_pktinfo));
+			struct in6_pktinfo pi = { .ipi6_addr = dst->local.u.in6.sin6_addr };
+			memcpy(CMSG_DATA(cm), &pi, sizeof(pi));
+		}
+	}
+	return sendmsg(fd, &mh, 0) < 0 ? errno : 0;
 }
 
 /* ---- stream connections ---- */
@@ -249,8 +313,23 @@ static bool conn_dispatch(struct sip_conn *c)
 	}
 	if (c->fd < 0)
 		return false;
-	if (!c->closing)
-		mbuf_shift(c->rbuf, off);
+	if (c->closing)
+		return true;
+	mbuf_shift(c->rbuf, off);
+	/* Any byte resets the idle timer, so a message trickled a byte at a time
+	 * would hold the connection forever: one message gets PARTIAL_MAX_MS. */
+	uint64_t now = loop_now(tp->loop);
+	if (!c->rbuf->end) {
+		c->partial_since = 0;
+	} else if (!c->partial_since || off) {
+		c->partial_since = now;
+	} else if (now - c->partial_since > PARTIAL_MAX_MS) {
+		char a[64];
+		log_info("tcp %s: message not completed in %u s, closing", sa_str(&c->peer, a, sizeof(a)),
+			 PARTIAL_MAX_MS / 1000);
+		conn_shutdown(c);
+		return false;
+	}
 	return true;
 }
 
@@ -317,12 +396,30 @@ static void conn_event(int fd, int events, void *arg)
 		conn_readable(c);
 }
 
+/* One "source" for the per-address cap is an IPv4 address or an IPv6 /64: whoever
+ * has a /64 has 2^64 addresses, and would otherwise have no cap at all. */
+static bool same_source(const struct sa *a, const struct sa *b)
+{
+	if (sa_af(a) != sa_af(b))
+		return false;
+	if (sa_af(a) == AF_INET6)
+		return memcmp(&a->u.in6.sin6_addr, &b->u.in6.sin6_addr, 8) == 0;
+	return sa_eq_addr(a, b);
+}
+
+static uint32_t source_hash(const struct sa *a)
+{
+	struct pl key = sa_af(a) == AF_INET6 ? pl_from((const char *)&a->u.in6.sin6_addr, 8)
+					     : pl_from((const char *)&a->u.in.sin_addr, 4);
+	return pl_hash(&key, 0);
+}
+
 static unsigned conns_from(struct sip_transport *tp, const struct sa *addr)
 {
 	unsigned n = 0;
-	LIST_FOREACH(hash_bucket(&tp->by_addr, sa_hash_addr(addr)), le) {
+	LIST_FOREACH(hash_bucket(&tp->by_addr, source_hash(addr)), le) {
 		const struct sip_conn *c = le->data;
-		if (sa_eq_addr(&c->peer, addr))
+		if (same_source(&c->peer, addr))
 			n++;
 	}
 	return n;
@@ -348,7 +445,7 @@ static struct sip_conn *conn_new(struct sip_transport *tp, enum sip_transport_ki
 		return mem_deref(c);
 	}
 	list_append(&tp->conns, &c->le, c);
-	hash_insert(&tp->by_addr, sa_hash_addr(peer), &c->hle, c);
+	hash_insert(&tp->by_addr, source_hash(peer), &c->hle, c);
 	return c;
 }
 
@@ -414,7 +511,7 @@ static struct sip_conn *conn_connect(struct sip_transport *tp, enum sip_transpor
 /* Reuses an open connection to the same peer before opening a new one. */
 static struct sip_conn *conn_find(struct sip_transport *tp, enum sip_transport_kind kind, const struct sa *peer)
 {
-	LIST_FOREACH(hash_bucket(&tp->by_addr, sa_hash_addr(peer)), le) {
+	LIST_FOREACH(hash_bucket(&tp->by_addr, source_hash(peer)), le) {
 		struct sip_conn *c = le->data;
 		if (c->kind == kind && sa_eq(&c->peer, peer))
 			return c;
@@ -429,6 +526,8 @@ static int conn_send(struct sip_conn *c, const void *data, size_t len)
 		return err;
 	if (c->connecting)
 		return 0;
+	if (!c->closing)
+		conn_touch(c); /* a connection we send on is in use, not idle */
 	err = conn_flush(c);
 	if (!err)
 		err = conn_watch(c);
@@ -453,6 +552,10 @@ int sip_transport_listen(struct sip_transport *tp, enum sip_transport_kind kind,
 	if (kind == SIP_TP_UDP) {
 		int sz = 4 * 1024 * 1024;
 		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+		if (addr->u.sa.sa_family == AF_INET6)
+			setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one));
+		else
+			setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one));
 	}
 	if (bind(fd, &addr->u.sa, addr->len) < 0 || (kind == SIP_TP_TCP && listen(fd, 1024) < 0) ||
 	    (err = set_nonblock(fd)) != 0) {
@@ -487,8 +590,7 @@ int sip_transport_send(struct sip_transport *tp, const struct sip_peer *dst, con
 		}
 		if (fd < 0)
 			return ENOTCONN;
-		ssize_t n = sendto(fd, data, len, 0, &dst->addr.u.sa, dst->addr.len);
-		return n < 0 ? errno : 0;
+		return udp_send(fd, dst, data, len);
 	}
 	if (dst->tp != SIP_TP_TCP)
 		return ENOTSUP;

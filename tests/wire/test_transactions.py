@@ -203,3 +203,67 @@ def test_tcp_burst_of_pipelined_requests_all_answered(fast):
         cseqs.append(int(r.get("cseq").split()[0]))
     assert cseqs == list(range(1, n + 1))
     st.sock.close()
+
+
+def test_udp_answer_leaves_from_the_address_it_was_sent_to(tmp_path):
+    """pbxd bound to every address answers from the address the request reached
+    (IP_PKTINFO), as a multi-homed server behind NAT must: here 127.0.0.2, which a
+    wildcard socket would otherwise answer from 127.0.0.1."""
+    p = Pbxd(tmp_path / "any", args=["--sip-address=0.0.0.0"]).start()
+    try:
+        s = _udp_sock()
+        req = make_request("OPTIONS", p.udp_port, local_port=s.getsockname()[1])
+        for target in ("127.0.0.2", "127.0.0.1"):
+            s.sendto(req.encode(), (target, p.udp_port))
+            s.settimeout(2.0)
+            data, src = s.recvfrom(65535)
+            assert SipMsg(data).code == 200
+            assert src == (target, p.udp_port), src
+        s.close()
+    finally:
+        p.assert_clean_exit()
+
+
+def test_tcp_cap_counts_an_ipv6_64_as_one_source(tmp_path):
+    """Connections from different addresses of one IPv6 /64 share the per-address
+    cap: a /64 is one subscriber, not 2^64 of them."""
+    import subprocess
+    addrs = [f"2001:db8:64::{i}" for i in (1, 2, 3, 4)]
+    for a in addrs:
+        r = subprocess.run(["ip", "-6", "addr", "add", f"{a}/64", "dev", "lo", "nodad"],
+                           capture_output=True)
+        if r.returncode != 0 and b"exists" not in r.stderr:
+            pytest.skip(f"cannot add IPv6 addresses here: {r.stderr.decode().strip()}")
+    p = Pbxd(tmp_path / "v6", args=["--sip-address=2001:db8:64::1",
+                                    "--sip-tcp-max-per-address=2"]).start(wait=False)
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("2001:db8:64::1", p.tcp_port), timeout=1).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, p.log_tail()
+                time.sleep(0.05)
+        time.sleep(0.2)  # let pbxd see the probe connection close
+        keep = []
+        for a in addrs[1:3]:
+            s = socket.create_connection(("2001:db8:64::1", p.tcp_port), timeout=2,
+                                         source_address=(a, 0))
+            s.sendall(make_request("OPTIONS", p.tcp_port, transport="TCP").encode())
+            s.settimeout(2)
+            assert s.recv(65535).startswith(b"SIP/2.0 200"), "a connection under the cap refused"
+            keep.append(s)
+        third = socket.create_connection(("2001:db8:64::1", p.tcp_port), timeout=2,
+                                         source_address=(addrs[3], 0))
+        third.settimeout(2)
+        try:
+            third.sendall(make_request("OPTIONS", p.tcp_port, transport="TCP").encode())
+            data = third.recv(100)
+        except (ConnectionResetError, BrokenPipeError):
+            data = b""
+        assert data == b"", "a third connection from the same /64 was served"
+        for s in keep + [third]:
+            s.close()
+    finally:
+        p.assert_clean_exit()
