@@ -125,6 +125,9 @@ int main(int argc, char **argv)
 	log_level_parse(conf_str(&conf, "log-level"), &lvl);
 	log_set_level(lvl);
 
+	/* Everything pbxd writes (the database with SIP passwords, keys, recordings)
+	 * is its own business: no group or world access, whatever the caller's umask. */
+	umask(077);
 	if (data_dir_open(conf_str(&conf, "data-dir")))
 		goto out;
 

@@ -72,3 +72,23 @@ def test_command_line_overrides_config(tmp_path):
 def test_signal_exits_cleanly(tmp_path, sig):
     p = Pbxd(tmp_path).start()
     p.assert_clean_exit(sig)  # bounded wait, exit status 0, no sanitizer report
+
+
+def test_data_dir_private_whatever_the_umask(tmp_path):
+    """The data dir (created with its parents) and everything in it, the database
+    with SIP passwords included, is readable by pbxd's user only."""
+    import os
+    import stat
+    old = os.umask(0o022)
+    try:
+        p = Pbxd(tmp_path / "w").start()
+    finally:
+        os.umask(old)
+    try:
+        files = [p.datadir] + list(p.datadir.rglob("*"))
+        assert any(f.name == "pbxd.db" for f in files), files
+        for f in files:
+            mode = stat.S_IMODE(f.stat().st_mode)
+            assert mode & 0o077 == 0, f"{f} is {oct(mode)}"
+    finally:
+        p.assert_clean_exit()
