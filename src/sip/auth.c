@@ -54,6 +54,8 @@ struct sip_auth {
 	uint32_t next;        /* the slot to reuse next */
 	bool evicted;         /* a still-fresh entry has been pushed out */
 	uint64_t evict_floor; /* newest issue time among those */
+	enum sip_auth_alg offer[4]; /* challenged, most preferred first */
+	size_t noffer;
 	struct list buckets[NC_BUCKETS];
 	struct nc_entry ents[NC_SLOTS];
 };
@@ -322,6 +324,9 @@ int sip_auth_alloc(struct sip_auth **ap, uint32_t nonce_lifetime_s)
 	if (!a)
 		return ENOMEM;
 	a->lifetime = nonce_lifetime_s;
+	a->offer[0] = SIP_AUTH_SHA256;
+	a->offer[1] = SIP_AUTH_MD5;
+	a->noffer = 2;
 	if (RAND_bytes(a->key, KEY_LEN) != 1) {
 		mem_deref(a);
 		return EIO;
@@ -368,15 +373,50 @@ static int print_quoted(struct mbuf *mb, const struct pl *s)
 	return err;
 }
 
+int sip_auth_offer_set(struct sip_auth *a, const enum sip_auth_alg *algs_in, size_t n)
+{
+	if (!n || n > sizeof(a->offer) / sizeof(a->offer[0]))
+		return EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		if (algs_in[i] != SIP_AUTH_MD5 && algs_in[i] != SIP_AUTH_SHA256 && algs_in[i] != SIP_AUTH_SHA512_256)
+			return EINVAL;
+		a->offer[i] = algs_in[i];
+	}
+	a->noffer = n;
+	return 0;
+}
+
+int sip_auth_offer_parse(const char *list, enum sip_auth_alg *out, size_t max, size_t *n)
+{
+	*n = 0;
+	for (const char *p = list; *p;) {
+		while (*p == ' ' || *p == ',')
+			p++;
+		if (!*p)
+			break;
+		size_t l = strcspn(p, ", ");
+		struct pl name = pl_from(p, l);
+		size_t i = 0;
+		for (; i < sizeof(algs) / sizeof(algs[0]); i++) {
+			if (!algs[i].sess && pl_caseeq_str(&name, algs[i].name))
+				break;
+		}
+		if (i == sizeof(algs) / sizeof(algs[0]) || *n >= max)
+			return EINVAL;
+		out[(*n)++] = (enum sip_auth_alg)i;
+		p += l;
+	}
+	return *n ? 0 : EINVAL;
+}
+
 int sip_auth_challenge_print(struct mbuf *mb, struct sip_auth *a, bool proxy,
 			     const struct pl *realm, bool stale, uint64_t now_s)
 {
-	static const enum sip_auth_alg offer[] = { SIP_AUTH_SHA256, SIP_AUTH_MD5 };
 	if (!mb || !a || !realm || !realm_ok(realm))
 		return EINVAL;
 	size_t end0 = mb->end, pos0 = mb->pos;
 	int err = 0;
-	for (size_t i = 0; i < sizeof(offer) / sizeof(offer[0]) && !err; i++) {
+	for (size_t i = 0; i < a->noffer && !err; i++) {
 		/* A nonce per line: each is its own challenge (RFC 7616 §3.7). */
 		char nonce[NONCE_LEN + 1];
 		err = nonce_make(a, now_s, realm, nonce);
@@ -389,7 +429,7 @@ int sip_auth_challenge_print(struct mbuf *mb, struct sip_auth *a, bool proxy,
 			err = mbuf_printf(mb,
 					  "\", nonce=\"%s\", opaque=\"%s\", algorithm=%s, "
 					  "qop=\"auth\"%s\r\n",
-					  nonce, a->opaque, algs[offer[i]].name,
+					  nonce, a->opaque, algs[a->offer[i]].name,
 					  stale ? ", stale=true" : "");
 	}
 	if (err) {

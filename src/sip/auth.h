@@ -74,9 +74,17 @@ struct sip_auth_cred {
  * randomness). Free with mem_deref(). */
 int sip_auth_alloc(struct sip_auth **ap, uint32_t nonce_lifetime_s);
 
+/* Which algorithms are challenged, most preferred first (RFC 8760 §2.4: a client
+ * takes the first it supports). Default SHA-256 then MD5. Many deployed phones
+ * and SIPp answer only the first challenge and only know MD5, so a PBX may put
+ * MD5 first. Only MD5, SHA-256 and SHA-512-256 (not -sess); at most 4. 0 or EINVAL. */
+int sip_auth_offer_set(struct sip_auth *a, const enum sip_auth_alg *algs, size_t n);
+/* Parses "MD5,SHA-256" into algs; 0, or EINVAL for an unknown or -sess name. */
+int sip_auth_offer_parse(const char *list, enum sip_auth_alg *algs, size_t max, size_t *n);
+
 /* Appends the challenge header lines (each ending CRLF) for realm at time now_s:
- * WWW-Authenticate (Proxy-Authenticate when proxy) with SHA-256 first, then MD5,
- * as RFC 8760 §2.4 orders them; stale=true when stale. Returns 0, EINVAL (realm
+ * WWW-Authenticate (Proxy-Authenticate when proxy), one per offered algorithm in
+ * order (see sip_auth_offer_set); stale=true when stale. Returns 0, EINVAL (realm
  * empty, too long, or with control characters) or the mbuf's error. */
 int sip_auth_challenge_print(struct mbuf *mb, struct sip_auth *a, bool proxy,
 			     const struct pl *realm, bool stale, uint64_t now_s);

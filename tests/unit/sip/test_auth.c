@@ -833,6 +833,47 @@ static void test_parse_lws_and_escapes(void **state)
 	mem_deref(a);
 }
 
+/* The challenged algorithms and their order are configurable: MD5 first for
+ * phones that answer only the first challenge, or SHA-256 alone. */
+static void test_offer_order(void **state)
+{
+	(void)state;
+	struct sip_auth *a = NULL;
+	assert_int_equal(sip_auth_alloc(&a, 300), 0);
+	enum sip_auth_alg algs[4];
+	size_t n = 0;
+	assert_int_equal(sip_auth_offer_parse("MD5, SHA-256", algs, 4, &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(algs[0], SIP_AUTH_MD5);
+	assert_int_equal(algs[1], SIP_AUTH_SHA256);
+	assert_int_equal(sip_auth_offer_set(a, algs, n), 0);
+	struct pl realm = PL("pbx.example");
+	struct mbuf *mb = mbuf_alloc(256, 8192);
+	assert_int_equal(sip_auth_challenge_print(mb, a, false, &realm, false, 1000), 0);
+	assert_int_equal(mbuf_write_mem(mb, "", 1), 0);
+	const char *md5 = strstr((const char *)mb->buf, "algorithm=MD5");
+	const char *sha = strstr((const char *)mb->buf, "algorithm=SHA-256");
+	assert_non_null(md5);
+	assert_non_null(sha);
+	assert_true(md5 < sha);
+
+	assert_int_equal(sip_auth_offer_parse("sha-256", algs, 4, &n), 0);
+	assert_int_equal(sip_auth_offer_set(a, algs, n), 0);
+	mbuf_reset(mb);
+	assert_int_equal(sip_auth_challenge_print(mb, a, false, &realm, false, 1000), 0);
+	assert_int_equal(mbuf_write_mem(mb, "", 1), 0);
+	assert_null(strstr((const char *)mb->buf, "algorithm=MD5"));
+	assert_non_null(strstr((const char *)mb->buf, "algorithm=SHA-256"));
+
+	assert_int_equal(sip_auth_offer_parse("MD5-sess", algs, 4, &n), EINVAL);
+	assert_int_equal(sip_auth_offer_parse("SHA-1", algs, 4, &n), EINVAL);
+	assert_int_equal(sip_auth_offer_parse("", algs, 4, &n), EINVAL);
+	assert_int_equal(sip_auth_offer_parse("MD5,MD5,MD5,MD5,MD5", algs, 4, &n), EINVAL);
+	assert_int_equal(sip_auth_offer_set(a, algs, 0), EINVAL);
+	mem_deref(mb);
+	mem_deref(a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -852,6 +893,7 @@ int main(void)
 		cmocka_unit_test(test_parse_limits),
 		cmocka_unit_test(test_parse_not_digest),
 		cmocka_unit_test(test_parse_lws_and_escapes),
+		cmocka_unit_test(test_offer_order),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
