@@ -1,7 +1,6 @@
 /* The API server's life: options, the store connection pool, first-start setup
  * (system admin, default tenant), HTTP start and stop, and the fuzzing entry. */
 #include <errno.h>
-#include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +26,8 @@ const struct conf_opt api_opts[] = {
 	{ "login-max-failures", CONF_INT, "5", 1, 1000000000, NULL,
 	  "failed sign-ins from one address before it must wait" },
 	{ "login-window", CONF_INT, "300", 1, 86400, NULL, "seconds over which failed sign-ins are counted" },
+	{ "http-max-per-address", CONF_INT, "16", 1, 256, NULL,
+	  "connections one client address may hold open to the REST API" },
 };
 const size_t api_opts_count = sizeof(api_opts) / sizeof(api_opts[0]);
 
@@ -60,17 +61,6 @@ void api_store_put(struct api *a, struct store *st)
 
 /* --- first start ------------------------------------------------------------------ */
 
-static void random_password(char *out, size_t len)
-{
-	static const char abc[] = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
-	uint8_t r[64];
-	RAND_bytes(r, sizeof(r));
-	for (size_t i = 0; i + 1 < len && i < sizeof(r); i++)
-		out[i] = abc[r[i] % (sizeof(abc) - 1)];
-	out[len - 1] = '\0';
-	out[len - 2] = (char)('2' + r[0] % 8); /* always a digit beside letters */
-}
-
 static int create_default_tenant(struct store *st, const char *domain, const char *password)
 {
 	const char *why;
@@ -85,8 +75,9 @@ static int create_default_tenant(struct store *st, const char *domain, const cha
 	snprintf(u.username, sizeof(u.username), "pbxadmin");
 	snprintf(u.display_name, sizeof(u.display_name), "Tenant administrator");
 	snprintf(u.ext_number, sizeof(u.ext_number), "100");
-	random_password(u.ext_password, 17);
-	int e = store_pw_hash(password, u.pw_hash, sizeof(u.pw_hash));
+	int e = api_random_text(u.ext_password, 17);
+	if (!e)
+		e = store_pw_hash(password, u.pw_hash, sizeof(u.pw_hash));
 	if (!e)
 		e = store_tenant_create(st, &t, &u);
 	if (e)
@@ -107,9 +98,9 @@ static int bootstrap(struct store *st, const struct conf *conf, const char *url)
 	if (given && *given) {
 		snprintf(pw, sizeof(pw), "%s", "");
 		snprintf(tpw, sizeof(tpw), "%s", "");
-	} else {
-		random_password(pw, sizeof(pw));
-		random_password(tpw, sizeof(tpw));
+	} else if (api_random_text(pw, sizeof(pw)) || api_random_text(tpw, sizeof(tpw))) {
+		log_error("api: cannot generate the first passwords; not starting");
+		return EIO;
 	}
 	struct store_admin a = { .enabled = true };
 	snprintf(a.username, sizeof(a.username), "admin");
@@ -156,7 +147,8 @@ static int api_alloc(struct api **ap, const char *data_dir, int64_t lifetime, in
 			a->npool++;
 	}
 	char pw[20];
-	random_password(pw, sizeof(pw));
+	if (!e)
+		e = api_random_text(pw, sizeof(pw));
 	if (!e)
 		e = store_pw_hash(pw, a->dummy_hash, sizeof(a->dummy_hash));
 	if (e) {
@@ -187,6 +179,7 @@ int api_start(struct api **ap, const struct conf *conf, const char *data_dir)
 	if (!e && tls)
 		e = api_tls_load(data_dir, conf_str(conf, "http-tls-cert"), conf_str(conf, "http-tls-key"),
 				 &a->cert_pem, &a->key_pem);
+	a->http_max_per_address = (int)conf_int(conf, "http-max-per-address");
 	if (!e)
 		e = api_http_start(a, addr, port, tls);
 	if (e) {

@@ -6,6 +6,7 @@
 
 #include <jansson.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -15,9 +16,13 @@
 
 #define API_BODY_MAX (64 * 1024)
 #define API_QUERY_MAX 16
-#define API_POOL 4 /* store connections: MHD pool threads + spare */
-#define API_HTTP_THREADS 2
+#define API_HTTP_THREADS 4 /* MHD's pool: a slow request (Argon2, a store wait) holds one */
+#define API_POOL (API_HTTP_THREADS + 1) /* store connections: one per MHD thread + spare */
+#define API_HTTP_PER_ADDRESS 16 /* connections one client address may hold open */
+#define API_HTTP_TIMEOUT_S 10   /* an idle connection or unfinished request is closed */
+#define API_COSTLY_MAX 2        /* requests running Argon2 at once; more get 503 busy */
 #define API_REFRESH_LIFETIME_S (30 * 24 * 3600)
+#define API_PURGE_EVERY_MS 60000 /* expired sessions are swept at most this often */
 
 /* --- the server --------------------------------------------------------------- */
 
@@ -37,6 +42,13 @@ struct api {
 	size_t npool;
 	char dummy_hash[STORE_HASH_SZ]; /* verified against when a user is unknown */
 	char *cert_pem, *key_pem;
+	_Atomic int64_t purge_due; /* ms: the next sign-in after it sweeps expired sessions */
+	int http_max_per_address; /* 0: API_HTTP_PER_ADDRESS */
+	/* Requests of costly routes now running (router.c). Bounded so that a burst
+	 * of sign-ins, each an Argon2 verification of 19 MiB, can hold neither all of
+	 * MHD's threads nor the memory: the rest are answered 503 at once. An atomic
+	 * counter, not a lock: nothing waits on it. */
+	atomic_int costly_running;
 };
 
 struct store *api_store_get(struct api *a);
@@ -107,6 +119,7 @@ enum {
 	API_F_REQUIRED = 1,  /* must be present on create */
 	API_F_WRITEONLY = 2, /* accepted, never returned */
 	API_F_READONLY = 4,  /* returned, never accepted */
+	API_F_NULLABLE = 8,  /* returned as null when there is none */
 };
 
 typedef int (api_check_h)(const char *value, const char **why);
@@ -130,9 +143,10 @@ struct api_schema {
 	const struct api_field *f;
 	size_t n;
 	const char *desc;
+	const struct api_schema *base; /* answers only: its fields come first */
 };
 
-#define API_SCHEMA(nm, fields, d) { nm, fields, sizeof(fields) / sizeof(fields[0]), d }
+#define API_SCHEMA(nm, fields, d) { nm, fields, sizeof(fields) / sizeof(fields[0]), d, NULL }
 
 /* Checks obj against s: unknown fields (400 unknown_field), types and ranges
  * (422 invalid_field), and with `create` the required ones (422 missing_field).
@@ -140,7 +154,12 @@ struct api_schema {
 int api_validate(const struct api_schema *s, const json_t *obj, bool create, struct api_resp *rs);
 int api_validate_at(const struct api_schema *s, const json_t *obj, bool create, const char *prefix,
 		    struct api_resp *rs);
-json_t *api_schema_openapi(const struct api_schema *s);
+/* A schema in the OpenAPI document, whole or as a patch: an update body, which
+ * api_validate checks without `create`, so neither it nor the objects nested in
+ * it have required fields (array items, validated whole, keep theirs). name
+ * gives the components name of s in either form (router.c decides). */
+typedef void (api_schema_name_h)(const struct api_schema *s, bool patch, char *buf, size_t size);
+json_t *api_schema_openapi(const struct api_schema *s, bool patch, api_schema_name_h *name);
 
 api_check_h api_check_username, api_check_tenant_username, api_check_domain, api_check_email,
 	api_check_digits, api_check_password, api_check_secret, api_check_hhmm, api_check_text;
@@ -183,7 +202,8 @@ const struct api_route *api_routes(size_t *n);
 json_t *api_openapi(void);
 
 /* Route handlers, one file per resource. */
-api_route_h api_h_info, api_h_sign_in, api_h_refresh, api_h_sign_out, api_h_me, api_h_openapi;
+api_route_h api_h_info, api_h_sign_in, api_h_refresh, api_h_sign_out, api_h_me, api_h_me_password,
+	api_h_openapi;
 api_route_h api_h_tenants_list, api_h_tenants_create, api_h_tenant_get, api_h_tenant_update,
 	api_h_tenant_destroy, api_h_tenant_switch;
 api_route_h api_h_users_list, api_h_users_create, api_h_users_get, api_h_users_update,
@@ -201,15 +221,31 @@ extern const struct api_schema api_s_sign_in, api_s_refresh, api_s_token, api_s_
 
 /* Checks the bearer token and fills rq->who; 0 or the status put in rs (401). */
 int api_authenticate(struct api_req *rq, struct api_resp *rs);
-/* Issues a new access + refresh token pair of a grant and answers with it. */
+/* Issues the access + refresh token pair of a new grant and answers with it;
+ * parent_grant (0: none) is the grant whose sign-out ends this one too. */
 int api_issue_tokens(struct api_req *rq, struct api_resp *rs, uint64_t admin_id, uint64_t user_id,
-		     uint64_t tenant_id, uint64_t grant_id);
+		     uint64_t tenant_id, uint64_t parent_grant);
 
+/* The failed sign-in limit: per source (IPv4 address, IPv6 /64) and per account
+ * (domain + username). See auth.c for the rules. */
+struct api_rl_keys {
+	uint8_t source[16], account[16];
+};
 int api_ratelimit_alloc(struct api_ratelimit **rlp, int max_failures, int window_s);
 void api_ratelimit_free(struct api_ratelimit *rl);
-/* Seconds until source may try again, 0 when allowed now. */
-int api_ratelimit_blocked(struct api_ratelimit *rl, const char *source);
-void api_ratelimit_fail(struct api_ratelimit *rl, const char *source);
+/* domain is NULL for system admins. */
+void api_ratelimit_keys(struct api_rl_keys *k, const char *source, const char *domain, const char *username);
+/* Checks both counters and, when neither is blocked, counts this attempt as a
+ * failure in the same locked step; returns 0, or the seconds to wait with *why. */
+int api_ratelimit_begin(struct api_ratelimit *rl, const struct api_rl_keys *k, const char **why);
+/* The attempt counted by begin succeeded. */
+void api_ratelimit_success(struct api_ratelimit *rl, const struct api_rl_keys *k);
+
+/* len - 1 random characters from an unambiguous alphabet, the last a digit, and
+ * a NUL: generated passwords. 0, or EIO when OpenSSL has no random bytes. */
+int api_random_text(char *out, size_t len);
+/* {id, name, domain, enabled}: a tenant in lists and as the token's tenant. */
+json_t *api_tenant_summary(const struct store_tenant *t);
 
 /* --- extension settings (settings.c) -------------------------------------------- */
 

@@ -1,7 +1,13 @@
 /* libmicrohttpd glue: collects a request (headers, query, a body of at most
  * 64 KiB), hands it to api_handle() with a pooled store connection, and sends
  * the JSON answer. MHD runs its own polling threads (a pool of API_HTTP_THREADS),
- * so nothing here touches pbxd's event loops. */
+ * so nothing here touches pbxd's event loops.
+ *
+ * One client must not stall the API for the others: an address may hold at most
+ * API_HTTP_PER_ADDRESS connections (MHD closes the next one as it is accepted),
+ * a connection on which nothing arrives for API_HTTP_TIMEOUT_S is closed (an
+ * unfinished request included), and costly routes are bounded in router.c.
+ * HTTPS speaks TLS 1.2 and 1.3 only. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <microhttpd.h>
@@ -185,19 +191,24 @@ int api_http_start(struct api *a, const char *address, int port, bool tls)
 	}
 	if (tls)
 		flags |= MHD_USE_TLS;
-	struct MHD_OptionItem opts[10] = {
+	int per_address = a->http_max_per_address ? a->http_max_per_address : API_HTTP_PER_ADDRESS;
+	struct MHD_OptionItem opts[12] = {
 		{ MHD_OPTION_THREAD_POOL_SIZE, API_HTTP_THREADS, NULL },
-		{ MHD_OPTION_CONNECTION_TIMEOUT, 30, NULL },
+		{ MHD_OPTION_CONNECTION_TIMEOUT, API_HTTP_TIMEOUT_S, NULL },
 		{ MHD_OPTION_CONNECTION_LIMIT, 256, NULL },
+		{ MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_address, NULL },
 		{ MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, NULL },
 		{ MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)on_mhd_log, NULL },
 	};
-	size_t n = 5;
+	size_t n = 6;
 	if (have_addr)
 		opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_SOCK_ADDR, 0, &sa.u.sa };
 	if (tls) {
 		opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_CERT, 0, a->cert_pem };
 		opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_KEY, 0, a->key_pem };
+		/* GnuTLS priorities: its defaults, less every version before TLS 1.2. */
+		opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_PRIORITIES, 0,
+						     (void *)"NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2" };
 	}
 	opts[n] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
 	a->mhd = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, on_request, a,

@@ -9,7 +9,7 @@
 
 static const struct api_field no_fields[1] = { { 0 } };
 /* Bodies of actions: nothing, or an empty object. */
-static const struct api_schema s_empty = { "Empty", no_fields, 0, "no fields" };
+static const struct api_schema s_empty = { "Empty", no_fields, 0, "no fields", NULL };
 
 static const struct api_route routes[] = {
 	{ "GET", "/api/info", API_PUBLIC, api_h_info, NULL, false, "Info", 200, false, "info",
@@ -24,11 +24,13 @@ static const struct api_route routes[] = {
 	  "End this session: the access token and its refresh token stop working" },
 	{ "GET", "/api/me", API_SIGNED_IN, api_h_me, NULL, false, "Me", 200, false, "auth",
 	  "Who the token belongs to, with role and tenant" },
+	{ "POST", "/api/me/password", API_SIGNED_IN, api_h_me_password, &api_s_user_password, true, NULL, 204, false,
+	  "auth", "Change my own login password, system admins too (the old one is required; my other sessions end)" },
 
 	{ "GET", "/api/tenants", API_SYSADMIN, api_h_tenants_list, NULL, false, "TenantSummary", 200, true,
 	  "tenants", "List tenants" },
-	{ "POST", "/api/tenants", API_SYSADMIN, api_h_tenants_create, &api_s_tenant_create, true, "Tenant", 201,
-	  false, "tenants", "Create a tenant and its first tenant admin" },
+	{ "POST", "/api/tenants", API_SYSADMIN, api_h_tenants_create, &api_s_tenant_create, true, "TenantCreated",
+	  201, false, "tenants", "Create a tenant and its first tenant admin" },
 	{ "GET", "/api/tenants/{id}", API_SYSADMIN, api_h_tenant_get, NULL, false, "Tenant", 200, false, "tenants",
 	  "Read a tenant" },
 	{ "POST", "/api/tenants/{id}", API_SYSADMIN, api_h_tenant_update, &api_s_tenant_update, false, "Tenant",
@@ -101,6 +103,14 @@ static bool match(const char *pat, const char *path, char *id, size_t idsz)
 		path++;
 	}
 	return *pat == '\0' && *path == '\0';
+}
+
+/* Routes anyone may call that run an Argon2 verification (19 MiB, tens of ms):
+ * at most API_COSTLY_MAX run at once, so a flood of sign-ins leaves MHD threads
+ * for everything else; the excess is answered 503 busy without waiting. */
+static bool costly(const struct api_route *r)
+{
+	return r->h == api_h_sign_in;
 }
 
 static int allowed(const struct api_route *r, const struct api_who *w, struct api_resp *rs)
@@ -179,33 +189,108 @@ void api_handle(struct api_req *rq, struct api_resp *rs)
 	}
 	if (parse_body(rq, r, rs))
 		return;
+	bool gated = costly(r);
+	if (gated && atomic_fetch_add(&rq->api->costly_running, 1) >= API_COSTLY_MAX) {
+		atomic_fetch_sub(&rq->api->costly_running, 1);
+		api_error(rs, 503, "busy", NULL, "too many sign-ins at once; try again in a moment");
+		rs->retry_after = 1;
+		return;
+	}
 	r->h(rq, rs);
+	if (gated)
+		atomic_fetch_sub(&rq->api->costly_running, 1);
 	if (!rs->status)
 		api_error(rs, 500, "internal", NULL, "no answer");
 }
 
 /* --- OpenAPI 3.1 ------------------------------------------------------------------- */
 
-static void add_schema(json_t *schemas, const struct api_schema *s)
-{
-	if (!s || json_object_get(schemas, s->name))
-		return;
-	json_object_set_new(schemas, s->name, api_schema_openapi(s));
-	for (size_t i = 0; i < s->n; i++)
-		add_schema(schemas, s->f[i].sub);
-}
+/* The answer to POST /api/tenants: the tenant, and its first administrator. */
+static const struct api_field created_admin_fields[] = {
+	{ "id", API_T_STRING, API_F_READONLY | API_F_REQUIRED, 1, 19, NULL, NULL, NULL, 0, NULL },
+	{ "username", API_T_STRING, API_F_READONLY | API_F_REQUIRED, 1, 64, NULL, NULL, NULL, 0, NULL },
+};
+static const struct api_schema s_created_admin = API_SCHEMA("TenantAdminRef", created_admin_fields,
+							    "The tenant administrator created with the tenant");
+static const struct api_field tenant_created_fields[] = {
+	{ "admin", API_T_OBJECT, API_F_READONLY | API_F_REQUIRED, 0, 0, NULL, NULL, &s_created_admin, 0, NULL },
+};
+static const struct api_schema s_tenant_created = { "TenantCreated", tenant_created_fields, 1,
+						    "A new tenant (detailed) with its first administrator",
+						    &api_s_tenant };
 
 static const struct api_schema *schema_by_name(const char *name)
 {
 	static const struct api_schema *const all[] = {
-		&api_s_info, &api_s_token, &api_s_me, &api_s_tenant, &api_s_tenant_summary, &api_s_user, &api_s_user_summary,
-		&api_s_settings, &api_s_error,
+		&api_s_info, &api_s_token, &api_s_me, &api_s_tenant, &s_tenant_created, &api_s_tenant_summary,
+		&api_s_user, &api_s_user_summary, &api_s_settings, &api_s_error,
 	};
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
 		if (strcmp(all[i]->name, name) == 0)
 			return all[i];
 	}
 	return NULL;
+}
+
+/* Does target occur whole below s? Everything below a whole schema is whole;
+ * below a patch, objects are patches and array items whole (api_validate_at). */
+static bool reaches_whole(const struct api_schema *s, bool patch, const struct api_schema *target)
+{
+	if (!s)
+		return false;
+	if (s == target && !patch)
+		return true;
+	for (size_t i = 0; i < s->n; i++) {
+		const struct api_field *f = &s->f[i];
+		if (f->sub && reaches_whole(f->sub, patch && f->type == API_T_OBJECT, target))
+			return true;
+	}
+	return reaches_whole(s->base, patch, target);
+}
+
+static bool used_whole(const struct api_schema *s)
+{
+	size_t n;
+	const struct api_route *r = api_routes(&n);
+	for (size_t i = 0; i < n; i++) {
+		if (reaches_whole(r[i].body, !r[i].body_create, s) ||
+		    (r[i].resp && reaches_whole(schema_by_name(r[i].resp), false, s)))
+			return true;
+	}
+	return reaches_whole(&api_s_error, false, s);
+}
+
+/* Whether the patch form of s differs from the whole one. */
+static bool has_required(const struct api_schema *s)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		const struct api_field *f = &s->f[i];
+		if ((f->flags & API_F_REQUIRED) || (f->type == API_T_OBJECT && f->sub && has_required(f->sub)))
+			return true;
+	}
+	return false;
+}
+
+/* A schema used only as a patch (TenantUpdate) keeps its name; one also used
+ * whole (ExtensionSettings, in answers) has its patch form as NAMEPatch. */
+static void schema_name(const struct api_schema *s, bool patch, char *buf, size_t size)
+{
+	bool suffix = patch && has_required(s) && used_whole(s);
+	snprintf(buf, size, "%s%s", s->name, suffix ? "Patch" : "");
+}
+
+static void add_schema(json_t *schemas, const struct api_schema *s, bool patch)
+{
+	char name[96];
+	if (!s)
+		return;
+	schema_name(s, patch, name, sizeof(name));
+	if (json_object_get(schemas, name))
+		return;
+	json_object_set_new(schemas, name, api_schema_openapi(s, patch, schema_name));
+	for (size_t i = 0; i < s->n; i++)
+		add_schema(schemas, s->f[i].sub, patch && s->f[i].type == API_T_OBJECT);
+	add_schema(schemas, s->base, patch);
 }
 
 static json_t *ref(const char *name)
@@ -264,9 +349,11 @@ static json_t *operation(const struct api_route *r, json_t *schemas)
 	else
 		json_decref(params);
 	if (r->body) {
-		add_schema(schemas, r->body);
+		char name[96];
+		add_schema(schemas, r->body, !r->body_create);
+		schema_name(r->body, !r->body_create, name, sizeof(name));
 		json_object_set_new(op, "requestBody", json_pack("{s:b, s:{s:{s:o}}}", "required",
-			r->body_create, "content", "application/json", "schema", ref(r->body->name)));
+			r->body_create, "content", "application/json", "schema", ref(name)));
 	}
 	json_t *resps = json_object(), *ok;
 	char code[8];
@@ -274,7 +361,7 @@ static json_t *operation(const struct api_route *r, json_t *schemas)
 	if (!r->resp) {
 		ok = json_pack("{s:s}", "description", r->ok == 204 ? "Done, no content" : "The document");
 	} else {
-		add_schema(schemas, schema_by_name(r->resp));
+		add_schema(schemas, schema_by_name(r->resp), false);
 		json_t *schema = r->list ? json_pack("{s:s, s:[s,s], s:{s:{s:s, s:s}, s:{s:s, s:o}}}", "type",
 			"object", "required", "count", "items", "properties", "count", "type", "integer",
 			"description", "Total matching before skip/top", "items", "type", "array", "items",
@@ -287,6 +374,13 @@ static json_t *operation(const struct api_route *r, json_t *schemas)
 		"Error: 400 invalid_json/unknown_field, 401 unauthorized, 403 forbidden, 404 not_found,"
 		" 409 conflict, 413 payload_too_large, 422 invalid_field/missing_field, 429 rate_limited",
 		"content", "application/json", "schema", ref("Error")));
+	json_object_set_new(resps, "500", json_pack("{s:s, s:{s:{s:o}}}", "description",
+		"Error: internal (an unexpected failure, such as of the store)", "content", "application/json",
+		"schema", ref("Error")));
+	if (costly(r))
+		json_object_set_new(resps, "503", json_pack("{s:s, s:{s:{s:o}}}", "description",
+			"Error: busy (too many sign-ins at once); retry after the Retry-After header's seconds",
+			"content", "application/json", "schema", ref("Error")));
 	json_object_set_new(op, "responses", resps);
 	if (r->access != API_PUBLIC)
 		json_object_set_new(op, "security", json_pack("[{s:[]}]", "bearer"));
@@ -298,7 +392,7 @@ static json_t *operation(const struct api_route *r, json_t *schemas)
 json_t *api_openapi(void)
 {
 	json_t *schemas = json_object(), *paths = json_object();
-	add_schema(schemas, &api_s_error);
+	add_schema(schemas, &api_s_error, false);
 	size_t n;
 	const struct api_route *r = api_routes(&n);
 	for (size_t i = 0; i < n; i++) {

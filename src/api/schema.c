@@ -309,12 +309,19 @@ void api_take_int(const json_t *obj, const char *name, int64_t *dst)
 
 /* --- OpenAPI ------------------------------------------------------------------------- */
 
-static json_t *field_schema(const struct api_field *f, enum api_type t)
+static json_t *ref_to(const struct api_schema *s, bool patch, api_schema_name_h *name)
+{
+	char nm[96];
+	name(s, patch, nm, sizeof(nm));
+	return json_sprintf("#/components/schemas/%s", nm);
+}
+
+static json_t *field_schema(const struct api_field *f, enum api_type t, bool patch, api_schema_name_h *name)
 {
 	static const char *const names[] = { "string", "integer", "boolean", "object", "array" };
 	json_t *o = json_object();
 	if (t == API_T_OBJECT && f->sub) {
-		json_object_set_new(o, "$ref", json_sprintf("#/components/schemas/%s", f->sub->name));
+		json_object_set_new(o, "$ref", ref_to(f->sub, patch, name));
 		return o;
 	}
 	json_object_set_new(o, "type", json_string(names[t]));
@@ -338,33 +345,59 @@ static json_t *field_schema(const struct api_field *f, enum api_type t)
 		json_object_set_new(o, "minimum", json_integer(f->min));
 		json_object_set_new(o, "maximum", json_integer(f->max));
 	} else if (t == API_T_ARRAY) {
+		/* items are validated whole, also inside a patch */
 		struct api_field itf = { .type = f->item, .min = 1, .max = 64, .choices = f->choices, .sub = f->sub };
-		json_object_set_new(o, "items", field_schema(&itf, f->sub ? API_T_OBJECT : f->item));
+		json_object_set_new(o, "items", field_schema(&itf, f->sub ? API_T_OBJECT : f->item, false, name));
 		if (f->max)
 			json_object_set_new(o, "maxItems", json_integer(f->max));
 	}
 	return o;
 }
 
-json_t *api_schema_openapi(const struct api_schema *s)
+/* null beside the field's own schema: a $ref cannot take siblings that change
+ * its meaning, so it goes into a oneOf; a plain type becomes [type, "null"]. */
+static json_t *nullable(json_t *p)
+{
+	json_t *type = json_object_get(p, "type");
+	if (json_is_string(type)) {
+		json_object_set_new(p, "type", json_pack("[O, s]", type, "null"));
+		return p;
+	}
+	return json_pack("{s:[o, {s:s}]}", "oneOf", p, "type", "null");
+}
+
+static void add_properties(const struct api_schema *s, bool patch, api_schema_name_h *name, json_t *props,
+			   json_t *req)
+{
+	if (s->base)
+		add_properties(s->base, patch, name, props, req);
+	for (size_t i = 0; i < s->n; i++) {
+		const struct api_field *f = &s->f[i];
+		json_t *p = field_schema(f, f->type, patch, name);
+		bool is_ref = json_object_get(p, "$ref") != NULL;
+		if (f->desc && !is_ref)
+			json_object_set_new(p, "description", json_string(f->desc));
+		if (f->flags & API_F_WRITEONLY)
+			json_object_set_new(p, "writeOnly", json_true());
+		if ((f->flags & API_F_READONLY) && !is_ref)
+			json_object_set_new(p, "readOnly", json_true());
+		if (f->flags & API_F_NULLABLE)
+			p = nullable(p);
+		json_object_set_new(props, f->name, p);
+		if ((f->flags & API_F_REQUIRED) && !patch)
+			json_array_append_new(req, json_string(f->name));
+	}
+}
+
+json_t *api_schema_openapi(const struct api_schema *s, bool patch, api_schema_name_h *name)
 {
 	json_t *o = json_object(), *props = json_object(), *req = json_array();
 	json_object_set_new(o, "type", json_string("object"));
 	if (s->desc)
 		json_object_set_new(o, "description", json_string(s->desc));
-	for (size_t i = 0; i < s->n; i++) {
-		const struct api_field *f = &s->f[i];
-		json_t *p = field_schema(f, f->type);
-		if (f->desc && !json_object_get(p, "$ref"))
-			json_object_set_new(p, "description", json_string(f->desc));
-		if (f->flags & API_F_WRITEONLY)
-			json_object_set_new(p, "writeOnly", json_true());
-		if ((f->flags & API_F_READONLY) && !json_object_get(p, "$ref"))
-			json_object_set_new(p, "readOnly", json_true());
-		json_object_set_new(props, f->name, p);
-		if (f->flags & API_F_REQUIRED)
-			json_array_append_new(req, json_string(f->name));
-	}
+	else if (patch)
+		json_object_set_new(o, "description", json_string("Partial: the fields given are changed"));
+	add_properties(s, patch, name, props, req);
 	json_object_set_new(o, "properties", props);
 	if (json_array_size(req))
 		json_object_set_new(o, "required", req);

@@ -2,7 +2,6 @@
  * TEN-03), including the tenant's first administrator and switching into it. */
 #include <ctype.h>
 #include <errno.h>
-#include <openssl/rand.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -59,7 +58,7 @@ static const struct api_field summary_fields[] = { RO_ID, TENANT_NAME, TENANT_DO
 const struct api_schema api_s_tenant_summary = API_SCHEMA("TenantSummary", summary_fields,
 							  "A tenant in a list");
 
-static json_t *tenant_summary(const struct store_tenant *t)
+json_t *api_tenant_summary(const struct store_tenant *t)
 {
 	return json_pack("{s:o, s:s, s:s, s:b}", "id", api_json_id(t->id), "name", t->name, "domain", t->domain,
 			 "enabled", t->enabled);
@@ -69,7 +68,7 @@ static json_t *tenant_json(struct store *st, const struct store_tenant *t)
 {
 	uint64_t n = 0;
 	store_user_count(st, t->id, &n);
-	json_t *o = tenant_summary(t);
+	json_t *o = api_tenant_summary(t);
 	json_object_set_new(o, "limits", json_pack("{s:I, s:I}", "max_users", (json_int_t)t->max_users,
 						   "max_concurrent_calls", (json_int_t)t->max_calls));
 	json_object_set_new(o, "user_count", json_integer((json_int_t)n));
@@ -103,20 +102,9 @@ void api_h_tenants_list(struct api_req *rq, struct api_resp *rs)
 	}
 	json_t *items = json_array();
 	for (size_t i = 0; i < l->n; i++)
-		json_array_append_new(items, tenant_summary(&l->v[i]));
+		json_array_append_new(items, api_tenant_summary(&l->v[i]));
 	api_ok(rs, 200, json_pack("{s:I, s:o}", "count", (json_int_t)l->count, "items", items));
 	mem_deref(l);
-}
-
-/* A random SIP password when none is given: 16 characters from a safe alphabet. */
-static void random_secret(char *out, size_t len)
-{
-	static const char abc[] = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
-	uint8_t r[64];
-	RAND_bytes(r, sizeof(r));
-	for (size_t i = 0; i + 1 < len && i < sizeof(r); i++)
-		out[i] = abc[r[i] % (sizeof(abc) - 1)];
-	out[len - 1] = '\0';
 }
 
 void api_h_tenants_create(struct api_req *rq, struct api_resp *rs)
@@ -130,7 +118,11 @@ void api_h_tenants_create(struct api_req *rq, struct api_resp *rs)
 	api_take_str(adm, "display_name", u.display_name, sizeof(u.display_name));
 	snprintf(u.ext_number, sizeof(u.ext_number), "100");
 	api_take_str(adm, "extension_number", u.ext_number, sizeof(u.ext_number));
-	random_secret(u.ext_password, 17);
+	/* A random SIP password when none is given: 16 characters. */
+	if (api_random_text(u.ext_password, 17)) {
+		api_error(rs, 500, "internal", NULL, "cannot make a random password");
+		return;
+	}
 	api_take_str(adm, "extension_password", u.ext_password, sizeof(u.ext_password));
 	const char *pw = json_string_value(json_object_get(adm, "password"));
 	if (store_pw_hash(pw, u.pw_hash, sizeof(u.pw_hash))) {
@@ -170,6 +162,9 @@ void api_h_tenant_update(struct api_req *rq, struct api_resp *rs)
 		take_tenant(rq->json, &t);
 		e = store_tenant_update(rq->st, &t);
 	}
+	/* A disabled tenant's sessions end now, not only while it stays disabled. */
+	if (!e && !t.enabled)
+		e = store_session_delete_tenant(rq->st, t.id);
 	if (e)
 		api_store_error(rs, rq->st, e, "tenant");
 	else
@@ -196,5 +191,6 @@ void api_h_tenant_switch(struct api_req *rq, struct api_resp *rs)
 		api_store_error(rs, rq->st, e, "tenant");
 		return;
 	}
-	api_issue_tokens(rq, rs, rq->who.admin_id, 0, t.id, 0);
+	/* Child of the switching session: signing that out ends this one too. */
+	api_issue_tokens(rq, rs, rq->who.admin_id, 0, t.id, rq->who.grant_id);
 }

@@ -64,7 +64,15 @@ static const struct api_field user_password_fields[] = {
 };
 const struct api_schema api_s_user_password = API_SCHEMA("PasswordChange", user_password_fields, NULL);
 
-static const struct api_field ext_password_fields[] = { U_EXT_PW(API_F_REQUIRED) };
+/* One schema serves both routes that set a SIP password (the route table shares
+ * it): `password` is required on /api/user/extension_password and refused on
+ * /api/users/{id}/extension_password, by their handlers. */
+static const struct api_field ext_password_fields[] = {
+	U_EXT_PW(API_F_REQUIRED),
+	{ "password", API_T_STRING, API_F_WRITEONLY, 1, 128, NULL, NULL, NULL, 0,
+	  "Your current login password: required to change your own (/api/user/extension_password);"
+	  " not accepted on /api/users/{id}/extension_password" },
+};
 const struct api_schema api_s_ext_password = API_SCHEMA("ExtensionPassword", ext_password_fields, NULL);
 
 static json_t *user_summary(const struct store_user *u)
@@ -108,9 +116,15 @@ static int load(struct api_req *rq, uint64_t id, struct store_user *u, struct ap
 	return e ? api_store_error(rs, rq->st, e, "user") : 0;
 }
 
-static void save(struct api_req *rq, struct store_user *u, struct api_resp *rs, int ok, json_t *body)
+/* Writes u and answers. With end_sessions (a new login password, or disabled)
+ * the user's sessions end too, but for the caller's own when it is their own
+ * change: whoever changed the password keeps the session they did it with. */
+static void save(struct api_req *rq, struct store_user *u, bool end_sessions, struct api_resp *rs, int ok,
+		 json_t *body)
 {
 	int e = store_user_update(rq->st, u);
+	if (!e && end_sessions)
+		e = store_session_delete_user(rq->st, u->id, u->id == rq->who.user_id ? rq->who.grant_id : 0);
 	if (e) {
 		json_decref(body);
 		api_store_error(rs, rq->st, e, "user");
@@ -191,7 +205,7 @@ void api_h_users_update(struct api_req *rq, struct api_resp *rs)
 			  "%s: you cannot remove your own administrator access", u.enabled ? "role" : "enabled");
 		return;
 	}
-	save(rq, &u, rs, 200, NULL);
+	save(rq, &u, json_object_get(rq->json, "password") || !u.enabled, rs, 200, NULL);
 }
 
 void api_h_users_destroy(struct api_req *rq, struct api_resp *rs)
@@ -216,12 +230,21 @@ void api_h_users_password(struct api_req *rq, struct api_resp *rs)
 		store_user_reset(&u);
 		return;
 	}
-	save(rq, &u, rs, 204, NULL);
+	save(rq, &u, true, rs, 204, NULL);
 }
 
 void api_h_users_ext_password(struct api_req *rq, struct api_resp *rs)
 {
-	api_h_users_password(rq, rs); /* the body names the one field it sets */
+	if (json_object_get(rq->json, "password")) {
+		api_error(rs, 400, "unknown_field", "password",
+			  "password: not accepted here (the login password is /api/users/{id}/password)");
+		return;
+	}
+	struct store_user u = { 0 };
+	if (load(rq, rq->id, &u, rs))
+		return;
+	api_take_str(rq->json, "extension_password", u.ext_password, sizeof(u.ext_password));
+	save(rq, &u, false, rs, 204, NULL);
 }
 
 static void ext_get(struct api_req *rq, uint64_t id, struct api_resp *rs)
@@ -242,7 +265,7 @@ static void ext_update(struct api_req *rq, uint64_t id, bool admin, struct api_r
 		store_user_reset(&u);
 		return;
 	}
-	save(rq, &u, rs, 200, api_settings_load(&u));
+	save(rq, &u, false, rs, 200, api_settings_load(&u));
 }
 
 void api_h_users_ext_get(struct api_req *rq, struct api_resp *rs) { ext_get(rq, rq->id, rs); }
@@ -266,7 +289,7 @@ void api_h_user_profile_update(struct api_req *rq, struct api_resp *rs)
 		return;
 	api_take_str(rq->json, "display_name", u.display_name, sizeof(u.display_name));
 	api_take_str(rq->json, "email", u.email, sizeof(u.email));
-	save(rq, &u, rs, 200, NULL);
+	save(rq, &u, false, rs, 200, NULL);
 }
 
 void api_h_user_password(struct api_req *rq, struct api_resp *rs)
@@ -286,16 +309,28 @@ void api_h_user_password(struct api_req *rq, struct api_resp *rs)
 		api_error(rs, 500, "internal", NULL, "cannot hash the password");
 		return;
 	}
-	save(rq, &u, rs, 204, NULL);
+	save(rq, &u, true, rs, 204, NULL);
 }
 
+/* Like the login password, the SIP password is changed only with the login
+ * password: a stolen token alone cannot take over the phone line. */
 void api_h_user_ext_password(struct api_req *rq, struct api_resp *rs)
 {
+	const char *pw = json_string_value(json_object_get(rq->json, "password"));
+	if (!pw) {
+		api_error(rs, 422, "missing_field", "password", "password: your current login password is required");
+		return;
+	}
 	struct store_user u = { 0 };
 	if (load(rq, rq->who.user_id, &u, rs))
 		return;
+	if (store_pw_verify(u.pw_hash, pw)) {
+		store_user_reset(&u);
+		api_error(rs, 422, "invalid_field", "password", "password: does not match");
+		return;
+	}
 	api_take_str(rq->json, "extension_password", u.ext_password, sizeof(u.ext_password));
-	save(rq, &u, rs, 204, NULL);
+	save(rq, &u, false, rs, 204, NULL);
 }
 
 void api_h_user_ext_get(struct api_req *rq, struct api_resp *rs) { ext_get(rq, rq->who.user_id, rs); }

@@ -179,26 +179,38 @@ int store_tenant_list(struct store *st, const struct store_query *q, struct stor
 	return st->ops->tenant_list(st, q, out);
 }
 
-int store_user_create(struct store *st, struct store_user *u) { return st->ops->user_create(st, u); }
+int store_user_create(struct store *st, struct store_user *u)
+{
+	return u->tenant_id ? st->ops->user_create(st, u) : EINVAL;
+}
 int store_user_get(struct store *st, uint64_t tenant_id, uint64_t id, struct store_user *u)
 {
-	return st->ops->user_get(st, tenant_id, id, u);
+	return tenant_id ? st->ops->user_get(st, tenant_id, id, u) : EINVAL;
 }
 int store_user_get_by_name(struct store *st, uint64_t tenant_id, const char *username, struct store_user *u)
 {
-	return st->ops->user_get_by_name(st, tenant_id, username, u);
+	return tenant_id ? st->ops->user_get_by_name(st, tenant_id, username, u) : EINVAL;
 }
 int store_user_get_by_ext(struct store *st, uint64_t tenant_id, const char *number, struct store_user *u)
 {
-	return st->ops->user_get_by_ext(st, tenant_id, number, u);
+	return tenant_id ? st->ops->user_get_by_ext(st, tenant_id, number, u) : EINVAL;
 }
-int store_user_update(struct store *st, struct store_user *u) { return st->ops->user_update(st, u); }
-int store_user_delete(struct store *st, uint64_t tenant_id, uint64_t id) { return st->ops->user_delete(st, tenant_id, id); }
+int store_user_update(struct store *st, struct store_user *u)
+{
+	return u->tenant_id ? st->ops->user_update(st, u) : EINVAL;
+}
+int store_user_delete(struct store *st, uint64_t tenant_id, uint64_t id)
+{
+	return tenant_id ? st->ops->user_delete(st, tenant_id, id) : EINVAL;
+}
 int store_user_list(struct store *st, uint64_t tenant_id, const struct store_query *q, struct store_users **out)
 {
-	return st->ops->user_list(st, tenant_id, q, out);
+	return tenant_id ? st->ops->user_list(st, tenant_id, q, out) : EINVAL;
 }
-int store_user_count(struct store *st, uint64_t tenant_id, uint64_t *n) { return st->ops->user_count(st, tenant_id, n); }
+int store_user_count(struct store *st, uint64_t tenant_id, uint64_t *n)
+{
+	return tenant_id ? st->ops->user_count(st, tenant_id, n) : EINVAL;
+}
 
 int store_session_put(struct store *st, const struct store_session *s) { return st->ops->session_put(st, s); }
 int store_session_get(struct store *st, const uint8_t hash[32], struct store_session *s)
@@ -207,4 +219,21 @@ int store_session_get(struct store *st, const uint8_t hash[32], struct store_ses
 }
 int store_session_delete(struct store *st, const uint8_t hash[32]) { return st->ops->session_delete(st, hash); }
 int store_session_delete_grant(struct store *st, uint64_t grant_id) { return st->ops->session_delete_grant(st, grant_id); }
+int store_session_spend(struct store *st, const uint8_t hash[32], int64_t now_ms, struct store_session *old,
+			struct store_session next[2])
+{
+	return st->ops->session_spend(st, hash, now_ms, old, next);
+}
+int store_session_delete_user(struct store *st, uint64_t user_id, uint64_t keep_grant)
+{
+	return user_id ? st->ops->session_delete_user(st, user_id, keep_grant) : EINVAL;
+}
+int store_session_delete_admin(struct store *st, uint64_t admin_id, uint64_t keep_grant)
+{
+	return admin_id ? st->ops->session_delete_admin(st, admin_id, keep_grant) : EINVAL;
+}
+int store_session_delete_tenant(struct store *st, uint64_t tenant_id)
+{
+	return tenant_id ? st->ops->session_delete_tenant(st, tenant_id) : EINVAL;
+}
 int store_session_purge(struct store *st, int64_t now_ms) { return st->ops->session_purge(st, now_ms); }

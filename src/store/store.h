@@ -10,7 +10,9 @@
  * Every call returns 0 or an errno value:
  *   ENOENT  the row does not exist (or not in the tenant asked for)
  *   EEXIST  a unique constraint failed; store_conflict_field() names the field
- *   EINVAL  a query named a field or operator the resource does not have
+ *   EINVAL  a query named a field or operator the resource does not have, or
+ *           a per-tenant call was given no tenant (tenant_id 0 matches nothing:
+ *           there is no "every tenant" wildcard)
  *   EIO     the backend failed (logged)
  * Backends implement `struct store_ops`; callers only use the functions below, so
  * a PostgreSQL backend is one more ops table and one more case in store_open().
@@ -97,10 +99,13 @@ enum store_session_kind { STORE_SESSION_ACCESS = 0, STORE_SESSION_REFRESH = 1 };
 /* An API session token, known to the store only by its SHA-256. Tokens issued
  * together (access + refresh) share a grant id so that sign-out ends both. A
  * system admin's session has admin_id set; when switched into a tenant it also
- * has tenant_id. A user's session has user_id and tenant_id. */
+ * has tenant_id and parent_grant, the grant of the session that switched, so
+ * that signing that session out ends the switched one too. A user's session has
+ * user_id and tenant_id. */
 struct store_session {
 	uint8_t hash[32];
 	uint64_t grant_id;
+	uint64_t parent_grant; /* 0: none */
 	enum store_session_kind kind;
 	uint64_t admin_id, user_id, tenant_id; /* 0: none */
 	int64_t expires_at; /* ms since the epoch */
@@ -182,8 +187,10 @@ struct store_ops {
 	int (*tenant_delete)(struct store *st, uint64_t id);
 	int (*tenant_list)(struct store *st, const struct store_query *q, struct store_tenants **out);
 
+	/* Every user call is scoped to one tenant; the dispatchers refuse tenant_id 0
+	 * (EINVAL) before a backend sees it. Lists leave the secrets (password hash,
+	 * SIP password) and the settings out. */
 	int (*user_create)(struct store *st, struct store_user *u);
-	/* tenant_id 0 matches any tenant (only the storage layer's own callers). */
 	int (*user_get)(struct store *st, uint64_t tenant_id, uint64_t id, struct store_user *u);
 	int (*user_get_by_name)(struct store *st, uint64_t tenant_id, const char *username, struct store_user *u);
 	int (*user_get_by_ext)(struct store *st, uint64_t tenant_id, const char *number, struct store_user *u);
@@ -197,6 +204,11 @@ struct store_ops {
 	int (*session_get)(struct store *st, const uint8_t hash[32], struct store_session *s);
 	int (*session_delete)(struct store *st, const uint8_t hash[32]);
 	int (*session_delete_grant)(struct store *st, uint64_t grant_id);
+	int (*session_spend)(struct store *st, const uint8_t hash[32], int64_t now_ms, struct store_session *old,
+			     struct store_session next[2]);
+	int (*session_delete_user)(struct store *st, uint64_t user_id, uint64_t keep_grant);
+	int (*session_delete_admin)(struct store *st, uint64_t admin_id, uint64_t keep_grant);
+	int (*session_delete_tenant)(struct store *st, uint64_t tenant_id);
 	int (*session_purge)(struct store *st, int64_t now_ms);
 };
 
@@ -238,7 +250,24 @@ int store_user_count(struct store *st, uint64_t tenant_id, uint64_t *n);
 int store_session_put(struct store *st, const struct store_session *s);
 int store_session_get(struct store *st, const uint8_t hash[32], struct store_session *s);
 int store_session_delete(struct store *st, const uint8_t hash[32]);
+/* Ends a grant and the grants switched from it (parent_grant). */
 int store_session_delete_grant(struct store *st, uint64_t grant_id);
+/* Spends the refresh token `hash` and stores its successors in one transaction.
+ * The delete is the gate: only the request whose DELETE removed the live row
+ * (kind refresh, expires_at > now_ms) gets 0, with the spent row in *old and
+ * next[0..1] (access, refresh; hashes, kinds and expiries set by the caller)
+ * stored under the same grant and principal. A token spent before is a replay:
+ * its whole grant ends and the answer is EALREADY. Otherwise ENOENT. */
+int store_session_spend(struct store *st, const uint8_t hash[32], int64_t now_ms, struct store_session *old,
+			struct store_session next[2]);
+/* Ends every session of a user, or of a system admin (those switched into a
+ * tenant included), but grant keep_grant (0: none) and its switched children:
+ * a password changed by its owner keeps the owner's own session. */
+int store_session_delete_user(struct store *st, uint64_t user_id, uint64_t keep_grant);
+int store_session_delete_admin(struct store *st, uint64_t admin_id, uint64_t keep_grant);
+/* Ends every session acting in a tenant (its users', and system admins' switched into it). */
+int store_session_delete_tenant(struct store *st, uint64_t tenant_id);
+/* Deletes expired sessions and the expired records of spent refresh tokens. */
 int store_session_purge(struct store *st, int64_t now_ms);
 
 /* --- the storage worker ------------------------------------------------------- */

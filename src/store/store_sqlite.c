@@ -61,6 +61,18 @@ static const char *const migrations[] = {
 	"CREATE INDEX sessions_grant ON sessions(grant_id);"
 	"CREATE INDEX sessions_expires ON sessions(expires_at);"
 	"CREATE INDEX users_tenant ON users(tenant_id);",
+	/* 2: a switched session's parent grant; spent refresh tokens (a replay ends
+	 * the grant); indexes to end a principal's sessions */
+	"ALTER TABLE sessions ADD COLUMN parent_grant INTEGER;"
+	"CREATE INDEX sessions_parent ON sessions(parent_grant) WHERE parent_grant IS NOT NULL;"
+	"CREATE INDEX sessions_user ON sessions(user_id) WHERE user_id IS NOT NULL;"
+	"CREATE INDEX sessions_admin ON sessions(admin_id) WHERE admin_id IS NOT NULL;"
+	"CREATE INDEX sessions_tenant ON sessions(tenant_id) WHERE tenant_id IS NOT NULL;"
+	"CREATE TABLE spent_tokens ("
+	"  token_hash BLOB PRIMARY KEY,"
+	"  grant_id INTEGER NOT NULL,"
+	"  expires_at INTEGER NOT NULL);"
+	"CREATE INDEX spent_tokens_expires ON spent_tokens(expires_at);",
 };
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -499,8 +511,7 @@ static int user_get_where(struct store_sq *s, const char *where, uint64_t tenant
 			  const char *text, struct store_user *u)
 {
 	char sql[512];
-	snprintf(sql, sizeof(sql), "SELECT " USER_COLS " FROM users WHERE (?1 = 0 OR tenant_id = ?1) AND %s",
-		 where);
+	snprintf(sql, sizeof(sql), "SELECT " USER_COLS " FROM users WHERE tenant_id = ?1 AND %s", where);
 	sqlite3_stmt *stmt;
 	int e = store_sq_prep(s, sql, &stmt);
 	if (e)
@@ -562,6 +573,8 @@ static int sq_user_count(struct store *st, uint64_t tenant_id, uint64_t *n)
 
 /* --- sessions ---------------------------------------------------------------------------- */
 
+#define SESSION_COLS "token_hash, grant_id, kind, admin_id, user_id, tenant_id, expires_at, created_at, parent_grant"
+
 static void session_fill(sqlite3_stmt *stmt, void *out)
 {
 	struct store_session *ss = out;
@@ -576,14 +589,13 @@ static void session_fill(sqlite3_stmt *stmt, void *out)
 	ss->tenant_id = (uint64_t)sqlite3_column_int64(stmt, 5);
 	ss->expires_at = sqlite3_column_int64(stmt, 6);
 	ss->created_at = sqlite3_column_int64(stmt, 7);
+	ss->parent_grant = (uint64_t)sqlite3_column_int64(stmt, 8);
 }
 
-static int sq_session_put(struct store *st, const struct store_session *ss)
+static int session_insert(struct store_sq *s, const struct store_session *ss)
 {
-	struct store_sq *s = (struct store_sq *)st;
 	sqlite3_stmt *stmt;
-	int e = store_sq_prep(s, "INSERT INTO sessions (token_hash, grant_id, kind, admin_id, user_id, tenant_id,"
-			" expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", &stmt);
+	int e = store_sq_prep(s, "INSERT INTO sessions (" SESSION_COLS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", &stmt);
 	if (e)
 		return e;
 	sqlite3_bind_blob(stmt, 1, ss->hash, 32, SQLITE_STATIC);
@@ -594,22 +606,30 @@ static int sq_session_put(struct store *st, const struct store_session *ss)
 	bind_id(stmt, 6, ss->tenant_id);
 	sqlite3_bind_int64(stmt, 7, ss->expires_at);
 	sqlite3_bind_int64(stmt, 8, ss->created_at ? ss->created_at : store_now_ms());
+	bind_id(stmt, 9, ss->parent_grant);
 	return step_done(s, stmt, false, "session put");
+}
+
+static int sq_session_put(struct store *st, const struct store_session *ss)
+{
+	return session_insert((struct store_sq *)st, ss);
 }
 
 static int sq_session_get(struct store *st, const uint8_t hash[32], struct store_session *ss)
 {
 	struct store_sq *s = (struct store_sq *)st;
 	sqlite3_stmt *stmt;
-	int e = store_sq_prep(s, "SELECT token_hash, grant_id, kind, admin_id, user_id, tenant_id, expires_at,"
-			" created_at FROM sessions WHERE token_hash = ?", &stmt);
+	int e = store_sq_prep(s, "SELECT " SESSION_COLS " FROM sessions WHERE token_hash = ?", &stmt);
 	if (e)
 		return e;
 	sqlite3_bind_blob(stmt, 1, hash, 32, SQLITE_STATIC);
 	return get_one(s, stmt, session_fill, ss);
 }
 
-static int session_delete_by(struct store_sq *s, const char *sql, const uint8_t *hash, uint64_t grant)
+/* Runs a DELETE or INSERT whose parameters are ?1 a hash or an id, ?2 an id or
+ * integer (when two != NULL). */
+static int session_write(struct store_sq *s, const char *sql, const uint8_t *hash, uint64_t one,
+			 const int64_t *two, bool want_change)
 {
 	sqlite3_stmt *stmt;
 	int e = store_sq_prep(s, sql, &stmt);
@@ -618,29 +638,129 @@ static int session_delete_by(struct store_sq *s, const char *sql, const uint8_t 
 	if (hash)
 		sqlite3_bind_blob(stmt, 1, hash, 32, SQLITE_STATIC);
 	else
-		sqlite3_bind_int64(stmt, 1, (sqlite3_int64)grant);
-	return step_done(s, stmt, hash != NULL, "session delete");
+		sqlite3_bind_int64(stmt, 1, (sqlite3_int64)one);
+	if (two)
+		sqlite3_bind_int64(stmt, 2, *two);
+	return step_done(s, stmt, want_change, "session write");
 }
 
 static int sq_session_delete(struct store *st, const uint8_t hash[32])
 {
-	return session_delete_by((struct store_sq *)st, "DELETE FROM sessions WHERE token_hash = ?", hash, 0);
+	return session_write((struct store_sq *)st, "DELETE FROM sessions WHERE token_hash = ?", hash, 0, NULL, true);
 }
+
+static const char sql_delete_grant[] = "DELETE FROM sessions WHERE grant_id = ?1 OR parent_grant = ?1";
 
 static int sq_session_delete_grant(struct store *st, uint64_t grant_id)
 {
-	return session_delete_by((struct store_sq *)st, "DELETE FROM sessions WHERE grant_id = ?", NULL, grant_id);
+	return session_write((struct store_sq *)st, sql_delete_grant, NULL, grant_id, NULL, false);
+}
+
+/* Keeps rows of grant ?2 and of the grants switched from it. */
+#define KEEP_GRANT " AND grant_id <> ?2 AND (parent_grant IS NULL OR parent_grant <> ?2)"
+
+static int sq_session_delete_user(struct store *st, uint64_t user_id, uint64_t keep_grant)
+{
+	int64_t keep = (int64_t)keep_grant;
+	return session_write((struct store_sq *)st, "DELETE FROM sessions WHERE user_id = ?1" KEEP_GRANT, NULL,
+			     user_id, &keep, false);
+}
+
+static int sq_session_delete_admin(struct store *st, uint64_t admin_id, uint64_t keep_grant)
+{
+	int64_t keep = (int64_t)keep_grant;
+	return session_write((struct store_sq *)st, "DELETE FROM sessions WHERE admin_id = ?1" KEEP_GRANT, NULL,
+			     admin_id, &keep, false);
+}
+
+static int sq_session_delete_tenant(struct store *st, uint64_t tenant_id)
+{
+	return session_write((struct store_sq *)st, "DELETE FROM sessions WHERE tenant_id = ?", NULL, tenant_id,
+			     NULL, false);
+}
+
+/* Inside the spend transaction: the token was not live. If it was spent before,
+ * this is a replay (the token was stolen, or its rotation raced): the grant ends. */
+static int spend_replayed(struct store_sq *s, const uint8_t hash[32])
+{
+	sqlite3_stmt *stmt;
+	int e = store_sq_prep(s, "SELECT grant_id FROM spent_tokens WHERE token_hash = ?", &stmt);
+	if (e)
+		return e;
+	sqlite3_bind_blob(stmt, 1, hash, 32, SQLITE_STATIC);
+	int rc = sqlite3_step(stmt);
+	uint64_t grant = rc == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(stmt, 0) : 0;
+	e = rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : store_sq_err(s, rc, "spent token");
+	sqlite3_finalize(stmt);
+	if (e || !grant)
+		return e ? e : ENOENT;
+	e = session_write(s, sql_delete_grant, NULL, grant, NULL, false);
+	return e ? e : EALREADY;
+}
+
+/* The spend proper, inside the transaction: the DELETE that removes the live
+ * row is the gate; the row was read just before it under the same write lock. */
+static int spend_locked(struct store_sq *s, const uint8_t hash[32], int64_t now_ms, struct store_session *old,
+			struct store_session next[2])
+{
+	sqlite3_stmt *stmt;
+	int e = store_sq_prep(s, "SELECT " SESSION_COLS " FROM sessions WHERE token_hash = ?", &stmt);
+	if (e)
+		return e;
+	sqlite3_bind_blob(stmt, 1, hash, 32, SQLITE_STATIC);
+	e = get_one(s, stmt, session_fill, old);
+	if (e && e != ENOENT)
+		return e;
+	e = session_write(s, "DELETE FROM sessions WHERE token_hash = ?1 AND kind = 'refresh' AND expires_at > ?2",
+			  hash, 0, &now_ms, false);
+	if (e)
+		return e;
+	if (sqlite3_changes(s->db) != 1)
+		return spend_replayed(s, hash);
+	sqlite3_stmt *ins;
+	if ((e = store_sq_prep(s, "INSERT INTO spent_tokens (token_hash, grant_id, expires_at) VALUES (?, ?, ?)",
+			       &ins)))
+		return e;
+	sqlite3_bind_blob(ins, 1, hash, 32, SQLITE_STATIC);
+	sqlite3_bind_int64(ins, 2, (sqlite3_int64)old->grant_id);
+	sqlite3_bind_int64(ins, 3, old->expires_at);
+	e = step_done(s, ins, false, "spent token");
+	for (int i = 0; !e && i < 2; i++) {
+		next[i].grant_id = old->grant_id;
+		next[i].parent_grant = old->parent_grant;
+		next[i].admin_id = old->admin_id;
+		next[i].user_id = old->user_id;
+		next[i].tenant_id = old->tenant_id;
+		e = session_insert(s, &next[i]);
+	}
+	return e;
+}
+
+static int sq_session_spend(struct store *st, const uint8_t hash[32], int64_t now_ms, struct store_session *old,
+			    struct store_session next[2])
+{
+	struct store_sq *s = (struct store_sq *)st;
+	/* IMMEDIATE: concurrent spends of one token, on any connection, queue here. */
+	int e = exec_sql(s, "BEGIN IMMEDIATE");
+	if (e)
+		return e;
+	e = spend_locked(s, hash, now_ms, old, next);
+	if (e && e != EALREADY) {
+		exec_sql(s, "ROLLBACK");
+		return e;
+	}
+	int c = exec_sql(s, "COMMIT");
+	return c ? c : e;
 }
 
 static int sq_session_purge(struct store *st, int64_t now_ms)
 {
 	struct store_sq *s = (struct store_sq *)st;
-	sqlite3_stmt *stmt;
-	int e = store_sq_prep(s, "DELETE FROM sessions WHERE expires_at <= ?", &stmt);
-	if (e)
-		return e;
-	sqlite3_bind_int64(stmt, 1, now_ms);
-	return step_done(s, stmt, false, "session purge");
+	int e = session_write(s, "DELETE FROM sessions WHERE expires_at <= ?", NULL, (uint64_t)now_ms, NULL, false);
+	if (!e)
+		e = session_write(s, "DELETE FROM spent_tokens WHERE expires_at <= ?", NULL, (uint64_t)now_ms, NULL,
+				  false);
+	return e;
 }
 
 static const struct store_ops sq_ops = {
@@ -670,5 +790,9 @@ static const struct store_ops sq_ops = {
 	.session_get = sq_session_get,
 	.session_delete = sq_session_delete,
 	.session_delete_grant = sq_session_delete_grant,
+	.session_spend = sq_session_spend,
+	.session_delete_user = sq_session_delete_user,
+	.session_delete_admin = sq_session_delete_admin,
+	.session_delete_tenant = sq_session_delete_tenant,
 	.session_purge = sq_session_purge,
 };

@@ -68,7 +68,9 @@ static int where_bind(sqlite3_stmt *stmt, enum store_kind kind, const struct sto
 }
 
 /* Runs the count and the page query of a list; fill maps each row into
- * items[i * item_size]. *items is a mem array the caller's result owns. */
+ * items[i * item_size]. *items is a mem array the caller's result owns.
+ * tenant_id scopes a per-tenant table; 0 only for a table that has no tenant
+ * (tenants itself), never as "every tenant". */
 static int list_run(struct store_sq *s, enum store_kind kind, const char *table, const char *cols,
 		    uint64_t tenant_id, const struct store_query *q, size_t item_size,
 		    void (*fill)(sqlite3_stmt *, void *), uint64_t *count, void **items, size_t *n)
@@ -170,15 +172,17 @@ static void users_destroy(void *data)
 
 int store_sq_user_list(struct store *st, uint64_t tenant_id, const struct store_query *q, struct store_users **out)
 {
+	if (!tenant_id)
+		return EINVAL;
 	struct store_users *l = mem_zalloc(sizeof(*l), users_destroy);
 	if (!l)
 		return ENOMEM;
 	void *items;
-	/* Lists are summaries: the settings column is left out (NULL). */
+	/* Lists are summaries: the secrets and the settings are never read ('' and NULL). */
 	int e = list_run((struct store_sq *)st, STORE_KIND_USER, "users",
-			 "id, tenant_id, username, password_hash, email, display_name, role, enabled,"
-			 " ext_number, ext_password, created_at, updated_at, NULL",
-			 tenant_id ? tenant_id : 0, q, sizeof(struct store_user), store_sq_user_fill, &l->count, &items, &l->n);
+			 "id, tenant_id, username, '', email, display_name, role, enabled,"
+			 " ext_number, '', created_at, updated_at, NULL",
+			 tenant_id, q, sizeof(struct store_user), store_sq_user_fill, &l->count, &items, &l->n);
 	l->v = items;
 	if (e) {
 		mem_deref(l);

@@ -1,9 +1,11 @@
 """Every route's success path, and the OpenAPI document against what is served.
 FEATURES: API-01, API-02, API-04, API-05, API-06, API-13, TEN-01, TEN-02, USR-02, USR-06,
 USR-09, USR-20."""
+import json
+import os
 import re
 
-from conftest import ADMIN_PASSWORD, new_tenant, new_user, uniq
+from conftest import ADMIN_PASSWORD, ROOT, new_tenant, new_user, uniq
 
 # The interface issue 4 names (pbxctl and the portal rely on it).
 ISSUE_ROUTES = {
@@ -18,15 +20,140 @@ ISSUE_ROUTES = {
 ID_RE = re.compile(r"^[0-9]{1,19}$")
 
 
+# --- the subset of JSON Schema (2020-12, as OpenAPI 3.1 uses it) the document is
+# written in; anything else in a schema is an error here, so the validator cannot
+# silently accept what it does not understand.
+
+KNOWN = {"type", "properties", "required", "additionalProperties", "items", "enum", "oneOf", "$ref",
+         "minLength", "maxLength", "minimum", "maximum", "maxItems", "pattern", "description",
+         "readOnly", "writeOnly", "default"}
+TYPES = {"object": dict, "array": list, "string": str, "boolean": bool, "null": type(None)}
+
+
+def type_ok(t, v):
+    if t == "integer":
+        return isinstance(v, int) and not isinstance(v, bool)
+    return isinstance(v, TYPES[t])
+
+
+def schema_errors(doc, schema, v, path="$", direction="response"):
+    """What is wrong with v under schema: a list of messages, empty when valid.
+    direction: a request may not carry readOnly fields, an answer no writeOnly ones."""
+    unknown = set(schema) - KNOWN
+    if unknown:
+        return [f"{path}: schema uses {sorted(unknown)}"]
+    if "$ref" in schema:
+        name = schema["$ref"].removeprefix("#/components/schemas/")
+        if name not in doc["components"]["schemas"]:
+            return [f"{path}: dangling $ref {schema['$ref']}"]
+        return schema_errors(doc, doc["components"]["schemas"][name], v, path, direction)
+    if "oneOf" in schema:
+        ok = [s for s in schema["oneOf"] if not schema_errors(doc, s, v, path, direction)]
+        return [] if len(ok) == 1 else [f"{path}: matches {len(ok)} of oneOf, not exactly one"]
+    errs = []
+    types = schema.get("type")
+    if types is not None:
+        types = [types] if isinstance(types, str) else types
+        if not any(type_ok(t, v) for t in types):
+            return [f"{path}: {json.dumps(v)[:60]} is not {'/'.join(types)}"]
+    if "enum" in schema and v not in schema["enum"]:
+        errs.append(f"{path}: {v!r} not in {schema['enum']}")
+    if isinstance(v, str):
+        if len(v) < schema.get("minLength", 0) or len(v) > schema.get("maxLength", len(v)):
+            errs.append(f"{path}: length {len(v)} out of range")
+        if "pattern" in schema and not re.search(schema["pattern"], v):
+            errs.append(f"{path}: {v!r} does not match {schema['pattern']}")
+    if type_ok("integer", v):
+        if v < schema.get("minimum", v) or v > schema.get("maximum", v):
+            errs.append(f"{path}: {v} out of range")
+    if isinstance(v, list):
+        if len(v) > schema.get("maxItems", len(v)):
+            errs.append(f"{path}: more than {schema['maxItems']} items")
+        for i, it in enumerate(v):
+            errs += schema_errors(doc, schema.get("items", {}), it, f"{path}[{i}]", direction)
+    if isinstance(v, dict):
+        props = schema.get("properties", {})
+        for k in schema.get("required", []):
+            if k not in v:
+                errs.append(f"{path}.{k}: required")
+        for k, item in v.items():
+            if k in props:
+                p = props[k]
+                if p.get("readOnly") and direction == "request":
+                    errs.append(f"{path}.{k}: read-only, sent in a request")
+                if p.get("writeOnly") and direction == "response":
+                    errs.append(f"{path}.{k}: write-only, returned in an answer")
+                errs += schema_errors(doc, p, item, f"{path}.{k}", direction)
+            elif schema.get("additionalProperties", True) is False:
+                errs.append(f"{path}.{k}: not in the schema")
+            elif isinstance(schema.get("additionalProperties"), dict):
+                errs += schema_errors(doc, schema["additionalProperties"], item, f"{path}.{k}", direction)
+    return errs
+
+
+def operation(doc, method, template):
+    return doc["paths"][template][method.lower()]
+
+
+def check_request(doc, method, template, body):
+    op = operation(doc, method, template)
+    if body is None:
+        assert "requestBody" not in op or not op["requestBody"]["required"], (method, template)
+        return
+    schema = op["requestBody"]["content"]["application/json"]["schema"]
+    errs = schema_errors(doc, schema, body, direction="request")
+    assert not errs, (method, template, errs)
+
+
+def check_response(doc, method, template, status, body):
+    resps = operation(doc, method, template)["responses"]
+    r = resps.get(str(status)) or resps.get(f"{str(status)[0]}XX")
+    assert r, f"{method} {template}: {status} is not documented"
+    if "content" not in r:
+        assert status != 204 or body is None, (method, template, status, body)
+        return
+    errs = schema_errors(doc, r["content"]["application/json"]["schema"], body)
+    assert not errs, (method, template, status, errs)
+
+
+def test_schema_validator_itself():
+    """The validator rejects what it should (a validator that accepts all proves nothing)."""
+    doc = {"components": {"schemas": {"T": {"type": "object", "properties": {
+        "a": {"type": "integer", "minimum": 1, "maximum": 3}, "b": {"type": ["string", "null"]},
+        "c": {"oneOf": [{"$ref": "#/components/schemas/U"}, {"type": "null"}]},
+        "w": {"type": "string", "writeOnly": True}, "r": {"type": "string", "readOnly": True},
+        "e": {"type": "array", "items": {"type": "string", "enum": ["x", "y"]}, "maxItems": 2}},
+        "required": ["a"], "additionalProperties": False},
+        "U": {"type": "object", "properties": {"n": {"type": "boolean"}}, "additionalProperties": False}}}}
+    t = {"$ref": "#/components/schemas/T"}
+    assert schema_errors(doc, t, {"a": 2, "b": None, "c": {"n": True}, "e": ["x"], "r": "x"}) == []
+    assert schema_errors(doc, t, {"a": 2, "c": None, "w": "x"}, direction="request") == []
+    for bad in ({}, {"a": True}, {"a": 4}, {"a": 1, "z": 1}, {"a": 1, "b": 3}, {"a": 1, "c": {"n": 1}},
+                {"a": 1, "c": {"m": 1}}, {"a": 1, "e": ["z"]}, {"a": 1, "e": ["x", "x", "x"]},
+                {"a": 1, "w": "secret"}, []):
+        assert schema_errors(doc, t, bad), bad
+    assert schema_errors(doc, t, {"a": 1, "r": "x"}, direction="request")
+    assert schema_errors(doc, {"type": "string", "format": "x"}, "s")
+
+
 def test_every_route_success_path(pbxd):
-    """Walks every operation of the API once with a success answer."""
+    """Walks every operation of the API once with a success answer; each request
+    body and each answer is validated against the served OpenAPI document."""
     c = pbxd.client()
+    doc = c.ok("GET", "/api/openapi.json")
     seen = set()
 
     def hit(client, method, template, path=None, body=None, status=200):
+        check_request(doc, method, template, body)
         r = client.ok(method, path or template, body, status=status)
+        check_response(doc, method, template, status, r)
         seen.add((method.lower(), template))
         return r
+
+    def refused(client, method, template, path, status):
+        r = client.request(method, path)
+        assert r.status_code == status, (method, path, r.status_code, r.text)
+        check_response(doc, method, template, status, r.body)
 
     info = hit(c, "GET", "/api/info")
     assert info["product"] == "pbxd" and info["version"]
@@ -38,7 +165,7 @@ def test_every_route_success_path(pbxd):
     assert set(tok) == {"token", "expires_in", "refresh_token", "two_factor_enabled"}
     assert tok["expires_in"] == 3600 and tok["two_factor_enabled"] is False
     admin = pbxd.client(tok["token"])
-    me = hit(admin, "GET", "/api/me")
+    me = admin.ok("GET", "/api/me")  # validated in test_me_matches_document
     assert me["role"] == "system_admin" and me["username"] == "admin" and me["tenant"] is None
     tok2 = hit(c, "POST", "/api/auth/refresh", body={"refresh_token": tok["refresh_token"]})
     admin = pbxd.client(tok2["token"])
@@ -57,7 +184,7 @@ def test_every_route_success_path(pbxd):
     assert upd["name"] == "Routes Ltd" and upd["domain"] == f"{name}.test"
     sw = hit(admin, "POST", "/api/tenants/{id}/switch", f"/api/tenants/{tid}/switch")
     switched = pbxd.client(sw["token"])
-    me = switched.ok("GET", "/api/me")
+    me = hit(switched, "GET", "/api/me")
     assert me["role"] == "system_admin" and me["tenant"]["id"] == tid
 
     boss = c.as_user("boss", "Boss-pass-1", f"{name}.test")
@@ -95,21 +222,23 @@ def test_every_route_success_path(pbxd):
     assert prof["email"] == "jb@r.test"
     hit(bond, "POST", "/api/user/password", body={"old_password": "Bond-pass-8", "new_password": "Bond-pass-9"},
         status=204)
-    hit(bond, "POST", "/api/user/extension_password", body={"extension_password": "sip-Secret-3"}, status=204)
+    hit(bond, "POST", "/api/user/extension_password",
+        body={"extension_password": "sip-Secret-3", "password": "Bond-pass-9"}, status=204)
+    hit(bond, "POST", "/api/me/password", body={"old_password": "Bond-pass-9", "new_password": "Bond-pass-10"},
+        status=204)
     mine = hit(bond, "GET", "/api/user/extension")
     assert mine["record_audio"] is True
     mine = hit(bond, "POST", "/api/user/extension", body={"dnd": True})
     assert mine["dnd"] is True
     hit(bond, "POST", "/api/auth/sign_out", status=204)
-    assert bond.get("/api/me").status_code == 401
+    refused(bond, "GET", "/api/me", "/api/me", 401)
 
     hit(boss, "POST", "/api/users/{id}/destroy", f"/api/users/{uid}/destroy", status=204)
-    assert boss.get(f"/api/users/{uid}").status_code == 404
+    refused(boss, "GET", "/api/users/{id}", f"/api/users/{uid}", 404)
     hit(admin, "POST", "/api/tenants/{id}/destroy", f"/api/tenants/{tid}/destroy", status=204)
-    assert admin.get(f"/api/tenants/{tid}").status_code == 404
-    assert boss.get("/api/me").status_code == 401  # its users went with it
+    refused(admin, "GET", "/api/tenants/{id}", f"/api/tenants/{tid}", 404)
+    refused(boss, "GET", "/api/me", "/api/me", 401)  # its users went with it
 
-    doc = c.ok("GET", "/api/openapi.json")
     documented = {(m, p) for p, item in doc["paths"].items() for m in item}
     assert documented == seen, f"not exercised: {documented - seen}; undocumented: {seen - documented}"
 
@@ -145,3 +274,112 @@ def test_documented_paths_are_routes(pbxd):
     r = c.get("/api/no/such/route")
     assert r.status_code == 404 and r.body["error"]["message"].startswith("no route")
     assert c.request("DELETE", "/api/users").status_code == 405
+
+
+def test_me_matches_document(pbxd):
+    """GET /api/me of each kind of principal: a system admin (tenant null), a
+    tenant admin and a user."""
+    admin = pbxd.admin()
+    doc = admin.ok("GET", "/api/openapi.json")
+    t, boss = new_tenant(admin)
+    u = new_user(boss, password="User-pass-1")
+    user = pbxd.client().as_user(u["username"], "User-pass-1", t["domain"])
+    for client, tenant in ((admin, None), (boss, t["id"]), (user, t["id"])):
+        me = client.ok("GET", "/api/me")
+        assert (me["tenant"] or {}).get("id") == tenant
+        check_response(doc, "GET", "/api/me", 200, me)
+
+
+def resolve(doc, schema):
+    while "$ref" in schema:
+        schema = doc["components"]["schemas"][schema["$ref"].removeprefix("#/components/schemas/")]
+    return schema
+
+
+def required_in_patch(doc, schema, path="$"):
+    """Where a patch schema still requires something: in it, or in the objects it
+    nests (array items are validated whole, so they may require fields)."""
+    schema = resolve(doc, schema)
+    found = [f"{path}: {schema['required']}"] if schema.get("required") else []
+    for k, p in schema.get("properties", {}).items():
+        for alt in p.get("oneOf", [p]):
+            if "$ref" in alt or alt.get("type") == "object":
+                found += required_in_patch(doc, alt, f"{path}.{k}")
+    return found
+
+
+def test_update_bodies_are_partial(pbxd):
+    """Update routes take partial bodies: their request schemas require nothing,
+    while create routes keep their required fields."""
+    doc = pbxd.client().ok("GET", "/api/openapi.json")
+    updates = [("/api/tenants/{id}", "TenantUpdate"), ("/api/users/{id}", "UserUpdate"),
+               ("/api/users/{id}/extension", "ExtensionSettingsPatch"),
+               ("/api/user/extension", "ExtensionSettingsPatch"), ("/api/user/profile", "Profile")]
+    for path, name in updates:
+        body = doc["paths"][path]["post"]["requestBody"]
+        assert body["required"] is False
+        assert body["content"]["application/json"]["schema"] == {"$ref": f"#/components/schemas/{name}"}
+        assert required_in_patch(doc, body["content"]["application/json"]["schema"]) == [], path
+    # the answers keep the whole schema: every setting is always there
+    settings = doc["components"]["schemas"]["ExtensionSettings"]
+    assert "dnd" in settings["required"] and "forwarding" in settings["required"]
+    # array items inside a patch are whole
+    patch = doc["components"]["schemas"]["ExtensionSettingsPatch"]
+    assert patch["properties"]["outbound_caller_ids"]["items"] == {"$ref": "#/components/schemas/OutboundCallerId"}
+    for path in ("/api/tenants", "/api/users"):
+        body = doc["paths"][path]["post"]["requestBody"]
+        assert body["required"] is True and resolve(doc, body["content"]["application/json"]["schema"])["required"]
+    assert "admin" in resolve(doc, {"$ref": doc["paths"]["/api/tenants"]["post"]["responses"]["201"]["content"]
+                                    ["application/json"]["schema"]["$ref"]})["required"]
+
+
+def test_error_answers_documented(pbxd):
+    """Every operation documents 4XX and 500 with the Error shape; sign-in its 503
+    busy; and real error bodies validate."""
+    c = pbxd.client()
+    doc = c.ok("GET", "/api/openapi.json")
+    for p, item in doc["paths"].items():
+        for m, op in item.items():
+            for code in ("4XX", "500"):
+                assert op["responses"][code]["content"]["application/json"]["schema"] == {
+                    "$ref": "#/components/schemas/Error"}, (m, p, code)
+    assert "503" in doc["paths"]["/api/auth/sign_in"]["post"]["responses"]
+    codes = doc["components"]["schemas"]["ErrorBody"]["properties"]["code"]["enum"]
+    assert {"busy", "internal"} <= set(codes)
+    for method, path, template, body, status in (
+            ("POST", "/api/auth/sign_in", "/api/auth/sign_in", {"username": "x"}, 422),
+            ("POST", "/api/auth/sign_in", "/api/auth/sign_in", {"username": "x", "password": "y"}, 401),
+            ("GET", "/api/users", "/api/users", None, 401),
+            ("GET", "/api/info?domain=nowhere.test", "/api/info", None, 404)):
+        r = c.request(method, path, body=body)
+        assert r.status_code == status, r.text
+        check_response(doc, method, template, status, r.body)
+
+
+def test_docs_worked_example(pbxd):
+    """The request bodies of docs/api.md's worked example validate against the
+    document, and sent in order to pbxd they succeed with valid answers."""
+    text = open(os.path.join(ROOT, "docs", "api.md")).read()
+    doc_password = re.search(r"--admin-password='([^']+)'", text).group(1)
+    example = text[text.index("## A worked example"):text.index("A mistake answers")]
+    steps = re.findall(r"\$API(/\S+) -d '(\{.*?\})'", example, re.S)
+    assert len(steps) >= 4
+    c = pbxd.client()
+    doc = c.ok("GET", "/api/openapi.json")
+    created = None
+    for path, raw in steps:
+        body = json.loads(raw)
+        template = "/api" + re.sub(r"/[0-9]+(?=/|$)", "/{id}", path)
+        check_request(doc, "POST", template, body)
+        if body.get("password") == doc_password:
+            body["password"] = ADMIN_PASSWORD
+        url = "/api" + path
+        if "{id}" in template:
+            url = template.replace("{id}", created)
+        r = c.request("POST", url, body=body)
+        assert r.status_code in (200, 201), (url, r.status_code, r.text)
+        check_response(doc, "POST", template, r.status_code, r.body)
+        if template == "/api/auth/sign_in":
+            c = pbxd.client(r.body["token"])
+        elif r.status_code == 201:
+            created = r.body["id"]

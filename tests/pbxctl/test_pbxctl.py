@@ -2,7 +2,7 @@
 passwords through the REST API, in tables and in --json."""
 import json
 
-from .pbxctl_env import ADMIN_PASSWORD, Ctl, clean_env, unique
+from .pbxctl_env import ADMIN_PASSWORD, Ctl, Pbxd, clean_env, unique
 
 
 def ids(listing):
@@ -120,6 +120,17 @@ def test_own_password_change_then_sign_in(tenant):
     carol = boss.as_("carol", "Carol-pass-1", boss.domain)
     carol.ok("password", "Carol-pass-2")
     assert "carol" in json.dumps(boss.as_("carol", "Carol-pass-2", boss.domain).json("me"))
+
+
+def test_system_admin_changes_own_password(tmp_path):
+    """`password NEWPW` works for a system admin too (POST /api/me/password)."""
+    d = Pbxd(tmp_path)
+    try:
+        Ctl(d.url, "admin", d.admin_password).ok("password", "New-admin-pass-2")
+        assert Ctl(d.url, "admin", "New-admin-pass-2").json("me")["role"] == "system_admin"
+        assert Ctl(d.url, "admin", d.admin_password).run("me").returncode != 0
+    finally:
+        d.stop()
 
 
 def test_system_admin_acts_in_a_tenant(admin, tenant):

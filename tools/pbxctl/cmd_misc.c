@@ -70,14 +70,15 @@ int ctl_cmd_password(struct ctl *c, int argc, char **argv)
 		return err;
 	if ((err = ctl_res_npos(&a, 1, "password NEWPASSWORD")) || (err = ctl_args_check_used(&a, "password")))
 		goto out;
-	/* The API asks for the current password too, so a stolen token alone cannot
-	 * take over the account; we signed in with it, so we have it. */
+	/* /api/me/password serves every account, system admins included. The API
+	 * asks for the current password too, so a stolen token alone cannot take
+	 * over the account; we signed in with it, so we have it. */
 	body = json_pack("{s:s?, s:s}", "old_password", c->password, "new_password", a.pos[0]);
 	if (!body) {
 		err = ENOMEM;
 		goto out;
 	}
-	if (!(err = ctl_api(c, "POST", "/api/user/password", body, &resp, NULL)))
+	if (!(err = ctl_api(c, "POST", "/api/me/password", body, &resp, NULL)))
 		ctl_out_result(c, resp, "password changed");
 out:
 	json_decref(resp);

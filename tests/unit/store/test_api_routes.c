@@ -2,6 +2,7 @@
  * OpenAPI document lists exactly the routes served (API-01), unknown routes and
  * methods get the error shape (API-08), and random and mutated JSON bodies run
  * through every POST handler without a crash (the fuzz entry, bounded). */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -158,12 +159,91 @@ static void test_fuzz_smoke(void **state)
 	}
 }
 
+/* The failed sign-in limit (auth.c): IPv6 sources by their /64, per-account
+ * counters beside a higher per-source ceiling, success clearing the account,
+ * and blocked slots never evicted (a full table refuses instead). */
+static void test_ratelimit(void **state)
+{
+	struct api_ratelimit *rl;
+	struct api_rl_keys k, k2;
+	const char *why;
+	assert_int_equal(api_ratelimit_alloc(&rl, 2, 60), 0);
+
+	/* one /64 is one source: ten times the limit across accounts, then blocked */
+	char user[32];
+	for (int i = 0; i < 20; i++) {
+		snprintf(user, sizeof(user), "u%d", i);
+		api_ratelimit_keys(&k, i % 2 ? "2001:db8:1:2::1" : "2001:db8:1:2:ffff::9", "a.test", user);
+		assert_int_equal(api_ratelimit_begin(rl, &k, &why), 0);
+	}
+	api_ratelimit_keys(&k, "2001:db8:1:2::77", "a.test", "fresh");
+	assert_true(api_ratelimit_begin(rl, &k, &why) > 0);
+	assert_non_null(strstr(why, "address"));
+	api_ratelimit_keys(&k, "2001:db8:1:3::1", "a.test", "fresh"); /* the next /64 */
+	assert_int_equal(api_ratelimit_begin(rl, &k, &why), 0);
+
+	/* IPv4 and IPv4-mapped IPv6 are one source; accounts are case-insensitive */
+	api_ratelimit_keys(&k, "192.0.2.7", "B.test", "Bob");
+	api_ratelimit_keys(&k2, "::ffff:192.0.2.7", "b.TEST", "bob");
+	assert_memory_equal(&k, &k2, sizeof(k));
+	assert_int_equal(api_ratelimit_begin(rl, &k, &why), 0);
+	assert_int_equal(api_ratelimit_begin(rl, &k, &why), 0);
+	assert_true(api_ratelimit_begin(rl, &k2, &why) > 0);
+	assert_non_null(strstr(why, "account"));
+	/* the account, not the address: another account from it goes on */
+	api_ratelimit_keys(&k2, "192.0.2.7", "b.test", "carol");
+	assert_int_equal(api_ratelimit_begin(rl, &k2, &why), 0);
+	api_ratelimit_success(rl, &k2);
+	assert_int_equal(api_ratelimit_begin(rl, &k2, &why), 0);
+	assert_int_equal(api_ratelimit_begin(rl, &k2, &why), 0);
+	api_ratelimit_success(rl, &k2); /* clears carol's two */
+	assert_int_equal(api_ratelimit_begin(rl, &k2, &why), 0);
+	api_ratelimit_free(rl);
+
+	/* a table full of blocked accounts: new ones wait, the blocked stay blocked */
+	assert_int_equal(api_ratelimit_alloc(&rl, 1, 60), 0);
+	char src[32];
+	for (int i = 0; i < 5000; i++) {
+		snprintf(src, sizeof(src), "10.%d.%d.1", i / 250, i % 250);
+		snprintf(user, sizeof(user), "u%d", i);
+		api_ratelimit_keys(&k, src, "c.test", user);
+		int w = api_ratelimit_begin(rl, &k, &why);
+		if (w) {
+			assert_true(i >= 4096);
+			assert_non_null(strstr(why, "blocked"));
+		}
+	}
+	for (int i = 0; i < 4096; i += 511) {
+		snprintf(user, sizeof(user), "u%d", i);
+		api_ratelimit_keys(&k, "10.200.0.1", "c.test", user);
+		assert_true(api_ratelimit_begin(rl, &k, &why) > 0);
+	}
+	api_ratelimit_free(rl);
+}
+
+/* Generated passwords: the length asked for, the alphabet, a digit at the end. */
+static void test_random_text(void **state)
+{
+	char pw[17];
+	for (int i = 0; i < 200; i++) {
+		assert_int_equal(api_random_text(pw, sizeof(pw)), 0);
+		assert_int_equal(strlen(pw), 16);
+		assert_int_equal(strspn(pw, "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"), 16);
+		assert_true(pw[15] >= '2' && pw[15] <= '9');
+		const char *why;
+		assert_int_equal(api_check_password(pw, &why), 0);
+	}
+	assert_int_equal(api_random_text(pw, 2), EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_openapi_matches_routes),
 		cmocka_unit_test(test_unknown_route_and_method),
 		cmocka_unit_test(test_fuzz_smoke),
+		cmocka_unit_test(test_ratelimit),
+		cmocka_unit_test(test_random_text),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -353,6 +353,136 @@ static void test_sessions(void **state)
 	assert_int_equal(store_session_get(f->st, s2.hash, &g), ENOENT);
 }
 
+/* tenant_id 0 is no wildcard: per-tenant calls refuse it, and lists never read
+ * the secrets they do not return. */
+static void test_tenant_required(void **state)
+{
+	struct fx *f = *state;
+	int e;
+	uint64_t a = mk_tenant(f->st, "A", "a.test", &e), id;
+	assert_int_equal(mk_user(f->st, a, "alice", "100", STORE_ROLE_USER, &id), 0);
+	struct store_user u = { 0 };
+	assert_int_equal(store_user_get(f->st, 0, id, &u), EINVAL);
+	assert_int_equal(store_user_get_by_name(f->st, 0, "alice", &u), EINVAL);
+	assert_int_equal(store_user_get_by_ext(f->st, 0, "100", &u), EINVAL);
+	assert_int_equal(store_user_delete(f->st, 0, id), EINVAL);
+	uint64_t n;
+	assert_int_equal(store_user_count(f->st, 0, &n), EINVAL);
+	struct store_query q;
+	store_query_init(&q);
+	struct store_users *l = NULL;
+	assert_int_equal(store_user_list(f->st, 0, &q, &l), EINVAL);
+	assert_null(l);
+	assert_int_equal(store_user_list(f->st, a, &q, &l), 0);
+	assert_int_equal(l->n, 1);
+	assert_string_equal(l->v[0].username, "alice");
+	assert_string_equal(l->v[0].pw_hash, "");
+	assert_string_equal(l->v[0].ext_password, "");
+	mem_deref(l);
+	assert_int_equal(store_user_get(f->st, a, id, &u), 0);
+	assert_true(u.pw_hash[0] != '\0');
+	store_user_reset(&u);
+}
+
+static void put_session(struct store *st, uint8_t tag, uint64_t grant, uint64_t parent, uint64_t admin,
+			uint64_t user, uint64_t tenant, enum store_session_kind kind)
+{
+	struct store_session s = { .grant_id = grant, .parent_grant = parent, .kind = kind, .admin_id = admin,
+				   .user_id = user, .tenant_id = tenant, .expires_at = store_now_ms() + 60000 };
+	memset(s.hash, tag, 32);
+	assert_int_equal(store_session_put(st, &s), 0);
+}
+
+static bool have_session(struct store *st, uint8_t tag)
+{
+	uint8_t h[32];
+	struct store_session g;
+	memset(h, tag, 32);
+	return store_session_get(st, h, &g) == 0;
+}
+
+/* Ending a principal's sessions (but one grant), a tenant's, and a grant with
+ * the grants switched from it. */
+static void test_session_revoke(void **state)
+{
+	struct fx *f = *state;
+	int e;
+	uint64_t a = mk_tenant(f->st, "A", "a.test", &e), u1, u2;
+	assert_int_equal(mk_user(f->st, a, "u1", "101", STORE_ROLE_USER, &u1), 0);
+	assert_int_equal(mk_user(f->st, a, "u2", "102", STORE_ROLE_USER, &u2), 0);
+	struct store_admin ad = { .enabled = true };
+	snprintf(ad.username, sizeof(ad.username), "admin");
+	snprintf(ad.pw_hash, sizeof(ad.pw_hash), "x");
+	assert_int_equal(store_admin_create(f->st, &ad), 0);
+	put_session(f->st, 1, 10, 0, 0, u1, a, STORE_SESSION_ACCESS);
+	put_session(f->st, 2, 10, 0, 0, u1, a, STORE_SESSION_REFRESH);
+	put_session(f->st, 3, 11, 0, 0, u1, a, STORE_SESSION_ACCESS);
+	put_session(f->st, 4, 12, 0, 0, u2, a, STORE_SESSION_ACCESS);
+	put_session(f->st, 5, 20, 0, ad.id, 0, 0, STORE_SESSION_ACCESS);
+	put_session(f->st, 6, 21, 20, ad.id, 0, a, STORE_SESSION_ACCESS); /* switched from 20 */
+	put_session(f->st, 7, 22, 0, ad.id, 0, 0, STORE_SESSION_ACCESS);
+
+	assert_int_equal(store_session_delete_user(f->st, u1, 10), 0);
+	assert_true(have_session(f->st, 1) && have_session(f->st, 2));
+	assert_false(have_session(f->st, 3));
+	assert_true(have_session(f->st, 4));
+
+	assert_int_equal(store_session_delete_admin(f->st, ad.id, 20), 0);
+	assert_true(have_session(f->st, 5) && have_session(f->st, 6));
+	assert_false(have_session(f->st, 7));
+
+	assert_int_equal(store_session_delete_grant(f->st, 20), 0);
+	assert_false(have_session(f->st, 5) || have_session(f->st, 6));
+
+	assert_int_equal(store_session_delete_user(f->st, u2, 0), 0); /* keeping none */
+	assert_false(have_session(f->st, 4));
+	assert_true(have_session(f->st, 1));
+
+	put_session(f->st, 8, 23, 0, ad.id, 0, a, STORE_SESSION_ACCESS);
+	assert_int_equal(store_session_delete_tenant(f->st, a), 0);
+	assert_false(have_session(f->st, 1) || have_session(f->st, 8));
+}
+
+/* A refresh token is spent once: the successors take its grant and principal;
+ * a second spend is a replay that ends the grant; expired tokens are ENOENT. */
+static void test_session_spend(void **state)
+{
+	struct fx *f = *state;
+	int e;
+	uint64_t a = mk_tenant(f->st, "A", "a.test", &e), u1;
+	assert_int_equal(mk_user(f->st, a, "u1", "101", STORE_ROLE_USER, &u1), 0);
+	put_session(f->st, 1, 10, 0, 0, u1, a, STORE_SESSION_ACCESS);
+	put_session(f->st, 2, 10, 0, 0, u1, a, STORE_SESSION_REFRESH);
+	uint8_t h[32];
+	memset(h, 1, 32);
+	struct store_session old, next[2] = { { .kind = STORE_SESSION_ACCESS }, { .kind = STORE_SESSION_REFRESH } };
+	next[0].expires_at = next[1].expires_at = store_now_ms() + 60000;
+	memset(next[0].hash, 3, 32);
+	memset(next[1].hash, 4, 32);
+	assert_int_equal(store_session_spend(f->st, h, store_now_ms(), &old, next), ENOENT); /* an access token */
+	memset(h, 2, 32);
+	assert_int_equal(store_session_spend(f->st, h, store_now_ms(), &old, next), 0);
+	assert_int_equal(old.grant_id, 10);
+	assert_int_equal(old.user_id, u1);
+	struct store_session g;
+	assert_int_equal(store_session_get(f->st, next[1].hash, &g), 0);
+	assert_int_equal(g.grant_id, 10);
+	assert_int_equal(g.tenant_id, a);
+	assert_int_equal(g.kind, STORE_SESSION_REFRESH);
+	assert_true(have_session(f->st, 1));
+
+	memset(next[0].hash, 5, 32);
+	memset(next[1].hash, 6, 32);
+	assert_int_equal(store_session_spend(f->st, h, store_now_ms(), &old, next), EALREADY);
+	assert_false(have_session(f->st, 1) || have_session(f->st, 3) || have_session(f->st, 4) ||
+		     have_session(f->st, 5));
+
+	put_session(f->st, 7, 30, 0, 0, u1, a, STORE_SESSION_REFRESH);
+	memset(h, 7, 32);
+	assert_int_equal(store_session_spend(f->st, h, store_now_ms() + 120000, &old, next), ENOENT); /* expired */
+	assert_true(have_session(f->st, 7));
+}
+
 /* One writer and two readers on their own connections (WAL): no errors, and the
  * readers see counts that only grow. */
 struct conc {
@@ -520,6 +650,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_tenant_cascade, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lists, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sessions, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tenant_required, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_session_revoke, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_session_spend, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_worker, setup, teardown),
 	};
