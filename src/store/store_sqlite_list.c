@@ -67,6 +67,23 @@ static int where_bind(sqlite3_stmt *stmt, enum store_kind kind, const struct sto
 	return idx;
 }
 
+/* Prepares the text in sql (NUL-terminated here) and binds the tenant and the
+ * filter/search values the WHERE clause names; *idx is the next free parameter. */
+static int list_prepare(struct store_sq *s, struct mbuf *sql, uint64_t tenant_id, enum store_kind kind,
+			const struct store_query *q, sqlite3_stmt **stmt, int *idx)
+{
+	int e = mbuf_write_mem(sql, "", 1);
+	if (!e)
+		e = store_sq_prep(s, (char *)sql->buf, stmt);
+	if (e)
+		return e;
+	*idx = 1;
+	if (tenant_id)
+		sqlite3_bind_int64(*stmt, (*idx)++, (sqlite3_int64)tenant_id);
+	*idx = where_bind(*stmt, kind, q, *idx);
+	return 0;
+}
+
 /* Runs the count and the page query of a list; fill maps each row into
  * items[i * item_size]. *items is a mem array the caller's result owns.
  * tenant_id scopes a per-tenant table; 0 only for a table that has no tenant
@@ -88,17 +105,12 @@ static int list_run(struct store_sq *s, enum store_kind kind, const char *table,
 	if (!e)
 		e = mbuf_write_mem(where, "", 1);
 	sqlite3_stmt *stmt = NULL;
+	int idx;
 	if (!e)
 		e = mbuf_printf(sql, "SELECT count(*) FROM %s%s", table, (char *)where->buf);
 	if (!e)
-		e = mbuf_write_mem(sql, "", 1);
-	if (!e)
-		e = store_sq_prep(s, (char *)sql->buf, &stmt);
+		e = list_prepare(s, sql, tenant_id, kind, q, &stmt, &idx);
 	if (!e) {
-		int idx = 1;
-		if (tenant_id)
-			sqlite3_bind_int64(stmt, idx++, (sqlite3_int64)tenant_id);
-		where_bind(stmt, kind, q, idx);
 		int rc = sqlite3_step(stmt);
 		if (rc == SQLITE_ROW)
 			*count = (uint64_t)sqlite3_column_int64(stmt, 0);
@@ -114,14 +126,8 @@ static int list_run(struct store_sq *s, enum store_kind kind, const char *table,
 				q->desc ? "DESC" : "ASC", q->desc ? "DESC" : "ASC");
 	}
 	if (!e)
-		e = mbuf_write_mem(sql, "", 1);
-	if (!e)
-		e = store_sq_prep(s, (char *)sql->buf, &stmt);
+		e = list_prepare(s, sql, tenant_id, kind, q, &stmt, &idx);
 	if (!e) {
-		int idx = 1;
-		if (tenant_id)
-			sqlite3_bind_int64(stmt, idx++, (sqlite3_int64)tenant_id);
-		idx = where_bind(stmt, kind, q, idx);
 		sqlite3_bind_int(stmt, idx++, (int)q->top);
 		sqlite3_bind_int64(stmt, idx, q->skip);
 		*items = mem_zalloc(item_size * q->top, NULL);
