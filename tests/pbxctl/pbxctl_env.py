@@ -132,10 +132,12 @@ class Ctl:
             f.append("--domain=" + self.domain)
         return f
 
-    def run(self, *args, env=None, flags=True):
+    def run(self, *args, env=None, flags=True, input=None):
+        """input, when given, is pbxctl's standard input; otherwise it has none."""
         cmd = [PBXCTL_BIN] + (self.flags() if flags else []) + list(args)
+        stdin = {"input": input} if input is not None else {"stdin": subprocess.DEVNULL}
         return subprocess.run(cmd, env=env if env is not None else clean_env(),
-                              stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+                              capture_output=True, text=True, timeout=60, **stdin)
 
     def ok(self, *args, **kw):
         r = self.run(*args, **kw)

@@ -64,16 +64,27 @@ int ctl_cmd_password(struct ctl *c, int argc, char **argv)
 {
 	struct ctl_args a;
 	json_t *body = NULL, *resp = NULL;
+	const char *newpw = NULL;
 	int err = ctl_args_parse(c, argc, argv, &a);
 
 	if (err)
 		return err;
-	if ((err = ctl_res_npos(&a, 1, "password NEWPASSWORD")) || (err = ctl_args_check_used(&a, "password")))
+	if (a.npos > 1) {
+		err = ctl_res_npos(&a, 1, "password [NEWPASSWORD|-]");
+		goto out;
+	}
+	if ((err = ctl_args_check_used(&a, "password"))
+	    || (err = ctl_secret_claim(c, "NEWPASSWORD", a.npos ? a.pos[0] : NULL)))
+		goto out;
+	/* The current password first: on a terminal it is the natural first question,
+	 * and a missing one is a usage error before the new one is typed. */
+	if ((err = ctl_password_resolve(c))
+	    || (err = ctl_secret_get(c, "NEWPASSWORD", "New password", a.npos ? a.pos[0] : NULL, &newpw)))
 		goto out;
 	/* /api/me/password serves every account, system admins included. The API
 	 * asks for the current password too, so a stolen token alone cannot take
 	 * over the account; we signed in with it, so we have it. */
-	body = json_pack("{s:s?, s:s}", "old_password", c->password, "new_password", a.pos[0]);
+	body = json_pack("{s:s?, s:s}", "old_password", c->password, "new_password", newpw);
 	if (!body) {
 		err = ENOMEM;
 		goto out;
@@ -258,14 +269,18 @@ int ctl_cmd_init(struct ctl *c, int argc, char **argv)
 		return err;
 	const char *dir = ctl_args_get(&a, "data-dir");
 	const char *pw = ctl_args_get(&a, "admin-password");
-	if ((err = ctl_res_npos(&a, 0, "init --data-dir=DIR [--admin-password=PW]"))
+	if ((err = ctl_res_npos(&a, 0, "init --data-dir=DIR [--admin-password=PW|-]"))
 	    || (err = ctl_args_check_used(&a, "init")))
 		goto out;
 	if (!dir || !*dir || (pw && !*pw)) {
-		ctl_usage_error("init: give --data-dir=DIR [--admin-password=PW]");
+		ctl_usage_error("init: give --data-dir=DIR [--admin-password=PW|-]");
 		err = EINVAL;
 		goto out;
 	}
+	/* Read before the directory is made, so a mistyped password changes nothing. */
+	if (pw && ((err = ctl_secret_claim(c, "--admin-password", pw))
+		   || (err = ctl_secret_get(c, "--admin-password", "Password for admin", pw, &pw))))
+		goto out;
 	if (!dir_empty(dir)) {
 		fprintf(stderr, "pbxctl: %s is not empty; if it is a pbxd data dir it has its admin "
 				"already (start pbxd with --data-dir=%s), otherwise choose another\n", dir, dir);

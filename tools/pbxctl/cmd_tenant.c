@@ -19,7 +19,7 @@ static const struct ctl_res tenants = {
 };
 
 #define TENANT_ADD_USAGE \
-	"tenant add --name=N --domain=D --admin-username=U --admin-password=P [--FIELD=VALUE...]"
+	"tenant add --name=N --domain=D --admin-username=U --admin-password=P|- [--FIELD=VALUE...]"
 
 static int tenant_add(struct ctl *c, struct ctl_args *a)
 {
@@ -38,6 +38,9 @@ static int tenant_add(struct ctl *c, struct ctl_args *a)
 				TENANT_ADD_USAGE);
 		return EINVAL;
 	}
+	if ((err = ctl_secret_claim(c, "--admin-password", ap)) || (err = ctl_password_resolve(c))
+	    || (err = ctl_secret_get(c, "--admin-password", "Password for the tenant admin", ap, &ap)))
+		return err;
 	body = json_pack("{s:s, s:s, s:{s:s, s:s}}", "name", name, "domain", domain,
 			 "admin", "username", au, "password", ap);
 	if (!body)

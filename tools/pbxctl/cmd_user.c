@@ -24,25 +24,40 @@ static const struct ctl_res users = {
 };
 
 #define USER_ADD_USAGE \
-	"user add --username=U --password=P [--email=E] [--display-name=N] [--role=admin|user] " \
-	"[--extension-number=N] [--extension-password=P] [--FIELD=VALUE...]"
+	"user add --username=U --password=P|- [--email=E] [--display-name=N] [--role=admin|user] " \
+	"[--extension-number=N] [--extension-password=P|-] [--FIELD=VALUE...]"
 
 static int user_add(struct ctl *c, struct ctl_args *a)
 {
 	const char *username = ctl_args_get(a, "username");
 	const char *password = ctl_args_get(a, "password");
+	/* Taken here rather than by ctl_args_fields so it can come from stdin. */
+	const char *xpw = ctl_args_get(a, "extension-password");
 	json_t *body;
 	int err;
 
 	if ((err = ctl_res_npos(a, 1, USER_ADD_USAGE)))
 		return err;
-	if (!username || !password) {
-		ctl_usage_error("missing %s: %s", !username ? "--username" : "--password", USER_ADD_USAGE);
+	if (!username || !password || (xpw && !*xpw)) {
+		ctl_usage_error("missing %s: %s",
+				!username ? "--username" : !password ? "--password" : "--extension-password value",
+				USER_ADD_USAGE);
 		return EINVAL;
 	}
+	if ((err = ctl_secret_claim(c, "--password", password))
+	    || (xpw && (err = ctl_secret_claim(c, "--extension-password", xpw)))
+	    || (err = ctl_password_resolve(c))
+	    || (err = ctl_secret_get(c, "--password", "Password for the new user", password, &password))
+	    || (xpw && (err = ctl_secret_get(c, "--extension-password", "SIP password for the extension",
+					     xpw, &xpw))))
+		return err;
 	body = json_pack("{s:s, s:s}", "username", username, "password", password);
 	if (!body)
 		return ENOMEM;
+	if (xpw && json_object_set_new(body, "extension_password", json_string(xpw))) {
+		json_decref(body);
+		return ENOMEM;
+	}
 	/* --display-name, --extension-number... become display_name, extension_number. */
 	err = ctl_args_fields(a, body, NULL);
 	if (!err)
@@ -57,12 +72,20 @@ static int user_password(struct ctl *c, struct ctl_args *a)
 	char path[1024];
 	int err;
 
-	if ((err = ctl_res_npos(a, 3, "user password ID NEWPASSWORD"))
-	    || (err = ctl_args_check_used(a, "user password")))
+	const char *newpw = NULL;
+
+	if (a->npos != 2 && (err = ctl_res_npos(a, 3, "user password ID [NEWPASSWORD|-]")))
+		return err;
+	if ((err = ctl_args_check_used(a, "user password"))
+	    || (err = ctl_secret_claim(c, "NEWPASSWORD", a->npos == 3 ? a->pos[2] : NULL)))
 		return err;
 	if ((err = ctl_path(c, path, sizeof(path), "/api/users/%s/password", a->pos[1])))
 		return err;
-	body = json_pack("{s:s}", "password", a->pos[2]);
+	if ((err = ctl_password_resolve(c))
+	    || (err = ctl_secret_get(c, "NEWPASSWORD", "New password for the user",
+				     a->npos == 3 ? a->pos[2] : NULL, &newpw)))
+		return err;
+	body = json_pack("{s:s}", "password", newpw);
 	if (!body)
 		return ENOMEM;
 	err = ctl_api(c, "POST", path, body, &resp, NULL);

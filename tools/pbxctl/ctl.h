@@ -4,7 +4,8 @@
  * exit codes), http.c (libcurl transport, sign-in, API error reporting), out.c
  * (aligned tables and key/value listings, or the API's JSON with --json), args.c
  * (a command's own --key=value options and positionals), res.c (list, show, add,
- * update, delete for any collection) and one file per command group.
+ * update, delete for any collection), secret.c (passwords from standard input or
+ * a no-echo prompt) and one file per command group.
  * Plain malloc/free here: a short-lived client with one owner per object, and
  * jansson's own reference counts for JSON; core's mbuf for response bodies. */
 #ifndef PBXCTL_CTL_H
@@ -25,6 +26,9 @@ enum {
 /* Commands return 0 or an errno value; EINVAL always means a usage error (exit 2),
  * so the transport and the API layer never return EINVAL. */
 
+/* At most: the sign-in password and two values of one command (user add). */
+#define CTL_SECRETS_MAX 4
+
 struct ctl {
 	const char *url;      /* base URL, e.g. https://127.0.0.1:8887 */
 	const char *username;
@@ -34,7 +38,10 @@ struct ctl {
 	const char *cacert;
 	bool insecure;
 	bool json;
-	char *prompted;       /* password read from the terminal, if any */
+	bool warned;          /* the transport warnings were printed */
+	const char *stdin_by; /* the one value that reads standard input, if any */
+	char *secrets[CTL_SECRETS_MAX]; /* read from stdin or a prompt; wiped at exit */
+	size_t nsecrets;
 	char *token;          /* access token once signed in */
 	char *refresh_token;
 	char *outer_token;    /* the system admin's own token after --tenant */
@@ -92,6 +99,25 @@ int ctl_path(struct ctl *c, char *buf, size_t size, const char *fmt, const char 
  * query options filter/search/orderby/skip/top from args are passed through;
  * when skip or top is given only that page is fetched. */
 int ctl_api_list(struct ctl *c, const char *path, struct ctl_args *a, json_t **out);
+
+/* secret.c: a secret given as "-" (or a positional new password left out, passed
+ * here as NULL) comes from standard input: a no-echo prompt on a terminal, else
+ * one line. Only one value per run may; claim each before reading any. */
+bool ctl_secret_from_stdin(const char *value);
+/* Records that name (e.g. "--password") takes standard input when value says so;
+ * returns EINVAL (usage error printed) when another value already did. */
+int ctl_secret_claim(struct ctl *c, const char *name, const char *value);
+/* Reads a secret from stdin; a new one (is_new) is asked twice on a terminal.
+ * *out stays valid until ctl_secrets_free. Returns 0, EINVAL (nothing there,
+ * empty, mismatch), EIO or ENOMEM. */
+int ctl_secret_read(struct ctl *c, const char *name, const char *prompt, bool is_new, const char **out);
+/* The value of a new password: value itself, or read as above when it is "-"/NULL. */
+int ctl_secret_get(struct ctl *c, const char *name, const char *prompt, const char *value,
+		   const char **out);
+/* Makes c->password usable for sign-in: reads "-", prompts on a terminal when
+ * none was given, else a usage error (EINVAL). */
+int ctl_password_resolve(struct ctl *c);
+void ctl_secrets_free(struct ctl *c);
 
 /* out.c */
 struct ctl_col {

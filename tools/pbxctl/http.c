@@ -8,8 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <termios.h>
-#include <unistd.h>
+#include <arpa/inet.h>
+#include <strings.h>
 
 #include <curl/curl.h>
 
@@ -46,9 +46,71 @@ void ctl_http_close(struct ctl *c)
 	free(c->token);
 	free(c->refresh_token);
 	free(c->outer_token);
-	free(c->prompted);
-	c->token = c->refresh_token = c->outer_token = c->prompted = NULL;
+	c->token = c->refresh_token = c->outer_token = NULL;
 	curl_global_cleanup();
+}
+
+/* Whether the host of an http:// or https:// URL is this machine. Only literal
+ * loopback addresses and "localhost" count: any other name could resolve
+ * anywhere, and we must decide before the first byte (a password) is sent. */
+static bool host_is_loopback(const char *url)
+{
+	const char *h = strstr(url, "://");
+	char host[256];
+	size_t n;
+
+	if (!h)
+		return false;
+	h += 3;
+	n = strcspn(h, "/?#");
+	const char *at = memchr(h, '@', n); /* user:pass@host */
+	if (at) {
+		n -= (size_t)(at + 1 - h);
+		h = at + 1;
+	}
+	if (*h == '[') {
+		const char *close = memchr(h, ']', n);
+		if (!close)
+			return false;
+		n = (size_t)(close - h - 1);
+		h++;
+	} else {
+		n = strcspn(h, ":/?#");
+	}
+	if (n == 0 || n >= sizeof(host))
+		return false;
+	memcpy(host, h, n);
+	host[n] = '\0';
+	if (host[n - 1] == '.')
+		host[n - 1] = '\0';
+	if (strcasecmp(host, "localhost") == 0)
+		return true;
+	struct in_addr a4;
+	struct in6_addr a6;
+	if (inet_pton(AF_INET, host, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	if (inet_pton(AF_INET6, host, &a6) == 1) {
+		if (IN6_IS_ADDR_LOOPBACK(&a6))
+			return true;
+		return IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127;
+	}
+	return false;
+}
+
+/* Says once per run, before the first request, when the connection does not
+ * protect what travels on it: the password at sign-in, then the token. */
+static void warn_transport(struct ctl *c)
+{
+	if (c->warned)
+		return;
+	c->warned = true;
+	if (strncmp(c->url, "https://", 8) == 0 && c->insecure)
+		fprintf(stderr, "pbxctl: warning: TLS certificate checks are off (--insecure or "
+				"PBXCTL_INSECURE); anyone on the path could pose as pbxd and read the "
+				"password. Prefer --cacert=FILE\n");
+	else if (strncmp(c->url, "http://", 7) == 0 && !host_is_loopback(c->url))
+		fprintf(stderr, "pbxctl: warning: %s is plain http:// to another host; the password "
+				"and everything else travel unencrypted. Use https://\n", c->url);
 }
 
 static bool is_public(const char *path)
@@ -69,6 +131,7 @@ static int transfer(struct ctl *c, const char *method, const char *path, const c
 
 	if ((size_t)snprintf(url, sizeof(url), "%s%s", c->url, path) >= sizeof(url))
 		return ENAMETOOLONG;
+	warn_transport(c);
 	tmp = curl_slist_append(hdrs, "Accept: application/json");
 	hdrs = tmp ? tmp : hdrs;
 	if (body) {
@@ -123,36 +186,6 @@ static int transfer(struct ctl *c, const char *method, const char *path, const c
 	}
 	curl_slist_free_all(hdrs);
 	return err;
-}
-
-/* Reads a password without echo from the terminal, so it stays out of the shell
- * history and the process list. */
-static char *prompt_password(const char *what)
-{
-	FILE *tty = fopen("/dev/tty", "r+");
-	struct termios old, quiet;
-	char buf[512];
-	char *res = NULL;
-
-	if (!tty)
-		return NULL;
-	fprintf(tty, "%s: ", what);
-	fflush(tty);
-	bool restore = tcgetattr(fileno(tty), &old) == 0;
-	if (restore) {
-		quiet = old;
-		quiet.c_lflag &= ~(tcflag_t)ECHO;
-		tcsetattr(fileno(tty), TCSAFLUSH, &quiet);
-	}
-	if (fgets(buf, sizeof(buf), tty)) {
-		buf[strcspn(buf, "\r\n")] = '\0';
-		res = strdup(buf);
-	}
-	if (restore)
-		tcsetattr(fileno(tty), TCSAFLUSH, &old);
-	fputc('\n', tty);
-	fclose(tty);
-	return res;
 }
 
 static int take_tokens(struct ctl *c, const json_t *resp)
@@ -229,14 +262,8 @@ int ctl_sign_in(struct ctl *c)
 		ctl_usage_error("no username: give --username=U or set PBXCTL_USERNAME");
 		return EINVAL;
 	}
-	if (!c->password && isatty(STDIN_FILENO)) {
-		c->prompted = prompt_password("Password");
-		c->password = c->prompted;
-	}
-	if (!c->password) {
-		ctl_usage_error("no password: give --password=P or set PBXCTL_PASSWORD");
-		return EINVAL;
-	}
+	if ((err = ctl_password_resolve(c)))
+		return err;
 	req = json_pack("{s:s, s:s}", "username", c->username, "password", c->password);
 	if (!req)
 		return ENOMEM;

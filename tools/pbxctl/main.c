@@ -22,21 +22,23 @@ static const char usage_text[] =
 	"Options (before the command; each also from the environment variable shown):\n"
 	"  --url=URL           pbxd's API address (PBXCTL_URL, default " PBXCTL_DEFAULT_URL ")\n"
 	"  --username=U        account to sign in with (PBXCTL_USERNAME)\n"
-	"  --password=P        its password (PBXCTL_PASSWORD; asked for on a terminal)\n"
+	"  --password=P        its password (PBXCTL_PASSWORD; - reads it from standard input;\n"
+	"                      asked for without echo on a terminal when not given)\n"
 	"  --domain=D          the tenant's SIP domain, for tenant users; leave it out for\n"
 	"                      system admins (PBXCTL_DOMAIN)\n"
 	"  --tenant=ID|DOMAIN  system admins: act as the admin of this tenant, e.g. for the\n"
 	"                      user commands (PBXCTL_TENANT)\n"
 	"  --json              print the API's JSON instead of tables (also after COMMAND)\n"
 	"  --insecure          do not verify pbxd's TLS certificate, e.g. the self-signed one\n"
-	"                      pbxd makes at first start (PBXCTL_INSECURE=1; also after COMMAND)\n"
+	"                      pbxd makes at first start (PBXCTL_INSECURE=1; also after COMMAND;\n"
+	"                      a warning says so)\n"
 	"  --cacert=FILE       verify pbxd's certificate against FILE (PBXCTL_CACERT)\n"
 	"  --help, --version\n"
 	"\n"
 	"Commands:\n"
 	"  info [--domain=D]                 server (or a tenant's public) information, no sign-in\n"
 	"  me                                the signed-in account\n"
-	"  password NEWPW                    change your own password\n"
+	"  password [NEWPW|-]                change your own password\n"
 	"  tenant list                       (system admin)\n"
 	"  tenant show ID\n"
 	"  tenant add --name=N --domain=D --admin-username=U --admin-password=P\n"
@@ -49,12 +51,24 @@ static const char usage_text[] =
 	"           [--role=admin|user] [--extension-number=N] [--extension-password=P]\n"
 	"  user update ID --FIELD=VALUE...   e.g. --display-name='Ann Lee' --enabled=false\n"
 	"  user delete ID\n"
-	"  user password ID NEWPW            set another user's password (tenant admin)\n"
+	"  user password ID [NEWPW|-]        set another user's password (tenant admin)\n"
 	"  extension list                    extension numbers and their users\n"
 	"  registrations                     registered devices (needs a pbxd that offers them)\n"
 	"  calls                             active calls (needs a pbxd that offers them)\n"
 	"  init --data-dir=DIR [--admin-password=PW]\n"
 	"                                    prepare an empty data dir; runs nothing itself\n"
+	"\n"
+	"Passwords: anything on the command line is visible to every local user (ps,\n"
+	"/proc/PID/cmdline), so each password above (--password, NEWPW, --admin-password,\n"
+	"user add's --password and --extension-password) also takes - to read it from\n"
+	"standard input: one line, without its newline; on a terminal it is asked for\n"
+	"without echo (new passwords twice, and they must match). A NEWPW left out is\n"
+	"read the same way. Only one value per run can come from standard input, e.g.\n"
+	"  pbxctl --username=admin --password=- me <~/.pbxd-admin-password\n"
+	"  printf '%s\\n' \"$NEW\" | PBXCTL_PASSWORD=\"$OLD\" pbxctl --username=ann password -\n"
+	"  pbxctl --username=admin password     (asks for both on the terminal)\n"
+	"pbxctl warns when it sends the password over plain http:// to a host other than\n"
+	"this one, or over https:// with --insecure.\n"
 	"\n"
 	"Options after a command belong to it. --FIELD=VALUE sends the API field FIELD\n"
 	"(dashes become underscores) typed like its current value; --FIELD:=JSON sends\n"
@@ -176,7 +190,7 @@ int main(int argc, char **argv)
 	c.cacert = getenv("PBXCTL_CACERT");
 	c.insecure = env_true("PBXCTL_INSECURE");
 	ci = parse_globals(&c, argc, argv, &help, &version);
-	if (ci < 0)
+	if (ci < 0 || (c.password && ctl_secret_claim(&c, "the sign-in --password", c.password)))
 		return CTL_EXIT_USAGE;
 	if (help) {
 		fputs(usage_text, stdout);
@@ -226,6 +240,7 @@ int main(int argc, char **argv)
 	err = commands[k].run(&c, argc - ci - 1, argv + ci + 1);
 	ctl_sign_out(&c);
 	ctl_http_close(&c);
+	ctl_secrets_free(&c);
 	fflush(stdout);
 	if (err == EINVAL)
 		return CTL_EXIT_USAGE;
