@@ -125,7 +125,6 @@ struct sip_msg {
 	struct pl body;
 
 	struct sip_peer src;
-	uint64_t rx_ms;     /* arrival time (loop clock) */
 
 	char *buf;          /* the message's own copy of its bytes */
 	size_t len;         /* length of the message proper (trailing octets dropped) */

@@ -111,9 +111,11 @@ static void stateless_tag(const struct sip_msg *req, char *buf, size_t size)
 int sip_stack_reply_stateless(struct sip_stack *s, const struct sip_msg *req, uint16_t scode,
 			      const char *reason, const char *extra)
 {
-	char tag[32], hdrs[1024];
+	char tag[32], hdrs[2048];
 	stateless_tag(req, tag, sizeof(tag));
-	snprintf(hdrs, sizeof(hdrs), "%s%s", s->server_hdr, extra ? extra : "");
+	/* A cut header line would be a malformed answer: refuse rather than send it. */
+	if (snprintf(hdrs, sizeof(hdrs), "%s%s", s->server_hdr, extra ? extra : "") >= (int)sizeof(hdrs))
+		return EMSGSIZE;
 	struct mbuf *mb = mbuf_alloc(512, SIP_MSG_MAX_SIZE);
 	if (!mb)
 		return ENOMEM;
@@ -301,7 +303,6 @@ void sip_stack_input(struct sip_stack *s, const struct sip_peer *src, const char
 	if (msg) {
 		msg->src = *src;
 		msg->src.conn = mem_ref(src->conn);
-		msg->rx_ms = loop_now(s->loop);
 		/* A response whose connection closed goes to the source IP and the
 		 * sent-by port (RFC 3261 §18.2.2), not the ephemeral source port. */
 		if (src->tp != SIP_TP_UDP)

@@ -129,7 +129,7 @@ static bool via_sentby_eq(const struct sip_via *a, const struct sip_via *b)
 static enum match stsx_match(const struct sip_stsx *t, const struct sip_msg *req, bool cancel)
 {
 	const struct sip_msg *o = t->req;
-	if (t->state == S_TERMINATED || req->cseq.num != o->cseq.num || !pl_eq(&req->callid, &o->callid))
+	if (req->cseq.num != o->cseq.num || !pl_eq(&req->callid, &o->callid))
 		return M_NONE;
 	bool ack = req->mid == SIP_ACK;
 	if (cancel || ack) {
@@ -466,7 +466,7 @@ bool sip_tsx_response(struct sip_tsx_layer *l, const struct sip_msg *resp)
 			break;
 		}
 	}
-	if (!t || t->state == C_TERMINATED)
+	if (!t)
 		return false;
 	switch (t->state) {
 	case C_CALLING:

@@ -43,6 +43,21 @@ def _recv_all(s, seconds):
             return out
 
 
+def _refused(host, port, source=None):
+    """Connects (from `source` if given) and sends an OPTIONS: True when pbxd
+    closes the connection without answering (a connection cap at work)."""
+    c = socket.create_connection((host, port), timeout=2.0,
+                                 source_address=(source, 0) if source else None)
+    c.settimeout(2.0)
+    try:
+        c.sendall(make_request("OPTIONS", port, transport="TCP").encode())
+        data = c.recv(100)
+    except (ConnectionResetError, BrokenPipeError):
+        data = b""
+    c.close()
+    return data == b""
+
+
 def _invite(port, lport):
     return make_request("INVITE", port, local_port=lport)
 
@@ -121,15 +136,7 @@ def test_tcp_connections_per_address_capped(fast):
             r = st.read_final(2.0)
             assert r is not None and r.code == 200
             keep.append(st)
-        extra = socket.create_connection(("127.0.0.1", fast.tcp_port), timeout=2.0)
-        extra.settimeout(2.0)
-        try:
-            extra.sendall(make_request("OPTIONS", fast.tcp_port, transport="TCP").encode())
-            data = extra.recv(100)
-        except (ConnectionResetError, BrokenPipeError):
-            data = b""
-        assert data == b"", "a fourth connection from one address was served"
-        extra.close()
+        assert _refused("127.0.0.1", fast.tcp_port), "a fourth connection from one address was served"
     finally:
         for st in keep:
             st.sock.close()
@@ -247,16 +254,9 @@ def test_tcp_cap_counts_an_ipv6_64_as_one_source(tmp_path):
             s.settimeout(2)
             assert s.recv(65535).startswith(b"SIP/2.0 200"), "a connection under the cap refused"
             keep.append(s)
-        third = socket.create_connection(("2001:db8:64::1", p.tcp_port), timeout=2,
-                                         source_address=(addrs[3], 0))
-        third.settimeout(2)
-        try:
-            third.sendall(make_request("OPTIONS", p.tcp_port, transport="TCP").encode())
-            data = third.recv(100)
-        except (ConnectionResetError, BrokenPipeError):
-            data = b""
-        assert data == b"", "a third connection from the same /64 was served"
-        for s in keep + [third]:
+        assert _refused("2001:db8:64::1", p.tcp_port, addrs[3]), \
+            "a third connection from the same /64 was served"
+        for s in keep:
             s.close()
     finally:
         p.assert_clean_exit()
