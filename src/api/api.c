@@ -138,6 +138,8 @@ static int api_alloc(struct api **ap, const char *data_dir, int64_t lifetime, in
 		return ENOMEM;
 	pthread_mutex_init(&a->pool_lock, NULL);
 	pthread_cond_init(&a->pool_cond, NULL);
+	pthread_mutex_init(&a->costly_lock, NULL);
+	pthread_cond_init(&a->costly_cond, NULL);
 	snprintf(a->data_dir, sizeof(a->data_dir), "%s", data_dir);
 	a->token_lifetime_s = lifetime;
 	int e = api_ratelimit_alloc(&a->rl, max_failures, window);
@@ -202,6 +204,8 @@ void api_stop(struct api *a)
 	free(a->cert_pem);
 	free(a->key_pem);
 	pthread_cond_destroy(&a->pool_cond);
+	pthread_cond_destroy(&a->costly_cond);
+	pthread_mutex_destroy(&a->costly_lock);
 	pthread_mutex_destroy(&a->pool_lock);
 	free(a);
 }

@@ -18,11 +18,15 @@
 #define API_QUERY_MAX 16
 #define API_HTTP_THREADS 4 /* MHD's pool: a slow request (Argon2, a store wait) holds one */
 #define API_POOL (API_HTTP_THREADS + 1) /* store connections: one per MHD thread + spare */
-#define API_HTTP_PER_ADDRESS 16 /* connections one client address may hold open */
-#define API_HTTP_TIMEOUT_S 10   /* an idle connection or unfinished request is closed */
-#define API_COSTLY_MAX 2        /* requests running Argon2 at once; more get 503 busy */
+#define API_HTTP_PER_ADDRESS 16 /* connections one source (IPv4 address, IPv6 /64) may hold open */
+#define API_HTTP_TIMEOUT_S 10   /* a connection silent this long is closed */
+#define API_HTTP_REQUEST_DEADLINE_S 10 /* a whole request must arrive within this, however slowly */
+#define API_HTTP_CONNECTIONS 1024 /* in all, unless the descriptor budget is smaller (core/fdlimit.h) */
+#define API_COSTLY_MAX 2        /* Argon2 runs at once (password.c) */
+#define API_COSTLY_WAIT_MS 10000 /* how long a signed-in admin's password hashing waits for its turn */
 #define API_REFRESH_LIFETIME_S (30 * 24 * 3600)
 #define API_PURGE_EVERY_MS 60000 /* expired sessions are swept at most this often */
+#define API_EDIT_TRIES 8 /* a read-modify-write raced by other writers is redone at most this often */
 
 /* --- the server --------------------------------------------------------------- */
 
@@ -44,11 +48,12 @@ struct api {
 	char *cert_pem, *key_pem;
 	_Atomic int64_t purge_due; /* ms: the next sign-in after it sweeps expired sessions */
 	int http_max_per_address; /* 0: API_HTTP_PER_ADDRESS */
-	/* Requests of costly routes now running (router.c). Bounded so that a burst
-	 * of sign-ins, each an Argon2 verification of 19 MiB, can hold neither all of
-	 * MHD's threads nor the memory: the rest are answered 503 at once. An atomic
-	 * counter, not a lock: nothing waits on it. */
-	atomic_int costly_running;
+	struct api_http *http;    /* connection tracking of http.c */
+	/* Argon2 runs in progress (password.c), at most API_COSTLY_MAX: a burst of
+	 * them, 19 MiB each, can hold neither all of MHD's threads nor the memory. */
+	pthread_mutex_t costly_lock;
+	pthread_cond_t costly_cond;
+	int costly_running;
 };
 
 struct store *api_store_get(struct api *a);
@@ -69,6 +74,7 @@ struct api_who {
 	bool sysadmin;     /* the token belongs to a system admin */
 	bool tenant_admin; /* may manage tenant_id */
 	uint64_t admin_id, user_id, tenant_id, grant_id;
+	int64_t cred_gen; /* the principal's credential generation (store.h) */
 	uint8_t token_hash[32];
 };
 
@@ -222,9 +228,25 @@ extern const struct api_schema api_s_sign_in, api_s_refresh, api_s_token, api_s_
 /* Checks the bearer token and fills rq->who; 0 or the status put in rs (401). */
 int api_authenticate(struct api_req *rq, struct api_resp *rs);
 /* Issues the access + refresh token pair of a new grant and answers with it;
- * parent_grant (0: none) is the grant whose sign-out ends this one too. */
+ * parent_grant (0: none) is the grant whose sign-out ends this one too.
+ * cred_gen is the principal's credential generation as read before its password
+ * was verified: the tokens die if it has changed since (store.h). */
 int api_issue_tokens(struct api_req *rq, struct api_resp *rs, uint64_t admin_id, uint64_t user_id,
-		     uint64_t tenant_id, uint64_t parent_grant);
+		     uint64_t tenant_id, uint64_t parent_grant, int64_t cred_gen);
+
+/* --- passwords (password.c) ---------------------------------------------------------- */
+
+/* Hashes a new login password through the Argon2 gate; 0, or non-zero with 503
+ * (busy) or 500 answered in rs. */
+int api_pw_hash(struct api_req *rq, struct api_resp *rs, const char *password, char *out, size_t outsz);
+/* Verifies a login password as one attempt on the account (domain, NULL for a
+ * system admin; username) from rq->source, through the Argon2 gate. encoded is
+ * NULL for an unknown account (a dummy hash is verified: same time, always
+ * fails). 0 when it matches; EACCES when it does not (nothing answered: the
+ * caller words it); EAGAIN (429 answered) while the account or the source is
+ * blocked; EBUSY (503 answered) when the gate is full. */
+int api_pw_check(struct api_req *rq, struct api_resp *rs, const char *domain, const char *username,
+		 const char *encoded, const char *password);
 
 /* The failed sign-in limit: per source (IPv4 address, IPv6 /64) and per account
  * (domain + username). See auth.c for the rules. */
@@ -266,5 +288,12 @@ int api_tls_load(const char *data_dir, const char *cert_file, const char *key_fi
 
 int api_http_start(struct api *a, const char *address, int port, bool tls);
 void api_http_stop(struct api *a);
+
+/* The source a connection is counted against: a tag (4 or 6) and an IPv4
+ * address, or the /64 of an IPv6 one (a v4-mapped address gives its IPv4 key).
+ * Other families, or NULL, give the all-zero key. */
+#define API_HTTP_SOURCE_SZ 9
+struct sockaddr;
+void api_http_source_key(const struct sockaddr *sa, uint8_t key[API_HTTP_SOURCE_SZ]);
 
 #endif

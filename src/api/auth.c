@@ -363,7 +363,7 @@ static void pair_answer(struct api_req *rq, struct api_resp *rs, const char *acc
 }
 
 int api_issue_tokens(struct api_req *rq, struct api_resp *rs, uint64_t admin_id, uint64_t user_id,
-		     uint64_t tenant_id, uint64_t parent_grant)
+		     uint64_t tenant_id, uint64_t parent_grant, int64_t cred_gen)
 {
 	char access[44], refresh[44];
 	struct store_session s[2];
@@ -377,6 +377,7 @@ int api_issue_tokens(struct api_req *rq, struct api_resp *rs, uint64_t admin_id,
 		s[i].admin_id = admin_id;
 		s[i].user_id = user_id;
 		s[i].tenant_id = tenant_id;
+		s[i].cred_gen = cred_gen;
 		e = store_session_put(rq->st, &s[i]);
 	}
 	if (e) {
@@ -388,7 +389,9 @@ int api_issue_tokens(struct api_req *rq, struct api_resp *rs, uint64_t admin_id,
 }
 
 /* Checks that the principal of a session may still act: the admin or user exists
- * and is enabled, and a user's tenant is enabled (TEN-03). */
+ * and is enabled, a user's tenant is enabled (TEN-03), and the credentials are
+ * of the generation the session was issued under: a password changed or an
+ * account disabled since (even if enabled again) ends it, whatever raced. */
 static int principal_ok(struct api_req *rq, const struct store_session *s, struct api_who *w)
 {
 	memset(w, 0, sizeof(*w));
@@ -396,10 +399,11 @@ static int principal_ok(struct api_req *rq, const struct store_session *s, struc
 	w->tenant_id = s->tenant_id;
 	if (s->admin_id) {
 		struct store_admin a;
-		if (store_admin_get(rq->st, s->admin_id, &a) || !a.enabled)
+		if (store_admin_get(rq->st, s->admin_id, &a) || !a.enabled || a.cred_gen != s->cred_gen)
 			return EACCES;
 		w->sysadmin = true;
 		w->admin_id = a.id;
+		w->cred_gen = a.cred_gen;
 		w->tenant_admin = s->tenant_id != 0;
 		if (s->tenant_id) {
 			struct store_tenant t;
@@ -412,9 +416,11 @@ static int principal_ok(struct api_req *rq, const struct store_session *s, struc
 	struct store_tenant t;
 	int e = store_user_get(rq->st, s->tenant_id, s->user_id, &u);
 	store_user_reset(&u);
-	if (e || !u.enabled || store_tenant_get(rq->st, u.tenant_id, &t) || !t.enabled)
+	if (e || !u.enabled || u.cred_gen != s->cred_gen || store_tenant_get(rq->st, u.tenant_id, &t) ||
+	    !t.enabled)
 		return EACCES;
 	w->user_id = u.id;
+	w->cred_gen = u.cred_gen;
 	w->tenant_admin = u.role == STORE_ROLE_ADMIN;
 	return 0;
 }
@@ -464,33 +470,24 @@ static int sign_in_fail(struct api_resp *rs)
 	return api_error(rs, 401, "unauthorized", NULL, "wrong username, password or domain");
 }
 
+/* The principal is read once, before its password is verified; the tokens carry
+ * the credential generation of that read, so a reset or a disable that commits
+ * while Argon2 runs leaves them dead on arrival (principal_ok). */
 void api_h_sign_in(struct api_req *rq, struct api_resp *rs)
 {
 	const char *username = json_string_value(json_object_get(rq->json, "username"));
 	const char *password = json_string_value(json_object_get(rq->json, "password"));
 	const char *domain = json_string_value(json_object_get(rq->json, "domain"));
-	struct api_rl_keys k;
-	const char *why;
-	api_ratelimit_keys(&k, rq->source, domain, username);
-	int wait = api_ratelimit_begin(rq->api->rl, &k, &why);
-	if (wait) {
-		rs->retry_after = wait;
-		api_error(rs, 429, "rate_limited", NULL, "%s; retry in %d s", why, wait);
-		return;
-	}
 	if (!domain) {
 		struct store_admin a;
 		int e = store_admin_get_by_name(rq->st, username, &a);
-		/* An unknown name costs the same hashing time as a wrong password. */
-		if (e)
-			store_pw_verify(rq->api->dummy_hash, password);
-		if (e || store_pw_verify(a.pw_hash, password) || !a.enabled) {
+		e = api_pw_check(rq, rs, NULL, username, e ? NULL : a.pw_hash, password);
+		if (e == EACCES || (!e && !a.enabled))
 			sign_in_fail(rs);
+		if (e || !a.enabled)
 			return;
-		}
-		api_ratelimit_success(rq->api->rl, &k);
 		purge_expired(rq);
-		api_issue_tokens(rq, rs, a.id, 0, 0, 0);
+		api_issue_tokens(rq, rs, a.id, 0, 0, 0, a.cred_gen);
 		return;
 	}
 	struct store_tenant t;
@@ -498,17 +495,15 @@ void api_h_sign_in(struct api_req *rq, struct api_resp *rs)
 	int e = store_tenant_get_by_domain(rq->st, domain, &t);
 	if (!e)
 		e = store_user_get_by_name(rq->st, t.id, username, &u);
-	if (e)
-		store_pw_verify(rq->api->dummy_hash, password);
-	if (e || store_pw_verify(u.pw_hash, password) || !u.enabled || !t.enabled) {
-		store_user_reset(&u);
-		sign_in_fail(rs);
-		return;
-	}
 	store_user_reset(&u);
-	api_ratelimit_success(rq->api->rl, &k);
+	e = api_pw_check(rq, rs, domain, username, e ? NULL : u.pw_hash, password);
+	bool ok = !e && u.enabled && t.enabled;
+	if (e == EACCES || (!e && !ok))
+		sign_in_fail(rs);
+	if (!ok)
+		return;
 	purge_expired(rq);
-	api_issue_tokens(rq, rs, 0, u.id, t.id, 0);
+	api_issue_tokens(rq, rs, 0, u.id, t.id, 0, u.cred_gen);
 }
 
 /* The refresh token is spent and its successors stored in one store call whose
@@ -558,8 +553,10 @@ void api_h_sign_out(struct api_req *rq, struct api_resp *rs)
 }
 
 /* Any principal changes their own login password, a system admin included (a
- * tenant user's request is /api/user/password's). The old password is required,
- * and the account's other sessions end. */
+ * tenant user's request is /api/user/password's). The old password is required
+ * (an attempt on the account's failure limit), and the account's other sessions
+ * end. The write is versioned: if the row changed meanwhile it is redone on the
+ * fresh row, unless the credentials themselves changed (then 409). */
 void api_h_me_password(struct api_req *rq, struct api_resp *rs)
 {
 	if (!rq->who.sysadmin) {
@@ -568,29 +565,39 @@ void api_h_me_password(struct api_req *rq, struct api_resp *rs)
 	}
 	const char *old = json_string_value(json_object_get(rq->json, "old_password"));
 	const char *pw = json_string_value(json_object_get(rq->json, "new_password"));
-	struct store_admin a;
-	int e = store_admin_get(rq->st, rq->who.admin_id, &a);
-	if (e) {
-		api_store_error(rs, rq->st, e, "admin");
+	char hash[STORE_HASH_SZ];
+	int64_t gen = 0;
+	for (int i = 0; i < API_EDIT_TRIES; i++) {
+		struct store_admin a;
+		int e = store_admin_get(rq->st, rq->who.admin_id, &a);
+		if (e) {
+			api_store_error(rs, rq->st, e, "admin");
+			return;
+		}
+		if (i == 0) {
+			e = api_pw_check(rq, rs, NULL, a.username, a.pw_hash, old);
+			if (e == EACCES)
+				api_error(rs, 422, "invalid_field", "old_password", "old_password: does not match");
+			if (e || api_pw_hash(rq, rs, pw, hash, sizeof(hash)))
+				return;
+			gen = a.cred_gen;
+		} else if (a.cred_gen != gen) {
+			api_error(rs, 409, "conflict", NULL, "the account's credentials changed meanwhile; sign in again");
+			return;
+		}
+		snprintf(a.pw_hash, sizeof(a.pw_hash), "%s", hash);
+		e = store_admin_update(rq->st, &a, rq->who.grant_id);
+		if (e == ESTALE)
+			continue;
+		if (e) {
+			api_store_error(rs, rq->st, e, "admin");
+			return;
+		}
+		log_info("api: system admin %s changed their password", a.username);
+		api_ok(rs, 204, NULL);
 		return;
 	}
-	if (store_pw_verify(a.pw_hash, old)) {
-		api_error(rs, 422, "invalid_field", "old_password", "old_password: does not match");
-		return;
-	}
-	if (store_pw_hash(pw, a.pw_hash, sizeof(a.pw_hash))) {
-		api_error(rs, 500, "internal", NULL, "cannot hash the password");
-		return;
-	}
-	e = store_admin_update(rq->st, &a);
-	if (!e)
-		e = store_session_delete_admin(rq->st, a.id, rq->who.grant_id);
-	if (e) {
-		api_store_error(rs, rq->st, e, "admin");
-		return;
-	}
-	log_info("api: system admin %s changed their password", a.username);
-	api_ok(rs, 204, NULL);
+	api_error(rs, 409, "conflict", NULL, "the account changed too often meanwhile; try again");
 }
 
 void api_h_me(struct api_req *rq, struct api_resp *rs)

@@ -44,6 +44,11 @@ int api_store_error(struct api_resp *rs, struct store *st, int err, const char *
 		const char *f = store_conflict_field(st);
 		return api_error(rs, 409, "conflict", f[0] ? f : NULL, "%s: already in use", f[0] ? f : what);
 	}
+	case ESTALE:
+		return api_error(rs, 409, "conflict", NULL, "%s: changed by another request meanwhile; read it and"
+				 " try again", what);
+	case EDQUOT:
+		return api_error(rs, 409, "limit_reached", NULL, "%s: the tenant's limit is reached", what);
 	case EBUSY:
 		rs->retry_after = 1;
 		return api_error(rs, 503, "busy", NULL, "the database is busy, retry");

@@ -105,12 +105,14 @@ static bool match(const char *pat, const char *path, char *id, size_t idsz)
 	return *pat == '\0' && *path == '\0';
 }
 
-/* Routes anyone may call that run an Argon2 verification (19 MiB, tens of ms):
- * at most API_COSTLY_MAX run at once, so a flood of sign-ins leaves MHD threads
- * for everything else; the excess is answered 503 busy without waiting. */
+/* Routes that may run Argon2 (19 MiB, tens of ms): every such run passes the
+ * gate in password.c, at most API_COSTLY_MAX at once, the excess answered 503
+ * busy without waiting. Listed here for the OpenAPI document. */
 static bool costly(const struct api_route *r)
 {
-	return r->h == api_h_sign_in;
+	return r->h == api_h_sign_in || r->h == api_h_me_password || r->h == api_h_user_password ||
+	       r->h == api_h_user_ext_password || r->h == api_h_users_create || r->h == api_h_users_update ||
+	       r->h == api_h_users_password || r->h == api_h_tenants_create;
 }
 
 static int allowed(const struct api_route *r, const struct api_who *w, struct api_resp *rs)
@@ -189,16 +191,7 @@ void api_handle(struct api_req *rq, struct api_resp *rs)
 	}
 	if (parse_body(rq, r, rs))
 		return;
-	bool gated = costly(r);
-	if (gated && atomic_fetch_add(&rq->api->costly_running, 1) >= API_COSTLY_MAX) {
-		atomic_fetch_sub(&rq->api->costly_running, 1);
-		api_error(rs, 503, "busy", NULL, "too many sign-ins at once; try again in a moment");
-		rs->retry_after = 1;
-		return;
-	}
 	r->h(rq, rs);
-	if (gated)
-		atomic_fetch_sub(&rq->api->costly_running, 1);
 	if (!rs->status)
 		api_error(rs, 500, "internal", NULL, "no answer");
 }
@@ -379,7 +372,7 @@ static json_t *operation(const struct api_route *r, json_t *schemas)
 		"schema", ref("Error")));
 	if (costly(r))
 		json_object_set_new(resps, "503", json_pack("{s:s, s:{s:{s:o}}}", "description",
-			"Error: busy (too many sign-ins at once); retry after the Retry-After header's seconds",
+			"Error: busy (too many password checks at once); retry after the Retry-After header's seconds",
 			"content", "application/json", "schema", ref("Error")));
 	json_object_set_new(op, "responses", resps);
 	if (r->access != API_PUBLIC)

@@ -125,10 +125,8 @@ void api_h_tenants_create(struct api_req *rq, struct api_resp *rs)
 	}
 	api_take_str(adm, "extension_password", u.ext_password, sizeof(u.ext_password));
 	const char *pw = json_string_value(json_object_get(adm, "password"));
-	if (store_pw_hash(pw, u.pw_hash, sizeof(u.pw_hash))) {
-		api_error(rs, 500, "internal", NULL, "cannot hash the password");
+	if (api_pw_hash(rq, rs, pw, u.pw_hash, sizeof(u.pw_hash)))
 		return;
-	}
 	int e = store_tenant_create(rq->st, &t, &u);
 	if (e) {
 		if (e == EEXIST && strcmp(store_conflict_field(rq->st), "domain") != 0) {
@@ -154,21 +152,28 @@ void api_h_tenant_get(struct api_req *rq, struct api_resp *rs)
 		api_ok(rs, 200, tenant_json(rq->st, &t));
 }
 
+/* The fields given are applied to the tenant as stored now; when another writer
+ * got in between the read and the write (ESTALE), they are applied again to its
+ * result, so neither change is lost. Disabling ends the tenant's sessions in the
+ * same transaction (store.h). */
 void api_h_tenant_update(struct api_req *rq, struct api_resp *rs)
 {
-	struct store_tenant t;
-	int e = store_tenant_get(rq->st, rq->id, &t);
-	if (!e) {
-		take_tenant(rq->json, &t);
-		e = store_tenant_update(rq->st, &t);
+	for (int i = 0; i < API_EDIT_TRIES; i++) {
+		struct store_tenant t;
+		int e = store_tenant_get(rq->st, rq->id, &t);
+		if (!e) {
+			take_tenant(rq->json, &t);
+			e = store_tenant_update(rq->st, &t);
+		}
+		if (e == ESTALE)
+			continue;
+		if (e)
+			api_store_error(rs, rq->st, e, "tenant");
+		else
+			api_ok(rs, 200, tenant_json(rq->st, &t));
+		return;
 	}
-	/* A disabled tenant's sessions end now, not only while it stays disabled. */
-	if (!e && !t.enabled)
-		e = store_session_delete_tenant(rq->st, t.id);
-	if (e)
-		api_store_error(rs, rq->st, e, "tenant");
-	else
-		api_ok(rs, 200, tenant_json(rq->st, &t));
+	api_error(rs, 409, "conflict", NULL, "the tenant changed too often meanwhile; try again");
 }
 
 void api_h_tenant_destroy(struct api_req *rq, struct api_resp *rs)
@@ -192,5 +197,5 @@ void api_h_tenant_switch(struct api_req *rq, struct api_resp *rs)
 		return;
 	}
 	/* Child of the switching session: signing that out ends this one too. */
-	api_issue_tokens(rq, rs, rq->who.admin_id, 0, t.id, rq->who.grant_id);
+	api_issue_tokens(rq, rs, rq->who.admin_id, 0, t.id, rq->who.grant_id, rq->who.cred_gen);
 }

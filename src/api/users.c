@@ -91,8 +91,9 @@ static json_t *user_json(const struct store_user *u)
 	return o;
 }
 
-/* Copies the fields present in body into u, hashing a new login password. */
-static int take_user(const json_t *body, struct store_user *u, struct api_resp *rs)
+/* Copies the fields present in body into u; a new login password arrives
+ * already hashed (pw_hash, or NULL when the body has none). */
+static void take_user(const json_t *body, const char *pw_hash, struct store_user *u)
 {
 	api_take_str(body, "username", u->username, sizeof(u->username));
 	api_take_str(body, "email", u->email, sizeof(u->email));
@@ -103,9 +104,22 @@ static int take_user(const json_t *body, struct store_user *u, struct api_resp *
 	const char *role = json_string_value(json_object_get(body, "role"));
 	if (role)
 		u->role = strcmp(role, "admin") == 0 ? STORE_ROLE_ADMIN : STORE_ROLE_USER;
-	const char *pw = json_string_value(json_object_get(body, "password"));
-	if (pw && store_pw_hash(pw, u->pw_hash, sizeof(u->pw_hash)))
-		return api_error(rs, 500, "internal", NULL, "cannot hash the password");
+	if (pw_hash)
+		snprintf(u->pw_hash, sizeof(u->pw_hash), "%s", pw_hash);
+}
+
+/* Hashes the body's login password, if it has one, once for every try of an
+ * edit; *hash is NULL when there is none. 0, or the status put in rs. */
+static int body_pw_hash(struct api_req *rq, const char *key, char buf[STORE_HASH_SZ], const char **hash,
+			struct api_resp *rs)
+{
+	const char *pw = json_string_value(json_object_get(rq->json, key));
+	*hash = NULL;
+	if (!pw)
+		return 0;
+	if (api_pw_hash(rq, rs, pw, buf, STORE_HASH_SZ))
+		return rs->status;
+	*hash = buf;
 	return 0;
 }
 
@@ -116,22 +130,46 @@ static int load(struct api_req *rq, uint64_t id, struct store_user *u, struct ap
 	return e ? api_store_error(rs, rq->st, e, "user") : 0;
 }
 
-/* Writes u and answers. With end_sessions (a new login password, or disabled)
- * the user's sessions end too, but for the caller's own when it is their own
- * change: whoever changed the password keeps the session they did it with. */
-static void save(struct api_req *rq, struct store_user *u, bool end_sessions, struct api_resp *rs, int ok,
-		 json_t *body)
+/* One change to a user: applied to the row as read, it returns 0, or answers an
+ * error in rs and returns non-zero. It may run more than once (see user_edit),
+ * each time on a fresh row: whatever costs (hashing) is done before. */
+typedef int(user_edit_h)(struct api_req *rq, struct store_user *u, void *arg, struct api_resp *rs);
+
+/* The answer to a successful edit: the user, their settings, or nothing (204). */
+enum edit_answer { ANSWER_USER, ANSWER_SETTINGS, ANSWER_NONE };
+
+/* Read, change, write: the write goes through only if nobody wrote the row since
+ * the read (the store checks its version); when somebody did, the change is made
+ * again on what they wrote, so an acknowledged write is never undone by one that
+ * read before it. A change of the login password or a disable ends the user's
+ * sessions in the same transaction, but for the caller's own when it is their
+ * own change: whoever changed the password keeps the session they did it with. */
+static void user_edit(struct api_req *rq, uint64_t id, user_edit_h *edit, void *arg, enum edit_answer answer,
+		      struct api_resp *rs)
 {
-	int e = store_user_update(rq->st, u);
-	if (!e && end_sessions)
-		e = store_session_delete_user(rq->st, u->id, u->id == rq->who.user_id ? rq->who.grant_id : 0);
-	if (e) {
-		json_decref(body);
-		api_store_error(rs, rq->st, e, "user");
-	} else {
-		api_ok(rs, ok, ok == 204 ? NULL : body ? body : user_json(u));
+	for (int i = 0; i < API_EDIT_TRIES; i++) {
+		struct store_user u = { 0 };
+		if (load(rq, id, &u, rs))
+			return;
+		if (edit(rq, &u, arg, rs)) {
+			store_user_reset(&u);
+			return;
+		}
+		int e = store_user_update(rq->st, &u, u.id == rq->who.user_id ? rq->who.grant_id : 0);
+		if (e == ESTALE) {
+			store_user_reset(&u);
+			continue;
+		}
+		if (e)
+			api_store_error(rs, rq->st, e, "user");
+		else if (answer == ANSWER_NONE)
+			api_ok(rs, 204, NULL);
+		else
+			api_ok(rs, 200, answer == ANSWER_USER ? user_json(&u) : api_settings_load(&u));
+		store_user_reset(&u);
+		return;
 	}
-	store_user_reset(u);
+	api_error(rs, 409, "conflict", NULL, "the user changed too often meanwhile; try again");
 }
 
 void api_h_users_list(struct api_req *rq, struct api_resp *rs)
@@ -152,29 +190,21 @@ void api_h_users_list(struct api_req *rq, struct api_resp *rs)
 	mem_deref(l);
 }
 
+/* The tenant's max_users is checked by the store in the insert's transaction. */
 void api_h_users_create(struct api_req *rq, struct api_resp *rs)
 {
-	struct store_tenant t;
-	uint64_t n = 0;
-	int e = store_tenant_get(rq->st, rq->who.tenant_id, &t);
-	if (!e)
-		e = store_user_count(rq->st, t.id, &n);
-	if (e) {
-		api_store_error(rs, rq->st, e, "tenant");
+	struct store_user u = { .tenant_id = rq->who.tenant_id, .enabled = true, .role = STORE_ROLE_USER };
+	char buf[STORE_HASH_SZ];
+	const char *hash;
+	if (body_pw_hash(rq, "password", buf, &hash, rs))
 		return;
-	}
-	/* Checked before the insert, not in it: two concurrent creates may both pass
-	 * at the limit; the limit is a commercial bound, not a safety one. */
-	if (t.max_users && (int64_t)n >= t.max_users) {
+	take_user(rq->json, hash, &u);
+	int e = store_user_create(rq->st, &u);
+	struct store_tenant t;
+	if (e == EDQUOT && store_tenant_get(rq->st, u.tenant_id, &t) == 0)
 		api_error(rs, 409, "limit_reached", NULL, "the tenant has its maximum of %lld users",
 			  (long long)t.max_users);
-		return;
-	}
-	struct store_user u = { .tenant_id = t.id, .enabled = true, .role = STORE_ROLE_USER };
-	if (take_user(rq->json, &u, rs))
-		return;
-	e = store_user_create(rq->st, &u);
-	if (e)
+	else if (e)
 		api_store_error(rs, rq->st, e, "user");
 	else
 		api_ok(rs, 201, user_json(&u));
@@ -189,23 +219,23 @@ void api_h_users_get(struct api_req *rq, struct api_resp *rs)
 	store_user_reset(&u);
 }
 
+/* An admin's update of a user: the body's fields (its password hashed). */
+static int edit_fields(struct api_req *rq, struct store_user *u, void *arg, struct api_resp *rs)
+{
+	take_user(rq->json, arg, u);
+	/* An admin cannot lock themselves out of the tenant they manage. */
+	if (u->id == rq->who.user_id && (!u->enabled || u->role != STORE_ROLE_ADMIN))
+		return api_error(rs, 409, "conflict", u->enabled ? "role" : "enabled",
+				 "%s: you cannot remove your own administrator access", u->enabled ? "role" : "enabled");
+	return 0;
+}
+
 void api_h_users_update(struct api_req *rq, struct api_resp *rs)
 {
-	struct store_user u = { 0 };
-	if (load(rq, rq->id, &u, rs))
-		return;
-	if (take_user(rq->json, &u, rs)) {
-		store_user_reset(&u);
-		return;
-	}
-	/* An admin cannot lock themselves out of the tenant they manage. */
-	if (u.id == rq->who.user_id && (!u.enabled || u.role != STORE_ROLE_ADMIN)) {
-		store_user_reset(&u);
-		api_error(rs, 409, "conflict", u.enabled ? "role" : "enabled",
-			  "%s: you cannot remove your own administrator access", u.enabled ? "role" : "enabled");
-		return;
-	}
-	save(rq, &u, json_object_get(rq->json, "password") || !u.enabled, rs, 200, NULL);
+	char buf[STORE_HASH_SZ];
+	const char *hash;
+	if (!body_pw_hash(rq, "password", buf, &hash, rs))
+		user_edit(rq, rq->id, edit_fields, (void *)hash, ANSWER_USER, rs);
 }
 
 void api_h_users_destroy(struct api_req *rq, struct api_resp *rs)
@@ -223,14 +253,16 @@ void api_h_users_destroy(struct api_req *rq, struct api_resp *rs)
 
 void api_h_users_password(struct api_req *rq, struct api_resp *rs)
 {
-	struct store_user u = { 0 };
-	if (load(rq, rq->id, &u, rs))
-		return;
-	if (take_user(rq->json, &u, rs)) {
-		store_user_reset(&u);
-		return;
-	}
-	save(rq, &u, true, rs, 204, NULL);
+	char buf[STORE_HASH_SZ];
+	const char *hash;
+	if (!body_pw_hash(rq, "password", buf, &hash, rs))
+		user_edit(rq, rq->id, edit_fields, (void *)hash, ANSWER_NONE, rs);
+}
+
+static int edit_ext_password(struct api_req *rq, struct store_user *u, void *arg, struct api_resp *rs)
+{
+	api_take_str(rq->json, "extension_password", u->ext_password, sizeof(u->ext_password));
+	return 0;
 }
 
 void api_h_users_ext_password(struct api_req *rq, struct api_resp *rs)
@@ -240,11 +272,7 @@ void api_h_users_ext_password(struct api_req *rq, struct api_resp *rs)
 			  "password: not accepted here (the login password is /api/users/{id}/password)");
 		return;
 	}
-	struct store_user u = { 0 };
-	if (load(rq, rq->id, &u, rs))
-		return;
-	api_take_str(rq->json, "extension_password", u.ext_password, sizeof(u.ext_password));
-	save(rq, &u, false, rs, 204, NULL);
+	user_edit(rq, rq->id, edit_ext_password, NULL, ANSWER_NONE, rs);
 }
 
 static void ext_get(struct api_req *rq, uint64_t id, struct api_resp *rs)
@@ -256,16 +284,14 @@ static void ext_get(struct api_req *rq, uint64_t id, struct api_resp *rs)
 	store_user_reset(&u);
 }
 
+static int edit_settings(struct api_req *rq, struct store_user *u, void *arg, struct api_resp *rs)
+{
+	return api_settings_apply(u, rq->json, *(const bool *)arg, rs);
+}
+
 static void ext_update(struct api_req *rq, uint64_t id, bool admin, struct api_resp *rs)
 {
-	struct store_user u = { 0 };
-	if (load(rq, id, &u, rs))
-		return;
-	if (api_settings_apply(&u, rq->json, admin, rs)) {
-		store_user_reset(&u);
-		return;
-	}
-	save(rq, &u, false, rs, 200, api_settings_load(&u));
+	user_edit(rq, id, edit_settings, &admin, ANSWER_SETTINGS, rs);
 }
 
 void api_h_users_ext_get(struct api_req *rq, struct api_resp *rs) { ext_get(rq, rq->id, rs); }
@@ -282,55 +308,91 @@ void api_h_user_profile_get(struct api_req *rq, struct api_resp *rs)
 	store_user_reset(&u);
 }
 
+static int edit_profile(struct api_req *rq, struct store_user *u, void *arg, struct api_resp *rs)
+{
+	api_take_str(rq->json, "display_name", u->display_name, sizeof(u->display_name));
+	api_take_str(rq->json, "email", u->email, sizeof(u->email));
+	return 0;
+}
+
 void api_h_user_profile_update(struct api_req *rq, struct api_resp *rs)
 {
-	struct store_user u = { 0 };
-	if (load(rq, rq->who.user_id, &u, rs))
-		return;
-	api_take_str(rq->json, "display_name", u.display_name, sizeof(u.display_name));
-	api_take_str(rq->json, "email", u.email, sizeof(u.email));
-	save(rq, &u, false, rs, 200, NULL);
+	user_edit(rq, rq->who.user_id, edit_profile, NULL, ANSWER_USER, rs);
+}
+
+/* A change the user proves with their login password (`key` in the body). The
+ * first try verifies it, as an attempt on the account's failure limit, and
+ * remembers the credential generation it verified; a later try (the row changed
+ * meanwhile) goes on only if the credentials did not change: a password reset
+ * or a disable by an admin in between wins, and this request gets 409. */
+struct proven {
+	const char *key; /* "old_password" or "password" */
+	bool verified;
+	int64_t cred_gen;
+	char new_hash[STORE_HASH_SZ]; /* /api/user/password: the new one, hashed after the proof */
+};
+
+static int prove(struct api_req *rq, struct store_user *u, struct proven *p, struct api_resp *rs)
+{
+	if (p->verified) {
+		if (u->cred_gen == p->cred_gen)
+			return 0;
+		return api_error(rs, 409, "conflict", NULL, "your password or account changed meanwhile; sign in again");
+	}
+	struct store_tenant t;
+	int e = store_tenant_get(rq->st, u->tenant_id, &t);
+	if (e)
+		return api_store_error(rs, rq->st, e, "tenant");
+	const char *pw = json_string_value(json_object_get(rq->json, p->key));
+	e = api_pw_check(rq, rs, t.domain, u->username, u->pw_hash, pw);
+	if (e == EACCES)
+		return api_error(rs, 422, "invalid_field", p->key, "%s: does not match", p->key);
+	if (e)
+		return rs->status;
+	p->verified = true;
+	p->cred_gen = u->cred_gen;
+	return 0;
+}
+
+static int edit_own_password(struct api_req *rq, struct store_user *u, void *arg, struct api_resp *rs)
+{
+	struct proven *p = arg;
+	bool first = !p->verified;
+	if (prove(rq, u, p, rs))
+		return rs->status;
+	/* Hashed once, and only after the old password proved right: a wrong guess
+	 * costs one Argon2 run, not two. */
+	const char *pw = json_string_value(json_object_get(rq->json, "new_password"));
+	if (first && api_pw_hash(rq, rs, pw, p->new_hash, sizeof(p->new_hash)))
+		return rs->status;
+	snprintf(u->pw_hash, sizeof(u->pw_hash), "%s", p->new_hash);
+	return 0;
 }
 
 void api_h_user_password(struct api_req *rq, struct api_resp *rs)
 {
-	struct store_user u = { 0 };
-	if (load(rq, rq->who.user_id, &u, rs))
-		return;
-	const char *old = json_string_value(json_object_get(rq->json, "old_password"));
-	const char *pw = json_string_value(json_object_get(rq->json, "new_password"));
-	if (store_pw_verify(u.pw_hash, old)) {
-		store_user_reset(&u);
-		api_error(rs, 422, "invalid_field", "old_password", "old_password: does not match");
-		return;
-	}
-	if (store_pw_hash(pw, u.pw_hash, sizeof(u.pw_hash))) {
-		store_user_reset(&u);
-		api_error(rs, 500, "internal", NULL, "cannot hash the password");
-		return;
-	}
-	save(rq, &u, true, rs, 204, NULL);
+	struct proven p = { .key = "old_password" };
+	user_edit(rq, rq->who.user_id, edit_own_password, &p, ANSWER_NONE, rs);
+}
+
+static int edit_own_ext_password(struct api_req *rq, struct store_user *u, void *arg, struct api_resp *rs)
+{
+	if (prove(rq, u, arg, rs))
+		return rs->status;
+	api_take_str(rq->json, "extension_password", u->ext_password, sizeof(u->ext_password));
+	return 0;
 }
 
 /* Like the login password, the SIP password is changed only with the login
  * password: a stolen token alone cannot take over the phone line. */
 void api_h_user_ext_password(struct api_req *rq, struct api_resp *rs)
 {
-	const char *pw = json_string_value(json_object_get(rq->json, "password"));
-	if (!pw) {
+	if (!json_object_get(rq->json, "password")) {
 		api_error(rs, 422, "missing_field", "password", "password: your current login password is required");
 		return;
 	}
-	struct store_user u = { 0 };
-	if (load(rq, rq->who.user_id, &u, rs))
-		return;
-	if (store_pw_verify(u.pw_hash, pw)) {
-		store_user_reset(&u);
-		api_error(rs, 422, "invalid_field", "password", "password: does not match");
-		return;
-	}
-	api_take_str(rq->json, "extension_password", u.ext_password, sizeof(u.ext_password));
-	save(rq, &u, false, rs, 204, NULL);
+	struct proven p = { .key = "password" };
+	user_edit(rq, rq->who.user_id, edit_own_ext_password, &p, ANSWER_NONE, rs);
 }
 
 void api_h_user_ext_get(struct api_req *rq, struct api_resp *rs) { ext_get(rq, rq->who.user_id, rs); }

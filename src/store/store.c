@@ -160,7 +160,10 @@ int store_admin_get_by_name(struct store *st, const char *username, struct store
 {
 	return st->ops->admin_get_by_name(st, username, a);
 }
-int store_admin_update(struct store *st, const struct store_admin *a) { return st->ops->admin_update(st, a); }
+int store_admin_update(struct store *st, struct store_admin *a, uint64_t keep_grant)
+{
+	return st->ops->admin_update(st, a, keep_grant);
+}
 int store_admin_count(struct store *st, uint64_t *n) { return st->ops->admin_count(st, n); }
 
 int store_tenant_create(struct store *st, struct store_tenant *t, struct store_user *first_admin)
@@ -195,9 +198,9 @@ int store_user_get_by_ext(struct store *st, uint64_t tenant_id, const char *numb
 {
 	return tenant_id ? st->ops->user_get_by_ext(st, tenant_id, number, u) : EINVAL;
 }
-int store_user_update(struct store *st, struct store_user *u)
+int store_user_update(struct store *st, struct store_user *u, uint64_t keep_grant)
 {
-	return u->tenant_id ? st->ops->user_update(st, u) : EINVAL;
+	return u->tenant_id ? st->ops->user_update(st, u, keep_grant) : EINVAL;
 }
 int store_user_delete(struct store *st, uint64_t tenant_id, uint64_t id)
 {

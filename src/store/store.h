@@ -10,10 +10,26 @@
  * Every call returns 0 or an errno value:
  *   ENOENT  the row does not exist (or not in the tenant asked for)
  *   EEXIST  a unique constraint failed; store_conflict_field() names the field
+ *   ESTALE  an update was given a row whose `version` is no longer the stored
+ *           one: somebody wrote the row since it was read. Nothing was written;
+ *           read the row again and redo the change on what is there now
+ *   EDQUOT  a create would pass the tenant's limit (max_users)
+ *   EALREADY  store_session_spend(): the token had been spent before
  *   EINVAL  a query named a field or operator the resource does not have, or
  *           a per-tenant call was given no tenant (tenant_id 0 matches nothing:
  *           there is no "every tenant" wildcard)
+ *   EBUSY   the database stayed locked past the busy timeout (retry later)
  *   EIO     the backend failed (logged)
+ *
+ * Read-modify-write: every update writes a row read before (the whole record)
+ * only if its `version` is still the one read, in one transaction, and bumps it.
+ * Two writers can therefore never undo each other's acknowledged change; the
+ * loser gets ESTALE. Admins and users also carry `cred_gen`, the generation of
+ * their credentials: the store itself bumps it when an update changes the login
+ * password or disables the account (and for every user of a tenant that is
+ * disabled), and in that same transaction ends their sessions. A session records
+ * the generation it was issued under and the API refuses it once they differ, so
+ * a sign-in that verified the old password cannot outlive the change.
  * Backends implement `struct store_ops`; callers only use the functions below, so
  * a PostgreSQL backend is one more ops table and one more case in store_open().
  */
@@ -61,6 +77,8 @@ struct store_admin {
 	char pw_hash[STORE_HASH_SZ];
 	bool enabled;
 	int64_t created_at, updated_at; /* ms since the epoch */
+	int64_t version;  /* bumped by every update (see ESTALE) */
+	int64_t cred_gen; /* bumped when the password changes or the account is disabled */
 };
 
 struct store_tenant {
@@ -71,6 +89,7 @@ struct store_tenant {
 	int64_t max_users;            /* 0: unlimited */
 	int64_t max_calls;            /* simultaneous calls in the tenant, 0: unlimited */
 	int64_t created_at, updated_at;
+	int64_t version;
 };
 
 enum store_role { STORE_ROLE_USER = 0, STORE_ROLE_ADMIN = 1 };
@@ -91,6 +110,8 @@ struct store_user {
 	char ext_password[STORE_SECRET_SZ]; /* kept as given: digest auth needs it */
 	char *settings;
 	int64_t created_at, updated_at;
+	int64_t version;
+	int64_t cred_gen;
 };
 void store_user_reset(struct store_user *u);
 
@@ -108,6 +129,7 @@ struct store_session {
 	uint64_t parent_grant; /* 0: none */
 	enum store_session_kind kind;
 	uint64_t admin_id, user_id, tenant_id; /* 0: none */
+	int64_t cred_gen;   /* the principal's cred_gen when it was issued */
 	int64_t expires_at; /* ms since the epoch */
 	int64_t created_at;
 };
@@ -175,7 +197,7 @@ struct store_ops {
 	int (*admin_create)(struct store *st, struct store_admin *a);
 	int (*admin_get)(struct store *st, uint64_t id, struct store_admin *a);
 	int (*admin_get_by_name)(struct store *st, const char *username, struct store_admin *a);
-	int (*admin_update)(struct store *st, const struct store_admin *a);
+	int (*admin_update)(struct store *st, struct store_admin *a, uint64_t keep_grant);
 	int (*admin_count)(struct store *st, uint64_t *n);
 
 	/* Creates the tenant and, when first_admin is not NULL, its first user in the
@@ -194,8 +216,8 @@ struct store_ops {
 	int (*user_get)(struct store *st, uint64_t tenant_id, uint64_t id, struct store_user *u);
 	int (*user_get_by_name)(struct store *st, uint64_t tenant_id, const char *username, struct store_user *u);
 	int (*user_get_by_ext)(struct store *st, uint64_t tenant_id, const char *number, struct store_user *u);
-	/* Writes every field of u (row found by id and tenant_id). */
-	int (*user_update)(struct store *st, struct store_user *u);
+	/* Writes every field of u (row found by id and tenant_id) if u->version is current. */
+	int (*user_update)(struct store *st, struct store_user *u, uint64_t keep_grant);
 	int (*user_delete)(struct store *st, uint64_t tenant_id, uint64_t id);
 	int (*user_list)(struct store *st, uint64_t tenant_id, const struct store_query *q, struct store_users **out);
 	int (*user_count)(struct store *st, uint64_t tenant_id, uint64_t *n);
@@ -231,19 +253,30 @@ int store_schema_version(struct store *st, int *version);
 int store_admin_create(struct store *st, struct store_admin *a);
 int store_admin_get(struct store *st, uint64_t id, struct store_admin *a);
 int store_admin_get_by_name(struct store *st, const char *username, struct store_admin *a);
-int store_admin_update(struct store *st, const struct store_admin *a);
+/* Writes a if a->version is still the stored one (else ESTALE), then sets
+ * a->version and a->cred_gen to the new values. When the update changes the
+ * password or disables the admin, cred_gen goes up and every session of the
+ * admin ends in the same transaction but those of grant keep_grant (0: none) and
+ * its switched children, which are restamped with the new generation: whoever
+ * changed their own password keeps the session they did it with. */
+int store_admin_update(struct store *st, struct store_admin *a, uint64_t keep_grant);
 int store_admin_count(struct store *st, uint64_t *n);
 int store_tenant_create(struct store *st, struct store_tenant *t, struct store_user *first_admin);
 int store_tenant_get(struct store *st, uint64_t id, struct store_tenant *t);
 int store_tenant_get_by_domain(struct store *st, const char *domain, struct store_tenant *t);
+/* Versioned like store_admin_update. Disabling the tenant bumps the cred_gen of
+ * all its users and ends every session acting in it, in the same transaction. */
 int store_tenant_update(struct store *st, struct store_tenant *t);
 int store_tenant_delete(struct store *st, uint64_t id);
 int store_tenant_list(struct store *st, const struct store_query *q, struct store_tenants **out);
+/* The tenant's max_users is checked and the row inserted in one transaction:
+ * EDQUOT when the tenant already has its maximum. */
 int store_user_create(struct store *st, struct store_user *u);
 int store_user_get(struct store *st, uint64_t tenant_id, uint64_t id, struct store_user *u);
 int store_user_get_by_name(struct store *st, uint64_t tenant_id, const char *username, struct store_user *u);
 int store_user_get_by_ext(struct store *st, uint64_t tenant_id, const char *number, struct store_user *u);
-int store_user_update(struct store *st, struct store_user *u);
+/* Versioned, with credentials and sessions as store_admin_update. */
+int store_user_update(struct store *st, struct store_user *u, uint64_t keep_grant);
 int store_user_delete(struct store *st, uint64_t tenant_id, uint64_t id);
 int store_user_list(struct store *st, uint64_t tenant_id, const struct store_query *q, struct store_users **out);
 int store_user_count(struct store *st, uint64_t tenant_id, uint64_t *n);

@@ -73,6 +73,14 @@ static const char *const migrations[] = {
 	"  grant_id INTEGER NOT NULL,"
 	"  expires_at INTEGER NOT NULL);"
 	"CREATE INDEX spent_tokens_expires ON spent_tokens(expires_at);",
+	/* 3: row versions (updates check what they read) and credential generations
+	 * (a session dies when its principal's password changes or it is disabled) */
+	"ALTER TABLE admins ADD COLUMN version INTEGER NOT NULL DEFAULT 1;"
+	"ALTER TABLE admins ADD COLUMN cred_gen INTEGER NOT NULL DEFAULT 1;"
+	"ALTER TABLE tenants ADD COLUMN version INTEGER NOT NULL DEFAULT 1;"
+	"ALTER TABLE users ADD COLUMN version INTEGER NOT NULL DEFAULT 1;"
+	"ALTER TABLE users ADD COLUMN cred_gen INTEGER NOT NULL DEFAULT 1;"
+	"ALTER TABLE sessions ADD COLUMN cred_gen INTEGER NOT NULL DEFAULT 1;",
 };
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -130,6 +138,78 @@ static int exec_sql(struct store_sq *s, const char *sql)
 		return e;
 	}
 	return 0;
+}
+
+/* BEGIN IMMEDIATE takes the write lock at once: what a transaction reads cannot
+ * change under it before it writes. */
+static int tx_begin(struct store_sq *s)
+{
+	return exec_sql(s, "BEGIN IMMEDIATE");
+}
+
+/* Commits when e is 0, else rolls back keeping the conflict field; returns e
+ * (or the commit's error). */
+static int tx_end(struct store_sq *s, int e)
+{
+	if (!e)
+		return exec_sql(s, "COMMIT");
+	char conflict[sizeof(s->base.conflict)];
+	memcpy(conflict, s->base.conflict, sizeof(conflict));
+	exec_sql(s, "ROLLBACK");
+	memcpy(s->base.conflict, conflict, sizeof(conflict));
+	return e;
+}
+
+/* Inside a write transaction: the version and credential generation a row has
+ * now (sql selects them by ?1 id and, when tenant_id, ?2 tenant). ENOENT when
+ * the row is gone, ESTALE when its version is not `version`. */
+static int row_check(struct store_sq *s, const char *sql, uint64_t id, uint64_t tenant_id, int64_t version,
+		     int64_t *cred_gen, bool *enabled)
+{
+	sqlite3_stmt *stmt;
+	int e = store_sq_prep(s, sql, &stmt);
+	if (e)
+		return e;
+	sqlite3_bind_int64(stmt, 1, (sqlite3_int64)id);
+	if (tenant_id)
+		sqlite3_bind_int64(stmt, 2, (sqlite3_int64)tenant_id);
+	int rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW) {
+		if (sqlite3_column_int64(stmt, 0) != version)
+			e = ESTALE;
+		*cred_gen = sqlite3_column_int64(stmt, 1);
+		*enabled = sqlite3_column_int(stmt, 2) != 0;
+	} else {
+		e = rc == SQLITE_DONE ? ENOENT : store_sq_err(s, rc, "row check");
+	}
+	sqlite3_finalize(stmt);
+	return e;
+}
+
+static int session_write(struct store_sq *s, const char *sql, const uint8_t *hash, uint64_t one,
+			 const int64_t *two, bool want_change);
+
+/* Inside the update that moved a principal to credential generation gen: its
+ * sessions end but those of grant keep (and its switched children), which take
+ * the new generation. `who` is "user_id" or "admin_id". */
+static int sessions_regen(struct store_sq *s, const char *who, uint64_t id, uint64_t keep, int64_t gen)
+{
+	char sql[256];
+	int64_t k = (int64_t)keep;
+	snprintf(sql, sizeof(sql), "DELETE FROM sessions WHERE %s = ?1 AND grant_id <> ?2"
+		 " AND (parent_grant IS NULL OR parent_grant <> ?2)", who);
+	int e = session_write(s, sql, NULL, id, &k, false);
+	if (e || !keep)
+		return e;
+	sqlite3_stmt *stmt;
+	snprintf(sql, sizeof(sql), "UPDATE sessions SET cred_gen = ?3 WHERE %s = ?1"
+		 " AND (grant_id = ?2 OR parent_grant = ?2)", who);
+	if ((e = store_sq_prep(s, sql, &stmt)))
+		return e;
+	sqlite3_bind_int64(stmt, 1, (sqlite3_int64)id);
+	sqlite3_bind_int64(stmt, 2, k);
+	sqlite3_bind_int64(stmt, 3, gen);
+	return step_done(s, stmt, false, "session regen");
 }
 
 static void col_text(sqlite3_stmt *stmt, int i, char *dst, size_t sz)
@@ -239,7 +319,7 @@ int store_sqlite_open(struct store **stp, const char *data_dir)
 
 /* --- system admins ------------------------------------------------------------------ */
 
-#define ADMIN_COLS "id, username, password_hash, enabled, created_at, updated_at"
+#define ADMIN_COLS "id, username, password_hash, enabled, created_at, updated_at, version, cred_gen"
 
 static void admin_row(sqlite3_stmt *stmt, struct store_admin *a)
 {
@@ -249,6 +329,8 @@ static void admin_row(sqlite3_stmt *stmt, struct store_admin *a)
 	a->enabled = sqlite3_column_int(stmt, 3) != 0;
 	a->created_at = sqlite3_column_int64(stmt, 4);
 	a->updated_at = sqlite3_column_int64(stmt, 5);
+	a->version = sqlite3_column_int64(stmt, 6);
+	a->cred_gen = sqlite3_column_int64(stmt, 7);
 }
 
 /* Runs a prepared single-row SELECT and maps the row with fill. */
@@ -272,11 +354,12 @@ static int sq_admin_create(struct store *st, struct store_admin *a)
 {
 	struct store_sq *s = (struct store_sq *)st;
 	sqlite3_stmt *stmt;
-	int e = store_sq_prep(s, "INSERT INTO admins (" ADMIN_COLS ") VALUES (?, ?, ?, ?, ?, ?)", &stmt);
+	int e = store_sq_prep(s, "INSERT INTO admins (" ADMIN_COLS ") VALUES (?, ?, ?, ?, ?, ?, 1, 1)", &stmt);
 	if (e)
 		return e;
 	a->id = store_id_next();
 	a->created_at = a->updated_at = store_now_ms();
+	a->version = a->cred_gen = 1;
 	sqlite3_bind_int64(stmt, 1, (sqlite3_int64)a->id);
 	store_sq_bind_text(stmt, 2, a->username);
 	store_sq_bind_text(stmt, 3, a->pw_hash);
@@ -308,20 +391,55 @@ static int sq_admin_get_by_name(struct store *st, const char *username, struct s
 	return get_one(s, stmt, admin_fill, a);
 }
 
-static int sq_admin_update(struct store *st, const struct store_admin *a)
+/* Whether an update moves the credentials to a new generation: a new password
+ * hash (every hash has its own salt, so a new one never equals the old), or an
+ * enabled account disabled. */
+static bool cred_change(const char *old_hash, bool was_enabled, const char *new_hash, bool enabled)
 {
-	struct store_sq *s = (struct store_sq *)st;
+	return strcmp(old_hash, new_hash) != 0 || (was_enabled && !enabled);
+}
+
+static int admin_update_locked(struct store_sq *s, struct store_admin *a, uint64_t keep_grant)
+{
+	struct store_admin old;
 	sqlite3_stmt *stmt;
-	int e = store_sq_prep(s, "UPDATE admins SET username = ?, password_hash = ?, enabled = ?, updated_at = ?"
-			" WHERE id = ?", &stmt);
+	int e = store_sq_prep(s, "SELECT " ADMIN_COLS " FROM admins WHERE id = ?", &stmt);
 	if (e)
 		return e;
+	sqlite3_bind_int64(stmt, 1, (sqlite3_int64)a->id);
+	if ((e = get_one(s, stmt, admin_fill, &old)))
+		return e;
+	if (old.version != a->version)
+		return ESTALE;
+	bool regen = cred_change(old.pw_hash, old.enabled, a->pw_hash, a->enabled);
+	if ((e = store_sq_prep(s, "UPDATE admins SET username = ?, password_hash = ?, enabled = ?, updated_at = ?,"
+			       " version = ?, cred_gen = ? WHERE id = ?", &stmt)))
+		return e;
+	a->updated_at = store_now_ms();
 	store_sq_bind_text(stmt, 1, a->username);
 	store_sq_bind_text(stmt, 2, a->pw_hash);
 	sqlite3_bind_int(stmt, 3, a->enabled);
-	sqlite3_bind_int64(stmt, 4, store_now_ms());
-	sqlite3_bind_int64(stmt, 5, (sqlite3_int64)a->id);
-	return step_done(s, stmt, true, "admin update");
+	sqlite3_bind_int64(stmt, 4, a->updated_at);
+	sqlite3_bind_int64(stmt, 5, old.version + 1);
+	sqlite3_bind_int64(stmt, 6, old.cred_gen + regen);
+	sqlite3_bind_int64(stmt, 7, (sqlite3_int64)a->id);
+	if ((e = step_done(s, stmt, true, "admin update")))
+		return e;
+	a->version = old.version + 1;
+	a->cred_gen = old.cred_gen + regen;
+	return regen ? sessions_regen(s, "admin_id", a->id, keep_grant, a->cred_gen) : 0;
+}
+
+static int sq_admin_update(struct store *st, struct store_admin *a, uint64_t keep_grant)
+{
+	struct store_sq *s = (struct store_sq *)st;
+	struct store_admin mine = *a;
+	int e = tx_begin(s);
+	if (!e)
+		e = tx_end(s, admin_update_locked(s, &mine, keep_grant));
+	if (!e)
+		*a = mine;
+	return e;
 }
 
 static int count_rows(struct store_sq *s, const char *sql, uint64_t arg, bool bind, uint64_t *n)
@@ -359,6 +477,7 @@ void store_sq_tenant_fill(sqlite3_stmt *stmt, void *out)
 	t->max_calls = sqlite3_column_int64(stmt, 5);
 	t->created_at = sqlite3_column_int64(stmt, 6);
 	t->updated_at = sqlite3_column_int64(stmt, 7);
+	t->version = sqlite3_column_int64(stmt, 8);
 }
 
 static int tenant_write(struct store_sq *s, const char *sql, const struct store_tenant *t, bool update)
@@ -384,26 +503,19 @@ static int sq_user_insert(struct store_sq *s, struct store_user *u);
 static int sq_tenant_create(struct store *st, struct store_tenant *t, struct store_user *first_admin)
 {
 	struct store_sq *s = (struct store_sq *)st;
-	int e = exec_sql(s, "BEGIN IMMEDIATE");
+	int e = tx_begin(s);
 	if (e)
 		return e;
 	t->id = store_id_next();
 	t->created_at = t->updated_at = store_now_ms();
+	t->version = 1;
 	e = tenant_write(s, "INSERT INTO tenants (name, domain, enabled, max_users, max_calls, updated_at,"
 			    " id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", t, false);
 	if (!e && first_admin) {
 		first_admin->tenant_id = t->id;
 		e = sq_user_insert(s, first_admin);
 	}
-	if (e) {
-		/* Keep the conflict field across the rollback. */
-		char conflict[sizeof(s->base.conflict)];
-		memcpy(conflict, s->base.conflict, sizeof(conflict));
-		exec_sql(s, "ROLLBACK");
-		memcpy(s->base.conflict, conflict, sizeof(conflict));
-		return e;
-	}
-	return exec_sql(s, "COMMIT");
+	return tx_end(s, e);
 }
 
 static int sq_tenant_get(struct store *st, uint64_t id, struct store_tenant *t)
@@ -428,11 +540,40 @@ static int sq_tenant_get_by_domain(struct store *st, const char *domain, struct 
 	return get_one(s, stmt, store_sq_tenant_fill, t);
 }
 
+static int tenant_update_locked(struct store_sq *s, struct store_tenant *t)
+{
+	int64_t unused;
+	bool was_enabled = false;
+	int e = row_check(s, "SELECT version, 0, enabled FROM tenants WHERE id = ?1", t->id, 0, t->version, &unused,
+			  &was_enabled);
+	if (e)
+		return e;
+	t->updated_at = store_now_ms();
+	e = tenant_write(s, "UPDATE tenants SET name = ?, domain = ?, enabled = ?, max_users = ?, max_calls = ?,"
+			    " updated_at = ?, version = version + 1 WHERE id = ?", t, true);
+	if (e || !was_enabled || t->enabled)
+		return e;
+	/* Disabled: a sign-in into it that is still verifying a password must not
+	 * produce a session that works once the tenant is enabled again. */
+	e = session_write(s, "UPDATE users SET cred_gen = cred_gen + 1 WHERE tenant_id = ?", NULL, t->id, NULL,
+			  false);
+	if (!e)
+		e = session_write(s, "DELETE FROM sessions WHERE tenant_id = ?", NULL, t->id, NULL, false);
+	return e;
+}
+
 static int sq_tenant_update(struct store *st, struct store_tenant *t)
 {
-	t->updated_at = store_now_ms();
-	return tenant_write((struct store_sq *)st, "UPDATE tenants SET name = ?, domain = ?, enabled = ?,"
-				" max_users = ?, max_calls = ?, updated_at = ? WHERE id = ?", t, true);
+	struct store_sq *s = (struct store_sq *)st;
+	struct store_tenant mine = *t;
+	int e = tx_begin(s);
+	if (!e)
+		e = tx_end(s, tenant_update_locked(s, &mine));
+	if (!e) {
+		mine.version++;
+		*t = mine;
+	}
+	return e;
 }
 
 static int sq_tenant_delete(struct store *st, uint64_t id)
@@ -464,6 +605,8 @@ void store_sq_user_fill(sqlite3_stmt *stmt, void *out)
 	col_text(stmt, 9, u->ext_password, sizeof(u->ext_password));
 	u->created_at = sqlite3_column_int64(stmt, 10);
 	u->updated_at = sqlite3_column_int64(stmt, 11);
+	u->version = sqlite3_column_int64(stmt, 13);
+	u->cred_gen = sqlite3_column_int64(stmt, 14);
 	u->settings = NULL;
 	if (sqlite3_column_type(stmt, 12) != SQLITE_NULL) {
 		const char *t = (const char *)sqlite3_column_text(stmt, 12);
@@ -492,19 +635,44 @@ static void user_bind(sqlite3_stmt *stmt, const struct store_user *u)
 static int sq_user_insert(struct store_sq *s, struct store_user *u)
 {
 	sqlite3_stmt *stmt;
-	int e = store_sq_prep(s, "INSERT INTO users (" USER_COLS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	int e = store_sq_prep(s, "INSERT INTO users (" USER_COLS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, 1)",
 		     &stmt);
 	if (e)
 		return e;
 	u->id = store_id_next();
 	u->created_at = u->updated_at = store_now_ms();
+	u->version = u->cred_gen = 1;
 	user_bind(stmt, u);
 	return step_done(s, stmt, false, "user create");
 }
 
+/* The count and the insert under one write lock: concurrent creates at the
+ * limit cannot all pass a check made before any of them inserted. */
+static int user_create_locked(struct store_sq *s, struct store_user *u)
+{
+	sqlite3_stmt *stmt;
+	int e = store_sq_prep(s, "SELECT max_users, (SELECT count(*) FROM users WHERE tenant_id = ?1)"
+			      " FROM tenants WHERE id = ?1", &stmt);
+	if (e)
+		return e;
+	sqlite3_bind_int64(stmt, 1, (sqlite3_int64)u->tenant_id);
+	int rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW) {
+		int64_t max = sqlite3_column_int64(stmt, 0), n = sqlite3_column_int64(stmt, 1);
+		if (max > 0 && n >= max)
+			e = EDQUOT;
+	} else {
+		e = rc == SQLITE_DONE ? ENOENT : store_sq_err(s, rc, "user count");
+	}
+	sqlite3_finalize(stmt);
+	return e ? e : sq_user_insert(s, u);
+}
+
 static int sq_user_create(struct store *st, struct store_user *u)
 {
-	return sq_user_insert((struct store_sq *)st, u);
+	struct store_sq *s = (struct store_sq *)st;
+	int e = tx_begin(s);
+	return e ? e : tx_end(s, user_create_locked(s, u));
 }
 
 static int user_get_where(struct store_sq *s, const char *where, uint64_t tenant_id, uint64_t id,
@@ -539,19 +707,45 @@ static int sq_user_get_by_ext(struct store *st, uint64_t tenant_id, const char *
 	return user_get_where((struct store_sq *)st, "ext_number = ?2", tenant_id, 0, number, u);
 }
 
-static int sq_user_update(struct store *st, struct store_user *u)
+static int user_update_locked(struct store_sq *s, struct store_user *u, uint64_t keep_grant)
 {
-	struct store_sq *s = (struct store_sq *)st;
-	sqlite3_stmt *stmt;
-	int e = store_sq_prep(s, "UPDATE users SET tenant_id = ?2, username = ?3, password_hash = ?4, email = ?5,"
-			" display_name = ?6, role = ?7, enabled = ?8, ext_number = ?9, ext_password = ?10,"
-			" updated_at = ?12, settings = ?13 WHERE id = ?1 AND tenant_id = ?2",
-		     &stmt);
+	struct store_user old = { 0 };
+	int e = user_get_where(s, "id = ?2", u->tenant_id, u->id, NULL, &old);
+	store_user_reset(&old);
 	if (e)
+		return e;
+	if (old.version != u->version)
+		return ESTALE;
+	bool regen = cred_change(old.pw_hash, old.enabled, u->pw_hash, u->enabled);
+	sqlite3_stmt *stmt;
+	if ((e = store_sq_prep(s, "UPDATE users SET tenant_id = ?2, username = ?3, password_hash = ?4, email = ?5,"
+			       " display_name = ?6, role = ?7, enabled = ?8, ext_number = ?9, ext_password = ?10,"
+			       " updated_at = ?12, settings = ?13, version = ?14, cred_gen = ?15"
+			       " WHERE id = ?1 AND tenant_id = ?2", &stmt)))
 		return e;
 	u->updated_at = store_now_ms();
 	user_bind(stmt, u); /* ?11 (created_at) is left unused: it never changes */
-	return step_done(s, stmt, true, "user update");
+	sqlite3_bind_int64(stmt, 14, old.version + 1);
+	sqlite3_bind_int64(stmt, 15, old.cred_gen + regen);
+	if ((e = step_done(s, stmt, true, "user update")))
+		return e;
+	u->version = old.version + 1;
+	u->cred_gen = old.cred_gen + regen;
+	return regen ? sessions_regen(s, "user_id", u->id, keep_grant, u->cred_gen) : 0;
+}
+
+static int sq_user_update(struct store *st, struct store_user *u, uint64_t keep_grant)
+{
+	struct store_sq *s = (struct store_sq *)st;
+	int64_t version = u->version, cred_gen = u->cred_gen;
+	int e = tx_begin(s);
+	if (!e)
+		e = tx_end(s, user_update_locked(s, u, keep_grant));
+	if (e) {
+		u->version = version;
+		u->cred_gen = cred_gen;
+	}
+	return e;
 }
 
 static int sq_user_delete(struct store *st, uint64_t tenant_id, uint64_t id)
@@ -573,7 +767,8 @@ static int sq_user_count(struct store *st, uint64_t tenant_id, uint64_t *n)
 
 /* --- sessions ---------------------------------------------------------------------------- */
 
-#define SESSION_COLS "token_hash, grant_id, kind, admin_id, user_id, tenant_id, expires_at, created_at, parent_grant"
+#define SESSION_COLS \
+	"token_hash, grant_id, kind, admin_id, user_id, tenant_id, expires_at, created_at, parent_grant, cred_gen"
 
 static void session_fill(sqlite3_stmt *stmt, void *out)
 {
@@ -590,12 +785,13 @@ static void session_fill(sqlite3_stmt *stmt, void *out)
 	ss->expires_at = sqlite3_column_int64(stmt, 6);
 	ss->created_at = sqlite3_column_int64(stmt, 7);
 	ss->parent_grant = (uint64_t)sqlite3_column_int64(stmt, 8);
+	ss->cred_gen = sqlite3_column_int64(stmt, 9);
 }
 
 static int session_insert(struct store_sq *s, const struct store_session *ss)
 {
 	sqlite3_stmt *stmt;
-	int e = store_sq_prep(s, "INSERT INTO sessions (" SESSION_COLS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", &stmt);
+	int e = store_sq_prep(s, "INSERT INTO sessions (" SESSION_COLS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", &stmt);
 	if (e)
 		return e;
 	sqlite3_bind_blob(stmt, 1, ss->hash, 32, SQLITE_STATIC);
@@ -607,6 +803,7 @@ static int session_insert(struct store_sq *s, const struct store_session *ss)
 	sqlite3_bind_int64(stmt, 7, ss->expires_at);
 	sqlite3_bind_int64(stmt, 8, ss->created_at ? ss->created_at : store_now_ms());
 	bind_id(stmt, 9, ss->parent_grant);
+	sqlite3_bind_int64(stmt, 10, ss->cred_gen);
 	return step_done(s, stmt, false, "session put");
 }
 
@@ -731,6 +928,7 @@ static int spend_locked(struct store_sq *s, const uint8_t hash[32], int64_t now_
 		next[i].admin_id = old->admin_id;
 		next[i].user_id = old->user_id;
 		next[i].tenant_id = old->tenant_id;
+		next[i].cred_gen = old->cred_gen;
 		e = session_insert(s, &next[i]);
 	}
 	return e;

@@ -12,9 +12,9 @@ struct store_sq {
 	sqlite3 *db;
 };
 
-#define TENANT_COLS "id, name, domain, enabled, max_users, max_calls, created_at, updated_at"
+#define TENANT_COLS "id, name, domain, enabled, max_users, max_calls, created_at, updated_at, version"
 #define USER_COLS "id, tenant_id, username, password_hash, email, display_name, role, enabled," \
-		  " ext_number, ext_password, created_at, updated_at, settings"
+		  " ext_number, ext_password, created_at, updated_at, settings, version, cred_gen"
 
 /* Maps an SQLite result to an errno (EEXIST names the field in base.conflict). */
 int store_sq_err(struct store_sq *s, int rc, const char *what);

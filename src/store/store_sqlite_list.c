@@ -187,7 +187,7 @@ int store_sq_user_list(struct store *st, uint64_t tenant_id, const struct store_
 	/* Lists are summaries: the secrets and the settings are never read ('' and NULL). */
 	int e = list_run((struct store_sq *)st, STORE_KIND_USER, "users",
 			 "id, tenant_id, username, '', email, display_name, role, enabled,"
-			 " ext_number, '', created_at, updated_at, NULL",
+			 " ext_number, '', created_at, updated_at, NULL, version, cred_gen",
 			 tenant_id, q, sizeof(struct store_user), store_sq_user_fill, &l->count, &items, &l->n);
 	l->v = items;
 	if (e) {

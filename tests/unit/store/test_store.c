@@ -220,7 +220,7 @@ static void test_tenant_scope(void **state)
 	assert_int_equal(store_user_delete(f->st, b, ua), ENOENT);
 	assert_int_equal(store_user_get(f->st, a, ua, &u), 0);
 	u.tenant_id = b; /* an update cannot move a row to another tenant */
-	assert_int_equal(store_user_update(f->st, &u), ENOENT);
+	assert_int_equal(store_user_update(f->st, &u, 0), ENOENT);
 	store_user_reset(&u);
 }
 
@@ -560,6 +560,177 @@ static void test_concurrent(void **state)
 	assert_int_equal(n, 300);
 }
 
+/* Issue 17.1: an update made on a row read before another writer's commit is
+ * refused (ESTALE), writes nothing, and succeeds once redone on a fresh read:
+ * an acknowledged write is never undone by a stale one. */
+static void test_versioned_update(void **state)
+{
+	struct fx *f = *state;
+	int e;
+	uint64_t a = mk_tenant(f->st, "A", "a.test", &e), id;
+	assert_int_equal(mk_user(f->st, a, "alice", "101", STORE_ROLE_USER, &id), 0);
+	struct store_user r1 = { 0 }, r2 = { 0 }, now = { 0 };
+	assert_int_equal(store_user_get(f->st, a, id, &r1), 0);
+	assert_int_equal(store_user_get(f->st, a, id, &r2), 0);
+	assert_int_equal(r1.version, 1);
+	r1.enabled = false; /* the admin's disable commits first */
+	assert_int_equal(store_user_update(f->st, &r1, 0), 0);
+	assert_int_equal(r1.version, 2);
+	snprintf(r2.display_name, sizeof(r2.display_name), "Alice"); /* read before it */
+	assert_int_equal(store_user_update(f->st, &r2, 0), ESTALE);
+	assert_int_equal(r2.version, 1);
+	assert_int_equal(store_user_get(f->st, a, id, &now), 0);
+	assert_false(now.enabled);
+	assert_string_equal(now.display_name, "");
+	snprintf(now.display_name, sizeof(now.display_name), "Alice");
+	assert_int_equal(store_user_update(f->st, &now, 0), 0);
+	store_user_reset(&now);
+	assert_int_equal(store_user_get(f->st, a, id, &now), 0);
+	assert_false(now.enabled);
+	assert_string_equal(now.display_name, "Alice");
+	assert_int_equal(now.version, 3);
+	store_user_reset(&r1);
+	store_user_reset(&r2);
+	store_user_reset(&now);
+
+	/* Tenants and admins are versioned the same way. */
+	struct store_tenant t1, t2;
+	assert_int_equal(store_tenant_get(f->st, a, &t1), 0);
+	assert_int_equal(store_tenant_get(f->st, a, &t2), 0);
+	t1.max_users = 9;
+	assert_int_equal(store_tenant_update(f->st, &t1), 0);
+	t2.max_calls = 3;
+	assert_int_equal(store_tenant_update(f->st, &t2), ESTALE);
+	struct store_admin ad = { .enabled = true }, ad2;
+	snprintf(ad.username, sizeof(ad.username), "root2");
+	snprintf(ad.pw_hash, sizeof(ad.pw_hash), "x");
+	assert_int_equal(store_admin_create(f->st, &ad), 0);
+	ad2 = ad;
+	ad.enabled = false;
+	assert_int_equal(store_admin_update(f->st, &ad, 0), 0);
+	assert_int_equal(store_admin_update(f->st, &ad2, 0), ESTALE);
+	assert_int_equal(store_admin_get(f->st, ad.id, &ad2), 0);
+	assert_false(ad2.enabled);
+}
+
+static void put_gen_session(struct store *st, uint8_t tag, uint64_t grant, uint64_t user, uint64_t tenant, int64_t gen)
+{
+	struct store_session s = { .grant_id = grant, .user_id = user, .tenant_id = tenant, .cred_gen = gen,
+				   .expires_at = store_now_ms() + 60000 };
+	memset(s.hash, tag, sizeof(s.hash));
+	assert_int_equal(store_session_put(st, &s), 0);
+}
+
+/* Issue 17.2: a new password or a disable moves the credential generation and
+ * ends the sessions in the same transaction, but the changer's own grant, which
+ * takes the new generation; other edits and enabling leave both alone. */
+static void test_cred_gen(void **state)
+{
+	struct fx *f = *state;
+	int e;
+	uint64_t a = mk_tenant(f->st, "A", "a.test", &e), id;
+	assert_int_equal(mk_user(f->st, a, "alice", "101", STORE_ROLE_USER, &id), 0);
+	put_gen_session(f->st, 1, 10, id, a, 1);
+	put_gen_session(f->st, 2, 20, id, a, 1);
+	struct store_user u = { 0 };
+	struct store_session s;
+	assert_int_equal(store_user_get(f->st, a, id, &u), 0);
+	assert_int_equal(u.cred_gen, 1);
+	snprintf(u.display_name, sizeof(u.display_name), "Alice");
+	assert_int_equal(store_user_update(f->st, &u, 0), 0);
+	assert_int_equal(u.cred_gen, 1);
+	uint8_t h1[32], h2[32];
+	memset(h1, 1, 32);
+	memset(h2, 2, 32);
+	assert_int_equal(store_session_get(f->st, h1, &s), 0);
+
+	assert_int_equal(store_pw_hash("password2", u.pw_hash, sizeof(u.pw_hash)), 0);
+	assert_int_equal(store_user_update(f->st, &u, 20), 0); /* grant 20 changed it */
+	assert_int_equal(u.cred_gen, 2);
+	assert_int_equal(store_session_get(f->st, h1, &s), ENOENT);
+	assert_int_equal(store_session_get(f->st, h2, &s), 0);
+	assert_int_equal(s.cred_gen, 2);
+
+	u.enabled = false;
+	assert_int_equal(store_user_update(f->st, &u, 0), 0);
+	assert_int_equal(u.cred_gen, 3);
+	assert_int_equal(store_session_get(f->st, h2, &s), ENOENT);
+	u.enabled = true;
+	assert_int_equal(store_user_update(f->st, &u, 0), 0);
+	assert_int_equal(u.cred_gen, 3);
+	store_user_reset(&u);
+
+	/* Disabling the tenant moves every user's generation and ends its sessions. */
+	put_gen_session(f->st, 3, 30, id, a, 3);
+	struct store_tenant t;
+	assert_int_equal(store_tenant_get(f->st, a, &t), 0);
+	t.enabled = false;
+	assert_int_equal(store_tenant_update(f->st, &t), 0);
+	uint8_t h3[32];
+	memset(h3, 3, 32);
+	assert_int_equal(store_session_get(f->st, h3, &s), ENOENT);
+	assert_int_equal(store_user_get(f->st, a, id, &u), 0);
+	assert_int_equal(u.cred_gen, 4);
+	store_user_reset(&u);
+}
+
+/* Issue 17.7: max_users holds under concurrent creates (20 threads, limit 5). */
+struct quota_run {
+	const char *dir;
+	uint64_t tenant;
+	int idx;
+	int err;
+};
+
+static void *quota_creator(void *arg)
+{
+	struct quota_run *q = arg;
+	struct store *st;
+	if (store_open(&st, q->dir)) {
+		q->err = EIO;
+		return NULL;
+	}
+	char name[16], ext[16];
+	snprintf(name, sizeof(name), "u%d", q->idx);
+	snprintf(ext, sizeof(ext), "%d", 200 + q->idx);
+	struct store_user u = { .tenant_id = q->tenant, .enabled = true };
+	snprintf(u.username, sizeof(u.username), "%s", name);
+	snprintf(u.email, sizeof(u.email), "%s@example.com", name);
+	snprintf(u.ext_number, sizeof(u.ext_number), "%s", ext);
+	snprintf(u.pw_hash, sizeof(u.pw_hash), "x");
+	q->err = store_user_create(st, &u);
+	store_close(st);
+	return NULL;
+}
+
+static void test_max_users_concurrent(void **state)
+{
+	struct fx *f = *state;
+	for (int trial = 0; trial < 5; trial++) {
+		struct store_tenant t = { .enabled = true, .max_users = 5 };
+		snprintf(t.name, sizeof(t.name), "Q%d", trial);
+		snprintf(t.domain, sizeof(t.domain), "q%d.test", trial);
+		assert_int_equal(store_tenant_create(f->st, &t, NULL), 0);
+		struct quota_run q[20];
+		pthread_t th[20];
+		for (int i = 0; i < 20; i++) {
+			q[i] = (struct quota_run){ .dir = f->dir, .tenant = t.id, .idx = i };
+			pthread_create(&th[i], NULL, quota_creator, &q[i]);
+		}
+		int ok = 0, full = 0;
+		for (int i = 0; i < 20; i++) {
+			pthread_join(th[i], NULL);
+			ok += q[i].err == 0;
+			full += q[i].err == EDQUOT;
+		}
+		uint64_t n;
+		assert_int_equal(store_user_count(f->st, t.id, &n), 0);
+		assert_int_equal(n, 5);
+		assert_int_equal(ok, 5);
+		assert_int_equal(full, 15);
+	}
+}
+
 /* The worker runs jobs in order on its own thread and reports each one back on
  * the submitting thread's queue. */
 struct wjob {
@@ -654,6 +825,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_session_revoke, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_session_spend, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_versioned_update, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cred_gen, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_max_users_concurrent, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_worker, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
