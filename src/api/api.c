@@ -19,7 +19,8 @@ const struct conf_opt api_opts[] = {
 	{ "http-tls-key", CONF_STR, "", 0, 0, NULL, "PEM private key of --http-tls-cert" },
 	{ "admin-password", CONF_STR, "", 0, 0, NULL,
 	  "on an empty data dir, password of the system admin `admin` and of the default tenant's"
-	  " `pbxadmin` (default: random, printed once)" },
+	  " `pbxadmin` (default: random, printed once); `-` reads it from standard input, and"
+	  " --admin-password-file from a file: on the command line every local user can read it" },
 	{ "default-domain", CONF_STR, "pbx.local", 0, 0, NULL,
 	  "on an empty data dir, SIP domain of the default tenant" },
 	{ "token-lifetime", CONF_INT, "3600", 1, 31536000, NULL, "seconds an API access token is valid" },

@@ -1,9 +1,16 @@
-/* Internals shared by the SQLite backend's files (store_sqlite.c: connection,
- * migrations, rows; store_sqlite_list.c: list queries). Only src/store includes it. */
+/* Internals shared by the SQLite backend's files, one per entity:
+ *   store_sqlite.c           connection, migrations, statement helpers, the ops table
+ *   store_sqlite_admins.c    system admins
+ *   store_sqlite_tenants.c   tenants
+ *   store_sqlite_users.c     users and their extension
+ *   store_sqlite_sessions.c  API sessions
+ *   store_sqlite_list.c      filtered, paged lists
+ * Only src/store includes it. */
 #ifndef STORE_STORE_SQLITE_INT_H
 #define STORE_STORE_SQLITE_INT_H
 
 #include <sqlite3.h>
+#include <stdbool.h>
 
 #include "store/store.h"
 
@@ -16,15 +23,86 @@ struct store_sq {
 #define USER_COLS "id, tenant_id, username, password_hash, email, display_name, role, enabled," \
 		  " ext_number, ext_password, created_at, updated_at, settings, version, cred_gen"
 
-/* Maps an SQLite result to an errno (EEXIST names the field in base.conflict). */
+/* --- statements (store_sqlite.c) ------------------------------------------------ */
+
+/* Maps an SQLite result to an errno. A unique constraint gives EEXIST with no
+ * field named: the entity's code, which knows its unique keys, names it with
+ * store_sq_conflict(). */
 int store_sq_err(struct store_sq *s, int rc, const char *what);
+/* Names the field behind the last EEXIST ("domain", "username", ...). */
+void store_sq_conflict(struct store_sq *s, const char *field);
 int store_sq_prep(struct store_sq *s, const char *sql, sqlite3_stmt **stmt);
+/* Steps a statement that returns no rows (or whose rows are ignored) and finalizes
+ * it; ENOENT when it was an UPDATE/DELETE that touched nothing and want_change. */
+int store_sq_step_done(struct store_sq *s, sqlite3_stmt *stmt, bool want_change, const char *what);
+int store_sq_exec(struct store_sq *s, const char *sql);
+/* Runs a prepared single-row SELECT and maps the row with fill (ENOENT: none). */
+int store_sq_get_one(struct store_sq *s, sqlite3_stmt *stmt, void (*fill)(sqlite3_stmt *, void *), void *out);
+/* SELECT count(*) ... with one optional id parameter. */
+int store_sq_count(struct store_sq *s, const char *sql, uint64_t arg, bool bind, uint64_t *n);
+/* Whether 1 when the query (with ?1 bound to a, ?2 to text b, ?3 to c) returns a
+ * row, 0 when not, or -1 on error: probes of unique keys. */
+int store_sq_exists(struct store_sq *s, const char *sql, uint64_t a, const char *b, uint64_t c);
+
+/* BEGIN IMMEDIATE takes the write lock at once: what a transaction reads cannot
+ * change under it before it writes. tx_end commits when e is 0, else rolls back
+ * keeping the conflict field, and returns e (or the commit's error). */
+int store_sq_tx_begin(struct store_sq *s);
+int store_sq_tx_end(struct store_sq *s, int e);
+
+void store_sq_col_text(sqlite3_stmt *stmt, int i, char *dst, size_t sz);
 void store_sq_bind_text(sqlite3_stmt *stmt, int i, const char *v);
+/* Binds an id, or NULL for 0. */
+void store_sq_bind_id(sqlite3_stmt *stmt, int i, uint64_t id);
+/* Whether an update moves credentials to a new generation (store.h). */
+bool store_sq_cred_change(const char *old_hash, bool was_enabled, const char *new_hash, bool enabled);
+
+/* --- entities: the ops of store_ops, and what entities share ----------------------- */
+
+int store_sq_admin_create(struct store *st, struct store_admin *a);
+int store_sq_admin_get(struct store *st, uint64_t id, struct store_admin *a);
+int store_sq_admin_get_by_name(struct store *st, const char *username, struct store_admin *a);
+int store_sq_admin_update(struct store *st, struct store_admin *a, uint64_t keep_grant);
+int store_sq_admin_count(struct store *st, uint64_t *n);
+
 /* Row mappers for TENANT_COLS and USER_COLS (out: struct store_tenant / store_user). */
 void store_sq_tenant_fill(sqlite3_stmt *stmt, void *out);
-void store_sq_user_fill(sqlite3_stmt *stmt, void *out);
-
+int store_sq_tenant_create(struct store *st, struct store_tenant *t, struct store_user *first_admin);
+int store_sq_tenant_get(struct store *st, uint64_t id, struct store_tenant *t);
+int store_sq_tenant_get_by_domain(struct store *st, const char *domain, struct store_tenant *t);
+int store_sq_tenant_update(struct store *st, struct store_tenant *t);
+int store_sq_tenant_delete(struct store *st, uint64_t id);
 int store_sq_tenant_list(struct store *st, const struct store_query *q, struct store_tenants **out);
+
+void store_sq_user_fill(sqlite3_stmt *stmt, void *out);
+/* The insert alone, inside a caller's transaction (a tenant's first admin). */
+int store_sq_user_insert(struct store_sq *s, struct store_user *u);
+int store_sq_user_create(struct store *st, struct store_user *u);
+int store_sq_user_get(struct store *st, uint64_t tenant_id, uint64_t id, struct store_user *u);
+int store_sq_user_get_by_name(struct store *st, uint64_t tenant_id, const char *username, struct store_user *u);
+int store_sq_user_get_by_ext(struct store *st, uint64_t tenant_id, const char *number, struct store_user *u);
+int store_sq_user_update(struct store *st, struct store_user *u, uint64_t keep_grant);
+int store_sq_user_delete(struct store *st, uint64_t tenant_id, uint64_t id);
+int store_sq_user_count(struct store *st, uint64_t tenant_id, uint64_t *n);
 int store_sq_user_list(struct store *st, uint64_t tenant_id, const struct store_query *q, struct store_users **out);
+
+/* Runs a DELETE/UPDATE/INSERT whose parameters are ?1 a hash (or an id when hash
+ * is NULL) and ?2 an integer (when two is not NULL). */
+int store_sq_session_write(struct store_sq *s, const char *sql, const uint8_t *hash, uint64_t one,
+			   const int64_t *two, bool want_change);
+/* Inside the update that moved a principal (`who`: "user_id" or "admin_id") to
+ * credential generation gen: its sessions end but those of grant keep and its
+ * switched children, which take the new generation. */
+int store_sq_sessions_regen(struct store_sq *s, const char *who, uint64_t id, uint64_t keep, int64_t gen);
+int store_sq_session_put(struct store *st, const struct store_session *ss);
+int store_sq_session_get(struct store *st, const uint8_t hash[32], struct store_session *ss);
+int store_sq_session_delete(struct store *st, const uint8_t hash[32]);
+int store_sq_session_delete_grant(struct store *st, uint64_t grant_id);
+int store_sq_session_delete_user(struct store *st, uint64_t user_id, uint64_t keep_grant);
+int store_sq_session_delete_admin(struct store *st, uint64_t admin_id, uint64_t keep_grant);
+int store_sq_session_delete_tenant(struct store *st, uint64_t tenant_id);
+int store_sq_session_spend(struct store *st, const uint8_t hash[32], int64_t now_ms, struct store_session *old,
+			   struct store_session next[2]);
+int store_sq_session_purge(struct store *st, int64_t now_ms);
 
 #endif
