@@ -13,6 +13,7 @@
 
 #include "api/api.h"
 #include "core/conf.h"
+#include "core/fdlimit.h"
 #include "core/log.h"
 #include "core/loop.h"
 #include "pbx/pbx.h"
@@ -25,6 +26,9 @@ static const struct conf_opt main_opts[] = {
 	{ "config", CONF_STR, "", 0, 0, NULL, "read options from this INI file first" },
 	{ "data-dir", CONF_STR, "./data", 0, 0, NULL, "directory holding all of pbxd's state" },
 	{ "log-level", CONF_CHOICE, "info", 0, 0, "error|warn|info|debug", "log verbosity" },
+	{ "admin-password-file", CONF_STR, "", 0, 0, NULL,
+	  "read --admin-password from the first line of this file, or give --admin-password=- to read"
+	  " it from standard input: on the command line every local user can read it" },
 };
 
 struct opt_table {
@@ -90,6 +94,7 @@ int main(int argc, char **argv)
 	const struct opt_table tables[] = {
 		{ main_opts, sizeof(main_opts) / sizeof(main_opts[0]) },
 		{ sip_stack_opts, sip_stack_opts_count },
+		{ sip_transport_opts, sip_transport_opts_count },
 		{ pbx_opts, pbx_opts_count },
 		{ api_opts, api_opts_count },
 	};
@@ -121,15 +126,28 @@ int main(int argc, char **argv)
 		rc = 0;
 		goto out;
 	}
+	/* Before anything else runs: the password leaves /proc/PID/cmdline. */
+	bool pw_on_cmdline = false;
+	if (conf_secret_resolve(&conf, "admin-password", "admin-password-file", argc, argv, &pw_on_cmdline,
+				err, sizeof(err))) {
+		fprintf(stderr, "pbxd: %s\n", err);
+		goto out;
+	}
 	enum log_level lvl;
 	log_level_parse(conf_str(&conf, "log-level"), &lvl);
 	log_set_level(lvl);
+	if (pw_on_cmdline)
+		log_warn("--admin-password on the command line was readable by every local user until now;"
+			 " use --admin-password-file=PATH or --admin-password=- (standard input)");
 
 	/* Everything pbxd writes (the database with SIP passwords, keys, recordings)
 	 * is its own business: no group or world access, whatever the caller's umask. */
 	umask(077);
 	if (data_dir_open(conf_str(&conf, "data-dir")))
 		goto out;
+	/* Before anything opens descriptors by the thousand: their caps are shares
+	 * of this limit (core/fdlimit.h). */
+	fdlimit_raise();
 
 	struct loop *loop = NULL;
 	if (loop_alloc(&loop)) {
@@ -154,6 +172,7 @@ int main(int argc, char **argv)
 		log_error("SIP stack: %s", strerror(e));
 		goto out_sig;
 	}
+	sip_transport_configure(sip_stack_transport(sip), &conf);
 	struct pbx *pbx = NULL;
 	if ((e = pbx_alloc(&pbx, sip, &conf))) {
 		log_error("PBX: %s", strerror(e));
@@ -199,6 +218,7 @@ out_sig:
 out_loop:
 	loop_free(loop);
 out:
+	log_flush(); /* counts of suppressed log lines still owed */
 	conf_close(&conf);
 	free(all);
 	return rc;

@@ -2,6 +2,7 @@
 #include "core/conf.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -274,4 +275,73 @@ void conf_print_help(const struct conf *c, FILE *f)
 			fprintf(f, " (default %s)", o->def);
 		fputc('\n', f);
 	}
+}
+
+/* Longer than any password anyone types; a longer line is refused rather than
+ * silently cut. */
+#define SECRET_MAX 1024
+
+/* One line of f into buf without its line end. 0, ENODATA (nothing), EMSGSIZE. */
+static int secret_line(FILE *f, char *buf, size_t size)
+{
+	if (!fgets(buf, (int)size, f))
+		return ENODATA;
+	size_t n = strlen(buf);
+	if (n && buf[n - 1] == '\n')
+		buf[--n] = '\0';
+	else if (!feof(f))
+		return EMSGSIZE;
+	if (n && buf[n - 1] == '\r') /* a file written on Windows */
+		buf[--n] = '\0';
+	return n ? 0 : ENODATA;
+}
+
+int conf_secret_resolve(struct conf *c, const char *name, const char *file_opt, int argc, char **argv,
+			bool *on_cmdline, char *err, size_t errsz)
+{
+	char prefix[160];
+	size_t pl = (size_t)snprintf(prefix, sizeof(prefix), "--%s=", name);
+	*on_cmdline = false;
+	/* First, before anything can fail: the value leaves the process's arguments
+	 * (conf_parse_args keeps its own copy). Every occurrence, the last one won. */
+	for (int i = 1; i < argc; i++) {
+		if (strncmp(argv[i], prefix, pl) != 0 || strcmp(argv[i] + pl, "-") == 0)
+			continue;
+		char *v = argv[i] + pl;
+		if (*v)
+			*on_cmdline = true;
+		memset(v, '*', strlen(v));
+	}
+	const char *val = conf_str(c, name), *path = file_opt ? conf_str(c, file_opt) : NULL;
+	bool from_stdin = val && strcmp(val, "-") == 0, from_file = path && *path;
+	if (from_file && val && *val) {
+		snprintf(err, errsz, "give %s or %s, not both", name, file_opt);
+		return EINVAL;
+	}
+	if (!from_stdin && !from_file)
+		return 0;
+	FILE *f = from_stdin ? stdin : fopen(path, "r");
+	if (!f) {
+		int e = errno;
+		snprintf(err, errsz, "%s: %s: %s", file_opt, path, strerror(e));
+		return e;
+	}
+	/* Unbuffered, so that no copy of the secret stays behind in a stdio buffer
+	 * (and stdin gives up only the one line). */
+	setvbuf(f, NULL, _IONBF, 0);
+	char buf[SECRET_MAX];
+	int e = secret_line(f, buf, sizeof(buf));
+	if (!from_stdin)
+		fclose(f);
+	if (e) {
+		snprintf(err, errsz, "%s: %s", from_stdin ? name : file_opt,
+			 e == EMSGSIZE ? "the line is too long"
+			 : from_stdin ? "expected the value as one line on standard input"
+			 : "the file's first line is empty");
+		e = EINVAL;
+	} else {
+		e = conf_set(c, name, buf, err, errsz);
+	}
+	explicit_bzero(buf, sizeof(buf));
+	return e;
 }

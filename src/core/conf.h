@@ -38,4 +38,17 @@ long long conf_int(const struct conf *c, const char *name);
 bool conf_bool(const struct conf *c, const char *name);
 void conf_print_help(const struct conf *c, FILE *f);
 
+/* A secret option (a password) kept off the command line, where every local user
+ * reads it in /proc/PID/cmdline. Its value may be "-": one line is read from
+ * standard input. Or file_opt (another string option) names a file whose first
+ * line is the value. Either way the line's newline (and a CR before it) is
+ * dropped, and the value is stored in c. A value given as --name=VALUE on the
+ * command line all the same has its bytes overwritten in argv (so that the
+ * process's command line no longer shows it), and *on_cmdline says so, for the
+ * caller to warn. Call it right after conf_parse_args. Returns 0; or EINVAL
+ * (both the option and file_opt given, an empty or missing line, a line too
+ * long) or the errno of the file, with a message in err. */
+int conf_secret_resolve(struct conf *c, const char *name, const char *file_opt, int argc, char **argv,
+			bool *on_cmdline, char *err, size_t errsz);
+
 #endif

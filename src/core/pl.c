@@ -14,7 +14,7 @@ bool pl_eq(const struct pl *a, const struct pl *b)
 	return a->l == b->l && (a->l == 0 || memcmp(a->p, b->p, a->l) == 0);
 }
 
-bool pl_casecmp(const struct pl *a, const struct pl *b)
+bool pl_caseeq(const struct pl *a, const struct pl *b)
 {
 	if (a->l != b->l)
 		return false;
@@ -41,7 +41,7 @@ bool pl_eq_str(const struct pl *a, const char *s)
 bool pl_caseeq_str(const struct pl *a, const char *s)
 {
 	struct pl b = pl_cstr(s);
-	return pl_casecmp(a, &b);
+	return pl_caseeq(a, &b);
 }
 
 int pl_u64(const struct pl *pl, uint64_t max, uint64_t *out)

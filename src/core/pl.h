@@ -22,7 +22,7 @@ static inline struct pl pl_from(const char *p, size_t l) { return (struct pl){ p
 struct pl pl_cstr(const char *s);
 
 bool pl_eq(const struct pl *a, const struct pl *b);
-bool pl_casecmp(const struct pl *a, const struct pl *b); /* true when equal ignoring ASCII case */
+bool pl_caseeq(const struct pl *a, const struct pl *b); /* true when equal ignoring ASCII case */
 bool pl_eq_str(const struct pl *a, const char *s);
 bool pl_caseeq_str(const struct pl *a, const char *s);
 /* Decimal to unsigned; returns 0 or EINVAL (not all digits, empty) or ERANGE (> max). */

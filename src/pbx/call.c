@@ -15,19 +15,17 @@ struct call_engine {
 	struct sip_stack *sip;
 };
 
-static void on_invite(struct sip_stack *s, struct sip_msg *req, void *arg)
+static bool on_request(struct sip_stack *s, struct sip_msg *req, void *arg)
 {
-	if (req->to.tag.l) {
-		/* A re-INVITE for a dialog we do not have (RFC 3261 §12.2.2). */
+	if (req->mid == SIP_ACK)
+		return false; /* no dialogs yet: an ACK for a 2xx we never sent */
+	if (req->mid == SIP_BYE || req->to.tag.l) {
+		/* A request in a dialog we do not have (RFC 3261 §12.2.2). */
 		sip_stack_reply_stateless(s, req, 481, NULL, NULL);
-		return;
+		return true;
 	}
 	sip_stack_reply_stateless(s, req, 404, "No Such Extension", NULL);
-}
-
-static void on_bye(struct sip_stack *s, struct sip_msg *req, void *arg)
-{
-	sip_stack_reply_stateless(s, req, 481, NULL, NULL);
+	return true;
 }
 
 int call_engine_alloc(struct call_engine **cp, struct sip_stack *sip)
@@ -36,17 +34,14 @@ int call_engine_alloc(struct call_engine **cp, struct sip_stack *sip)
 	if (!c)
 		return ENOMEM;
 	c->sip = sip;
-	const struct sip_method_handler hs[] = {
-		{ .method = SIP_INVITE, .h = on_invite, .arg = c, .accept = "application/sdp",
-		  .produces = "application/sdp" },
-		{ .method = SIP_BYE, .h = on_bye, .arg = c },
-	};
-	for (size_t i = 0; i < sizeof(hs) / sizeof(hs[0]); i++) {
-		int err = sip_stack_handler_set(sip, &hs[i]);
-		if (err) {
-			free(c);
-			return err;
-		}
+	const struct sip_listener l = { .methods = SIP_METHOD_BIT(SIP_INVITE) | SIP_METHOD_BIT(SIP_BYE) |
+						   SIP_METHOD_BIT(SIP_ACK),
+					.h = on_request, .arg = c, .accept = "application/sdp",
+					.produces = "application/sdp" };
+	int err = sip_stack_listen(sip, &l);
+	if (err) {
+		free(c);
+		return err;
 	}
 	*cp = c;
 	return 0;

@@ -409,14 +409,17 @@ int sip_auth_offer_parse(const char *list, enum sip_auth_alg *out, size_t max, s
 	return *n ? 0 : EINVAL;
 }
 
-int sip_auth_challenge_print(struct mbuf *mb, struct sip_auth *a, bool proxy,
-			     const struct pl *realm, bool stale, uint64_t now_s)
+/* One challenge line per offered algorithm, the first always; each further one
+ * only while everything written stays within room bytes. */
+static int challenge_print(struct mbuf *mb, struct sip_auth *a, bool proxy, const struct pl *realm,
+			   bool stale, uint64_t now_s, bool opaque, size_t room)
 {
 	if (!mb || !a || !realm || !realm_ok(realm))
 		return EINVAL;
 	size_t end0 = mb->end, pos0 = mb->pos;
 	int err = 0;
 	for (size_t i = 0; i < a->noffer && !err; i++) {
+		size_t line0 = mb->end;
 		/* A nonce per line: each is its own challenge (RFC 7616 §3.7). */
 		char nonce[NONCE_LEN + 1];
 		err = nonce_make(a, now_s, realm, nonce);
@@ -426,17 +429,31 @@ int sip_auth_challenge_print(struct mbuf *mb, struct sip_auth *a, bool proxy,
 		if (!err)
 			err = print_quoted(mb, realm);
 		if (!err)
-			err = mbuf_printf(mb,
-					  "\", nonce=\"%s\", opaque=\"%s\", algorithm=%s, "
-					  "qop=\"auth\"%s\r\n",
-					  nonce, a->opaque, algs[a->offer[i]].name,
-					  stale ? ", stale=true" : "");
+			err = mbuf_printf(mb, "\", nonce=\"%s\"%s%s%s, algorithm=%s, qop=\"auth\"%s\r\n", nonce,
+					  opaque ? ", opaque=\"" : "", opaque ? a->opaque : "", opaque ? "\"" : "",
+					  algs[a->offer[i]].name, stale ? ", stale=true" : "");
+		if (!err && i && mb->end - end0 > room) {
+			mb->end = line0;
+			break;
+		}
 	}
 	if (err) {
 		mb->end = end0;
 		mb->pos = pos0;
 	}
 	return err;
+}
+
+int sip_auth_challenge_print(struct mbuf *mb, struct sip_auth *a, bool proxy,
+			     const struct pl *realm, bool stale, uint64_t now_s)
+{
+	return challenge_print(mb, a, proxy, realm, stale, now_s, true, SIZE_MAX);
+}
+
+int sip_auth_challenge_print_lean(struct mbuf *mb, struct sip_auth *a, bool proxy,
+				  const struct pl *realm, bool stale, uint64_t now_s, size_t room)
+{
+	return challenge_print(mb, a, proxy, realm, stale, now_s, false, room);
 }
 
 /* ---- credentials parsing (RFC 3261 §25.1 credentials, RFC 7616 §3.4) ---- */
@@ -613,7 +630,7 @@ int sip_auth_cred_parse(struct sip_auth_cred *c, const struct pl *hval)
 			return err;
 		/* RFC 7616 §3.4: each parameter at most once, known or not. */
 		for (size_t i = 0; i < nseen; i++) {
-			if (pl_casecmp(&seen[i], &name))
+			if (pl_caseeq(&seen[i], &name))
 				return EBADMSG;
 		}
 		if (nseen == SIP_AUTH_MAX_PARAMS)

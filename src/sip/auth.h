@@ -88,6 +88,16 @@ int sip_auth_offer_parse(const char *list, enum sip_auth_alg *algs, size_t max, 
  * empty, too long, or with control characters) or the mbuf's error. */
 int sip_auth_challenge_print(struct mbuf *mb, struct sip_auth *a, bool proxy,
 			     const struct pl *realm, bool stale, uint64_t now_s);
+/* As sip_auth_challenge_print, for a stateless answer to a request that has proved
+ * nothing (its source may be forged, and every byte is then reflected): without
+ * opaque (optional, RFC 7616 §3.3; a nonce's HMAC already ties it to this run, and
+ * sip_auth_verify accepts credentials without one), and offering the first
+ * algorithm always but each further one only while the lines written stay within
+ * room bytes. The caller sizes room so that the whole answer stays within a small
+ * multiple of the request: a phone's REGISTER gets every algorithm, a minimal
+ * probe only the first. */
+int sip_auth_challenge_print_lean(struct mbuf *mb, struct sip_auth *a, bool proxy,
+				  const struct pl *realm, bool stale, uint64_t now_s, size_t room);
 
 /* Parses an Authorization / Proxy-Authorization header value. Returns 0, ENOTSUP
  * when the scheme is not Digest, or EBADMSG when malformed (including a missing

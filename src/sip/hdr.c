@@ -200,7 +200,7 @@ const struct sip_hdr *sip_msg_hdr(const struct sip_msg *msg, enum sip_hdr_id id)
 const struct sip_hdr *sip_msg_hdr_next(const struct sip_msg *msg, const struct sip_hdr *h)
 {
 	for (size_t i = (size_t)(h - msg->hdrs) + 1; i < msg->hdrc; i++) {
-		if (msg->hdrs[i].id == h->id && (h->id != SIP_HDR_OTHER || pl_casecmp(&msg->hdrs[i].name, &h->name)))
+		if (msg->hdrs[i].id == h->id && (h->id != SIP_HDR_OTHER || pl_caseeq(&msg->hdrs[i].name, &h->name)))
 			return &msg->hdrs[i];
 	}
 	return NULL;
@@ -213,7 +213,7 @@ const struct sip_hdr *sip_msg_hdr_name(const struct sip_msg *msg, const char *na
 	if (id != SIP_HDR_OTHER)
 		return sip_msg_hdr(msg, id);
 	for (size_t i = 0; i < msg->hdrc; i++) {
-		if (msg->hdrs[i].id == SIP_HDR_OTHER && pl_casecmp(&msg->hdrs[i].name, &n))
+		if (msg->hdrs[i].id == SIP_HDR_OTHER && pl_caseeq(&msg->hdrs[i].name, &n))
 			return &msg->hdrs[i];
 	}
 	return NULL;

@@ -62,7 +62,7 @@ static int print_top_via(struct mbuf *mb, const struct sip_msg *req, const struc
 		err |= mbuf_write_pl(mb, &v);
 	}
 	struct pl ipl = pl_cstr(ip);
-	bool same = via->af && pl_casecmp(&via->host, &ipl);
+	bool same = via->af && pl_caseeq(&via->host, &ipl);
 	if (!via->received.p && (!same || via->has_rport)) {
 		if (sa_af(&req->src.addr) == AF_INET6)
 			err |= mbuf_printf(mb, ";received=[%s]", ip);
@@ -105,14 +105,23 @@ static bool to_has_tag(const struct sip_msg *req, const struct sip_hdr *to)
 	return sip_addr_parse(&a, &to->val, false) != 0 || a.tag.l > 0;
 }
 
-int sip_print_response(struct mbuf *mb, const struct sip_msg *req, uint16_t scode,
-		       const char *reason, const char *totag, const char *extra,
-		       const char *ctype, const struct pl *body)
+/* The names a response writes the headers it copies under: the full forms, or
+ * the compact forms of RFC 3261 §7.3.3 (CSeq has none). */
+struct resp_names {
+	const char *via, *from, *to, *callid, *clen;
+};
+
+static const struct resp_names full_names = { "Via", "From", "To", "Call-ID", "Content-Length" };
+static const struct resp_names compact_names = { "v", "f", "t", "i", "l" };
+
+static int print_response(struct mbuf *mb, const struct sip_msg *req, uint16_t scode,
+			  const char *reason, const char *totag, const char *extra,
+			  const char *ctype, const struct pl *body, const struct resp_names *nm)
 {
 	int err = mbuf_printf(mb, "SIP/2.0 %u %s\r\n", scode, reason ? reason : sip_reason(scode));
 	bool top = true;
 	for (const struct sip_hdr *h = sip_msg_hdr(req, SIP_HDR_VIA); h; h = sip_msg_hdr_next(req, h)) {
-		err |= mbuf_write_str(mb, "Via: ");
+		err |= mbuf_printf(mb, "%s: ", nm->via);
 		if (top) {
 			/* The top Via is the first value of the first Via header. */
 			struct pl cur = h->val, first;
@@ -129,15 +138,16 @@ int sip_print_response(struct mbuf *mb, const struct sip_msg *req, uint16_t scod
 		}
 		err |= mbuf_write_str(mb, "\r\n");
 	}
-	err |= copy_hdrs(mb, req, SIP_HDR_FROM, "From");
+	err |= copy_hdrs(mb, req, SIP_HDR_FROM, nm->from);
 	const struct sip_hdr *to = sip_msg_hdr(req, SIP_HDR_TO);
 	if (to) {
-		err |= write_hdr(mb, &PL("To"), &to->val);
+		struct pl toname = pl_cstr(nm->to);
+		err |= write_hdr(mb, &toname, &to->val);
 		if (scode > 100 && totag && !to_has_tag(req, to))
 			err |= mbuf_printf(mb, ";tag=%s", totag);
 		err |= mbuf_write_str(mb, "\r\n");
 	}
-	err |= copy_hdrs(mb, req, SIP_HDR_CALL_ID, "Call-ID");
+	err |= copy_hdrs(mb, req, SIP_HDR_CALL_ID, nm->callid);
 	err |= copy_hdrs(mb, req, SIP_HDR_CSEQ, "CSeq");
 	/* §8.2.6.1: a 100 echoes Timestamp; §12.1.1: a dialog-creating answer carries
 	 * the Record-Route set back in order. */
@@ -151,10 +161,23 @@ int sip_print_response(struct mbuf *mb, const struct sip_msg *req, uint16_t scod
 	size_t blen = body ? body->l : 0;
 	if (blen && ctype)
 		err |= mbuf_printf(mb, "Content-Type: %s\r\n", ctype);
-	err |= mbuf_printf(mb, "Content-Length: %zu\r\n\r\n", blen);
+	err |= mbuf_printf(mb, "%s: %zu\r\n\r\n", nm->clen, blen);
 	if (blen)
 		err |= mbuf_write_pl(mb, body);
 	return err ? EMSGSIZE : 0;
+}
+
+int sip_print_response(struct mbuf *mb, const struct sip_msg *req, uint16_t scode,
+		       const char *reason, const char *totag, const char *extra,
+		       const char *ctype, const struct pl *body)
+{
+	return print_response(mb, req, scode, reason, totag, extra, ctype, body, &full_names);
+}
+
+int sip_print_response_compact(struct mbuf *mb, const struct sip_msg *req, uint16_t scode,
+			       const char *reason, const char *totag, const char *extra)
+{
+	return print_response(mb, req, scode, reason, totag, extra, NULL, NULL, &compact_names);
 }
 
 int sip_print_request(struct mbuf *mb, const struct sip_req_spec *r)

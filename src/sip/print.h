@@ -17,6 +17,12 @@ const char *sip_reason(uint16_t scode);
 int sip_print_response(struct mbuf *mb, const struct sip_msg *req, uint16_t scode,
 		       const char *reason, const char *totag, const char *extra,
 		       const char *ctype, const struct pl *body);
+/* As sip_print_response without a body, writing the copied headers in their
+ * compact forms (RFC 3261 §7.3.3: v, f, t, i, l; every SIP parser must read them).
+ * For stateless answers, which a forged source address turns into reflected
+ * traffic: every byte they add over the request is amplification. */
+int sip_print_response_compact(struct mbuf *mb, const struct sip_msg *req, uint16_t scode,
+			       const char *reason, const char *totag, const char *extra);
 
 struct sip_req_spec {
 	const char *method;

@@ -1,10 +1,12 @@
 /* The SIP stack (see stack.h): receive path, UAS checks and stateless answers. */
 #include "sip/stack.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include "core/log.h"
 #include "core/mem.h"
@@ -25,20 +27,173 @@ const struct conf_opt sip_stack_opts[] = {
 	{ "sip-server-name", CONF_STR, "pbxd", 0, 0, NULL, "Server and User-Agent header value" },
 	{ "sip-max-transactions", CONF_INT, "200000", 100, 100000000, NULL,
 	  "server transactions alive at once; beyond it requests get 503" },
+	{ "sip-stateless-rate", CONF_INT, "50", 0, 1000000, NULL,
+	  "answers per second one source (IPv4 address, IPv6 /64) gets to UDP requests answered"
+	  " before authentication (challenges, OPTIONS, refusals); beyond, silence (0: no limit)" },
+	{ "sip-stateless-burst", CONF_INT, "100", 1, 1000000, NULL,
+	  "such answers one source may get at once before --sip-stateless-rate applies" },
 };
 const size_t sip_stack_opts_count = sizeof(sip_stack_opts) / sizeof(sip_stack_opts[0]);
 
 /* Option tags pbxd implements; anything else in Require gets 420. */
 static const char *const supported_tags[] = { NULL };
 
+/* ---- the per-source budget of stateless answers ----
+ *
+ * A UDP request's source address can be forged, and its answer then goes to the
+ * forged address: pbxd would reflect traffic at a victim. Answers stay lean (about
+ * the request's size), and each source gets a token bucket of such answers: rate
+ * per second, burst at once; beyond it pbxd stays silent, as a reflector should.
+ *
+ * The table is fixed-size whatever the number of (spoofed) sources: LIMIT_SETS
+ * sets of LIMIT_WAYS entries, the set chosen by a hash keyed with a random seed so
+ * that nobody can aim sources at one set. A new source takes a free way, else
+ * the way whose bucket is fullest after refill (a full bucket is the same as no
+ * entry, so evicting it forgets nothing), the least recently used on ties. To
+ * flush a source that is being held back, an attacker would have to drain the
+ * buckets of the other ways of its unknown set, i.e. of most of the table. */
+enum {
+	LIMIT_WAYS = 4,
+	LIMIT_SETS = 2048, /* power of two: 8192 sources tracked at once */
+	MILLI = 1000,      /* tokens are counted in thousandths of an answer */
+};
+
+struct limit_entry {
+	uint64_t key;     /* IPv4 address, or the top 64 bits of an IPv6 address */
+	uint64_t last_ms; /* when tokens was last brought up to date */
+	uint32_t tokens;  /* thousandths of an answer */
+	uint8_t af;       /* 0: free */
+	bool quiet;       /* over budget since the last answer (logged once) */
+};
+
+struct sip_stack_limit {
+	uint32_t rate, burst;
+	uint64_t seed;
+	struct limit_entry ents[LIMIT_SETS * LIMIT_WAYS];
+};
+
+int sip_stack_limit_alloc(struct sip_stack_limit **lp, uint32_t rate, uint32_t burst)
+{
+	if (!lp || !burst || burst > 1000000 || rate > 1000000)
+		return EINVAL;
+	struct sip_stack_limit *l = calloc(1, sizeof(*l));
+	if (!l)
+		return ENOMEM;
+	l->rate = rate;
+	l->burst = burst;
+	/* Without randomness the table still works; only its sets become guessable. */
+	if (getrandom(&l->seed, sizeof(l->seed), GRND_NONBLOCK) != (ssize_t)sizeof(l->seed))
+		l->seed = loop_clock_ms() * 0x9e3779b97f4a7c15ull;
+	*lp = l;
+	return 0;
+}
+
+void sip_stack_limit_free(struct sip_stack_limit *l)
+{
+	free(l);
+}
+
+/* One source: an IPv4 address (IPv4-mapped IPv6 included), or an IPv6 /64, as the
+ * TCP per-address cap counts them. Returns the address family, 0 for neither. */
+static uint8_t source_key(const struct sa *sa, uint64_t *key)
+{
+	const uint8_t *b;
+	if (sa_af(sa) == AF_INET) {
+		b = (const uint8_t *)&sa->u.in.sin_addr;
+	} else if (sa_af(sa) == AF_INET6) {
+		const struct in6_addr *a6 = &sa->u.in6.sin6_addr;
+		if (!IN6_IS_ADDR_V4MAPPED(a6)) {
+			uint64_t k = 0;
+			for (int i = 0; i < 8; i++)
+				k = k << 8 | a6->s6_addr[i];
+			*key = k;
+			return 6;
+		}
+		b = a6->s6_addr + 12;
+	} else {
+		return 0;
+	}
+	*key = (uint64_t)b[0] << 24 | (uint64_t)b[1] << 16 | (uint64_t)b[2] << 8 | b[3];
+	return 4;
+}
+
+/* MurmurHash3's 64-bit finaliser over key and seed: every key bit moves every
+ * set bit, and without the seed the set of a key cannot be told. */
+static uint32_t limit_set(const struct sip_stack_limit *l, uint64_t key, uint8_t af)
+{
+	uint64_t h = (key ^ l->seed) + af;
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdull;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ull;
+	h ^= h >> 33;
+	return (uint32_t)h & (LIMIT_SETS - 1);
+}
+
+/* Tokens e holds at now_ms, refilled at rate per second up to burst. */
+static uint32_t limit_tokens(const struct sip_stack_limit *l, const struct limit_entry *e, uint64_t now_ms)
+{
+	uint64_t cap = (uint64_t)l->burst * MILLI;
+	uint64_t dt = now_ms > e->last_ms ? now_ms - e->last_ms : 0;
+	if (!l->rate)
+		return e->tokens;
+	/* rate answers/s is rate thousandths per ms; cap dt first so nothing overflows */
+	if (dt >= cap / l->rate + 1)
+		return (uint32_t)cap;
+	uint64_t t = e->tokens + dt * l->rate;
+	return (uint32_t)(t < cap ? t : cap);
+}
+
+bool sip_stack_limit_take(struct sip_stack_limit *l, const struct sa *src, uint64_t now_ms, bool *newly)
+{
+	uint64_t key = 0;
+	uint8_t af = source_key(src, &key);
+	if (newly)
+		*newly = false;
+	if (!af)
+		return true;
+	struct limit_entry *set = &l->ents[limit_set(l, key, af) * LIMIT_WAYS], *e = NULL;
+	for (size_t i = 0; i < LIMIT_WAYS && !e; i++) {
+		if (set[i].af == af && set[i].key == key)
+			e = &set[i];
+	}
+	if (!e) {
+		uint32_t best = 0;
+		for (size_t i = 0; i < LIMIT_WAYS; i++) {
+			struct limit_entry *c = &set[i];
+			uint32_t t = c->af ? limit_tokens(l, c, now_ms) : UINT32_MAX;
+			if (!e || t > best || (t == best && c->last_ms < e->last_ms)) {
+				e = c;
+				best = t;
+			}
+		}
+		*e = (struct limit_entry){ .key = key, .af = af, .last_ms = now_ms,
+					   .tokens = l->burst * MILLI };
+	}
+	e->tokens = limit_tokens(l, e, now_ms);
+	e->last_ms = now_ms;
+	if (e->tokens < MILLI) {
+		if (newly)
+			*newly = !e->quiet;
+		e->quiet = true;
+		return false;
+	}
+	e->tokens -= MILLI;
+	e->quiet = false;
+	return true;
+}
+
+/* ---- the stack ---- */
+
 struct sip_stack {
 	struct loop *loop;
 	struct sip_transport *tp;
 	struct sip_tsx_layer *tsx;
-	struct sip_method_handler handlers[SIP_METHOD_COUNT];
-	sip_ack_h *ack_h;
-	void *ack_arg;
+	struct sip_listener chain[SIP_STACK_LISTENERS];
+	size_t nchain;
+	uint32_t methods; /* the union of the chain's */
 	bool trace;
+	struct sip_stack_limit *limit; /* NULL: stateless answers are not limited */
 	char server_hdr[128];
 	char allow[160];
 };
@@ -49,7 +204,7 @@ static void trace_msg(const struct sip_stack *s, const char *dir, const struct s
 	if (!s->trace)
 		return;
 	char a[64];
-	log_info("SIP %s %s %s (%zu bytes)\n%.*s", dir, sip_transport_name(p->tp), sa_str(&p->addr, a, sizeof(a)),
+	log_trace("SIP %s %s %s (%zu bytes)\n%.*s", dir, sip_transport_name(p->tp), sa_str(&p->addr, a, sizeof(a)),
 		 len, (int)len, (const char *)data);
 }
 
@@ -71,10 +226,11 @@ static int tsx_send(const struct sip_peer *dst, const struct mbuf *mb, void *arg
 
 static void allow_build(struct sip_stack *s)
 {
-	size_t n = (size_t)snprintf(s->allow, sizeof(s->allow), "OPTIONS, ACK, CANCEL");
+	/* No space after the commas: the list goes into stateless answers. */
+	size_t n = (size_t)snprintf(s->allow, sizeof(s->allow), "OPTIONS,ACK,CANCEL");
 	for (int m = 1; m < SIP_METHOD_COUNT && n < sizeof(s->allow); m++) {
-		if (s->handlers[m].h && m != SIP_OPTIONS && m != SIP_ACK && m != SIP_CANCEL)
-			n += (size_t)snprintf(s->allow + n, sizeof(s->allow) - n, ", %s", sip_method_name((enum sip_method)m));
+		if ((s->methods & SIP_METHOD_BIT(m)) && m != SIP_OPTIONS && m != SIP_ACK && m != SIP_CANCEL)
+			n += (size_t)snprintf(s->allow + n, sizeof(s->allow) - n, ",%s", sip_method_name((enum sip_method)m));
 	}
 }
 
@@ -82,57 +238,142 @@ const char *sip_stack_server_hdr(const struct sip_stack *s) { return s->server_h
 struct sip_tsx_layer *sip_stack_tsx(struct sip_stack *s) { return s->tsx; }
 struct sip_transport *sip_stack_transport(struct sip_stack *s) { return s->tp; }
 
-int sip_stack_handler_set(struct sip_stack *s, const struct sip_method_handler *mh)
+int sip_stack_listen(struct sip_stack *s, const struct sip_listener *l)
 {
-	if (mh->method <= SIP_METHOD_OTHER || mh->method >= SIP_METHOD_COUNT || mh->method == SIP_ACK ||
-	    mh->method == SIP_CANCEL)
+	uint32_t valid = (SIP_METHOD_BIT(SIP_METHOD_COUNT) - 1) & ~SIP_METHOD_BIT(SIP_METHOD_OTHER);
+	if (!l->h || !l->methods || (l->methods & ~valid) || (l->methods & SIP_METHOD_BIT(SIP_CANCEL)))
 		return EINVAL;
-	s->handlers[mh->method] = *mh;
+	if (s->nchain == SIP_STACK_LISTENERS)
+		return ENOSPC;
+	s->chain[s->nchain++] = *l;
+	s->methods |= l->methods;
 	allow_build(s);
 	return 0;
 }
 
-void sip_stack_ack_handler_set(struct sip_stack *s, sip_ack_h *h, void *arg)
+/* The body types a method takes or its answers carry: the first listener's that
+ * names them. */
+static const char *method_accept(const struct sip_stack *s, enum sip_method m)
 {
-	s->ack_h = h;
-	s->ack_arg = arg;
+	for (size_t i = 0; i < s->nchain; i++) {
+		if ((s->chain[i].methods & SIP_METHOD_BIT(m)) && s->chain[i].accept)
+			return s->chain[i].accept;
+	}
+	return NULL;
+}
+
+static const char *method_produces(const struct sip_stack *s, enum sip_method m)
+{
+	for (size_t i = 0; i < s->nchain; i++) {
+		if ((s->chain[i].methods & SIP_METHOD_BIT(m)) && s->chain[i].produces)
+			return s->chain[i].produces;
+	}
+	return NULL;
+}
+
+/* Offers req to each listener naming its method, in order; true when one took it. */
+static bool chain_offer(struct sip_stack *s, struct sip_msg *req)
+{
+	for (size_t i = 0; i < s->nchain; i++) {
+		const struct sip_listener *l = &s->chain[i];
+		if ((l->methods & SIP_METHOD_BIT(req->mid)) && l->h(s, req, l->arg))
+			return true;
+	}
+	return false;
 }
 
 /* A stateless To-tag must be the same for every retransmission of a request, so
- * it is derived from what identifies the request. */
+ * it is derived from what identifies the request: 32 bits, as RFC 3261 §19.3 asks,
+ * and not a byte more (each one is reflected to a forged source). */
 static void stateless_tag(const struct sip_msg *req, char *buf, size_t size)
 {
 	uint32_t h = pl_hash(&req->callid, 0);
 	h = pl_hash(&req->from.tag, h);
 	h = pl_hash(&req->via.branch, h);
-	snprintf(buf, size, "sl%08x%04x", h, req->cseq.num & 0xffffu);
+	h = (h ^ req->cseq.num) * 0x9e3779b1u;
+	snprintf(buf, size, "%08x", h ^ (h >> 16));
 }
 
-int sip_stack_reply_stateless(struct sip_stack *s, const struct sip_msg *req, uint16_t scode,
-			      const char *reason, const char *extra)
+/* Loopback sources are trusted: the kernel drops a datagram claiming one that
+ * arrives on any other interface (a martian), so nobody on the network can forge
+ * them, and an answer to one cannot leave the host. */
+static bool source_local(const struct sa *sa)
 {
-	char tag[32], hdrs[2048];
+	if (sa_af(sa) == AF_INET)
+		return (ntohl(sa->u.in.sin_addr.s_addr) >> 24) == 127;
+	if (sa_af(sa) != AF_INET6)
+		return false;
+	const struct in6_addr *a6 = &sa->u.in6.sin6_addr;
+	return IN6_IS_ADDR_LOOPBACK(a6) || (IN6_IS_ADDR_V4MAPPED(a6) && a6->s6_addr[12] == 127);
+}
+
+/* Whether a stateless answer to req may go. A stream's source proved itself in
+ * the handshake and loopback cannot be forged; any other UDP source spends a
+ * token of its budget, and over it gets silence. */
+static bool budget_allows(struct sip_stack *s, const struct sip_msg *req)
+{
+	if (!s->limit || req->src.tp != SIP_TP_UDP || source_local(&req->src.addr))
+		return true;
+	bool newly = false;
+	if (sip_stack_limit_take(s->limit, &req->src.addr, loop_now(s->loop), &newly))
+		return true;
+	if (newly) {
+		char a[64];
+		log_debug("SIP %s is over its budget of stateless answers: silent until it slows down",
+			  sa_str(&req->src.addr, a, sizeof(a)));
+	}
+	return false;
+}
+
+/* budgeted: false only for answers within a transaction the source already has
+ * (the 200 to a CANCEL that found its INVITE). Stateless answers are lean:
+ * compact header names, no Server line. */
+static int reply_stateless(struct sip_stack *s, const struct sip_msg *req, uint16_t scode,
+			   const char *reason, const char *extra, bool budgeted)
+{
+	if (budgeted && !budget_allows(s, req))
+		return EAGAIN;
+	char tag[16];
 	stateless_tag(req, tag, sizeof(tag));
-	/* A cut header line would be a malformed answer: refuse rather than send it. */
-	if (snprintf(hdrs, sizeof(hdrs), "%s%s", s->server_hdr, extra ? extra : "") >= (int)sizeof(hdrs))
-		return EMSGSIZE;
 	struct mbuf *mb = mbuf_alloc(512, SIP_MSG_MAX_SIZE);
 	if (!mb)
 		return ENOMEM;
-	int err = sip_print_response(mb, req, scode, reason, tag, hdrs, NULL, NULL);
+	int err = sip_print_response_compact(mb, req, scode, reason, tag, extra);
 	if (!err)
 		err = stack_send(s, &req->src, mb);
 	mem_deref(mb);
 	return err;
 }
 
+int sip_stack_reply_stateless(struct sip_stack *s, const struct sip_msg *req, uint16_t scode,
+			      const char *reason, const char *extra)
+{
+	return reply_stateless(s, req, scode, reason, extra, true);
+}
+
+size_t sip_stack_reply_room(const struct sip_msg *req, uint16_t scode)
+{
+	char tag[16];
+	stateless_tag(req, tag, sizeof(tag));
+	struct mbuf *mb = mbuf_alloc(512, SIP_MSG_MAX_SIZE);
+	size_t cap = SIP_STACK_REPLY_MAX_RATIO * req->len, room = 0;
+	if (mb && !sip_print_response_compact(mb, req, scode, NULL, tag, NULL) && mb->end < cap)
+		room = cap - mb->end;
+	mem_deref(mb);
+	return room;
+}
+
+/* RFC 3261 §11.2 lists Allow, Accept, Accept-Encoding, Accept-Language and
+ * Supported as SHOULD. The two left out say nothing their absence does not: no
+ * Accept-Encoding means identity (§20.2), no Accept-Language any language
+ * (§20.3), and pbxd has neither another encoding nor another language; the
+ * answer's size is what a forged OPTIONS reflects. */
 static void reply_options(struct sip_stack *s, const struct sip_msg *req)
 {
-	const struct sip_method_handler *inv = &s->handlers[SIP_INVITE];
+	const char *acc = method_accept(s, SIP_INVITE);
 	char extra[512];
-	snprintf(extra, sizeof(extra),
-		 "Allow: %s\r\nAccept: %s\r\nAccept-Encoding: identity\r\nAccept-Language: en\r\nSupported: \r\n",
-		 s->allow, inv->h && inv->accept ? inv->accept : "application/sdp");
+	snprintf(extra, sizeof(extra), "Allow: %s\r\nAccept: %s\r\nk: \r\n", s->allow,
+		 acc ? acc : "application/sdp");
 	sip_stack_reply_stateless(s, req, 200, NULL, extra);
 }
 
@@ -182,7 +423,7 @@ static bool type_listed(const char *list, const struct pl *ctype)
 	t = pl_trim(t);
 	struct pl cur = pl_cstr(list), v;
 	while (sip_hdr_value_next(&cur, &v) == 0) {
-		if (pl_casecmp(&v, &t))
+		if (pl_caseeq(&v, &t))
 			return true;
 	}
 	return false;
@@ -203,8 +444,7 @@ static bool uas_checks(struct sip_stack *s, const struct sip_msg *req)
 		sip_stack_reply_stateless(s, req, 501, NULL, extra);
 		return true;
 	}
-	const struct sip_method_handler *mh = &s->handlers[req->mid];
-	if (!mh->h && req->mid != SIP_OPTIONS && req->mid != SIP_CANCEL) {
+	if (!(s->methods & SIP_METHOD_BIT(req->mid)) && req->mid != SIP_OPTIONS && req->mid != SIP_CANCEL) {
 		char extra[200];
 		snprintf(extra, sizeof(extra), "Allow: %s\r\n", s->allow);
 		sip_stack_reply_stateless(s, req, 405, NULL, extra);
@@ -225,7 +465,7 @@ static bool uas_checks(struct sip_stack *s, const struct sip_msg *req)
 		}
 	}
 	if (req->body.l && req->mid != SIP_CANCEL) {
-		const char *acc = mh->accept;
+		const char *acc = method_accept(s, req->mid);
 		if (!acc || !req->ctype.l || !type_listed(acc, &req->ctype)) {
 			char extra[200];
 			snprintf(extra, sizeof(extra), "Accept: %s\r\n", acc ? acc : "");
@@ -238,10 +478,11 @@ static bool uas_checks(struct sip_stack *s, const struct sip_msg *req)
 			return true;
 		}
 	}
-	if (mh->produces && sip_msg_hdr(req, SIP_HDR_ACCEPT) &&
-	    sip_msg_hdr_apply(req, SIP_HDR_ACCEPT, accept_find, (void *)(uintptr_t)mh->produces) != 1) {
+	const char *produces = method_produces(s, req->mid);
+	if (produces && sip_msg_hdr(req, SIP_HDR_ACCEPT) &&
+	    sip_msg_hdr_apply(req, SIP_HDR_ACCEPT, accept_find, (void *)(uintptr_t)produces) != 1) {
 		char extra[200];
-		snprintf(extra, sizeof(extra), "Accept: %s\r\n", mh->produces);
+		snprintf(extra, sizeof(extra), "Accept: %s\r\n", produces);
 		sip_stack_reply_stateless(s, req, 406, NULL, extra);
 		return true;
 	}
@@ -256,8 +497,9 @@ static void handle_cancel(struct sip_stack *s, struct sip_msg *req)
 		return;
 	}
 	/* The CANCEL's own answer needs no state: a retransmitted CANCEL finds the
-	 * INVITE again and gets the same 200. */
-	sip_stack_reply_stateless(s, req, 200, NULL, NULL);
+	 * INVITE again and gets the same 200. It belongs to a transaction the source
+	 * already has, so it spends no budget. */
+	reply_stateless(s, req, 200, NULL, NULL, false);
 	sip_stsx_cancel(inv, s->server_hdr);
 }
 
@@ -266,8 +508,7 @@ static void handle_request(struct sip_stack *s, struct sip_msg *req)
 	if (sip_tsx_request_absorb(s->tsx, req))
 		return;
 	if (req->mid == SIP_ACK) {
-		if (s->ack_h)
-			s->ack_h(s, req, s->ack_arg);
+		chain_offer(s, req);
 		return;
 	}
 	if (uas_checks(s, req))
@@ -276,12 +517,12 @@ static void handle_request(struct sip_stack *s, struct sip_msg *req)
 		handle_cancel(s, req);
 		return;
 	}
-	const struct sip_method_handler *mh = &s->handlers[req->mid];
-	if (req->mid == SIP_OPTIONS && !mh->h) {
-		reply_options(s, req);
+	if (chain_offer(s, req))
 		return;
-	}
-	mh->h(s, req, mh->arg);
+	if (req->mid == SIP_OPTIONS)
+		reply_options(s, req);
+	else
+		sip_stack_reply_stateless(s, req, 404, NULL, NULL);
 }
 
 int sip_stack_stsx(struct sip_stack *s, struct sip_msg *req, struct sip_stsx **tp)
@@ -385,6 +626,12 @@ int sip_stack_alloc(struct sip_stack **sp, struct loop *loop, const struct conf 
 		return ENOMEM;
 	s->loop = loop;
 	s->trace = conf_bool(conf, "sip-trace");
+	uint32_t rate = (uint32_t)conf_int(conf, "sip-stateless-rate");
+	int e = rate ? sip_stack_limit_alloc(&s->limit, rate, (uint32_t)conf_int(conf, "sip-stateless-burst")) : 0;
+	if (e) {
+		free(s);
+		return e;
+	}
 	snprintf(s->server_hdr, sizeof(s->server_hdr), "Server: %s\r\n", conf_str(conf, "sip-server-name"));
 	allow_build(s);
 	struct sip_tp_conf tc = {
@@ -416,5 +663,6 @@ void sip_stack_free(struct sip_stack *s)
 		return;
 	sip_tsx_layer_free(s->tsx);
 	sip_transport_free(s->tp);
+	sip_stack_limit_free(s->limit);
 	free(s);
 }

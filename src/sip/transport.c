@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/fdlimit.h"
 #include "core/hash.h"
 #include "core/list.h"
 #include "core/log.h"
@@ -17,13 +18,21 @@
 #include "core/mem.h"
 
 enum { MAX_LISTENERS = 16, RBUF_MAX = SIP_MSG_MAX_SIZE + 4096, WBUF_MAX = 4 * 1024 * 1024,
-       PARTIAL_MAX_MS = 30000 };
+       ACCEPT_BATCH = 32, BACKOFF_FIRST_MS = 100, BACKOFF_MAX_MS = 1600 };
+
+const struct conf_opt sip_transport_opts[] = {
+	{ "sip-tcp-message-timeout", CONF_INT, "30", 1, 3600, NULL,
+	  "close a TCP connection whose message is not complete this many seconds after its first byte" },
+};
+const size_t sip_transport_opts_count = sizeof(sip_transport_opts) / sizeof(sip_transport_opts[0]);
 
 struct listener {
 	struct sip_transport *tp;
 	enum sip_transport_kind kind;
 	struct sa addr;
 	int fd;
+	struct tmr retry;     /* re-enables accepting after a resource failure */
+	unsigned backoff_ms;  /* the last rest, 0 after an accept succeeds */
 };
 
 /* The byte layer of a stream connection. Plain TCP calls recv/send; TLS and
@@ -46,7 +55,7 @@ struct sip_conn {
 	bool closing;   /* lingering after a framing error */
 	struct mbuf *rbuf, *wbuf;
 	struct tmr idle;
-	uint64_t partial_since; /* loop ms when an unfinished message began, 0 if none */
+	struct tmr partial;     /* armed while rbuf holds part of a message */
 };
 
 struct sip_transport {
@@ -58,6 +67,7 @@ struct sip_transport {
 	size_t nlst;
 	struct list conns;
 	struct hash by_addr;
+	int spare_fd;           /* /dev/null, given up to shed a connection at EMFILE */
 	char dgram[SIP_MSG_MAX_SIZE + 1];
 };
 
@@ -181,6 +191,7 @@ static void conn_destroy(void *data)
 {
 	struct sip_conn *c = data;
 	tmr_cancel(&c->idle);
+	tmr_cancel(&c->partial);
 	mem_deref(c->rbuf);
 	mem_deref(c->wbuf);
 }
@@ -192,6 +203,7 @@ static void conn_shutdown(struct sip_conn *c)
 	char a[64];
 	log_debug("tcp %s closed", sa_str(&c->peer, a, sizeof(a)));
 	tmr_cancel(&c->idle);
+	tmr_cancel(&c->partial);
 	loop_fd_close(c->tp->loop, c->fd);
 	close(c->fd);
 	c->fd = -1;
@@ -214,6 +226,19 @@ bool sip_conn_is_open(const struct sip_conn *c)
 static void conn_idle(void *arg)
 {
 	conn_shutdown(arg);
+}
+
+/* A message that began arriving did not finish in time. Any byte resets the idle
+ * timer, so this is what stops a message trickled a byte at a time (or a half
+ * message followed by silence) from holding the connection and its buffer until
+ * the idle timeout. */
+static void conn_stalled(void *arg)
+{
+	struct sip_conn *c = arg;
+	char a[64];
+	log_info("tcp %s: message not completed in %u s, closing", sa_str(&c->peer, a, sizeof(a)),
+		 c->tp->conf.tcp_message_s);
+	conn_shutdown(c);
 }
 
 static void conn_touch(struct sip_conn *c)
@@ -279,6 +304,7 @@ static void conn_linger(struct sip_conn *c)
 {
 	c->closing = true;
 	mbuf_reset(c->rbuf);
+	tmr_cancel(&c->partial);
 	tmr_start(loop_timers(c->tp->loop), &c->idle, 2000, conn_idle, c);
 }
 
@@ -316,20 +342,13 @@ static bool conn_dispatch(struct sip_conn *c)
 	if (c->closing)
 		return true;
 	mbuf_shift(c->rbuf, off);
-	/* Any byte resets the idle timer, so a message trickled a byte at a time
-	 * would hold the connection forever: one message gets PARTIAL_MAX_MS. */
-	uint64_t now = loop_now(tp->loop);
-	if (!c->rbuf->end) {
-		c->partial_since = 0;
-	} else if (!c->partial_since || off) {
-		c->partial_since = now;
-	} else if (now - c->partial_since > PARTIAL_MAX_MS) {
-		char a[64];
-		log_info("tcp %s: message not completed in %u s, closing", sa_str(&c->peer, a, sizeof(a)),
-			 PARTIAL_MAX_MS / 1000);
-		conn_shutdown(c);
-		return false;
-	}
+	/* The deadline runs from the first byte of a message: a message completed
+	 * here cancels it, and the bytes after it (the next message) start their own. */
+	if (!c->rbuf->end)
+		tmr_cancel(&c->partial);
+	else if (off || !tmr_active(&c->partial))
+		tmr_start(loop_timers(tp->loop), &c->partial, (uint64_t)tp->conf.tcp_message_s * 1000,
+			  conn_stalled, c);
 	return true;
 }
 
@@ -449,19 +468,87 @@ static struct sip_conn *conn_new(struct sip_transport *tp, enum sip_transport_ki
 	return c;
 }
 
+/* Errors accept(2) returns for one connection that failed before we took it
+ * (Linux passes pending network errors up): the listener itself is fine. */
+static bool accept_err_is_transient(int e)
+{
+	switch (e) {
+	case EINTR: case ECONNABORTED: case EPROTO: case EPERM: case ENETDOWN: case ENOPROTOOPT:
+	case EHOSTDOWN: case ENONET: case EHOSTUNREACH: case EOPNOTSUPP: case ENETUNREACH: case ETIMEDOUT:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static void tcp_acceptable(int fd, int events, void *arg);
+
+/* The spare-descriptor trick. Out of descriptors, accept leaves the connection
+ * at the head of the backlog in place: its handshake is done, so the peer would
+ * wait, unanswered, for its own timeout. Giving up the spare lets us take such
+ * connections and close them at once, so their peers see a close they can act
+ * on (retry later, try another server). A bounded batch per rest keeps it cheap. */
+static unsigned listener_shed(struct listener *l)
+{
+	struct sip_transport *tp = l->tp;
+	if (tp->spare_fd < 0)
+		return 0;
+	close(tp->spare_fd);
+	unsigned n = 0;
+	for (int cfd; n < ACCEPT_BATCH && (cfd = accept4(l->fd, NULL, NULL, SOCK_CLOEXEC)) >= 0; n++)
+		close(cfd);
+	/* Another thread may take the freed slot first; the next resume retries. */
+	tp->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	return n;
+}
+
+static void listener_resume(void *arg);
+
+/* Accept failed for a reason that will not go away by itself at once (no
+ * descriptors, no memory): the listener stays readable, so polling it would spin
+ * the loop and repeat the error as fast as the CPU goes (issue 17). Stop watching
+ * it and look again after a rest that doubles while the failure lasts. */
+static void listener_pause(struct listener *l, int err)
+{
+	struct sip_transport *tp = l->tp;
+	loop_fd_close(tp->loop, l->fd);
+	unsigned shed = err == EMFILE || err == ENFILE ? listener_shed(l) : 0;
+	l->backoff_ms = !l->backoff_ms ? BACKOFF_FIRST_MS
+		      : l->backoff_ms >= BACKOFF_MAX_MS / 2 ? BACKOFF_MAX_MS : l->backoff_ms * 2;
+	tmr_start(loop_timers(tp->loop), &l->retry, l->backoff_ms, listener_resume, l);
+	char a[64];
+	log_warn("tcp accept on %s: %s; %u connection(s) closed unserved, retrying in %u ms",
+		 sa_str(&l->addr, a, sizeof(a)), strerror(err), shed, l->backoff_ms);
+}
+
+static void listener_resume(void *arg)
+{
+	struct listener *l = arg;
+	if (l->tp->spare_fd < 0)
+		l->tp->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	int err = loop_fd_listen(l->tp->loop, l->fd, LOOP_READ, tcp_acceptable, l);
+	if (err)
+		listener_pause(l, err);
+}
+
 static void tcp_acceptable(int fd, int events, void *arg)
 {
 	struct listener *l = arg;
 	struct sip_transport *tp = l->tp;
-	for (int i = 0; i < 32; i++) {
+	for (int i = 0; i < ACCEPT_BATCH; i++) {
 		struct sa peer;
 		peer.len = sizeof(peer.u);
 		int cfd = accept4(fd, &peer.u.sa, &peer.len, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (cfd < 0) {
-			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-				log_warn("tcp accept: %s", strerror(errno));
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return;
+			if (accept_err_is_transient(errno))
+				continue;
+			/* EMFILE, ENFILE, ENOBUFS, ENOMEM, or anything unforeseen: rest. */
+			listener_pause(l, errno);
 			return;
 		}
+		l->backoff_ms = 0;
 		char a[64];
 		if (tp->conns.n >= tp->conf.tcp_max_conns ||
 		    conns_from(tp, &peer) >= tp->conf.tcp_max_conns_per_ip) {
@@ -636,10 +723,23 @@ int sip_transport_alloc(struct sip_transport **tpp, struct loop *loop, const str
 	}
 	tp->loop = loop;
 	tp->conf = *conf;
+	if (!tp->conf.tcp_message_s)
+		tp->conf.tcp_message_s = SIP_TP_MESSAGE_S;
+	tp->conf.tcp_max_conns = fdlimit_share(FDLIMIT_SIP_TCP, conf->tcp_max_conns);
+	if (tp->conf.tcp_max_conns < conf->tcp_max_conns)
+		log_warn("SIP TCP connections capped at %u, not %u (--sip-tcp-max-connections): the descriptor "
+			 "limit is %u, and the database, REST API, files and media need their share",
+			 tp->conf.tcp_max_conns, conf->tcp_max_conns, fdlimit_current());
+	tp->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	tp->rh = rh;
 	tp->arg = arg;
 	*tpp = tp;
 	return 0;
+}
+
+void sip_transport_configure(struct sip_transport *tp, const struct conf *conf)
+{
+	tp->conf.tcp_message_s = (unsigned)conf_int(conf, "sip-tcp-message-timeout");
 }
 
 void sip_transport_free(struct sip_transport *tp)
@@ -649,9 +749,12 @@ void sip_transport_free(struct sip_transport *tp)
 	while (tp->conns.head)
 		conn_shutdown(tp->conns.head->data);
 	for (size_t i = 0; i < tp->nlst; i++) {
+		tmr_cancel(&tp->lst[i].retry);
 		loop_fd_close(tp->loop, tp->lst[i].fd);
 		close(tp->lst[i].fd);
 	}
+	if (tp->spare_fd >= 0)
+		close(tp->spare_fd);
 	hash_close(&tp->by_addr);
 	free(tp);
 }

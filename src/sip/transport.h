@@ -1,14 +1,19 @@
 /* SIP transports (RFC 3261 §18): UDP sockets and TCP listeners/connections with
- * Content-Length framing, RFC 5626 CRLF keep-alives, idle time-outs and a cap of
- * connections per source address. The transport frames bytes into messages and
- * hands them up; it never parses SIP. Stream kinds share one connection type with
- * a byte-layer hook, which is where TLS and WebSocket plug in. */
+ * Content-Length framing, RFC 5626 CRLF keep-alives, idle time-outs, a deadline
+ * for each message to arrive whole, and caps of connections in all (clamped to
+ * the descriptor budget, core/fdlimit.h) and per source address. A listener that
+ * cannot accept for want of descriptors or memory rests and retries with a
+ * growing back-off rather than spinning. The transport frames bytes into
+ * messages and hands them up; it never parses SIP. Stream kinds share one
+ * connection type with a byte-layer hook, which is where TLS and WebSocket plug
+ * in. */
 #ifndef SIP_TRANSPORT_H
 #define SIP_TRANSPORT_H
 
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "core/conf.h"
 #include "core/loop.h"
 #include "core/sa.h"
 #include "sip/msg.h"
@@ -19,7 +24,15 @@ struct sip_tp_conf {
 	unsigned tcp_max_conns;        /* all connections */
 	unsigned tcp_max_conns_per_ip; /* from one source address */
 	unsigned tcp_idle_s;           /* close after this long without traffic */
+	unsigned tcp_message_s;        /* a message must arrive whole this long after its
+					* first byte (0: SIP_TP_MESSAGE_S) */
 };
+
+enum { SIP_TP_MESSAGE_S = 30 };
+
+/* Options of the transport beyond those the stack passes in sip_tp_conf. */
+extern const struct conf_opt sip_transport_opts[];
+extern const size_t sip_transport_opts_count;
 
 /* One framed message. src->conn is borrowed: take a reference to keep it. */
 typedef void (sip_tp_recv_h)(const struct sip_peer *src, const char *data, size_t len, void *arg);
@@ -27,6 +40,8 @@ typedef void (sip_tp_recv_h)(const struct sip_peer *src, const char *data, size_
 int sip_transport_alloc(struct sip_transport **tpp, struct loop *loop, const struct sip_tp_conf *conf,
 			sip_tp_recv_h *rh, void *arg);
 void sip_transport_free(struct sip_transport *tp);
+/* Applies sip_transport_opts from conf; call before the loop runs. */
+void sip_transport_configure(struct sip_transport *tp, const struct conf *conf);
 int sip_transport_listen(struct sip_transport *tp, enum sip_transport_kind kind, const struct sa *addr);
 /* Sends bytes to dst: UDP from the socket dst->fd (or any of dst's family); a
  * stream over dst->conn while it is open, else over a new connection to dst->addr. */

@@ -123,7 +123,7 @@ enum match { M_NONE, M_SAME, M_ACK2XX };
 
 static bool via_sentby_eq(const struct sip_via *a, const struct sip_via *b)
 {
-	return pl_casecmp(&a->host, &b->host) && a->port == b->port;
+	return pl_caseeq(&a->host, &b->host) && a->port == b->port;
 }
 
 static enum match stsx_match(const struct sip_stsx *t, const struct sip_msg *req, bool cancel)

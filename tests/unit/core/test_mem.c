@@ -305,10 +305,10 @@ static void test_pl_compare(void **state)
 {
 	(void)state;
 	struct pl a = PL("Call-ID"), b = PL("call-id"), c = PL("Call-IE"), d = PL("Call-I");
-	assert_true(pl_casecmp(&a, &b));
+	assert_true(pl_caseeq(&a, &b));
 	assert_false(pl_eq(&a, &b));
-	assert_false(pl_casecmp(&a, &c));
-	assert_false(pl_casecmp(&a, &d));
+	assert_false(pl_caseeq(&a, &c));
+	assert_false(pl_caseeq(&a, &d));
 	assert_true(pl_eq(&a, &a));
 	assert_true(pl_eq_str(&a, "Call-ID"));
 	assert_false(pl_eq_str(&a, "Call-Id"));
@@ -316,17 +316,17 @@ static void test_pl_compare(void **state)
 	assert_false(pl_caseeq_str(&a, "CALL-ID "));
 	struct pl e1 = PL_INIT, e2 = PL("");
 	assert_true(pl_eq(&e1, &e2));
-	assert_true(pl_casecmp(&e1, &e2));
+	assert_true(pl_caseeq(&e1, &e2));
 	assert_false(pl_isset(&e1));
 	assert_true(pl_isset(&e2));
 	/* slices are compared by length, not up to a NUL */
 	struct pl n1 = pl_from("ab\0cd", 5), n2 = pl_from("AB\0CE", 5), n3 = pl_from("AB\0CD", 5);
 	assert_false(pl_eq(&n1, &n2));
-	assert_false(pl_casecmp(&n1, &n2));
-	assert_true(pl_casecmp(&n1, &n3));
+	assert_false(pl_caseeq(&n1, &n2));
+	assert_true(pl_caseeq(&n1, &n3));
 	/* non-letters are not folded */
 	struct pl s1 = PL("a@[x"), s2 = PL("A`{X");
-	assert_false(pl_casecmp(&s1, &s2));
+	assert_false(pl_caseeq(&s1, &s2));
 }
 
 static void test_pl_misc(void **state)
