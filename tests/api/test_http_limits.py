@@ -91,10 +91,14 @@ def test_sign_in_flood_answers_busy(make_pbxd):
     def worker():
         c = p.client()
         start.wait()
-        for _ in range(6):
+        # Six rounds each, and more (bounded) until a 503 was seen: overlap is
+        # likely on any scheduling but not certain in a fixed number of rounds.
+        for i in range(30):
             r = c.post("/api/auth/sign_in", {"username": "admin", "password": ADMIN_PASSWORD}, token=None)
             with lock:
                 results.append(r)
+                if i >= 5 and any(x.status_code == 503 for x in results):
+                    return
 
     threads = [threading.Thread(target=worker) for _ in range(12)]
     for t in threads:
@@ -104,7 +108,7 @@ def test_sign_in_flood_answers_busy(make_pbxd):
         t.join(120)
     assert info.status_code == 200
     busy = [r for r in results if r.status_code == 503]
-    assert len(results) == 72 and all(r.status_code in (200, 503) for r in results), \
+    assert len(results) >= 72 and all(r.status_code in (200, 503) for r in results), \
         sorted({r.status_code for r in results})
     assert busy and any(r.status_code == 200 for r in results)
     assert busy[0].body["error"]["code"] == "busy" and busy[0].headers["Retry-After"] == "1"
