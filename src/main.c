@@ -17,6 +17,7 @@
 #include "core/log.h"
 #include "core/loop.h"
 #include "pbx/pbx.h"
+#include "pbx/registrar.h"
 #include "sip/stack.h"
 #include "store/store.h"
 
@@ -96,6 +97,8 @@ int main(int argc, char **argv)
 		{ sip_stack_opts, sip_stack_opts_count },
 		{ sip_transport_opts, sip_transport_opts_count },
 		{ pbx_opts, pbx_opts_count },
+		{ registrar_opts, registrar_opts_count },
+		{ security_opts, security_opts_count },
 		{ api_opts, api_opts_count },
 	};
 	struct conf conf;
@@ -173,17 +176,15 @@ int main(int argc, char **argv)
 		goto out_sig;
 	}
 	sip_transport_configure(sip_stack_transport(sip), &conf);
-	struct pbx *pbx = NULL;
-	if ((e = pbx_alloc(&pbx, sip, &conf))) {
-		log_error("PBX: %s", strerror(e));
-		goto out_sip;
-	}
 
-	/* Storage: migrations run at this first open; the worker takes the signalling
-	 * thread's writes; the API server keeps its own connections. */
+	/* Storage first: migrations run at this first open, and the PBX loads its
+	 * tenants, extensions and devices from it; then the worker takes the
+	 * signalling thread's writes, and the API server keeps its own connections
+	 * (it tells the PBX what it wrote). */
 	const char *data_dir = conf_str(&conf, "data-dir");
 	struct store *store = NULL;
 	struct store_worker *store_worker = NULL;
+	struct pbx *pbx = NULL;
 	struct api *api = NULL;
 	if ((e = store_open(&store, data_dir))) {
 		log_error("store: %s", strerror(e));
@@ -193,9 +194,13 @@ int main(int argc, char **argv)
 		log_error("store worker: %s", strerror(e));
 		goto out_store;
 	}
-	if ((e = api_start(&api, &conf, data_dir))) {
+	if ((e = pbx_alloc(&pbx, loop, sip, &conf, store, store_worker))) {
+		log_error("PBX: %s", strerror(e));
+		goto out_worker;
+	}
+	if ((e = api_start(&api, &conf, data_dir, pbx))) {
 		log_error("REST API: %s", strerror(e));
-		goto out_store;
+		goto out_pbx;
 	}
 
 	log_info("pbxd %s running (data dir %s)", PBXD_VERSION, data_dir);
@@ -204,11 +209,17 @@ int main(int argc, char **argv)
 	log_info("pbxd stopped");
 
 	api_stop(api);
-out_store:
+out_pbx:
+	/* The worker runs what it was given before the PBX saves its last changes
+	 * itself and lets go of them. */
 	store_worker_stop(store_worker);
+	store_worker = NULL;
+out_worker:
+	pbx_free(pbx);
+	store_worker_stop(store_worker);
+out_store:
 	store_close(store);
 out_sip:
-	pbx_free(pbx);
 	sip_stack_free(sip);
 out_sig:
 	if (sfd >= 0) {

@@ -28,7 +28,7 @@ const struct conf_opt api_opts[] = {
 	  "failed sign-ins from one address before it must wait" },
 	{ "login-window", CONF_INT, "300", 1, 86400, NULL, "seconds over which failed sign-ins are counted" },
 	{ "http-max-per-address", CONF_INT, "16", 1, 256, NULL,
-	  "connections one client address may hold open to the REST API" },
+	  "connections one client source (an IPv4 address, an IPv6 /64) may hold open to the REST API" },
 };
 const size_t api_opts_count = sizeof(api_opts) / sizeof(api_opts[0]);
 
@@ -62,7 +62,7 @@ void api_store_put(struct api *a, struct store *st)
 
 /* --- first start ------------------------------------------------------------------ */
 
-static int create_default_tenant(struct store *st, const char *domain, const char *password)
+static int create_default_tenant(struct api *a, struct store *st, const char *domain, const char *password)
 {
 	const char *why;
 	if (api_check_domain(domain, &why) || strlen(domain) >= STORE_DOMAIN_SZ) {
@@ -81,14 +81,18 @@ static int create_default_tenant(struct store *st, const char *domain, const cha
 		e = store_pw_hash(password, u.pw_hash, sizeof(u.pw_hash));
 	if (!e)
 		e = store_tenant_create(st, &t, &u);
-	if (e)
+	if (e) {
 		log_error("api: cannot create the default tenant: %s", strerror(e));
-	return e;
+		return e;
+	}
+	pbx_notify_tenant(a->pbx, t.id);
+	pbx_notify_user(a->pbx, t.id, u.id);
+	return 0;
 }
 
 /* On an empty database: the system admin, the default tenant with its admin, and
  * how to sign in. Generated passwords go to stderr once and are never logged. */
-static int bootstrap(struct store *st, const struct conf *conf, const char *url)
+static int bootstrap(struct api *api, struct store *st, const struct conf *conf, const char *url)
 {
 	uint64_t n = 0;
 	int e = store_admin_count(st, &n);
@@ -113,7 +117,7 @@ static int bootstrap(struct store *st, const struct conf *conf, const char *url)
 		return e;
 	}
 	const char *domain = conf_str(conf, "default-domain");
-	bool tenant = create_default_tenant(st, domain, given && *given ? given : tpw) == 0;
+	bool tenant = create_default_tenant(api, st, domain, given && *given ? given : tpw) == 0;
 	log_info("api: first start: system admin \"admin\" created%s", tenant ? ", and tenant \"Default\"" : "");
 	if (!(given && *given)) {
 		fprintf(stderr, "\npbxd: first start. Generated passwords (shown this once):\n"
@@ -162,13 +166,14 @@ static int api_alloc(struct api **ap, const char *data_dir, int64_t lifetime, in
 	return 0;
 }
 
-int api_start(struct api **ap, const struct conf *conf, const char *data_dir)
+int api_start(struct api **ap, const struct conf *conf, const char *data_dir, struct pbx *pbx)
 {
 	struct api *a;
 	int e = api_alloc(&a, data_dir, conf_int(conf, "token-lifetime"), (int)conf_int(conf, "login-max-failures"),
 			  (int)conf_int(conf, "login-window"));
 	if (e)
 		return e;
+	a->pbx = pbx;
 	bool tls = conf_bool(conf, "http-tls");
 	const char *addr = conf_str(conf, "http-address");
 	int port = (int)conf_int(conf, "http-port");
@@ -178,7 +183,7 @@ int api_start(struct api **ap, const struct conf *conf, const char *data_dir)
 	else
 		gethostname(host, sizeof(host) - 1);
 	snprintf(url, sizeof(url), "%s://%s:%d", tls ? "https" : "http", host, port);
-	e = bootstrap(a->pool[0], conf, url);
+	e = bootstrap(a, a->pool[0], conf, url);
 	if (!e && tls)
 		e = api_tls_load(data_dir, conf_str(conf, "http-tls-cert"), conf_str(conf, "http-tls-key"),
 				 &a->cert_pem, &a->key_pem);

@@ -20,7 +20,10 @@ struct api;
  * with its administrator, printing how to sign in. Then starts listening (HTTPS
  * unless --http-tls=off; a self-signed certificate is made in data_dir/tls/ when
  * none is configured). */
-int api_start(struct api **ap, const struct conf *conf, const char *data_dir);
+struct pbx;
+/* pbx (may be NULL) is told of every tenant and user the API writes, and answers
+ * for the devices and bans the API shows. */
+int api_start(struct api **ap, const struct conf *conf, const char *data_dir, struct pbx *pbx);
 void api_stop(struct api *a);
 
 /* Fuzzing entry: runs data as a request body through the same parsing,

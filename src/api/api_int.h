@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "api/api.h"
+#include "pbx/pbx.h"
 #include "store/store.h"
 
 #define API_BODY_MAX (64 * 1024)
@@ -49,6 +50,7 @@ struct api {
 	_Atomic int64_t purge_due; /* ms: the next sign-in after it sweeps expired sessions */
 	int http_max_per_address; /* 0: API_HTTP_PER_ADDRESS */
 	struct api_http *http;    /* connection tracking of http.c */
+	struct pbx *pbx;          /* told what the API writes; asked what it holds (NULL: none) */
 	/* Argon2 runs in progress (password.c), at most API_COSTLY_MAX: a burst of
 	 * them, 19 MiB each, can hold neither all of MHD's threads nor the memory. */
 	pthread_mutex_t costly_lock;
@@ -95,6 +97,7 @@ struct api_req {
 	size_t body_len;
 	json_t *json;    /* the parsed body (an object) or NULL */
 	uint64_t id;     /* the {id} of the path */
+	char key[64];    /* the text of another {name} of the path (a device id, an address) */
 	struct api_who who;
 };
 
@@ -215,13 +218,15 @@ api_route_h api_h_tenants_list, api_h_tenants_create, api_h_tenant_get, api_h_te
 api_route_h api_h_users_list, api_h_users_create, api_h_users_get, api_h_users_update,
 	api_h_users_destroy, api_h_users_password, api_h_users_ext_password, api_h_users_ext_get,
 	api_h_users_ext_update;
+api_route_h api_h_users_devices, api_h_users_device_destroy, api_h_bans_list, api_h_ban_destroy;
 api_route_h api_h_user_profile_get, api_h_user_profile_update, api_h_user_password,
 	api_h_user_ext_password, api_h_user_ext_get, api_h_user_ext_update;
 
 extern const struct api_schema api_s_sign_in, api_s_refresh, api_s_token, api_s_tenant,
 	api_s_tenant_create, api_s_tenant_update, api_s_user, api_s_user_create, api_s_user_update,
 	api_s_user_summary, api_s_profile, api_s_password, api_s_user_password, api_s_ext_password,
-	api_s_settings, api_s_tenant_summary, api_s_me, api_s_info, api_s_error;
+	api_s_settings, api_s_tenant_summary, api_s_me, api_s_info, api_s_error, api_s_device, api_s_ban,
+	api_s_device_list, api_s_ban_list;
 
 /* --- auth (auth.c) --------------------------------------------------------------- */
 

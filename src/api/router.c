@@ -60,6 +60,16 @@ static const struct api_route routes[] = {
 	  "ExtensionSettings", 200, false, "users",
 	  "Update a user's extension settings (objects are merged, arrays replaced)" },
 
+	{ "GET", "/api/users/{id}/devices", API_TENANT_ADMIN, api_h_users_devices, NULL, false, "DeviceList", 200, false,
+	  "users", "The user's registered devices (Extension Status)" },
+	{ "POST", "/api/users/{id}/devices/{device_id}/destroy", API_TENANT_ADMIN, api_h_users_device_destroy,
+	  &s_empty, false, NULL, 204, false, "users", "Unregister one of the user's devices" },
+
+	{ "GET", "/api/security/bans", API_SYSADMIN, api_h_bans_list, NULL, false, "BanList", 200, false, "security",
+	  "Sources banned after failed SIP authentications" },
+	{ "POST", "/api/security/bans/{address}/destroy", API_SYSADMIN, api_h_ban_destroy, &s_empty, false, NULL,
+	  204, false, "security", "Lift a ban" },
+
 	{ "GET", "/api/user/profile", API_USER, api_h_user_profile_get, NULL, false, "User", 200, false, "user",
 	  "Read my profile" },
 	{ "POST", "/api/user/profile", API_USER, api_h_user_profile_update, &api_s_profile, false, "User", 200,
@@ -82,18 +92,22 @@ const struct api_route *api_routes(size_t *n)
 }
 
 /* Matches pattern against path segment by segment; "{id}" takes one segment,
- * whose text is copied to id. */
-static bool match(const char *pat, const char *path, char *id, size_t idsz)
+ * whose text is copied to id; any other "{name}" one whose text is copied to key
+ * (the handler reads it: a device id, an address). */
+static bool match(const char *pat, const char *path, char *id, size_t idsz, char *key, size_t keysz)
 {
 	while (*pat && *path) {
-		if (strncmp(pat, "{id}", 4) == 0) {
+		if (*pat == '{') {
+			bool is_id = strncmp(pat, "{id}", 4) == 0;
+			char *dst = is_id ? id : key;
+			size_t dsz = is_id ? idsz : keysz;
 			size_t l = strcspn(path, "/");
 			if (l == 0)
 				return false;
-			snprintf(id, idsz, "%.*s", (int)(l < idsz ? l : idsz - 1), path);
-			if (l >= idsz)
-				id[0] = 'x'; /* too long to be an id: fails to parse */
-			pat += 4;
+			snprintf(dst, dsz, "%.*s", (int)(l < dsz ? l : dsz - 1), path);
+			if (l >= dsz)
+				dst[0] = 'x'; /* too long to be an id or an address: fails to parse */
+			pat = strchr(pat, '}') + 1;
 			path += l;
 			continue;
 		}
@@ -167,7 +181,7 @@ void api_handle(struct api_req *rq, struct api_resp *rs)
 	char idtext[24] = "";
 	rs->status = 0;
 	for (size_t i = 0; i < n && !r; i++) {
-		if (!match(rt[i].path, rq->path, idtext, sizeof(idtext)))
+		if (!match(rt[i].path, rq->path, idtext, sizeof(idtext), rq->key, sizeof(rq->key)))
 			continue;
 		path_known = true;
 		if (strcmp(rt[i].method, rq->method) == 0)
@@ -216,7 +230,7 @@ static const struct api_schema *schema_by_name(const char *name)
 {
 	static const struct api_schema *const all[] = {
 		&api_s_info, &api_s_token, &api_s_me, &api_s_tenant, &s_tenant_created, &api_s_tenant_summary,
-		&api_s_user, &api_s_user_summary, &api_s_settings, &api_s_error,
+		&api_s_user, &api_s_user_summary, &api_s_settings, &api_s_error, &api_s_device_list, &api_s_ban_list,
 	};
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
 		if (strcmp(all[i]->name, name) == 0)
@@ -333,10 +347,15 @@ static json_t *operation(const struct api_route *r, json_t *schemas)
 			*o = '_';
 	json_t *op = json_pack("{s:s, s:s, s:[s]}", "operationId", opid, "summary", r->summary, "tags", r->tag);
 	json_t *params = r->list ? list_params(r->path) : json_array();
-	if (strstr(r->path, "{id}"))
-		json_array_append_new(params, json_pack("{s:s, s:s, s:b, s:s, s:{s:s, s:s}}", "name", "id", "in",
-			"path", "required", 1, "description", "Resource id (64-bit, decimal string)", "schema",
-			"type", "string", "pattern", "^[0-9]{1,19}$"));
+	for (const char *b = strchr(r->path, '{'); b; b = strchr(b + 1, '{')) {
+		char name[32];
+		snprintf(name, sizeof(name), "%.*s", (int)(strchr(b, '}') - b - 1), b + 1);
+		bool numeric = strcmp(name, "address") != 0;
+		json_array_append_new(params, json_pack("{s:s, s:s, s:b, s:s, s:{s:s, s:s}}", "name", name, "in",
+			"path", "required", 1, "description", numeric ? "64-bit id, decimal string"
+								      : "An IPv4 or IPv6 address",
+			"schema", "type", "string", "pattern", numeric ? "^[0-9]{1,19}$" : "^[0-9A-Fa-f.:]{2,45}$"));
+	}
 	if (json_array_size(params))
 		json_object_set_new(op, "parameters", params);
 	else

@@ -160,6 +160,8 @@ static void user_edit(struct api_req *rq, uint64_t id, user_edit_h *edit, void *
 			store_user_reset(&u);
 			continue;
 		}
+		if (!e)
+			pbx_notify_user(rq->api->pbx, u.tenant_id, u.id);
 		if (e)
 			api_store_error(rs, rq->st, e, "user");
 		else if (answer == ANSWER_NONE)
@@ -206,8 +208,10 @@ void api_h_users_create(struct api_req *rq, struct api_resp *rs)
 			  (long long)t.max_users);
 	else if (e)
 		api_store_error(rs, rq->st, e, "user");
-	else
+	else {
+		pbx_notify_user(rq->api->pbx, u.tenant_id, u.id);
 		api_ok(rs, 201, user_json(&u));
+	}
 }
 
 void api_h_users_get(struct api_req *rq, struct api_resp *rs)
@@ -245,10 +249,12 @@ void api_h_users_destroy(struct api_req *rq, struct api_resp *rs)
 		return;
 	}
 	int e = store_user_delete(rq->st, rq->who.tenant_id, rq->id);
-	if (e)
+	if (e) {
 		api_store_error(rs, rq->st, e, "user");
-	else
-		api_ok(rs, 204, NULL);
+		return;
+	}
+	pbx_notify_user(rq->api->pbx, rq->who.tenant_id, rq->id);
+	api_ok(rs, 204, NULL);
 }
 
 void api_h_users_password(struct api_req *rq, struct api_resp *rs)

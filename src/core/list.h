@@ -33,6 +33,22 @@ static inline void list_append(struct list *l, struct le *le, void *data)
 	l->n++;
 }
 
+/* Links le with data just before at, which is on a list. */
+static inline void list_insert_before(struct le *at, struct le *le, void *data)
+{
+	struct list *l = at->list;
+	le->data = data;
+	le->list = l;
+	le->next = at;
+	le->prev = at->prev;
+	if (at->prev)
+		at->prev->next = le;
+	else
+		l->head = le;
+	at->prev = le;
+	l->n++;
+}
+
 static inline void list_unlink(struct le *le)
 {
 	struct list *l = le->list;

@@ -90,6 +90,11 @@ int mqueue_push(struct mqueue *mq, int id, void *data)
 	return 0;
 }
 
+void mqueue_flush(struct mqueue *mq)
+{
+	mqueue_drain(mq->efd, LOOP_READ, mq);
+}
+
 void mqueue_free(struct mqueue *mq)
 {
 	if (!mq)

@@ -14,6 +14,11 @@ typedef void (mqueue_h)(int id, void *data, void *arg);
 int mqueue_alloc(struct mqueue **mqp, struct loop *loop, mqueue_h *h, void *arg);
 /* Any thread: queues (id, data); data's ownership passes to the handler. */
 int mqueue_push(struct mqueue *mq, int id, void *data);
+/* The receiving thread handles what is queued now, without waiting for its loop
+ * (at shutdown, once the loop has stopped: what other threads sent last is then
+ * handled rather than dropped). */
+void mqueue_flush(struct mqueue *mq);
+/* Drops what is still queued (its data is not freed: flush first). */
 void mqueue_free(struct mqueue *mq);
 
 #endif

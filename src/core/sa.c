@@ -112,3 +112,25 @@ uint32_t sa_hash_addr(const struct sa *sa)
 		pl = pl_from((const char *)&sa->u.in.sin_addr, 4);
 	return pl_hash(&pl, 0);
 }
+
+uint8_t sa_source_key(const struct sa *sa, uint64_t *key)
+{
+	const uint8_t *b;
+	if (sa_af(sa) == AF_INET) {
+		b = (const uint8_t *)&sa->u.in.sin_addr;
+	} else if (sa_af(sa) == AF_INET6) {
+		const struct in6_addr *a6 = &sa->u.in6.sin6_addr;
+		if (!IN6_IS_ADDR_V4MAPPED(a6)) {
+			uint64_t k = 0;
+			for (int i = 0; i < 8; i++)
+				k = k << 8 | a6->s6_addr[i];
+			*key = k;
+			return 6;
+		}
+		b = a6->s6_addr + 12;
+	} else {
+		return 0;
+	}
+	*key = (uint64_t)b[0] << 24 | (uint64_t)b[1] << 16 | (uint64_t)b[2] << 8 | b[3];
+	return 4;
+}

@@ -34,5 +34,9 @@ bool sa_eq(const struct sa *a, const struct sa *b);      /* address and port */
 bool sa_eq_addr(const struct sa *a, const struct sa *b); /* address only */
 bool sa_is_any(const struct sa *sa);
 uint32_t sa_hash_addr(const struct sa *sa);
+/* What counts as one source wherever pbxd limits or bans by address: an IPv4
+ * address (IPv4-mapped IPv6 included), or an IPv6 /64, which one host controls.
+ * Returns 4 or 6 with *key (the IPv4 address, or the top 64 bits), 0 for neither. */
+uint8_t sa_source_key(const struct sa *sa, uint64_t *key);
 
 #endif

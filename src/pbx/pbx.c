@@ -1,12 +1,24 @@
-/* Starts the PBX modules and registers their SIP method handlers. */
+/* Starts the PBX modules and wires them: the directory and the location service
+ * loaded at start, bindings saved in batches through the storage worker, rows the
+ * API wrote re-read through it, and the calls other threads make into the
+ * signalling thread. */
 #include "pbx/pbx.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
 
+#include "core/hash.h"
 #include "core/log.h"
 #include "core/mem.h"
+#include "core/mqueue.h"
+#include "pbx/authn.h"
 #include "pbx/call.h"
+#include "pbx/directory.h"
+#include "pbx/events.h"
+#include "pbx/location.h"
 #include "pbx/registrar.h"
 #include "sip/auth.h"
 
@@ -19,19 +31,464 @@ const struct conf_opt pbx_opts[] = {
 };
 const size_t pbx_opts_count = sizeof(pbx_opts) / sizeof(pbx_opts[0]);
 
-struct pbx {
-	struct sip_stack *sip;
-	struct sip_auth *auth;
-	struct registrar *reg;
-	struct call_engine *calls;
+enum { MSG_TENANT = 1, MSG_USER, MSG_SYNC };
+#define FLUSH_MS 500      /* bindings are saved at most this late */
+#define FLUSH_BATCH 2000  /* or at once when this many changes wait */
+#define SYNC_TIMEOUT_S 5
+
+/* A binding change waiting to be saved: the latest state of that binding wins. */
+struct pending {
+	uint64_t id;
+	bool del;
+	struct store_location row;
+	struct le le_hash, le_list;
 };
 
-int pbx_alloc(struct pbx **pp, struct sip_stack *sip, const struct conf *conf)
+struct pbx {
+	struct loop *loop;
+	struct sip_stack *sip;
+	struct store *st;
+	struct store_worker *worker;
+	struct mqueue *mq;
+	struct sip_auth *auth;
+	struct security *sec;
+	struct authn authn;
+	struct directory *dir;
+	struct location *loc;
+	struct pbx_events *events;
+	struct registrar *reg;
+	struct call_engine *calls;
+	struct hash pend_ids;
+	struct list pend;
+	struct tmr flush_tmr;
+	bool closing;
+};
+
+/* --- saving bindings ------------------------------------------------------------ */
+
+struct flush_job {
+	struct list items; /* struct pending */
+};
+
+static void pending_free_list(struct list *l)
 {
-	struct pbx *p = calloc(1, sizeof(*p));
+	while (l->head) {
+		struct pending *pd = l->head->data;
+		list_unlink(&pd->le_list);
+		free(pd);
+	}
+}
+
+static int flush_items(struct store *st, struct list *items)
+{
+	int e = store_tx_begin(st);
+	for (struct le *le = items->head; !e && le; le = le->next) {
+		struct pending *pd = le->data;
+		e = pd->del ? store_location_delete(st, pd->id) : store_location_put(st, &pd->row);
+	}
+	return store_tx_end(st, e);
+}
+
+static int flush_run(struct store *st, void *arg)
+{
+	struct flush_job *j = arg;
+	int e = flush_items(st, &j->items);
+	if (e)
+		log_error("pbx: saving %zu binding changes failed: %s", j->items.n, strerror(e));
+	return e;
+}
+
+static void flush_done(int err, void *arg)
+{
+	struct flush_job *j = arg;
+	pending_free_list(&j->items);
+	free(j);
+}
+
+/* Hands every waiting change to the worker (or, at shutdown, writes it here). */
+static void flush(struct pbx *p)
+{
+	tmr_cancel(&p->flush_tmr);
+	if (!p->pend.n)
+		return;
+	struct flush_job *j = calloc(1, sizeof(*j));
+	if (!j)
+		return; /* kept for the next try */
+	while (p->pend.head) {
+		struct pending *pd = p->pend.head->data;
+		list_unlink(&pd->le_hash);
+		list_unlink(&pd->le_list);
+		list_append(&j->items, &pd->le_list, pd);
+	}
+	if (p->closing || store_worker_submit(p->worker, flush_run, flush_done, j, NULL)) {
+		int e = flush_items(p->st, &j->items);
+		if (e)
+			log_error("pbx: saving %zu binding changes failed: %s", j->items.n, strerror(e));
+		flush_done(e, j);
+	}
+}
+
+static void on_flush_tmr(void *arg)
+{
+	flush(arg);
+}
+
+static void persist(struct pbx *p, const struct loc_binding *b, bool del)
+{
+	struct pending *pd = NULL;
+	LIST_FOREACH(hash_bucket(&p->pend_ids, hash_u64(b->id)), le) {
+		struct pending *x = le->data;
+		if (x->id == b->id)
+			pd = x;
+	}
+	if (!pd) {
+		pd = calloc(1, sizeof(*pd));
+		if (!pd) {
+			log_error("pbx: out of memory: a change of binding %llu is not saved", (unsigned long long)b->id);
+			return;
+		}
+		pd->id = b->id;
+		hash_insert(&p->pend_ids, hash_u64(pd->id), &pd->le_hash, pd);
+		list_append(&p->pend, &pd->le_list, pd);
+	}
+	pd->del = del;
+	if (!del)
+		location_to_store(b, &pd->row);
+	if (p->pend.n >= FLUSH_BATCH)
+		flush(p);
+	else if (!tmr_active(&p->flush_tmr))
+		tmr_start(loop_timers(p->loop), &p->flush_tmr, FLUSH_MS, on_flush_tmr, p);
+}
+
+/* The location service's observer: save, log, tell subscribers. */
+static void on_binding(struct location *l, const struct loc_binding *b, enum loc_event ev, enum loc_reason why,
+		       void *arg)
+{
+	struct pbx *p = arg;
+	persist(p, b, ev == LOC_REMOVED);
+	if (ev == LOC_REFRESHED)
+		return;
+	const struct dir_ext *x = directory_ext_by_user(p->dir, b->user_id);
+	const struct dir_tenant *t = x ? x->tenant : NULL;
+	char a[64];
+	sa_str(&b->peer.addr, a, sizeof(a));
+	if (ev == LOC_ADDED)
+		log_info("pbx: %s@%s registered from %s (%s) as %s, %s", x ? x->number : "?", t ? t->domain : "?", a,
+			 sip_transport_name(b->peer.tp), b->contact, b->user_agent[0] ? b->user_agent : "no User-Agent");
+	else
+		log_info("pbx: %s@%s device %s at %s %s", x ? x->number : "?", t ? t->domain : "?", b->contact, a,
+			 location_reason_name(why));
+	struct pbx_event e = { .kind = ev == LOC_ADDED ? PBX_EV_REGISTERED : PBX_EV_UNREGISTERED,
+			       .tenant_id = b->tenant_id, .user_id = b->user_id,
+			       .extension = x ? x->number : "", .binding = b, .reason = why };
+	pbx_events_emit(p->events, &e);
+}
+
+/* The directory let an extension go: so do its devices. */
+static void on_ext_dropped(const struct dir_ext *x, void *arg)
+{
+	struct pbx *p = arg;
+	location_unbind_aor(p->loc, x->user_id, LOC_DROPPED);
+}
+
+/* --- rows the API wrote, re-read through the worker ------------------------------ */
+
+struct refresh {
+	struct pbx *p;
+	uint64_t tenant_id, user_id; /* user_id 0: the tenant */
+	int err;
+	struct store_tenant t;
+	struct store_user u;
+};
+
+static int refresh_run(struct store *st, void *arg)
+{
+	struct refresh *r = arg;
+	if (!r->user_id)
+		return store_tenant_get(st, r->tenant_id, &r->t);
+	return store_user_get(st, r->tenant_id, r->user_id, &r->u);
+}
+
+/* On the signalling thread. The worker runs jobs in order, each after the API's
+ * commit that asked for it, so the last reading applied is the latest state. */
+static void refresh_done(int err, void *arg)
+{
+	struct refresh *r = arg;
+	struct pbx *p = r->p;
+	if (!r->user_id) {
+		if (!err)
+			directory_tenant_put(p->dir, &r->t);
+		else if (err == ENOENT)
+			directory_tenant_remove(p->dir, r->tenant_id);
+	} else {
+		if (!err)
+			directory_ext_put(p->dir, &r->u);
+		else if (err == ENOENT)
+			directory_ext_remove(p->dir, r->user_id);
+		store_user_reset(&r->u);
+	}
+	if (err && err != ENOENT)
+		log_error("pbx: cannot re-read %s %llu: %s", r->user_id ? "user" : "tenant",
+			  (unsigned long long)(r->user_id ? r->user_id : r->tenant_id), strerror(err));
+	free(r);
+}
+
+static void refresh_start(struct pbx *p, uint64_t tenant_id, uint64_t user_id)
+{
+	struct refresh *r = calloc(1, sizeof(*r));
+	if (!r)
+		return;
+	r->p = p;
+	r->tenant_id = tenant_id;
+	r->user_id = user_id;
+	if (store_worker_submit(p->worker, refresh_run, refresh_done, r, p->mq))
+		free(r);
+}
+
+struct notice {
+	uint64_t tenant_id, user_id;
+};
+
+static void notify(struct pbx *p, int id, uint64_t tenant_id, uint64_t user_id)
+{
 	if (!p)
+		return;
+	struct notice *n = malloc(sizeof(*n));
+	if (!n)
+		return;
+	n->tenant_id = tenant_id;
+	n->user_id = user_id;
+	if (mqueue_push(p->mq, id, n))
+		free(n);
+}
+
+void pbx_notify_tenant(struct pbx *p, uint64_t tenant_id) { notify(p, MSG_TENANT, tenant_id, 0); }
+void pbx_notify_user(struct pbx *p, uint64_t tenant_id, uint64_t user_id) { notify(p, MSG_USER, tenant_id, user_id); }
+
+/* --- calls from other threads ----------------------------------------------------- */
+
+typedef int (sync_h)(struct pbx *p, void *arg);
+
+/* One call: the caller waits on it; the signalling thread runs fn under the lock,
+ * unless the caller gave up (then arg, on the caller's stack, is not touched). */
+struct sync_call {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool done, abandoned;
+	sync_h *fn;
+	void *arg;
+	int err;
+};
+
+static void sync_destroy(void *arg)
+{
+	struct sync_call *c = arg;
+	pthread_cond_destroy(&c->cond);
+	pthread_mutex_destroy(&c->lock);
+}
+
+static void sync_exec(struct pbx *p, struct sync_call *c)
+{
+	pthread_mutex_lock(&c->lock);
+	if (!c->abandoned) {
+		c->err = c->fn(p, c->arg);
+		c->done = true;
+		pthread_cond_signal(&c->cond);
+	}
+	pthread_mutex_unlock(&c->lock);
+	mem_deref(c);
+}
+
+static int sync_run(struct pbx *p, sync_h *fn, void *arg)
+{
+	if (!p)
+		return ENOENT;
+	struct sync_call *c = mem_zalloc(sizeof(*c), sync_destroy);
+	if (!c)
 		return ENOMEM;
-	p->sip = sip;
+	pthread_mutex_init(&c->lock, NULL);
+	pthread_cond_init(&c->cond, NULL);
+	c->fn = fn;
+	c->arg = arg;
+	mem_ref(c); /* the message's */
+	if (mqueue_push(p->mq, MSG_SYNC, c)) {
+		mem_deref(c);
+		mem_deref(c);
+		return ENOMEM;
+	}
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += SYNC_TIMEOUT_S;
+	pthread_mutex_lock(&c->lock);
+	while (!c->done) {
+		if (pthread_cond_timedwait(&c->cond, &c->lock, &until) == ETIMEDOUT && !c->done) {
+			c->abandoned = true;
+			break;
+		}
+	}
+	int err = c->done ? c->err : ETIMEDOUT;
+	pthread_mutex_unlock(&c->lock);
+	mem_deref(c);
+	return err;
+}
+
+static void on_msg(int id, void *data, void *arg)
+{
+	struct pbx *p = arg;
+	switch (id) {
+	case STORE_WORKER_MSG:
+		store_worker_done(data);
+		return;
+	case MSG_TENANT:
+	case MSG_USER: {
+		struct notice *n = data;
+		refresh_start(p, n->tenant_id, id == MSG_USER ? n->user_id : 0);
+		free(n);
+		return;
+	}
+	case MSG_SYNC:
+		sync_exec(p, data);
+		return;
+	}
+}
+
+struct devices_q {
+	uint64_t tenant_id, user_id, device_id;
+	struct store_location *v;
+	size_t n;
+};
+
+static int devices_h(struct pbx *p, void *arg)
+{
+	struct devices_q *q = arg;
+	const struct dir_ext *x = directory_ext_by_user(p->dir, q->user_id);
+	if (!x || x->tenant->id != q->tenant_id)
+		return 0; /* no devices: the API has already said whether the user exists */
+	const struct list *l = location_aor(p->loc, q->user_id);
+	if (!l || !l->n)
+		return 0;
+	q->v = calloc(l->n, sizeof(*q->v));
+	if (!q->v)
+		return ENOMEM;
+	LIST_FOREACH(l, le)
+		location_to_store(le->data, &q->v[q->n++]);
+	return 0;
+}
+
+int pbx_devices(struct pbx *p, uint64_t tenant_id, uint64_t user_id, struct store_location **out, size_t *n)
+{
+	struct devices_q q = { .tenant_id = tenant_id, .user_id = user_id };
+	int e = sync_run(p, devices_h, &q);
+	*out = q.v;
+	*n = q.n;
+	return e;
+}
+
+static int unregister_h(struct pbx *p, void *arg)
+{
+	struct devices_q *q = arg;
+	struct loc_binding *b = location_find(p->loc, q->device_id);
+	if (!b || b->user_id != q->user_id || b->tenant_id != q->tenant_id)
+		return ENOENT;
+	location_unbind(p->loc, b, LOC_ADMIN);
+	return 0;
+}
+
+int pbx_device_unregister(struct pbx *p, uint64_t tenant_id, uint64_t user_id, uint64_t device_id)
+{
+	struct devices_q q = { .tenant_id = tenant_id, .user_id = user_id, .device_id = device_id };
+	return sync_run(p, unregister_h, &q);
+}
+
+struct counts_q {
+	const uint64_t *users;
+	size_t n;
+	unsigned *counts;
+};
+
+static int counts_h(struct pbx *p, void *arg)
+{
+	struct counts_q *q = arg;
+	for (size_t i = 0; i < q->n; i++)
+		q->counts[i] = (unsigned)location_aor_count(p->loc, q->users[i]);
+	return 0;
+}
+
+int pbx_device_counts(struct pbx *p, const uint64_t *users, size_t n, unsigned *counts)
+{
+	struct counts_q q = { users, n, counts };
+	memset(counts, 0, n * sizeof(*counts));
+	return sync_run(p, counts_h, &q);
+}
+
+struct bans_q {
+	struct security_ban *v;
+	size_t n;
+	const char *address;
+};
+
+static int bans_h(struct pbx *p, void *arg)
+{
+	struct bans_q *q = arg;
+	size_t n = security_bans(p->sec, NULL, 0);
+	if (!n)
+		return 0;
+	q->v = calloc(n, sizeof(*q->v));
+	if (!q->v)
+		return ENOMEM;
+	q->n = security_bans(p->sec, q->v, n);
+	return 0;
+}
+
+int pbx_bans(struct pbx *p, struct security_ban **out, size_t *n)
+{
+	struct bans_q q = { 0 };
+	int e = sync_run(p, bans_h, &q);
+	*out = q.v;
+	*n = q.n;
+	return e;
+}
+
+static int lift_h(struct pbx *p, void *arg)
+{
+	struct bans_q *q = arg;
+	return security_unban(p->sec, q->address);
+}
+
+int pbx_ban_lift(struct pbx *p, const char *address)
+{
+	struct bans_q q = { .address = address };
+	return sync_run(p, lift_h, &q);
+}
+
+/* --- start and stop --------------------------------------------------------------- */
+
+static int64_t wall_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static uint64_t mono_ms(void *arg)
+{
+	return loop_now(arg);
+}
+
+static int restore_one(const void *row, void *arg)
+{
+	struct pbx *p = arg;
+	const struct store_location *sl = row;
+	const struct dir_ext *x = directory_ext_by_user(p->dir, sl->user_id);
+	if (!directory_usable(x))
+		return 0; /* disabled since: the binding is dropped at the next save */
+	if (location_restore(p->loc, sl))
+		log_warn("pbx: binding %llu not restored", (unsigned long long)sl->id);
+	return 0;
+}
+
+static int auth_setup(struct pbx *p, const struct conf *conf)
+{
 	int err = sip_auth_alloc(&p->auth, (uint32_t)conf_int(conf, "auth-nonce-lifetime"));
 	enum sip_auth_alg algs[4];
 	size_t nalg = 0;
@@ -41,8 +498,44 @@ int pbx_alloc(struct pbx **pp, struct sip_stack *sip, const struct conf *conf)
 			  conf_str(conf, "auth-algorithms"));
 		err = EINVAL;
 	}
+	return err;
+}
+
+int pbx_alloc(struct pbx **pp, struct loop *loop, struct sip_stack *sip, const struct conf *conf, struct store *st,
+	      struct store_worker *worker)
+{
+	struct pbx *p = calloc(1, sizeof(*p));
+	if (!p)
+		return ENOMEM;
+	p->loop = loop;
+	p->sip = sip;
+	p->st = st;
+	p->worker = worker;
+	int err = hash_init(&p->pend_ids, 4096) ? ENOMEM : 0;
 	if (!err)
-		err = registrar_alloc(&p->reg, sip, p->auth);
+		err = mqueue_alloc(&p->mq, loop, on_msg, p);
+	if (!err)
+		err = auth_setup(p, conf);
+	if (!err)
+		err = security_alloc(&p->sec, conf, mono_ms, loop);
+	if (!err)
+		err = pbx_events_alloc(&p->events);
+	if (!err)
+		err = directory_alloc(&p->dir, on_ext_dropped, p);
+	if (!err)
+		err = location_alloc(&p->loc, loop_timers(loop), wall_ms, on_binding, p);
+	if (!err)
+		err = directory_load(p->dir, st);
+	if (!err) {
+		err = store_location_scan(st, wall_ms(), restore_one, p);
+		if (!err)
+			log_info("pbx: %zu registered devices restored", location_count(p->loc));
+	}
+	if (!err) {
+		p->authn = (struct authn){ .auth = p->auth, .sec = p->sec };
+		sip_stack_filter_set(sip, security_filter, p->sec);
+		err = registrar_alloc(&p->reg, sip, conf, p->dir, p->loc, &p->authn);
+	}
 	if (!err)
 		err = call_engine_alloc(&p->calls, sip);
 	if (err) {
@@ -57,8 +550,24 @@ void pbx_free(struct pbx *p)
 {
 	if (!p)
 		return;
+	p->closing = true;
+	/* What the worker and the API sent last is handled, not dropped. */
+	if (p->mq)
+		mqueue_flush(p->mq);
+	if (p->sip)
+		sip_stack_filter_set(p->sip, NULL, NULL);
 	call_engine_free(p->calls);
-	registrar_free(p->reg);
-	mem_deref(p->auth);
+	p->reg = mem_deref(p->reg);
+	if (p->loc)
+		flush(p);
+	/* The bindings stay saved: they are not unregistered by a stop. */
+	p->loc = mem_deref(p->loc);
+	pending_free_list(&p->pend);
+	p->dir = mem_deref(p->dir);
+	p->events = mem_deref(p->events);
+	p->sec = mem_deref(p->sec);
+	p->auth = mem_deref(p->auth);
+	mqueue_free(p->mq);
+	hash_close(&p->pend_ids);
 	free(p);
 }

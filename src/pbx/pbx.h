@@ -1,18 +1,56 @@
 /* The PBX layer: what pbxd does with the requests the SIP stack hands it. Each
- * capability is its own module (registrar, calls, and later the applications);
- * this header starts and stops them together. */
+ * capability is its own module (the directory of tenants and extensions, the
+ * location service, security, the registrar, calls, and later the applications);
+ * this module starts them, keeps their data current and durable through the
+ * storage worker, and is the one door other threads (the REST API) use.
+ *
+ * Threads: everything here runs on the signalling thread, but for the functions
+ * under "any thread", which pass messages (mqueue) to it. */
 #ifndef PBX_PBX_H
 #define PBX_PBX_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 #include "core/conf.h"
+#include "core/loop.h"
+#include "pbx/security.h"
 #include "sip/stack.h"
+#include "store/store.h"
 
 struct pbx;
 
 extern const struct conf_opt pbx_opts[];
 extern const size_t pbx_opts_count;
 
-int pbx_alloc(struct pbx **pp, struct sip_stack *sip, const struct conf *conf);
+/* Loads tenants, extensions and registered devices from st (at start: the only
+ * time the signalling thread reads the database itself), then takes requests.
+ * Writes go to worker. Free with pbx_free() (not reference counted): it saves
+ * what is still unsaved through the worker, which must still run. */
+int pbx_alloc(struct pbx **pp, struct loop *loop, struct sip_stack *sip, const struct conf *conf, struct store *st,
+	      struct store_worker *worker);
 void pbx_free(struct pbx *p);
+
+/* --- any thread ------------------------------------------------------------------- */
+
+/* The API wrote a tenant's or a user's row (created, changed or deleted it): the
+ * PBX re-reads it. Cheap and never blocking; p may be NULL (nothing to tell). */
+void pbx_notify_tenant(struct pbx *p, uint64_t tenant_id);
+void pbx_notify_user(struct pbx *p, uint64_t tenant_id, uint64_t user_id);
+
+/* These wait (at most a few seconds) for the signalling thread's answer: 0, or
+ * ETIMEDOUT when it did not answer in time. */
+
+/* The registered devices of a user of a tenant, oldest first, as a malloc'd array
+ * the caller frees. */
+int pbx_devices(struct pbx *p, uint64_t tenant_id, uint64_t user_id, struct store_location **out, size_t *n);
+/* Ends one device's registration: 0 or ENOENT (no such device of that user). */
+int pbx_device_unregister(struct pbx *p, uint64_t tenant_id, uint64_t user_id, uint64_t device_id);
+/* Numbers of registered devices per user, for lists: counts[i] for users[i]. */
+int pbx_device_counts(struct pbx *p, const uint64_t *users, size_t n, unsigned *counts);
+/* Current bans (malloc'd array, the caller frees). */
+int pbx_bans(struct pbx *p, struct security_ban **out, size_t *n);
+/* Lifts a ban: 0, ENOENT (not banned) or EINVAL (not an address). */
+int pbx_ban_lift(struct pbx *p, const char *address);
 
 #endif

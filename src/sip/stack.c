@@ -93,30 +93,6 @@ void sip_stack_limit_free(struct sip_stack_limit *l)
 	free(l);
 }
 
-/* One source: an IPv4 address (IPv4-mapped IPv6 included), or an IPv6 /64, as the
- * TCP per-address cap counts them. Returns the address family, 0 for neither. */
-static uint8_t source_key(const struct sa *sa, uint64_t *key)
-{
-	const uint8_t *b;
-	if (sa_af(sa) == AF_INET) {
-		b = (const uint8_t *)&sa->u.in.sin_addr;
-	} else if (sa_af(sa) == AF_INET6) {
-		const struct in6_addr *a6 = &sa->u.in6.sin6_addr;
-		if (!IN6_IS_ADDR_V4MAPPED(a6)) {
-			uint64_t k = 0;
-			for (int i = 0; i < 8; i++)
-				k = k << 8 | a6->s6_addr[i];
-			*key = k;
-			return 6;
-		}
-		b = a6->s6_addr + 12;
-	} else {
-		return 0;
-	}
-	*key = (uint64_t)b[0] << 24 | (uint64_t)b[1] << 16 | (uint64_t)b[2] << 8 | b[3];
-	return 4;
-}
-
 /* MurmurHash3's 64-bit finaliser over key and seed: every key bit moves every
  * set bit, and without the seed the set of a key cannot be told. */
 static uint32_t limit_set(const struct sip_stack_limit *l, uint64_t key, uint8_t af)
@@ -147,7 +123,7 @@ static uint32_t limit_tokens(const struct sip_stack_limit *l, const struct limit
 bool sip_stack_limit_take(struct sip_stack_limit *l, const struct sa *src, uint64_t now_ms, bool *newly)
 {
 	uint64_t key = 0;
-	uint8_t af = source_key(src, &key);
+	uint8_t af = sa_source_key(src, &key);
 	if (newly)
 		*newly = false;
 	if (!af)
@@ -192,6 +168,8 @@ struct sip_stack {
 	struct sip_listener chain[SIP_STACK_LISTENERS];
 	size_t nchain;
 	uint32_t methods; /* the union of the chain's */
+	sip_filter_h *filter;
+	void *filter_arg;
 	bool trace;
 	struct sip_stack_limit *limit; /* NULL: stateless answers are not limited */
 	char server_hdr[128];
@@ -237,6 +215,12 @@ static void allow_build(struct sip_stack *s)
 const char *sip_stack_server_hdr(const struct sip_stack *s) { return s->server_hdr; }
 struct sip_tsx_layer *sip_stack_tsx(struct sip_stack *s) { return s->tsx; }
 struct sip_transport *sip_stack_transport(struct sip_stack *s) { return s->tp; }
+
+void sip_stack_filter_set(struct sip_stack *s, sip_filter_h *h, void *arg)
+{
+	s->filter = h;
+	s->filter_arg = arg;
+}
 
 int sip_stack_listen(struct sip_stack *s, const struct sip_listener *l)
 {
@@ -505,6 +489,8 @@ static void handle_cancel(struct sip_stack *s, struct sip_msg *req)
 
 static void handle_request(struct sip_stack *s, struct sip_msg *req)
 {
+	if (s->filter && !s->filter(req, s->filter_arg))
+		return;
 	if (sip_tsx_request_absorb(s->tsx, req))
 		return;
 	if (req->mid == SIP_ACK) {
@@ -553,7 +539,7 @@ void sip_stack_input(struct sip_stack *s, const struct sip_peer *src, const char
 		char a[64];
 		log_debug("SIP bad message from %s: %s", sa_str(&src->addr, a, sizeof(a)),
 			  perr.reason ? perr.reason : strerror(err));
-		if (msg && perr.scode && msg->mid != SIP_ACK)
+		if (msg && perr.scode && msg->mid != SIP_ACK && msg->req && (!s->filter || s->filter(msg, s->filter_arg)))
 			sip_stack_reply_stateless(s, msg, perr.scode, perr.reason, NULL);
 		mem_deref(msg);
 		return;

@@ -58,6 +58,12 @@ enum { SIP_STACK_LISTENERS = 16 };
 
 int sip_stack_alloc(struct sip_stack **sp, struct loop *loop, const struct conf *conf);
 void sip_stack_free(struct sip_stack *s);
+/* A gate in front of everything the stack does with a request (retransmissions
+ * included): returns false to drop it silently (a banned source, a scanner, a
+ * flood). Responses are not filtered: they match transactions we started. */
+typedef bool (sip_filter_h)(const struct sip_msg *req, void *arg);
+void sip_stack_filter_set(struct sip_stack *s, sip_filter_h *h, void *arg);
+
 /* Adds l (copied) at the end of the chain. A method's accepted and produced body
  * types are those of the first listener naming the method that gives them.
  * EINVAL for CANCEL (the stack matches it to its INVITE) or no method; ENOSPC past

@@ -240,3 +240,17 @@ int store_session_delete_tenant(struct store *st, uint64_t tenant_id)
 	return tenant_id ? st->ops->session_delete_tenant(st, tenant_id) : EINVAL;
 }
 int store_session_purge(struct store *st, int64_t now_ms) { return st->ops->session_purge(st, now_ms); }
+
+int store_tx_begin(struct store *st) { return st->ops->tx_begin(st); }
+int store_tx_end(struct store *st, int err) { return st->ops->tx_end(st, err); }
+int store_tenant_scan(struct store *st, store_scan_h *h, void *arg) { return st->ops->tenant_scan(st, h, arg); }
+int store_user_scan(struct store *st, store_scan_h *h, void *arg) { return st->ops->user_scan(st, h, arg); }
+int store_location_put(struct store *st, const struct store_location *l)
+{
+	return l->tenant_id && l->user_id ? st->ops->location_put(st, l) : EINVAL;
+}
+int store_location_delete(struct store *st, uint64_t id) { return st->ops->location_delete(st, id); }
+int store_location_scan(struct store *st, int64_t now_ms, store_scan_h *h, void *arg)
+{
+	return st->ops->location_scan(st, now_ms, h, arg);
+}

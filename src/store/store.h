@@ -49,6 +49,11 @@
 #define STORE_HASH_SZ 160     /* encoded Argon2id string */
 #define STORE_EXT_SZ 17       /* extension number: digits */
 #define STORE_SECRET_SZ 129   /* SIP password */
+#define STORE_CONTACT_SZ 512  /* a registered Contact URI, a Path */
+#define STORE_INSTANCE_SZ 128 /* +sip.instance */
+#define STORE_UA_SZ 128       /* User-Agent */
+#define STORE_CALLID_SZ 256
+#define STORE_ADDR_SZ 64      /* a numeric IPv4 or IPv6 address */
 
 /* --- identifiers -------------------------------------------------------------- */
 
@@ -134,6 +139,29 @@ struct store_session {
 	int64_t created_at;
 };
 
+/* A registered device of an extension (a binding of the location service). The
+ * signalling thread owns bindings; the store keeps a copy so that they survive a
+ * restart of pbxd. */
+struct store_location {
+	uint64_t id;
+	uint64_t tenant_id, user_id;
+	char contact[STORE_CONTACT_SZ];
+	char instance[STORE_INSTANCE_SZ]; /* "" when none */
+	uint32_t reg_id;                  /* 0 when none */
+	int q;                            /* q-value times 1000; -1 when none */
+	char path[STORE_CONTACT_SZ];      /* Path header values, "" when none */
+	char transport[8];                /* "udp", "tcp", ... */
+	char address[STORE_ADDR_SZ];      /* where it registered from (after NAT) */
+	uint16_t port;
+	char local_address[STORE_ADDR_SZ]; /* our address it reached */
+	uint16_t local_port;
+	char user_agent[STORE_UA_SZ];
+	char call_id[STORE_CALLID_SZ];
+	uint32_t cseq;
+	int64_t expires_at; /* ms since the epoch */
+	int64_t created_at, updated_at;
+};
+
 /* --- list queries ------------------------------------------------------------- */
 
 enum store_op { STORE_OP_EQ, STORE_OP_NE, STORE_OP_LT, STORE_OP_LE, STORE_OP_GT, STORE_OP_GE };
@@ -189,6 +217,10 @@ struct store_users {
 
 struct store;
 
+/* Called for each row of a scan (a struct store_tenant, store_user or
+ * store_location, valid during the call); non-zero stops the scan and is returned. */
+typedef int (store_scan_h)(const void *row, void *arg);
+
 struct store_ops {
 	const char *name;
 	void (*close)(struct store *st);
@@ -232,6 +264,14 @@ struct store_ops {
 	int (*session_delete_admin)(struct store *st, uint64_t admin_id, uint64_t keep_grant);
 	int (*session_delete_tenant)(struct store *st, uint64_t tenant_id);
 	int (*session_purge)(struct store *st, int64_t now_ms);
+
+	int (*tx_begin)(struct store *st);
+	int (*tx_end)(struct store *st, int err);
+	int (*tenant_scan)(struct store *st, store_scan_h *h, void *arg);
+	int (*user_scan)(struct store *st, store_scan_h *h, void *arg);
+	int (*location_put)(struct store *st, const struct store_location *l);
+	int (*location_delete)(struct store *st, uint64_t id);
+	int (*location_scan)(struct store *st, int64_t now_ms, store_scan_h *h, void *arg);
 };
 
 struct store {
@@ -302,6 +342,26 @@ int store_session_delete_admin(struct store *st, uint64_t admin_id, uint64_t kee
 int store_session_delete_tenant(struct store *st, uint64_t tenant_id);
 /* Deletes expired sessions and the expired records of spent refresh tokens. */
 int store_session_purge(struct store *st, int64_t now_ms);
+
+/* A batch of writes in one transaction (many bindings saved at once cost one
+ * commit): store_tx_end commits when err is 0, else rolls back, and returns err
+ * or the commit's error. Not nested. */
+int store_tx_begin(struct store *st);
+int store_tx_end(struct store *st, int err);
+
+/* System-wide scans, for the signalling thread's in-memory copy of tenants and
+ * extensions, loaded at start: every tenant; every user of every tenant with
+ * their secrets and settings. Not for the API (whose every query is per tenant). */
+int store_tenant_scan(struct store *st, store_scan_h *h, void *arg);
+int store_user_scan(struct store *st, store_scan_h *h, void *arg);
+
+/* Registered devices: put inserts or replaces by id; delete of an id that is not
+ * there is not an error (the user may have been deleted with its bindings). The
+ * scan deletes bindings expired by now_ms and returns the others. A binding whose
+ * user is deleted goes with it. */
+int store_location_put(struct store *st, const struct store_location *l);
+int store_location_delete(struct store *st, uint64_t id);
+int store_location_scan(struct store *st, int64_t now_ms, store_scan_h *h, void *arg);
 
 /* --- the storage worker ------------------------------------------------------- */
 

@@ -81,6 +81,29 @@ static const char *const migrations[] = {
 	"ALTER TABLE users ADD COLUMN version INTEGER NOT NULL DEFAULT 1;"
 	"ALTER TABLE users ADD COLUMN cred_gen INTEGER NOT NULL DEFAULT 1;"
 	"ALTER TABLE sessions ADD COLUMN cred_gen INTEGER NOT NULL DEFAULT 1;",
+	/* 4: registered devices (the location service's bindings), kept across restarts */
+	"CREATE TABLE locations ("
+	"  id INTEGER PRIMARY KEY,"
+	"  tenant_id INTEGER NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,"
+	"  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+	"  contact TEXT NOT NULL,"
+	"  instance TEXT NOT NULL DEFAULT '',"
+	"  reg_id INTEGER NOT NULL DEFAULT 0,"
+	"  q INTEGER NOT NULL DEFAULT -1,"
+	"  path TEXT NOT NULL DEFAULT '',"
+	"  transport TEXT NOT NULL,"
+	"  address TEXT NOT NULL,"
+	"  port INTEGER NOT NULL,"
+	"  local_address TEXT NOT NULL DEFAULT '',"
+	"  local_port INTEGER NOT NULL DEFAULT 0,"
+	"  user_agent TEXT NOT NULL DEFAULT '',"
+	"  call_id TEXT NOT NULL,"
+	"  cseq INTEGER NOT NULL,"
+	"  expires_at INTEGER NOT NULL,"
+	"  created_at INTEGER NOT NULL,"
+	"  updated_at INTEGER NOT NULL);"
+	"CREATE INDEX locations_user ON locations(user_id);"
+	"CREATE INDEX locations_expires ON locations(expires_at);",
 };
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -312,6 +335,23 @@ int store_sq_count(struct store_sq *s, const char *sql, uint64_t arg, bool bind,
 	return e;
 }
 
+static int sq_tx_begin(struct store *st) { return store_sq_tx_begin((struct store_sq *)st); }
+static int sq_tx_end(struct store *st, int err) { return store_sq_tx_end((struct store_sq *)st, err); }
+
+int store_sq_scan(struct store_sq *s, sqlite3_stmt *stmt, void (*fill)(sqlite3_stmt *, void *), void *row,
+		  store_scan_h *h, void *arg)
+{
+	int rc, e = 0;
+	while (!e && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		fill(stmt, row);
+		e = h(row, arg);
+	}
+	if (!e && rc != SQLITE_DONE)
+		e = store_sq_err(s, rc, "scan");
+	sqlite3_finalize(stmt);
+	return e;
+}
+
 static const struct store_ops sq_ops = {
 	.name = "sqlite",
 	.close = sq_close,
@@ -344,4 +384,11 @@ static const struct store_ops sq_ops = {
 	.session_delete_admin = store_sq_session_delete_admin,
 	.session_delete_tenant = store_sq_session_delete_tenant,
 	.session_purge = store_sq_session_purge,
+	.tx_begin = sq_tx_begin,
+	.tx_end = sq_tx_end,
+	.tenant_scan = store_sq_tenant_scan,
+	.user_scan = store_sq_user_scan,
+	.location_put = store_sq_location_put,
+	.location_delete = store_sq_location_delete,
+	.location_scan = store_sq_location_scan,
 };

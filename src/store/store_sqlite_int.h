@@ -4,6 +4,7 @@
  *   store_sqlite_tenants.c   tenants
  *   store_sqlite_users.c     users and their extension
  *   store_sqlite_sessions.c  API sessions
+ *   store_sqlite_locations.c registered devices
  *   store_sqlite_list.c      filtered, paged lists
  * Only src/store includes it. */
 #ifndef STORE_STORE_SQLITE_INT_H
@@ -38,6 +39,9 @@ int store_sq_step_done(struct store_sq *s, sqlite3_stmt *stmt, bool want_change,
 int store_sq_exec(struct store_sq *s, const char *sql);
 /* Runs a prepared single-row SELECT and maps the row with fill (ENOENT: none). */
 int store_sq_get_one(struct store_sq *s, sqlite3_stmt *stmt, void (*fill)(sqlite3_stmt *, void *), void *out);
+/* Steps a prepared SELECT, mapping each row into row with fill and calling h. */
+int store_sq_scan(struct store_sq *s, sqlite3_stmt *stmt, void (*fill)(sqlite3_stmt *, void *), void *row,
+		  store_scan_h *h, void *arg);
 /* SELECT count(*) ... with one optional id parameter. */
 int store_sq_count(struct store_sq *s, const char *sql, uint64_t arg, bool bind, uint64_t *n);
 /* Whether 1 when the query (with ?1 bound to a, ?2 to text b, ?3 to c) returns a
@@ -73,6 +77,7 @@ int store_sq_tenant_get_by_domain(struct store *st, const char *domain, struct s
 int store_sq_tenant_update(struct store *st, struct store_tenant *t);
 int store_sq_tenant_delete(struct store *st, uint64_t id);
 int store_sq_tenant_list(struct store *st, const struct store_query *q, struct store_tenants **out);
+int store_sq_tenant_scan(struct store *st, store_scan_h *h, void *arg);
 
 void store_sq_user_fill(sqlite3_stmt *stmt, void *out);
 /* The insert alone, inside a caller's transaction (a tenant's first admin). */
@@ -85,6 +90,11 @@ int store_sq_user_update(struct store *st, struct store_user *u, uint64_t keep_g
 int store_sq_user_delete(struct store *st, uint64_t tenant_id, uint64_t id);
 int store_sq_user_count(struct store *st, uint64_t tenant_id, uint64_t *n);
 int store_sq_user_list(struct store *st, uint64_t tenant_id, const struct store_query *q, struct store_users **out);
+int store_sq_user_scan(struct store *st, store_scan_h *h, void *arg);
+
+int store_sq_location_put(struct store *st, const struct store_location *l);
+int store_sq_location_delete(struct store *st, uint64_t id);
+int store_sq_location_scan(struct store *st, int64_t now_ms, store_scan_h *h, void *arg);
 
 /* Runs a DELETE/UPDATE/INSERT whose parameters are ?1 a hash (or an id when hash
  * is NULL) and ?2 an integer (when two is not NULL). */

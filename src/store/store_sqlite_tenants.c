@@ -158,3 +158,12 @@ int store_sq_tenant_delete(struct store *st, uint64_t id)
 	sqlite3_bind_int64(stmt, 1, (sqlite3_int64)id);
 	return store_sq_step_done(s, stmt, true, "tenant delete");
 }
+
+int store_sq_tenant_scan(struct store *st, store_scan_h *h, void *arg)
+{
+	struct store_sq *s = (struct store_sq *)st;
+	sqlite3_stmt *stmt;
+	int e = store_sq_prep(s, "SELECT " TENANT_COLS " FROM tenants ORDER BY id", &stmt);
+	struct store_tenant t;
+	return e ? e : store_sq_scan(s, stmt, store_sq_tenant_fill, &t, h, arg);
+}

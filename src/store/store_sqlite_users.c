@@ -209,3 +209,28 @@ int store_sq_user_count(struct store *st, uint64_t tenant_id, uint64_t *n)
 {
 	return store_sq_count((struct store_sq *)st, "SELECT count(*) FROM users WHERE tenant_id = ?", tenant_id, true, n);
 }
+
+/* Each row's settings are released after its callback: the callback copies. */
+struct user_scan {
+	store_scan_h *h;
+	void *arg;
+};
+
+static int user_scan_one(const void *row, void *arg)
+{
+	struct user_scan *us = arg;
+	struct store_user *u = (struct store_user *)row;
+	int e = us->h(u, us->arg);
+	store_user_reset(u);
+	return e;
+}
+
+int store_sq_user_scan(struct store *st, store_scan_h *h, void *arg)
+{
+	struct store_sq *s = (struct store_sq *)st;
+	sqlite3_stmt *stmt;
+	int e = store_sq_prep(s, "SELECT " USER_COLS " FROM users ORDER BY tenant_id, id", &stmt);
+	struct store_user u = { 0 };
+	struct user_scan us = { h, arg };
+	return e ? e : store_sq_scan(s, stmt, store_sq_user_fill, &u, user_scan_one, &us);
+}

@@ -1,0 +1,66 @@
+/* The signalling thread's copy of what it reads per request: tenants by SIP domain
+ * and their extensions with SIP credentials. It never waits on the disk: the copy
+ * is loaded at start, and kept current by the pbx module, which re-reads a row
+ * through the storage worker whenever the API says it wrote it (pbx.h).
+ *
+ * Owned by the signalling thread; not thread-safe. Free with mem_deref(). */
+#ifndef PBX_DIRECTORY_H
+#define PBX_DIRECTORY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/list.h"
+#include "core/pl.h"
+#include "store/store.h"
+
+struct dir_tenant {
+	uint64_t id;
+	char domain[STORE_DOMAIN_SZ]; /* lower case */
+	bool enabled;
+	int64_t max_calls;
+	struct list exts; /* struct dir_ext */
+	struct le le_id, le_domain, le_all;
+	struct directory *dir;
+};
+
+struct dir_ext {
+	uint64_t user_id;
+	struct dir_tenant *tenant;
+	char number[STORE_EXT_SZ];
+	char password[STORE_SECRET_SZ]; /* the SIP password (digest needs it in clear) */
+	char display_name[STORE_NAME_SZ];
+	bool enabled;                   /* the user's account */
+	struct le le_tenant, le_num, le_id;
+};
+
+/* What the directory says when it drops an extension (deleted, disabled, its
+ * tenant gone or disabled): whoever holds state for it (the location service's
+ * bindings) lets go. */
+typedef void (dir_drop_h)(const struct dir_ext *x, void *arg);
+
+struct directory;
+
+int directory_alloc(struct directory **dp, dir_drop_h *drop, void *arg);
+/* Loads every tenant and user from st (at start, before the loop runs). */
+int directory_load(struct directory *d, struct store *st);
+
+struct dir_tenant *directory_tenant_by_domain(const struct directory *d, const struct pl *domain);
+struct dir_tenant *directory_tenant(const struct directory *d, uint64_t id);
+struct dir_ext *directory_ext(const struct dir_tenant *t, const struct pl *number);
+struct dir_ext *directory_ext_by_user(const struct directory *d, uint64_t user_id);
+/* A tenant that may use the PBX, and an extension that may (both enabled). */
+bool directory_usable(const struct dir_ext *x);
+
+/* Applies the stored state of a row: put (insert or replace) or remove. Removing
+ * a tenant removes its extensions; an extension or tenant that stops being usable
+ * is dropped (dir_drop_h) first. */
+int directory_tenant_put(struct directory *d, const struct store_tenant *t);
+void directory_tenant_remove(struct directory *d, uint64_t id);
+int directory_ext_put(struct directory *d, const struct store_user *u);
+void directory_ext_remove(struct directory *d, uint64_t user_id);
+
+size_t directory_tenant_count(const struct directory *d);
+size_t directory_ext_count(const struct directory *d);
+
+#endif
