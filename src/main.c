@@ -17,11 +17,11 @@
 #include "core/log.h"
 #include "core/loop.h"
 #include "pbx/pbx.h"
+#include "pbx/keepalive.h"
 #include "pbx/registrar.h"
 #include "sip/stack.h"
 #include "store/store.h"
 
-#define PBXD_VERSION "0.1.0"
 
 static const struct conf_opt main_opts[] = {
 	{ "config", CONF_STR, "", 0, 0, NULL, "read options from this INI file first" },
@@ -99,6 +99,7 @@ int main(int argc, char **argv)
 		{ pbx_opts, pbx_opts_count },
 		{ registrar_opts, registrar_opts_count },
 		{ security_opts, security_opts_count },
+		{ keepalive_opts, keepalive_opts_count },
 		{ api_opts, api_opts_count },
 	};
 	struct conf conf;

@@ -258,6 +258,7 @@ int api_pw_check(struct api_req *rq, struct api_resp *rs, const char *domain, co
 struct api_rl_keys {
 	uint8_t source[16], account[16];
 };
+/* Not reference counted: free with api_ratelimit_free(). */
 int api_ratelimit_alloc(struct api_ratelimit **rlp, int max_failures, int window_s);
 void api_ratelimit_free(struct api_ratelimit *rl);
 /* domain is NULL for system admins. */

@@ -635,7 +635,7 @@ void api_h_me(struct api_req *rq, struct api_resp *rs)
 void api_h_info(struct api_req *rq, struct api_resp *rs)
 {
 	const char *domain = api_query(rq, "domain");
-	json_t *o = json_pack("{s:s, s:s, s:o}", "product", "pbxd", "version", "0.1.0", "server_time",
+	json_t *o = json_pack("{s:s, s:s, s:o}", "product", "pbxd", "version", PBXD_VERSION, "server_time",
 			      api_json_time(store_now_ms()));
 	if (domain) {
 		struct store_tenant t;

@@ -5,7 +5,7 @@
 
 #include "api/api_int.h"
 
-#define PBXD_API_VERSION "0.1.0"
+#define PBXD_API_VERSION PBXD_VERSION /* the API is versioned with pbxd */
 
 static const struct api_field no_fields[1] = { { 0 } };
 /* Bodies of actions: nothing, or an empty object. */

@@ -13,6 +13,7 @@ enum { LOOP_READ = 1, LOOP_WRITE = 2 };
 struct loop;
 typedef void (loop_fd_h)(int fd, int events, void *arg);
 
+/* Not reference counted: free with loop_free(). */
 int loop_alloc(struct loop **lp);
 /* Registers or changes the interest of fd. */
 int loop_fd_listen(struct loop *l, int fd, int events, loop_fd_h *h, void *arg);

@@ -11,6 +11,7 @@ struct mqueue;
 typedef void (mqueue_h)(int id, void *data, void *arg);
 
 /* Created by the receiving thread, which owns it; handler runs in its loop. */
+/* Not reference counted: free with mqueue_free(). */
 int mqueue_alloc(struct mqueue **mqp, struct loop *loop, mqueue_h *h, void *arg);
 /* Any thread: queues (id, data); data's ownership passes to the handler. */
 int mqueue_push(struct mqueue *mq, int id, void *data);

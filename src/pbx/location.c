@@ -315,6 +315,17 @@ void location_to_store(const struct loc_binding *b, struct store_location *o)
 
 size_t location_count(const struct location *l) { return l->count; }
 
+uint32_t location_buckets(const struct location *l) { return l->ids.mask + 1; }
+
+void location_walk(struct location *l, uint32_t from, uint32_t to, void (*fn)(struct loc_binding *b, void *arg),
+		   void *arg)
+{
+	for (uint32_t i = from; i < to && i <= l->ids.mask; i++) {
+		LIST_FOREACH(&l->ids.buckets[i], le)
+			fn(le->data, arg);
+	}
+}
+
 const char *location_reason_name(enum loc_reason why)
 {
 	switch (why) {
@@ -323,6 +334,7 @@ const char *location_reason_name(enum loc_reason why)
 	case LOC_REPLACED: return "replaced";
 	case LOC_DROPPED: return "dropped";
 	case LOC_ADMIN: return "unregistered by an administrator";
+	case LOC_UNREACHABLE: return "unreachable (no answer to keep-alives)";
 	}
 	return "?";
 }

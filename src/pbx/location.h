@@ -34,6 +34,7 @@ struct loc_binding {
 	int64_t expires_at;     /* ms since the epoch */
 	int64_t created_at, updated_at;
 	struct sip_peer peer;   /* where it registered from (after NAT) */
+	uint8_t unanswered;     /* keep-alive pings in a row without an answer */
 	/* internal */
 	struct le le_aor, le_id;
 	struct tmr tmr;
@@ -43,7 +44,7 @@ struct loc_binding {
 
 enum loc_event { LOC_ADDED, LOC_REFRESHED, LOC_REMOVED };
 /* Why a binding went. */
-enum loc_reason { LOC_EXPIRED, LOC_UNREGISTERED, LOC_REPLACED, LOC_DROPPED, LOC_ADMIN };
+enum loc_reason { LOC_EXPIRED, LOC_UNREGISTERED, LOC_REPLACED, LOC_DROPPED, LOC_ADMIN, LOC_UNREACHABLE };
 
 /* The observer: called after a binding is added or refreshed, and before a removed
  * one is freed (reason says why). */
@@ -88,6 +89,12 @@ void location_unbind_aor(struct location *l, uint64_t user_id, enum loc_reason w
 /* Copies b into the store's form (for persistence and the API). */
 void location_to_store(const struct loc_binding *b, struct store_location *out);
 size_t location_count(const struct location *l);
+/* Walks a slice of the bindings: those in buckets [from, to) of the table of
+ * location_buckets() buckets, so that a periodic task can visit every binding once
+ * per period in even steps. fn may not unbind. */
+uint32_t location_buckets(const struct location *l);
+void location_walk(struct location *l, uint32_t from, uint32_t to, void (*fn)(struct loc_binding *b, void *arg),
+		   void *arg);
 const char *location_reason_name(enum loc_reason why);
 
 #endif

@@ -18,6 +18,7 @@
 #include "pbx/call.h"
 #include "pbx/directory.h"
 #include "pbx/events.h"
+#include "pbx/keepalive.h"
 #include "pbx/location.h"
 #include "pbx/registrar.h"
 #include "sip/auth.h"
@@ -57,6 +58,7 @@ struct pbx {
 	struct location *loc;
 	struct pbx_events *events;
 	struct registrar *reg;
+	struct keepalive *ka;
 	struct call_engine *calls;
 	struct hash pend_ids;
 	struct list pend;
@@ -537,6 +539,8 @@ int pbx_alloc(struct pbx **pp, struct loop *loop, struct sip_stack *sip, const s
 		err = registrar_alloc(&p->reg, sip, conf, p->dir, p->loc, &p->authn);
 	}
 	if (!err)
+		err = keepalive_alloc(&p->ka, loop, sip, p->loc, conf);
+	if (!err)
 		err = call_engine_alloc(&p->calls, sip);
 	if (err) {
 		pbx_free(p);
@@ -557,6 +561,7 @@ void pbx_free(struct pbx *p)
 	if (p->sip)
 		sip_stack_filter_set(p->sip, NULL, NULL);
 	call_engine_free(p->calls);
+	p->ka = mem_deref(p->ka);
 	p->reg = mem_deref(p->reg);
 	if (p->loc)
 		flush(p);

@@ -56,6 +56,7 @@ struct sip_listener {
 
 enum { SIP_STACK_LISTENERS = 16 };
 
+/* Not reference counted: free with sip_stack_free(). */
 int sip_stack_alloc(struct sip_stack **sp, struct loop *loop, const struct conf *conf);
 void sip_stack_free(struct sip_stack *s);
 /* A gate in front of everything the stack does with a request (retransmissions
@@ -100,6 +101,7 @@ struct sip_transport *sip_stack_transport(struct sip_stack *s);
  * means no refill. Returns 0, EINVAL (burst 0, or either over 1,000,000) or
  * ENOMEM. */
 struct sip_stack_limit;
+/* Not reference counted: free with sip_stack_limit_free(). */
 int sip_stack_limit_alloc(struct sip_stack_limit **lp, uint32_t rate, uint32_t burst);
 void sip_stack_limit_free(struct sip_stack_limit *l);
 /* Spends one answer of src's budget at now_ms (any monotonic milliseconds).

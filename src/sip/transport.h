@@ -37,6 +37,7 @@ extern const size_t sip_transport_opts_count;
 /* One framed message. src->conn is borrowed: take a reference to keep it. */
 typedef void (sip_tp_recv_h)(const struct sip_peer *src, const char *data, size_t len, void *arg);
 
+/* Not reference counted: free with sip_transport_free(). */
 int sip_transport_alloc(struct sip_transport **tpp, struct loop *loop, const struct sip_tp_conf *conf,
 			sip_tp_recv_h *rh, void *arg);
 void sip_transport_free(struct sip_transport *tp);

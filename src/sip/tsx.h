@@ -29,6 +29,7 @@ typedef int (sip_tsx_send_h)(const struct sip_peer *dst, const struct mbuf *mb, 
  * exactly one final), or err (ETIMEDOUT for timers B/F, else a transport error). */
 typedef void (sip_ctsx_resp_h)(int err, const struct sip_msg *resp, void *arg);
 
+/* The layer is not reference counted (free with sip_tsx_layer_free); transactions are. */
 int sip_tsx_layer_alloc(struct sip_tsx_layer **lp, struct tmr_heap *th, const struct sip_tsx_timers *tm,
 			sip_tsx_send_h *send, void *arg);
 void sip_tsx_layer_free(struct sip_tsx_layer *l);

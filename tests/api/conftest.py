@@ -127,6 +127,7 @@ class Pbxd:
         self.extra = list(extra)
         self.tls = tls
         self.port = free_port()
+        self.sip_port = free_port(socket.SOCK_DGRAM)
         self.proc = None
         self.log = None
 
@@ -136,7 +137,7 @@ class Pbxd:
 
     def start(self):
         args = [pbxd_bin(), f"--data-dir={self.dir}", "--http-address=127.0.0.1",
-                f"--http-port={self.port}", f"--sip-udp-port={free_port(socket.SOCK_DGRAM)}",
+                f"--http-port={self.port}", f"--sip-udp-port={self.sip_port}",
                 f"--sip-tcp-port={free_port()}", "--sip-address=127.0.0.1",
                 f"--admin-password={ADMIN_PASSWORD}", "--http-tls=" + ("on" if self.tls else "off")]
         args += self.extra

@@ -6,6 +6,7 @@ import os
 import re
 
 from conftest import ADMIN_PASSWORD, ROOT, new_tenant, new_user, uniq
+from sipreg import register
 
 # The interface issue 4 names (pbxctl and the portal rely on it).
 ISSUE_ROUTES = {
@@ -230,6 +231,30 @@ def test_every_route_success_path(pbxd):
     assert mine["record_audio"] is True
     mine = hit(bond, "POST", "/api/user/extension", body={"dnd": True})
     assert mine["dnd"] is True
+
+    # a device registers for extension 101 (issue 11): listed, then unregistered
+    assert register(pbxd.sip_port, "101", "sip-Secret-3", domain=f"{name}.test") == 200
+    devs = {"count": 0}
+    for _ in range(50):  # the PBX learns of the new user through the storage worker
+        devs = hit(boss, "GET", "/api/users/{id}/devices", f"/api/users/{uid}/devices")
+        if devs["count"]:
+            break
+    assert devs["count"] == 1 and devs["items"][0]["transport"] == "udp", devs
+    assert devs["items"][0]["user_agent"] == "api-tests/1" and 3500 < devs["items"][0]["expires"] <= 3600
+    dev = devs["items"][0]["id"]
+    hit(boss, "POST", "/api/users/{id}/devices/{device_id}/destroy", f"/api/users/{uid}/devices/{dev}/destroy",
+        status=204)
+    assert boss.ok("GET", f"/api/users/{uid}/devices")["count"] == 0
+    refused(boss, "POST", "/api/users/{id}/devices/{device_id}/destroy",
+            f"/api/users/{uid}/devices/{dev}/destroy", 404)
+    # failed authentications from 127.0.0.2 ban it (10 by default), the system admin lifts the ban
+    for _ in range(10):
+        assert register(pbxd.sip_port, "101", "wrong-password", domain=f"{name}.test", source="127.0.0.2") == 403
+    bans = hit(admin, "GET", "/api/security/bans")
+    assert any(b["address"] == "127.0.0.2" and b["prefix"] == 32 for b in bans["items"]), bans
+    hit(admin, "POST", "/api/security/bans/{address}/destroy", "/api/security/bans/127.0.0.2/destroy", status=204)
+    assert all(b["address"] != "127.0.0.2" for b in admin.ok("GET", "/api/security/bans")["items"])
+    refused(admin, "POST", "/api/security/bans/{address}/destroy", "/api/security/bans/127.0.0.2/destroy", 404)
     hit(bond, "POST", "/api/auth/sign_out", status=204)
     refused(bond, "GET", "/api/me", "/api/me", 401)
 
@@ -267,7 +292,8 @@ def test_documented_paths_are_routes(pbxd):
     doc = c.ok("GET", "/api/openapi.json")
     for p, item in doc["paths"].items():
         for m in item:
-            r = c.request(m.upper(), p.replace("{id}", "1"), body={} if m == "post" else None)
+            r = c.request(m.upper(), p.replace("{id}", "1").replace("{device_id}", "1").replace("{address}", "10.0.0.1"),
+                          body={} if m == "post" else None)
             assert r.status_code != 405
             if r.status_code == 404:
                 assert not r.body["error"]["message"].startswith("no route"), (m, p)
