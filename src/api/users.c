@@ -28,13 +28,16 @@
 		       api_check_secret, NULL, 0, "SIP password of the extension (digest authentication)" }
 #define U_TIME(n) { n, API_T_STRING, API_F_READONLY, 0, 0, NULL, NULL, NULL, 0, "ISO 8601 UTC" }
 
+#define U_DEVICES { "registered_devices", API_T_INT, API_F_READONLY, 0, 100, NULL, NULL, NULL, 0, \
+		    "Devices registered for the extension now (GET /api/users/{id}/devices lists them)" }
+
 static const struct api_field summary_fields[] = {
-	U_ID, U_USERNAME(0), U_DISPLAY, U_EMAIL(0), U_ROLE, U_ENABLED, U_EXT(0),
+	U_ID, U_USERNAME(0), U_DISPLAY, U_EMAIL(0), U_ROLE, U_ENABLED, U_EXT(0), U_DEVICES,
 };
 const struct api_schema api_s_user_summary = API_SCHEMA("UserSummary", summary_fields, "A user in a list");
 
 static const struct api_field user_fields[] = {
-	U_ID, U_USERNAME(0), U_DISPLAY, U_EMAIL(0), U_ROLE, U_ENABLED, U_EXT(0),
+	U_ID, U_USERNAME(0), U_DISPLAY, U_EMAIL(0), U_ROLE, U_ENABLED, U_EXT(0), U_DEVICES,
 	U_TIME("created_at"), U_TIME("updated_at"),
 };
 const struct api_schema api_s_user = API_SCHEMA("User", user_fields,
@@ -83,12 +86,28 @@ static json_t *user_summary(const struct store_user *u)
 			 u->ext_number);
 }
 
-static json_t *user_json(const struct store_user *u)
+/* How many devices are registered for each of n users (0 when the PBX cannot
+ * say right now: a list is not refused for it). */
+static void devices_count(struct api_req *rq, const uint64_t *ids, size_t n, unsigned *counts)
+{
+	if (pbx_device_counts(rq->api->pbx, ids, n, counts))
+		memset(counts, 0, n * sizeof(*counts));
+}
+
+static json_t *user_json_n(const struct store_user *u, unsigned devices)
 {
 	json_t *o = user_summary(u);
+	json_object_set_new(o, "registered_devices", json_integer(devices));
 	json_object_set_new(o, "created_at", api_json_time(u->created_at));
 	json_object_set_new(o, "updated_at", api_json_time(u->updated_at));
 	return o;
+}
+
+static json_t *user_json(struct api_req *rq, const struct store_user *u)
+{
+	unsigned n = 0;
+	devices_count(rq, &u->id, 1, &n);
+	return user_json_n(u, n);
 }
 
 /* Copies the fields present in body into u; a new login password arrives
@@ -167,7 +186,7 @@ static void user_edit(struct api_req *rq, uint64_t id, user_edit_h *edit, void *
 		else if (answer == ANSWER_NONE)
 			api_ok(rs, 204, NULL);
 		else
-			api_ok(rs, 200, answer == ANSWER_USER ? user_json(&u) : api_settings_load(&u));
+			api_ok(rs, 200, answer == ANSWER_USER ? user_json(rq, &u) : api_settings_load(&u));
 		store_user_reset(&u);
 		return;
 	}
@@ -185,9 +204,18 @@ void api_h_users_list(struct api_req *rq, struct api_resp *rs)
 		api_store_error(rs, rq->st, e, "users");
 		return;
 	}
+	uint64_t ids[100];
+	unsigned counts[100];
+	size_t n = l->n < 100 ? l->n : 100;
+	for (size_t i = 0; i < n; i++)
+		ids[i] = l->v[i].id;
+	devices_count(rq, ids, n, counts);
 	json_t *items = json_array();
-	for (size_t i = 0; i < l->n; i++)
-		json_array_append_new(items, user_summary(&l->v[i]));
+	for (size_t i = 0; i < l->n; i++) {
+		json_t *o = user_summary(&l->v[i]);
+		json_object_set_new(o, "registered_devices", json_integer(i < n ? counts[i] : 0));
+		json_array_append_new(items, o);
+	}
 	api_ok(rs, 200, json_pack("{s:I, s:o}", "count", (json_int_t)l->count, "items", items));
 	mem_deref(l);
 }
@@ -210,7 +238,7 @@ void api_h_users_create(struct api_req *rq, struct api_resp *rs)
 		api_store_error(rs, rq->st, e, "user");
 	else {
 		pbx_notify_user(rq->api->pbx, u.tenant_id, u.id);
-		api_ok(rs, 201, user_json(&u));
+		api_ok(rs, 201, user_json(rq, &u));
 	}
 }
 
@@ -219,7 +247,7 @@ void api_h_users_get(struct api_req *rq, struct api_resp *rs)
 	struct store_user u = { 0 };
 	if (load(rq, rq->id, &u, rs))
 		return;
-	api_ok(rs, 200, user_json(&u));
+	api_ok(rs, 200, user_json(rq, &u));
 	store_user_reset(&u);
 }
 
@@ -310,7 +338,7 @@ void api_h_user_profile_get(struct api_req *rq, struct api_resp *rs)
 	struct store_user u = { 0 };
 	if (load(rq, rq->who.user_id, &u, rs))
 		return;
-	api_ok(rs, 200, user_json(&u));
+	api_ok(rs, 200, user_json(rq, &u));
 	store_user_reset(&u);
 }
 

@@ -242,6 +242,8 @@ def test_every_route_success_path(pbxd):
     assert devs["count"] == 1 and devs["items"][0]["transport"] == "udp", devs
     assert devs["items"][0]["user_agent"] == "api-tests/1" and 3500 < devs["items"][0]["expires"] <= 3600
     dev = devs["items"][0]["id"]
+    assert boss.ok("GET", f"/api/users/{uid}")["registered_devices"] == 1  # REG-04: the Status column
+    assert [x["registered_devices"] for x in boss.ok("GET", "/api/users")["items"] if x["id"] == uid] == [1]
     hit(boss, "POST", "/api/users/{id}/devices/{device_id}/destroy", f"/api/users/{uid}/devices/{dev}/destroy",
         status=204)
     assert boss.ok("GET", f"/api/users/{uid}/devices")["count"] == 0
