@@ -106,11 +106,18 @@ void api_h_users_devices(struct api_req *rq, struct api_resp *rs)
 void api_h_users_device_destroy(struct api_req *rq, struct api_resp *rs)
 {
 	uint64_t dev;
+	struct store_user u = { 0 };
+	int e = store_user_get(rq->st, rq->who.tenant_id, rq->id, &u);
+	store_user_reset(&u);
+	if (e) {
+		api_store_error(rs, rq->st, e, "user");
+		return;
+	}
 	if (api_parse_id(rq->key, &dev)) {
 		api_error(rs, 404, "not_found", NULL, "device not found");
 		return;
 	}
-	int e = pbx_device_unregister(rq->api->pbx, rq->who.tenant_id, rq->id, dev);
+	e = pbx_device_unregister(rq->api->pbx, rq->who.tenant_id, rq->id, dev);
 	if (e == ENOENT)
 		api_error(rs, 404, "not_found", NULL, "device not found");
 	else if (e)

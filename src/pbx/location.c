@@ -299,6 +299,8 @@ void location_to_store(const struct loc_binding *b, struct store_location *o)
 	snprintf(o->user_agent, sizeof(o->user_agent), "%s", b->user_agent);
 	snprintf(o->call_id, sizeof(o->call_id), "%s", b->call_id);
 	snprintf(o->transport, sizeof(o->transport), "%s", sip_transport_name(b->peer.tp));
+	for (char *c = o->transport; *c; c++) /* lower case, as store.h keeps it */
+		*c = (char)(*c >= 'A' && *c <= 'Z' ? *c + 32 : *c);
 	sa_ntop(&b->peer.addr, o->address, sizeof(o->address));
 	o->port = sa_port(&b->peer.addr);
 	if (sa_af(&b->peer.local)) {

@@ -155,6 +155,17 @@ static int cidr_parse(const char *text, struct cidr *c)
 			return EINVAL;
 		c->prefix = (int)p;
 	}
+	/* ::ffff:a.b.c.d/N is IPv4 written as IPv6: sources are compared as IPv4
+	 * (cidr_match unmaps them), so is the rule. Shorter than /96 it would span
+	 * more than the mapped space: refused. */
+	if (c->af == AF_INET6 && IN6_IS_ADDR_V4MAPPED((struct in6_addr *)c->addr)) {
+		if (c->prefix < 96)
+			return EINVAL;
+		memmove(c->addr, c->addr + 12, 4);
+		memset(c->addr + 4, 0, 12);
+		c->af = AF_INET;
+		c->prefix -= 96;
+	}
 	return 0;
 }
 
@@ -310,6 +321,12 @@ bool security_auth_failed(struct security *s, const struct sa *addr, const char 
 	list_append(&s->lru, &x->le_lru, x);
 	if (is_banned(s, x, now))
 		return false;
+	if (x->banned_until) {
+		/* A ban served wipes the slate: the next failures count from zero. */
+		x->banned_until = 0;
+		x->failures = 0;
+		x->window_start = now;
+	}
 	if (now - x->window_start >= s->window_ms) {
 		x->window_start = now;
 		x->failures = 0;
@@ -341,7 +358,7 @@ static bool ua_blocked(const struct security *s, const struct sip_msg *req)
 	const struct sip_hdr *h = sip_msg_hdr(req, SIP_HDR_USER_AGENT);
 	if (!h || !h->val.l)
 		return false;
-	char ua[256];
+	char ua[1024]; /* past this, a User-Agent is not a phone's */
 	size_t n = h->val.l < sizeof(ua) - 1 ? h->val.l : sizeof(ua) - 1;
 	for (size_t i = 0; i < n; i++)
 		ua[i] = (char)tolower((unsigned char)h->val.p[i]);

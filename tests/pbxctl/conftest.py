@@ -6,7 +6,8 @@ network namespace (nothing they do can reach or disturb the host's network):
 
     tools/netns-run /usr/bin/python3 -m pytest tests/pbxctl
 
-PBXD_BIN and PBXCTL_BIN name the binaries (default build/pbxd, build/pbxctl).
+PBXD_BIN and PBXCTL_BIN name the binaries (default build/pbxd, and the pbxctl of
+PBXD_BIN's build).
 """
 import pytest
 

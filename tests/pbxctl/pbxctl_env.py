@@ -14,7 +14,13 @@ import pytest
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 PBXD_BIN = os.environ.get("PBXD_BIN", os.path.join(ROOT, "build", "pbxd"))
-PBXCTL_BIN = os.environ.get("PBXCTL_BIN", os.path.join(ROOT, "build", "pbxctl"))
+# Without PBXCTL_BIN, the pbxctl of the same build as PBXD_BIN (its build dir's
+# top, as `make build` links it, or where Meson puts it), so a test never pairs
+# one build's pbxd with another's pbxctl.
+_BUILD = os.path.dirname(PBXD_BIN)
+PBXCTL_BIN = os.environ.get("PBXCTL_BIN") or next(
+    (p for p in (os.path.join(_BUILD, "pbxctl"), os.path.join(_BUILD, "tools", "pbxctl", "pbxctl"))
+     if os.access(p, os.X_OK)), os.path.join(_BUILD, "pbxctl"))
 ADMIN_PASSWORD = "Adm1n-pass-word"
 
 # Loopback needs no proxy; a proxy from the environment would only get in the way.
@@ -48,7 +54,8 @@ def free_port_both():
 
 
 class Pbxd:
-    def __init__(self, tmp_path, data_dir=None, admin_password=ADMIN_PASSWORD, tls=False):
+    def __init__(self, tmp_path, data_dir=None, admin_password=ADMIN_PASSWORD, tls=False, extra_args=()):
+        """extra_args: more pbxd options, e.g. ("--auth-max-failures=3",)."""
         for b in (PBXD_BIN, PBXCTL_BIN):
             if not os.access(b, os.X_OK):
                 pytest.fail("%s is missing: run `make build` (or set PBXD_BIN/PBXCTL_BIN)" % b)
@@ -57,12 +64,12 @@ class Pbxd:
         self.data_dir = str(data_dir or tmp_path / "data")
         self.admin_password = admin_password
         self.log_path = tmp_path / "pbxd.log"
-        sip = free_port_both()
+        self.sip_port = free_port_both()  # UDP, for tests that register devices
         args = [PBXD_BIN,
                 "--http-tls=%s" % ("on" if tls else "off"), "--http-address=127.0.0.1", "--http-port=%d" % self.port,
-                "--sip-address=127.0.0.1", "--sip-udp-port=%d" % sip,
+                "--sip-address=127.0.0.1", "--sip-udp-port=%d" % self.sip_port,
                 "--sip-tcp-port=%d" % free_port(),
-                "--data-dir=%s" % self.data_dir]
+                "--data-dir=%s" % self.data_dir] + list(extra_args)
         if admin_password is not None:
             args.append("--admin-password=%s" % admin_password)
         self.log = open(self.log_path, "wb")

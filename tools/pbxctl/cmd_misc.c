@@ -1,7 +1,8 @@
 /* The commands that are not a collection: `info` (public, no sign-in), `me` and
  * `password` (the signed-in account), `registrations` and `calls` (read-only views
- * that later issues add to the API; until then pbxctl says so plainly), and `init`,
- * the one command that works on the local machine instead of through the API. */
+ * across the tenant; when a pbxd's API lacks the route, pbxctl says so plainly),
+ * and `init`, the one command that works on the local machine instead of through
+ * the API. */
 #include <errno.h>
 #include <dirent.h>
 #include <stdio.h>
@@ -105,6 +106,11 @@ static void not_yet(const char *what)
 
 /* Registrations are per user (GET /api/users/{id}/devices); they are gathered
  * into one table with the owner's name and extension in front. */
+static const struct ctl_col owner_cols[] = {
+	{ "username", "USERNAME" },
+	{ "extension_number", "EXTENSION" },
+};
+
 int ctl_cmd_registrations(struct ctl *c, int argc, char **argv)
 {
 	struct ctl_args a;
@@ -164,7 +170,7 @@ int ctl_cmd_registrations(struct ctl *c, int argc, char **argv)
 		json_decref(resp);
 	}
 	json_object_set_new(out, "count", json_integer((json_int_t)json_array_size(json_object_get(out, "items"))));
-	ctl_res_print_list(c, out, NULL, 0);
+	ctl_devices_print(c, out, owner_cols, sizeof(owner_cols) / sizeof(owner_cols[0]));
 done:
 	json_decref(out);
 	json_decref(list);

@@ -1,7 +1,8 @@
 /* `pbxctl user ...` and `pbxctl extension ...`: the users of the signed-in tenant
- * (a tenant admin's job) and the extensions they own. In pbxd an extension is part
- * of its user (number, SIP password and settings), so extensions are listed from
- * the users unless the API offers a collection of its own. */
+ * (a tenant admin's job), the devices registered for them, and the extensions
+ * they own. In pbxd an extension is part of its user (number, SIP password and
+ * settings), so extensions are listed from the users unless the API offers a
+ * collection of its own. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,6 +97,134 @@ static int user_password(struct ctl *c, struct ctl_args *a)
 	return err;
 }
 
+/* The device table shows where a device is (address:port, as one would dial it)
+ * and the time left in words, which read better than the API's separate port and
+ * seconds; each row is a copy of the device with those two added, so --json never
+ * sees them. The two names start with '_' so no API field can collide with them. */
+static const struct ctl_col device_cols[] = {
+	{ "id", "ID" },
+	{ "_where", "ADDRESS" },
+	{ "transport", "TRANSPORT" },
+	{ "user_agent", "USER AGENT" },
+	{ "_expires_in", "EXPIRES IN" },
+};
+#define DEVICE_NCOLS (sizeof(device_cols) / sizeof(device_cols[0]))
+
+/* "42s", "5m 03s", "1h 00m", "2d 03h": seconds to the precision that matters. */
+static void fmt_left(json_int_t s, char *buf, size_t size)
+{
+	if (s < 0)
+		s = 0;
+	if (s < 60)
+		snprintf(buf, size, "%llds", (long long)s);
+	else if (s < 3600)
+		snprintf(buf, size, "%lldm %02llds", (long long)(s / 60), (long long)(s % 60));
+	else if (s < 86400)
+		snprintf(buf, size, "%lldh %02lldm", (long long)(s / 3600), (long long)(s % 3600 / 60));
+	else
+		snprintf(buf, size, "%lldd %02lldh", (long long)(s / 86400), (long long)(s % 86400 / 3600));
+}
+
+static json_t *device_row(const json_t *d)
+{
+	json_t *row = json_copy((json_t *)d);
+	const char *addr = json_string_value(json_object_get(d, "address"));
+	const json_t *port = json_object_get(d, "port");
+	const json_t *exp = json_object_get(d, "expires");
+	char where[128], left[32];
+
+	if (!row)
+		return NULL;
+	/* IPv6 in brackets, so the port cannot be read as part of the address. */
+	if (addr && json_is_integer(port) && strchr(addr, ':'))
+		snprintf(where, sizeof(where), "[%s]:%" JSON_INTEGER_FORMAT, addr, json_integer_value(port));
+	else if (addr && json_is_integer(port))
+		snprintf(where, sizeof(where), "%s:%" JSON_INTEGER_FORMAT, addr, json_integer_value(port));
+	else
+		snprintf(where, sizeof(where), "%s", addr ? addr : "-");
+	json_object_set_new(row, "_where", json_string(where));
+	if (json_is_integer(exp)) {
+		fmt_left(json_integer_value(exp), left, sizeof(left));
+		json_object_set_new(row, "_expires_in", json_string(left));
+	}
+	return row;
+}
+
+/* Lead columns the device table takes at most; registrations uses two. */
+#define DEVICE_LEAD_MAX 4
+
+void ctl_devices_print(struct ctl *c, const json_t *list, const struct ctl_col *lead, size_t nlead)
+{
+	struct ctl_col cols[DEVICE_LEAD_MAX + DEVICE_NCOLS];
+	json_t *rows, *d;
+	size_t i;
+
+	if (c->json) {
+		ctl_out_json(list);
+		return;
+	}
+	if (nlead > DEVICE_LEAD_MAX)
+		nlead = DEVICE_LEAD_MAX;
+	if (nlead) /* lead may be NULL, which memcpy must not see even for 0 bytes */
+		memcpy(cols, lead, nlead * sizeof(*lead));
+	memcpy(cols + nlead, device_cols, sizeof(device_cols));
+	rows = json_array();
+	if (!rows)
+		return;
+	json_array_foreach(json_object_get(list, "items"), i, d)
+		json_array_append_new(rows, device_row(d));
+	ctl_out_table(rows, cols, nlead + DEVICE_NCOLS);
+	json_decref(rows);
+}
+
+/* The API answers a user's devices in one piece (a user has a handful), so there
+ * are no pages to fetch and no list options to pass. */
+static int user_devices(struct ctl *c, struct ctl_args *a)
+{
+	json_t *resp = NULL;
+	char path[1024];
+	int err;
+
+	if ((err = ctl_res_npos(a, 2, "user devices ID")) || (err = ctl_args_check_used(a, "user devices"))
+	    || (err = ctl_path(c, path, sizeof(path), "/api/users/%s/devices", a->pos[1]))
+	    || (err = ctl_api(c, "GET", path, NULL, &resp, NULL)))
+		return err;
+	ctl_devices_print(c, resp, NULL, 0);
+	json_decref(resp);
+	return 0;
+}
+
+static int user_unregister(struct ctl *c, struct ctl_args *a)
+{
+	char head[512], tail[512], path[1024], msg[128];
+	json_t *resp = NULL;
+	long status = 0;
+	int err;
+
+	if ((err = ctl_res_npos(a, 3, "user unregister ID DEVICE_ID"))
+	    || (err = ctl_args_check_used(a, "user unregister")))
+		return err;
+	/* Both parts escaped on their own; the escaped text is never a format. */
+	if ((err = ctl_path(c, head, sizeof(head), "/api/users/%s/devices/", a->pos[1]))
+	    || (err = ctl_path(c, tail, sizeof(tail), "%s/destroy", a->pos[2])))
+		return err;
+	snprintf(path, sizeof(path), "%s%s", head, tail);
+	if ((err = ctl_api(c, "POST", path, NULL, &resp, &status)))
+		return err;
+	if (status / 100 != 2) {
+		ctl_api_report(c, status, resp);
+		/* The API says the same for an unknown user and an unknown device. */
+		if (status == 404)
+			fprintf(stderr, "pbxctl: `pbxctl user devices %s` lists the user's device ids\n", a->pos[1]);
+		err = EPROTO;
+	} else {
+		snprintf(msg, sizeof(msg), "device %.60s unregistered", a->pos[2]);
+		ctl_out_result(c, resp, msg);
+	}
+	json_decref(resp);
+	return err;
+}
+
 int ctl_cmd_user(struct ctl *c, int argc, char **argv)
 {
 	struct ctl_args a;
@@ -125,8 +254,12 @@ int ctl_cmd_user(struct ctl *c, int argc, char **argv)
 			err = ctl_res_delete(c, &users, a.pos[1]);
 	} else if (strcmp(verb, "password") == 0) {
 		err = user_password(c, &a);
+	} else if (strcmp(verb, "devices") == 0) {
+		err = user_devices(c, &a);
+	} else if (strcmp(verb, "unregister") == 0) {
+		err = user_unregister(c, &a);
 	} else {
-		ctl_usage_error("user: expected list, show, add, update, delete or password");
+		ctl_usage_error("user: expected list, show, add, update, delete, password, devices or unregister");
 		err = EINVAL;
 	}
 	ctl_args_free(&a);

@@ -148,6 +148,11 @@ int ctl_res_npos(const struct ctl_args *a, size_t want, const char *usage);
  * item. */
 void ctl_res_print_list(struct ctl *c, const json_t *list, const struct ctl_col *cols, size_t ncols);
 
+/* cmd_user.c: prints a {"count", "items"} list of devices (the API's Device
+ * objects) as a table, lead columns (taken from each item as they are) first;
+ * with --json the list as it is. */
+void ctl_devices_print(struct ctl *c, const json_t *list, const struct ctl_col *lead, size_t nlead);
+
 /* Command groups; each takes the arguments after the command name. */
 int ctl_cmd_info(struct ctl *c, int argc, char **argv);
 int ctl_cmd_me(struct ctl *c, int argc, char **argv);
@@ -157,6 +162,7 @@ int ctl_cmd_user(struct ctl *c, int argc, char **argv);
 int ctl_cmd_extension(struct ctl *c, int argc, char **argv);
 int ctl_cmd_registrations(struct ctl *c, int argc, char **argv);
 int ctl_cmd_calls(struct ctl *c, int argc, char **argv);
+int ctl_cmd_ban(struct ctl *c, int argc, char **argv);
 int ctl_cmd_init(struct ctl *c, int argc, char **argv);
 
 #endif

@@ -11,7 +11,7 @@
 
 #include "ctl.h"
 
-#define PBXCTL_VERSION "0.1.0"
+#define PBXCTL_VERSION PBXD_VERSION /* one version for the project, from meson.build */
 #define PBXCTL_DEFAULT_URL "https://127.0.0.1:8887"
 
 static const char usage_text[] =
@@ -52,9 +52,15 @@ static const char usage_text[] =
 	"  user update ID --FIELD=VALUE...   e.g. --display-name='Ann Lee' --enabled=false\n"
 	"  user delete ID\n"
 	"  user password ID [NEWPW|-]        set another user's password (tenant admin)\n"
+	"  user devices ID                   the user's registered devices (device id, address,\n"
+	"                                    transport, user agent, time until they expire)\n"
+	"  user unregister ID DEVICE_ID      unregister one; the device may register again\n"
 	"  extension list                    extension numbers and their users\n"
-	"  registrations                     registered devices (needs a pbxd that offers them)\n"
+	"  registrations                     registered devices of every user of the tenant\n"
 	"  calls                             active calls (needs a pbxd that offers them)\n"
+	"  ban list                          SIP sources banned after failed authentications\n"
+	"                                    (system admin)\n"
+	"  ban lift ADDRESS                  lift a ban (IPv6: any address of the banned /64)\n"
 	"  init --data-dir=DIR [--admin-password=PW]\n"
 	"                                    prepare an empty data dir; runs nothing itself\n"
 	"\n"
@@ -101,6 +107,8 @@ static const struct {
 	{ "extensions", ctl_cmd_extension },
 	{ "registrations", ctl_cmd_registrations },
 	{ "calls", ctl_cmd_calls },
+	{ "ban", ctl_cmd_ban },
+	{ "bans", ctl_cmd_ban },
 	{ "init", ctl_cmd_init },
 };
 
