@@ -21,6 +21,8 @@ libargon2-dev
 libcurl4-openssl-dev
 sip-tester
 kamailio
+baresip
+sipvicious
 python3-pytest
 python3-requests
 iproute2

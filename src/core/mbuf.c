@@ -31,6 +31,17 @@ struct mbuf *mbuf_alloc(size_t size, size_t max)
 	return mb;
 }
 
+void mbuf_trim(struct mbuf *mb)
+{
+	if (!mb->end || mb->end >= mb->size)
+		return;
+	uint8_t *nb = realloc(mb->buf, mb->end);
+	if (nb) {
+		mb->buf = nb;
+		mb->size = mb->end;
+	}
+}
+
 void mbuf_reset(struct mbuf *mb)
 {
 	mb->pos = mb->end = 0;

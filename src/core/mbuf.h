@@ -28,6 +28,8 @@ int mbuf_printf(struct mbuf *mb, const char *fmt, ...) __attribute__((format(pri
 int mbuf_vprintf(struct mbuf *mb, const char *fmt, va_list ap);
 /* Drops the first n bytes (consumed stream data), moving the rest to the front. */
 void mbuf_shift(struct mbuf *mb, size_t n);
+/* Gives back what is allocated past end (a buffer that is kept, not written). */
+void mbuf_trim(struct mbuf *mb);
 /* Makes room for n more bytes after end; returns 0 or ENOMEM/EMSGSIZE. */
 int mbuf_reserve(struct mbuf *mb, size_t n);
 static inline size_t mbuf_left(const struct mbuf *mb) { return mb->end - mb->pos; }

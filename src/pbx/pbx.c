@@ -5,6 +5,7 @@
 #include "pbx/pbx.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,9 +27,10 @@
 const struct conf_opt pbx_opts[] = {
 	{ "auth-nonce-lifetime", CONF_INT, "300", 10, 86400, NULL,
 	  "seconds a digest nonce stays fresh before a client must re-authenticate" },
-	{ "auth-algorithms", CONF_STR, "MD5,SHA-256", 0, 0, NULL,
-	  "digest algorithms challenged, most preferred first (MD5, SHA-256, SHA-512-256); "
-	  "MD5 first because most phones answer only the first challenge" },
+	{ "auth-algorithms", CONF_STR, "MD5", 0, 0, NULL,
+	  "digest algorithms challenged, most preferred first (MD5, SHA-256, SHA-512-256); MD5 alone by"
+	  " default: many phones answer only the first challenge, and some (libre/baresip) refuse a 401"
+	  " that offers any algorithm they lack" },
 };
 const size_t pbx_opts_count = sizeof(pbx_opts) / sizeof(pbx_opts[0]);
 
@@ -36,6 +38,8 @@ enum { MSG_TENANT = 1, MSG_USER, MSG_SYNC };
 #define FLUSH_MS 500      /* bindings are saved at most this late */
 #define FLUSH_BATCH 2000  /* or at once when this many changes wait */
 #define SYNC_TIMEOUT_S 5
+#define HOUSEKEEP_MS 10000
+#define TRIM_AFTER 2000 /* transactions ended since the last look that make a trim worth it */
 
 /* A binding change waiting to be saved: the latest state of that binding wins. */
 struct pending {
@@ -63,6 +67,8 @@ struct pbx {
 	struct hash pend_ids;
 	struct list pend;
 	struct tmr flush_tmr;
+	struct tmr housekeep_tmr;
+	size_t tsx_peak; /* most transactions seen since the last trim */
 	bool closing;
 };
 
@@ -463,6 +469,25 @@ int pbx_ban_lift(struct pbx *p, const char *address)
 	return sync_run(p, lift_h, &q);
 }
 
+/* --- housekeeping ---------------------------------------------------------------- */
+
+/* After a storm (thousands of phones registering at once) the transactions that
+ * absorbed their retransmissions end 32 s later, but malloc keeps their memory:
+ * once many have ended, it is handed back, so that the resident size follows what
+ * pbxd holds (its bindings), not the worst minute it had. */
+static void on_housekeep(void *arg)
+{
+	struct pbx *p = arg;
+	size_t n = sip_tsx_layer_count(sip_stack_tsx(p->sip));
+	if (n > p->tsx_peak)
+		p->tsx_peak = n;
+	if (p->tsx_peak - n >= TRIM_AFTER) {
+		malloc_trim(0);
+		p->tsx_peak = n;
+	}
+	tmr_start(loop_timers(p->loop), &p->housekeep_tmr, HOUSEKEEP_MS, on_housekeep, p);
+}
+
 /* --- start and stop --------------------------------------------------------------- */
 
 static int64_t wall_ms(void)
@@ -541,6 +566,8 @@ int pbx_alloc(struct pbx **pp, struct loop *loop, struct sip_stack *sip, const s
 	if (!err)
 		err = keepalive_alloc(&p->ka, loop, sip, p->loc, conf);
 	if (!err)
+		tmr_start(loop_timers(loop), &p->housekeep_tmr, HOUSEKEEP_MS, on_housekeep, p);
+	if (!err)
 		err = call_engine_alloc(&p->calls, sip);
 	if (err) {
 		pbx_free(p);
@@ -555,6 +582,7 @@ void pbx_free(struct pbx *p)
 	if (!p)
 		return;
 	p->closing = true;
+	tmr_cancel(&p->housekeep_tmr);
 	/* What the worker and the API sent last is handled, not dropped. */
 	if (p->mq)
 		mqueue_flush(p->mq);

@@ -30,10 +30,24 @@ struct sip_tsx_layer {
 	uint64_t rnd;
 };
 
+/* What matching a request to a server transaction reads (RFC 3261 §17.2.3, and
+ * the RFC 2543 fallback), copied out of the request: the request itself, some
+ * kilobytes, goes once the final response is sent, while the transaction lives on
+ * for 32 s to absorb retransmissions (thousands of them after a storm of
+ * REGISTERs). */
+struct stsx_key {
+	uint32_t cseq;
+	enum sip_method mid;
+	uint16_t via_port;
+	struct pl method, callid, branch, via_host, via_val, from_tag, to_tag, ruri;
+};
+
 struct sip_stsx {
 	struct le le, ile;
 	struct sip_tsx_layer *l;
-	struct sip_msg *req;
+	struct sip_msg *req; /* until the final response; NULL after */
+	struct stsx_key *key;
+	struct sip_peer src; /* where responses go (holds a reference to the connection) */
 	enum stsx_state state;
 	bool invite, reliable;
 	struct mbuf *resp; /* the last response sent, for retransmissions */
@@ -103,7 +117,35 @@ static void stsx_destroy(void *data)
 	tmr_cancel(&t->t_retx);
 	tmr_cancel(&t->t_end);
 	mem_deref(t->req);
+	mem_deref(t->key);
+	mem_deref(t->src.conn);
 	mem_deref(t->resp);
+}
+
+/* One allocation: the key and the bytes its slices point to. */
+static struct stsx_key *key_new(const struct sip_msg *m)
+{
+	const struct pl *src[] = { &m->method, &m->callid, &m->via.branch, &m->via.host, &m->via.val,
+				   &m->from.tag, &m->to.tag, &m->ruri_raw };
+	size_t need = sizeof(struct stsx_key);
+	for (size_t i = 0; i < sizeof(src) / sizeof(src[0]); i++)
+		need += src[i]->l;
+	struct stsx_key *k = mem_zalloc(need, NULL);
+	if (!k)
+		return NULL;
+	struct pl *dst[] = { &k->method, &k->callid, &k->branch, &k->via_host, &k->via_val, &k->from_tag,
+			     &k->to_tag, &k->ruri };
+	char *p = (char *)(k + 1);
+	for (size_t i = 0; i < sizeof(src) / sizeof(src[0]); i++) {
+		if (src[i]->l)
+			memcpy(p, src[i]->p, src[i]->l);
+		*dst[i] = (struct pl){ p, src[i]->l };
+		p += src[i]->l;
+	}
+	k->cseq = m->cseq.num;
+	k->mid = m->mid;
+	k->via_port = m->via.port;
+	return k;
 }
 
 static void stsx_terminate(struct sip_stsx *t)
@@ -121,15 +163,10 @@ static void stsx_terminate(struct sip_stsx *t)
 
 enum match { M_NONE, M_SAME, M_ACK2XX };
 
-static bool via_sentby_eq(const struct sip_via *a, const struct sip_via *b)
-{
-	return pl_caseeq(&a->host, &b->host) && a->port == b->port;
-}
-
 static enum match stsx_match(const struct sip_stsx *t, const struct sip_msg *req, bool cancel)
 {
-	const struct sip_msg *o = t->req;
-	if (req->cseq.num != o->cseq.num || !pl_eq(&req->callid, &o->callid))
+	const struct stsx_key *o = t->key;
+	if (req->cseq.num != o->cseq || !pl_eq(&req->callid, &o->callid))
 		return M_NONE;
 	bool ack = req->mid == SIP_ACK;
 	if (cancel || ack) {
@@ -140,19 +177,20 @@ static enum match stsx_match(const struct sip_stsx *t, const struct sip_msg *req
 	}
 	/* The ACK of a 2xx is its own transaction (new branch), matched by dialog. */
 	if (ack && t->state == S_ACCEPTED)
-		return pl_eq_str(&req->to.tag, t->totag) || (o->to.tag.l && pl_eq(&req->to.tag, &o->to.tag))
+		return pl_eq_str(&req->to.tag, t->totag) || (o->to_tag.l && pl_eq(&req->to.tag, &o->to_tag))
 		       ? M_ACK2XX : M_NONE;
 	if (sip_branch_is_3261(&req->via.branch))
-		return pl_eq(&req->via.branch, &o->via.branch) && via_sentby_eq(&req->via, &o->via) ? M_SAME : M_NONE;
+		return pl_eq(&req->via.branch, &o->branch) && pl_caseeq(&req->via.host, &o->via_host) &&
+		       req->via.port == o->via_port ? M_SAME : M_NONE;
 	/* RFC 3261 §17.2.3, the RFC 2543 fallback */
-	if (!pl_eq(&req->from.tag, &o->from.tag) || !pl_eq(&req->via.val, &o->via.val))
+	if (!pl_eq(&req->from.tag, &o->from_tag) || !pl_eq(&req->via.val, &o->via_val))
 		return M_NONE;
 	/* The ACK too: §17.2.3 lists the Request-URI among what it must share. */
-	if (!pl_eq(&req->ruri_raw, &o->ruri_raw))
+	if (!pl_eq(&req->ruri_raw, &o->ruri))
 		return M_NONE;
 	if (ack)
-		return pl_eq_str(&req->to.tag, t->totag) || pl_eq(&req->to.tag, &o->to.tag) ? M_SAME : M_NONE;
-	return pl_eq(&req->to.tag, &o->to.tag) ? M_SAME : M_NONE;
+		return pl_eq_str(&req->to.tag, t->totag) || pl_eq(&req->to.tag, &o->to_tag) ? M_SAME : M_NONE;
+	return pl_eq(&req->to.tag, &o->to_tag) ? M_SAME : M_NONE;
 }
 
 static struct sip_stsx *stsx_find(struct sip_tsx_layer *l, const struct sip_msg *req, bool cancel, enum match *m)
@@ -185,7 +223,7 @@ static void stsx_end_h(void *arg)
 static void stsx_retx_h(void *arg)
 {
 	struct sip_stsx *t = arg;
-	send_mb(t->l, &t->req->src, t->resp);
+	send_mb(t->l, &t->src, t->resp);
 	t->interval = t->interval * 2 < t->l->tm.t2 ? t->interval * 2 : t->l->tm.t2;
 	tmr_start(t->l->th, &t->t_retx, t->interval, stsx_retx_h, t);
 }
@@ -232,7 +270,14 @@ int sip_stsx_alloc(struct sip_stsx **tp, struct sip_tsx_layer *l, struct sip_msg
 	if (!t)
 		return ENOMEM;
 	t->l = l;
+	t->key = key_new(req);
+	if (!t->key) {
+		mem_deref(t);
+		return ENOMEM;
+	}
 	t->req = mem_ref(req);
+	t->src = req->src;
+	t->src.conn = mem_ref(req->src.conn);
 	t->invite = req->mid == SIP_INVITE;
 	t->reliable = req->src.tp != SIP_TP_UDP;
 	t->state = t->invite ? S_PROCEEDING : S_TRYING;
@@ -275,12 +320,16 @@ int sip_stsx_reply(struct sip_stsx *t, uint16_t scode, const char *reason, const
 	mem_deref(t->resp);
 	t->resp = mb;
 	t->code = scode;
-	err = send_mb(l, &t->req->src, mb);
+	err = send_mb(l, &t->src, mb);
 
 	if (scode < 200) {
 		t->state = S_PROCEEDING;
 		return err;
 	}
+	/* Final: what is left to do (absorb retransmissions, resend this answer,
+	 * match the ACK) needs the key, the source and these bytes, not the request. */
+	t->req = mem_deref(t->req);
+	mbuf_trim(mb);
 	t->interval = l->tm.t1;
 	if (!t->invite) {
 		/* §17.2.2: Completed, Timer J absorbs retransmissions */

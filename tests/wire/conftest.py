@@ -8,8 +8,9 @@ network namespace so that nothing leaves the machine and ports never collide:
 This file holds the fixture that starts pbxd (`pbxd`), the process wrapper the
 CLI tests use directly (`Pbxd`), and small SIP helpers shared by the tests:
 `sip_udp_request`/`sip_udp_exchange` (one datagram out, the final response back),
-`make_request`/`make_options` (a fresh, valid request), and a stream reader for
-SIP over TCP (`SipStream`).
+`make_request`/`make_options` (a fresh, valid request), a stream reader for
+SIP over TCP (`SipStream`), and `Api`, a JSON client of the REST API
+(`Pbxd.api()`, `.sysadmin()`, `.tenant_admin()`).
 """
 
 import os
@@ -31,6 +32,9 @@ TORTURE = SHARED / "testdata" / "sip-torture"
 # How long pbxd may take to come up / go down. Generous: ASan builds are slow to start.
 START_TIMEOUT = 15.0
 STOP_TIMEOUT = 10.0
+
+ADMIN_PASSWORD = "Wire-test-1"  # what Pbxd passes as --admin-password
+DEFAULT_DOMAIN = "pbx.local"    # the default tenant's SIP domain (its admin: pbxadmin)
 
 SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "runtime error:", "LeakSanitizer")
 
@@ -106,7 +110,9 @@ class Pbxd:
         self.udp_port = udp_port
         self.tcp_port = tcp_port
         self.argv = [pbxd_bin(), f"--data-dir={self.datadir}"]
+        self.http_port = None
         if ports_in_args:
+            self.http_port = free_port(socket.SOCK_STREAM, avoid=(udp_port, tcp_port))
             self.argv += [
                 "--sip-address=127.0.0.1",
                 f"--sip-udp-port={udp_port}",
@@ -115,9 +121,9 @@ class Pbxd:
                 "--sip-trace=on",
                 # the REST API on its own free port, so several pbxd can run at once
                 "--http-address=127.0.0.1",
-                f"--http-port={free_port(socket.SOCK_STREAM, avoid=(udp_port, tcp_port))}",
+                f"--http-port={self.http_port}",
                 "--http-tls=off",
-                "--admin-password=Wire-test-1",
+                f"--admin-password={ADMIN_PASSWORD}",
                 # Tests send from 127.0.0.1 faster than any phone: the per-source
                 # request rate has tests of its own (they set it).
                 "--sip-source-rate=0",
@@ -183,6 +189,22 @@ class Pbxd:
         text = self.log_text()
         return [m for m in SANITIZER_MARKERS if m in text]
 
+    def api(self, username=None, password=ADMIN_PASSWORD, domain=None):
+        """A JSON client of this pbxd's REST API (plain HTTP on 127.0.0.1), signed in
+        as `username` (of `domain`) when one is given."""
+        c = Api(f"http://127.0.0.1:{self.http_port}/api")
+        if username:
+            c.sign_in(username, password, domain)
+        return c
+
+    def sysadmin(self):
+        """The REST API signed in as the system admin `admin`."""
+        return self.api("admin")
+
+    def tenant_admin(self, domain=DEFAULT_DOMAIN):
+        """The REST API signed in as the default tenant's admin `pbxadmin`."""
+        return self.api("pbxadmin", domain=domain)
+
     def assert_clean_exit(self, sig=signal.SIGTERM):
         rc = self.stop(sig)
         bad = self.sanitizer_reports()
@@ -197,6 +219,75 @@ def pbxd(tmp_path_factory):
     p = Pbxd(tmp_path_factory.mktemp("pbxd")).start()
     yield p
     p.assert_clean_exit()
+
+
+# --------------------------------------------------------------------------- REST API
+
+class Api:
+    """A small JSON client of pbxd's REST API (python3-requests). `call` answers
+    (status, parsed JSON body or None); `ok` asserts the status and returns the body.
+    Sign-ins that meet 503 busy (two Argon2 checks at once) are retried."""
+
+    def __init__(self, base, token=None):
+        import requests
+
+        self.base = base
+        self.token = token
+        self.http = requests.Session()
+
+    def call(self, method, path, body=None, params=None, timeout=30):
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        for _ in range(50):
+            r = self.http.request(method, self.base + path, json=body, params=params,
+                                  headers=headers, timeout=timeout)
+            if r.status_code != 503:
+                break
+            time.sleep(min(float(r.headers.get("Retry-After", "1")), 1.0) / 10)
+        try:
+            data = r.json() if r.content else None
+        except ValueError:
+            data = None
+        return r.status_code, data
+
+    def get(self, path, **kw):
+        return self.call("GET", path, **kw)
+
+    def post(self, path, body=None, **kw):
+        return self.call("POST", path, body=body if body is not None else {}, **kw)
+
+    def ok(self, method, path, body=None, status=None, **kw):
+        code, data = self.call(method, path, body=body, **kw)
+        want = status or ((200, 201, 204) if method == "POST" else (200,))
+        want = want if isinstance(want, tuple) else (want,)
+        assert code in want, f"{method} {path} answered {code}: {data}"
+        return data
+
+    def sign_in(self, username, password=ADMIN_PASSWORD, domain=None):
+        body = {"username": username, "password": password}
+        if domain:
+            body["domain"] = domain
+        self.token = None
+        self.token = self.ok("POST", "/auth/sign_in", body, status=200)["token"]
+        return self
+
+    def create_user(self, ext, sip_password, username=None, domain=DEFAULT_DOMAIN):
+        """Creates a user with extension `ext` (SIP password `sip_password`) in the
+        signed-in tenant; returns its id."""
+        username = username or f"u{ext}"
+        body = {"username": username, "password": f"Login-pw-{ext}",
+                "email": f"{username}@{domain}", "extension_number": str(ext),
+                "extension_password": sip_password}
+        return self.ok("POST", "/users", body, status=201)["id"]
+
+    def devices(self, user_id):
+        """The user's registered devices (GET /api/users/{id}/devices)."""
+        data = self.ok("GET", f"/users/{user_id}/devices")
+        assert data["count"] == len(data["items"]), data
+        return data["items"]
+
+    def bans(self):
+        """Current SIP bans (GET /api/security/bans, system admin)."""
+        return self.ok("GET", "/security/bans")["items"]
 
 
 # --------------------------------------------------------------------------- SIP messages
