@@ -53,13 +53,14 @@ struct query_ctx {
 struct http_src {
 	struct http_src *next; /* in its bucket */
 	uint8_t key[API_HTTP_SOURCE_SZ];
-	int count;             /* open connections, those shut down but not yet closed included */
+	int count;             /* admitted connections not yet closed (those shut down by the sweeper
+	                        * included); never one refused at NOTIFY_STARTED */
 };
 
 /* One per connection: MHD's socket context, from NOTIFY_STARTED to NOTIFY_CLOSED. */
 struct http_conn {
 	struct http_conn *prev, *next;
-	struct http_src *src;
+	struct http_src *src; /* NULL when refused: not counted, so it holds no entry */
 	int fd;
 	int64_t deadline; /* monotonic ms by which the next request must be in; 0: none */
 	bool shut;        /* shut down by us: waiting for MHD to close it */
@@ -156,10 +157,17 @@ static void conn_started(struct api_http *h, struct MHD_Connection *c, void **so
 	if (hc && !*pp && (*pp = calloc(1, sizeof(**pp))))
 		memcpy((*pp)->key, key, API_HTTP_SOURCE_SZ);
 	if (hc && *pp) {
-		hc->src = *pp;
+		/* Passed on_accept in a race. A refused connection does not count: the
+		 * source does not hold it, and counted until MHD closes it, it would
+		 * refuse the next one although the source holds fewer than the limit.
+		 * (A new entry always admits: per_source >= 1.) */
+		refuse = (*pp)->count >= h->per_source;
+		if (!refuse) {
+			hc->src = *pp;
+			hc->src->count++;
+		}
 		hc->fd = fd;
 		hc->deadline = mono_ms() + API_HTTP_REQUEST_DEADLINE_S * 1000;
-		refuse = hc->src->count++ >= h->per_source; /* passed on_accept in a race */
 		hc->shut = refuse;
 		hc->next = h->conns;
 		if (h->conns)
@@ -188,7 +196,7 @@ static void conn_closed(struct api_http *h, struct http_conn *hc)
 		h->conns = hc->next;
 	if (hc->next)
 		hc->next->prev = hc->prev;
-	if (--hc->src->count == 0) {
+	if (hc->src && --hc->src->count == 0) {
 		struct http_src **pp = src_slot(h, hc->src->key);
 		*pp = hc->src->next;
 		free(hc->src);
