@@ -85,8 +85,8 @@ static int create_default_tenant(struct api *a, struct store *st, const char *do
 		log_error("api: cannot create the default tenant: %s", strerror(e));
 		return e;
 	}
-	pbx_notify_tenant(a->pbx, t.id);
-	pbx_notify_user(a->pbx, t.id, u.id);
+	pbx_notify_tenant(a->pbx, t.id, false);
+	pbx_notify_user(a->pbx, t.id, u.id, false);
 	return 0;
 }
 

@@ -136,8 +136,8 @@ void api_h_tenants_create(struct api_req *rq, struct api_resp *rs)
 		api_store_error(rs, rq->st, e, "tenant");
 		return;
 	}
-	pbx_notify_tenant(rq->api->pbx, t.id);
-	pbx_notify_user(rq->api->pbx, t.id, u.id);
+	pbx_notify_tenant(rq->api->pbx, t.id, true);
+	pbx_notify_user(rq->api->pbx, t.id, u.id, true);
 	log_info("api: tenant %s (%s) created", t.name, t.domain);
 	json_t *o = tenant_json(rq->st, &t);
 	json_object_set_new(o, "admin", json_pack("{s:o, s:s}", "id", api_json_id(u.id), "username", u.username));
@@ -173,7 +173,7 @@ void api_h_tenant_update(struct api_req *rq, struct api_resp *rs)
 			api_store_error(rs, rq->st, e, "tenant");
 			return;
 		}
-		pbx_notify_tenant(rq->api->pbx, t.id);
+		pbx_notify_tenant(rq->api->pbx, t.id, true);
 		api_ok(rs, 200, tenant_json(rq->st, &t));
 		return;
 	}
@@ -187,7 +187,7 @@ void api_h_tenant_destroy(struct api_req *rq, struct api_resp *rs)
 		api_store_error(rs, rq->st, e, "tenant");
 		return;
 	}
-	pbx_notify_tenant(rq->api->pbx, rq->id);
+	pbx_notify_tenant(rq->api->pbx, rq->id, true);
 	log_info("api: tenant %llu deleted", (unsigned long long)rq->id);
 	api_ok(rs, 204, NULL);
 }

@@ -180,7 +180,7 @@ static void user_edit(struct api_req *rq, uint64_t id, user_edit_h *edit, void *
 			continue;
 		}
 		if (!e)
-			pbx_notify_user(rq->api->pbx, u.tenant_id, u.id);
+			pbx_notify_user(rq->api->pbx, u.tenant_id, u.id, true);
 		if (e)
 			api_store_error(rs, rq->st, e, "user");
 		else if (answer == ANSWER_NONE)
@@ -237,7 +237,7 @@ void api_h_users_create(struct api_req *rq, struct api_resp *rs)
 	else if (e)
 		api_store_error(rs, rq->st, e, "user");
 	else {
-		pbx_notify_user(rq->api->pbx, u.tenant_id, u.id);
+		pbx_notify_user(rq->api->pbx, u.tenant_id, u.id, true);
 		api_ok(rs, 201, user_json(rq, &u));
 	}
 }
@@ -281,7 +281,7 @@ void api_h_users_destroy(struct api_req *rq, struct api_resp *rs)
 		api_store_error(rs, rq->st, e, "user");
 		return;
 	}
-	pbx_notify_user(rq->api->pbx, rq->who.tenant_id, rq->id);
+	pbx_notify_user(rq->api->pbx, rq->who.tenant_id, rq->id, true);
 	api_ok(rs, 204, NULL);
 }
 

@@ -15,8 +15,8 @@
 
 const struct conf_opt keepalive_opts[] = {
 	{ "register-keepalive", CONF_INT, "0", 0, 3600, NULL,
-	  "seconds between OPTIONS keep-alives to each device registered over UDP (keeps its NAT"
-	  " open); 0: none" },
+	  "seconds between OPTIONS keep-alives to each registered device, over the flow it registered"
+	  " on (keeps its NAT open, finds devices that are gone); 0: none" },
 	{ "register-keepalive-misses", CONF_INT, "3", 1, 100, NULL,
 	  "keep-alives in a row a device may leave unanswered before its registration ends" },
 };
@@ -64,10 +64,17 @@ static void on_answer(int err, const struct sip_msg *resp, void *arg)
 static void ping(struct loc_binding *b, void *arg)
 {
 	struct keepalive *k = arg;
-	if (b->peer.tp != SIP_TP_UDP || b->path[0])
-		return; /* streams keep themselves alive; a Path leads through a proxy */
+	if (b->path[0])
+		return; /* a Path leads through a proxy, which keeps its own flow */
+	/* A stream device is pinged over the connection it registered on (its flow,
+	 * RFC 5626): that is the NAT binding to keep, and the proof it still works. */
+	if (b->peer.tp != SIP_TP_UDP && (!b->peer.conn || !sip_conn_is_open(b->peer.conn))) {
+		if (++b->unanswered >= k->misses)
+			location_unbind(k->loc, b, LOC_UNREACHABLE);
+		return;
+	}
 	struct sa local = b->peer.local;
-	if (!sa_af(&local) && sip_transport_laddr(sip_stack_transport(k->sip), SIP_TP_UDP, sa_af(&b->peer.addr), &local))
+	if (!sa_af(&local) && sip_transport_laddr(sip_stack_transport(k->sip), b->peer.tp, sa_af(&b->peer.addr), &local))
 		return;
 	char sentby[80], branch[48], tag[24], callid[48];
 	sa_str(&local, sentby, sizeof(sentby));
@@ -77,7 +84,7 @@ static void ping(struct loc_binding *b, void *arg)
 	char from[120], to[STORE_CONTACT_SZ + 4];
 	snprintf(from, sizeof(from), "<sip:keepalive@%s>", sentby);
 	snprintf(to, sizeof(to), "<%s>", b->contact);
-	struct sip_req_spec r = { .method = "OPTIONS", .ruri = b->contact, .via_transport = "UDP",
+	struct sip_req_spec r = { .method = "OPTIONS", .ruri = b->contact, .via_transport = sip_transport_name(b->peer.tp),
 				  .via_sentby = sentby, .branch = branch, .from = from, .from_tag = tag, .to = to,
 				  .callid = callid, .cseq = 1 };
 	struct mbuf *mb = mbuf_alloc(512, 4096);

@@ -1,8 +1,10 @@
-/* Keep-alives toward registered devices: an OPTIONS to each device registered over
- * UDP every --register-keepalive seconds keeps the NAT binding in front of it open
- * (a stream's client keeps its own flow alive with CRLF pings, RFC 5626 §4.4.1,
- * which the transport answers). A device that answers none of several pings in a
- * row is unreachable: its registration ends rather than calls ringing into a void. */
+/* Keep-alives toward registered devices: an OPTIONS to each device every
+ * --register-keepalive seconds keeps the NAT binding in front of it open. A
+ * device registered over a stream is pinged over that same connection (its flow,
+ * as requests to it will go); its client may also keep the flow alive itself
+ * with CRLF pings (RFC 5626 §4.4.1), which the transport answers. A device that
+ * answers none of several pings in a row, or whose connection is gone, is
+ * unreachable: its registration ends rather than calls ringing into a void. */
 #ifndef PBX_KEEPALIVE_H
 #define PBX_KEEPALIVE_H
 

@@ -199,80 +199,6 @@ static void on_ext_dropped(const struct dir_ext *x, void *arg)
 	location_unbind_aor(p->loc, x->user_id, LOC_DROPPED);
 }
 
-/* --- rows the API wrote, re-read through the worker ------------------------------ */
-
-struct refresh {
-	struct pbx *p;
-	uint64_t tenant_id, user_id; /* user_id 0: the tenant */
-	int err;
-	struct store_tenant t;
-	struct store_user u;
-};
-
-static int refresh_run(struct store *st, void *arg)
-{
-	struct refresh *r = arg;
-	if (!r->user_id)
-		return store_tenant_get(st, r->tenant_id, &r->t);
-	return store_user_get(st, r->tenant_id, r->user_id, &r->u);
-}
-
-/* On the signalling thread. The worker runs jobs in order, each after the API's
- * commit that asked for it, so the last reading applied is the latest state. */
-static void refresh_done(int err, void *arg)
-{
-	struct refresh *r = arg;
-	struct pbx *p = r->p;
-	if (!r->user_id) {
-		if (!err)
-			directory_tenant_put(p->dir, &r->t);
-		else if (err == ENOENT)
-			directory_tenant_remove(p->dir, r->tenant_id);
-	} else {
-		if (!err)
-			directory_ext_put(p->dir, &r->u);
-		else if (err == ENOENT)
-			directory_ext_remove(p->dir, r->user_id);
-		store_user_reset(&r->u);
-	}
-	if (err && err != ENOENT)
-		log_error("pbx: cannot re-read %s %llu: %s", r->user_id ? "user" : "tenant",
-			  (unsigned long long)(r->user_id ? r->user_id : r->tenant_id), strerror(err));
-	free(r);
-}
-
-static void refresh_start(struct pbx *p, uint64_t tenant_id, uint64_t user_id)
-{
-	struct refresh *r = calloc(1, sizeof(*r));
-	if (!r)
-		return;
-	r->p = p;
-	r->tenant_id = tenant_id;
-	r->user_id = user_id;
-	if (store_worker_submit(p->worker, refresh_run, refresh_done, r, p->mq))
-		free(r);
-}
-
-struct notice {
-	uint64_t tenant_id, user_id;
-};
-
-static void notify(struct pbx *p, int id, uint64_t tenant_id, uint64_t user_id)
-{
-	if (!p)
-		return;
-	struct notice *n = malloc(sizeof(*n));
-	if (!n)
-		return;
-	n->tenant_id = tenant_id;
-	n->user_id = user_id;
-	if (mqueue_push(p->mq, id, n))
-		free(n);
-}
-
-void pbx_notify_tenant(struct pbx *p, uint64_t tenant_id) { notify(p, MSG_TENANT, tenant_id, 0); }
-void pbx_notify_user(struct pbx *p, uint64_t tenant_id, uint64_t user_id) { notify(p, MSG_USER, tenant_id, user_id); }
-
 /* --- calls from other threads ----------------------------------------------------- */
 
 typedef int (sync_h)(struct pbx *p, void *arg);
@@ -307,23 +233,10 @@ static void sync_exec(struct pbx *p, struct sync_call *c)
 	mem_deref(c);
 }
 
-static int sync_run(struct pbx *p, sync_h *fn, void *arg)
+/* The caller's side of a call: waits (bounded) until the signalling thread
+ * completes c; 0, the call's error, or ETIMEDOUT. */
+static int sync_wait(struct sync_call *c)
 {
-	if (!p)
-		return ENOENT;
-	struct sync_call *c = mem_zalloc(sizeof(*c), sync_destroy);
-	if (!c)
-		return ENOMEM;
-	pthread_mutex_init(&c->lock, NULL);
-	pthread_cond_init(&c->cond, NULL);
-	c->fn = fn;
-	c->arg = arg;
-	mem_ref(c); /* the message's */
-	if (mqueue_push(p->mq, MSG_SYNC, c)) {
-		mem_deref(c);
-		mem_deref(c);
-		return ENOMEM;
-	}
 	struct timespec until;
 	clock_gettime(CLOCK_REALTIME, &until);
 	until.tv_sec += SYNC_TIMEOUT_S;
@@ -340,6 +253,163 @@ static int sync_run(struct pbx *p, sync_h *fn, void *arg)
 	return err;
 }
 
+/* The signalling thread's side when the work is not fn but something that
+ * finishes later (a re-read through the worker): marks c done with err. */
+static void sync_complete(struct sync_call *c, int err)
+{
+	if (!c)
+		return;
+	pthread_mutex_lock(&c->lock);
+	c->err = err;
+	c->done = true;
+	pthread_cond_signal(&c->cond);
+	pthread_mutex_unlock(&c->lock);
+	mem_deref(c);
+}
+
+static struct sync_call *sync_new(sync_h *fn, void *arg)
+{
+	struct sync_call *c = mem_zalloc(sizeof(*c), sync_destroy);
+	if (!c)
+		return NULL;
+	pthread_mutex_init(&c->lock, NULL);
+	pthread_cond_init(&c->cond, NULL);
+	c->fn = fn;
+	c->arg = arg;
+	return c;
+}
+
+static int sync_run(struct pbx *p, sync_h *fn, void *arg)
+{
+	if (!p)
+		return ENOENT;
+	struct sync_call *c = sync_new(fn, arg);
+	if (!c)
+		return ENOMEM;
+	mem_ref(c); /* the message's */
+	if (mqueue_push(p->mq, MSG_SYNC, c)) {
+		mem_deref(c);
+		mem_deref(c);
+		return ENOMEM;
+	}
+	return sync_wait(c);
+}
+
+
+/* --- rows the API wrote, re-read through the worker ------------------------------ */
+
+struct refresh {
+	struct pbx *p;
+	uint64_t tenant_id, user_id; /* user_id 0: the tenant */
+	struct sync_call *waiter;    /* the API request waiting for it, or NULL */
+	int err;
+	struct store_tenant t;
+	struct store_user u;
+};
+
+static int refresh_run(struct store *st, void *arg)
+{
+	struct refresh *r = arg;
+	if (!r->user_id)
+		return store_tenant_get(st, r->tenant_id, &r->t);
+	return store_user_get(st, r->tenant_id, r->user_id, &r->u);
+}
+
+/* On the signalling thread. The worker runs jobs in order, each after the API's
+ * commit that asked for it, so the last reading applied is the latest state. */
+static void refresh_done(int err, void *arg)
+{
+	struct refresh *r = arg;
+	struct pbx *p = r->p;
+	if (!r->user_id) {
+		if (!err)
+			directory_tenant_put(p->dir, &r->t);
+		else if (err == ENOENT)
+			directory_tenant_remove(p->dir, r->tenant_id);
+	} else {
+		if (!err)
+			directory_ext_put(p->dir, &r->u);
+		else if (err == ENOENT)
+			directory_ext_remove(p->dir, r->user_id);
+		store_user_reset(&r->u);
+	}
+	if (err && err != ENOENT)
+		log_error("pbx: cannot re-read %s %llu: %s", r->user_id ? "user" : "tenant",
+			  (unsigned long long)(r->user_id ? r->user_id : r->tenant_id), strerror(err));
+	sync_complete(r->waiter, err == ENOENT ? 0 : err);
+	free(r);
+}
+
+static void refresh_start(struct pbx *p, uint64_t tenant_id, uint64_t user_id, struct sync_call *waiter)
+{
+	struct refresh *r = calloc(1, sizeof(*r));
+	if (!r) {
+		sync_complete(waiter, ENOMEM);
+		return;
+	}
+	r->p = p;
+	r->tenant_id = tenant_id;
+	r->user_id = user_id;
+	r->waiter = waiter;
+	int err = store_worker_submit(p->worker, refresh_run, refresh_done, r, p->mq);
+	if (err) {
+		sync_complete(waiter, err);
+		free(r);
+	}
+}
+
+struct notice {
+	uint64_t tenant_id, user_id;
+	struct sync_call *waiter;
+};
+
+/* Posts the notice and waits until the signalling thread has applied what the
+ * store now holds: when the API answers, the PBX knows (a phone can register
+ * with an extension the moment its 201 arrives). */
+static void notify(struct pbx *p, int id, uint64_t tenant_id, uint64_t user_id, bool wait)
+{
+	if (!p)
+		return;
+	struct notice *n = malloc(sizeof(*n));
+	struct sync_call *c = wait ? sync_new(NULL, NULL) : NULL;
+	if (!wait && n) {
+		*n = (struct notice){ tenant_id, user_id, NULL };
+		if (mqueue_push(p->mq, id, n))
+			free(n);
+		return;
+	}
+	if (!n || !c) {
+		free(n);
+		mem_deref(c);
+		return;
+	}
+	n->tenant_id = tenant_id;
+	n->user_id = user_id;
+	n->waiter = mem_ref(c);
+	if (mqueue_push(p->mq, id, n)) {
+		mem_deref(n->waiter);
+		free(n);
+		mem_deref(c);
+		return;
+	}
+	int err = sync_wait(c);
+	if (err)
+		log_warn("pbx: the change of %s %llu is not applied yet: %s", user_id ? "user" : "tenant",
+			 (unsigned long long)(user_id ? user_id : tenant_id), strerror(err));
+}
+
+void pbx_notify_tenant(struct pbx *p, uint64_t tenant_id, bool wait)
+{
+	notify(p, MSG_TENANT, tenant_id, 0, wait);
+}
+
+void pbx_notify_user(struct pbx *p, uint64_t tenant_id, uint64_t user_id, bool wait)
+{
+	notify(p, MSG_USER, tenant_id, user_id, wait);
+}
+
+/* --- calls from other threads ----------------------------------------------------- */
+
 static void on_msg(int id, void *data, void *arg)
 {
 	struct pbx *p = arg;
@@ -350,7 +420,7 @@ static void on_msg(int id, void *data, void *arg)
 	case MSG_TENANT:
 	case MSG_USER: {
 		struct notice *n = data;
-		refresh_start(p, n->tenant_id, id == MSG_USER ? n->user_id : 0);
+		refresh_start(p, n->tenant_id, id == MSG_USER ? n->user_id : 0, n->waiter);
 		free(n);
 		return;
 	}

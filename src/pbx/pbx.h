@@ -9,6 +9,7 @@
 #ifndef PBX_PBX_H
 #define PBX_PBX_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -34,9 +35,13 @@ void pbx_free(struct pbx *p);
 /* --- any thread ------------------------------------------------------------------- */
 
 /* The API wrote a tenant's or a user's row (created, changed or deleted it): the
- * PBX re-reads it. Cheap and never blocking; p may be NULL (nothing to tell). */
-void pbx_notify_tenant(struct pbx *p, uint64_t tenant_id);
-void pbx_notify_user(struct pbx *p, uint64_t tenant_id, uint64_t user_id);
+ * PBX re-reads it through the storage worker. With wait, returns once the PBX has
+ * applied what the store holds (a few seconds at most), so that when the API
+ * answers, a phone can register with the extension it just created; without, at
+ * once (before the signalling loop runs: the first start's default tenant). p may
+ * be NULL (nothing to tell). */
+void pbx_notify_tenant(struct pbx *p, uint64_t tenant_id, bool wait);
+void pbx_notify_user(struct pbx *p, uint64_t tenant_id, uint64_t user_id, bool wait);
 
 /* These wait (at most a few seconds) for the signalling thread's answer: 0, or
  * ETIMEDOUT when it did not answer in time. */

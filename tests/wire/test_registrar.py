@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Pbxd, free_port
+from conftest import Pbxd, SipMsg, free_port
 from sipua import RegUA, contact_expiries
 
 SCEN = Path(__file__).resolve().parent / "scenarios"
@@ -497,5 +497,61 @@ def test_bindings_survive_restart(tmp_path):
             for f in ("id", "contact", "address", "port", "transport", "expires_at", "registered_at"):
                 assert d[f] == b[f], (f, b, d)
             assert b["expires"] - 15 <= d["expires"] <= b["expires"], (b, d)
+    finally:
+        p.assert_clean_exit()
+
+
+def _read_request(ua, timeout):
+    """The next request pbxd sends to ua (over its UDP socket or its TCP flow)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if ua.stream:
+            m = ua.stream.read_msg(deadline - time.monotonic())
+        else:
+            ua.sock.settimeout(max(0.05, deadline - time.monotonic()))
+            try:
+                m = SipMsg(ua.sock.recvfrom(65535)[0])
+            except (socket.timeout, BlockingIOError):
+                m = None
+        if m is not None and m.code is None:
+            return m
+    return None
+
+
+def _answer_200(ua, req):
+    hdrs = [f"{n}: {req.get(n)}" for n in ("via", "from", "to", "call-id", "cseq")]
+    ua.send("SIP/2.0 200 OK\r\n" + "\r\n".join(hdrs) + "\r\nContent-Length: 0\r\n\r\n")
+
+
+def test_keepalives_go_over_the_registered_flow(tmp_path):
+    """Issue 11 item 4: with --register-keepalive, pbxd sends OPTIONS to each device,
+    a TCP device over the very connection it registered on (its flow) and a UDP one
+    to the address and port it registered from; a device whose connection is gone
+    is unregistered as unreachable, one that answers stays."""
+    p = Pbxd(tmp_path / "pbxd", args=["--register-keepalive=1", "--register-keepalive-misses=1"])
+    p.start()
+    try:
+        api = p.tenant_admin()
+        uid = api.create_user(101, PASSWORDS[101])
+        tcp = RegUA(p.tcp_port, transport="tcp", user_agent="tcp-phone")
+        udp = RegUA(p.udp_port, user_agent="udp-phone")
+        assert tcp.register("101", PASSWORDS[101], DOMAIN, expires=600).code == 200
+        assert udp.register("101", PASSWORDS[101], DOMAIN, expires=600).code == 200
+        for ua in (tcp, udp):
+            for _ in range(2):  # two rounds: the device answers, and is pinged again
+                m = _read_request(ua, 4.0)
+                assert m is not None and m.start.startswith("OPTIONS "), f"no keep-alive to {ua.user_agent}"
+                assert f":{ua.lport}" in m.start, m.start
+                _answer_200(ua, m)
+        assert {d["user_agent"] for d in api.devices(uid)} == {"tcp-phone", "udp-phone"}
+        tcp.close()  # the flow is gone: the next round finds the device unreachable
+        deadline = time.monotonic() + 6
+        while time.monotonic() < deadline and len(api.devices(uid)) != 1:
+            m = _read_request(udp, 0.5)
+            if m is not None:
+                _answer_200(udp, m)
+        assert [d["user_agent"] for d in api.devices(uid)] == ["udp-phone"]
+        assert "unreachable" in p.log_text()
+        udp.close()
     finally:
         p.assert_clean_exit()
