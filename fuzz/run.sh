@@ -30,7 +30,7 @@ JOBS=${FUZZ_JOBS:-$((NCPU < 3 ? NCPU : 3))}
 
 # The targets fuzz/meson.build defines; fuzz_api_json only where src/api
 # provides api_request_fuzz().
-ALL_TARGETS="fuzz_sip_msg fuzz_sip_uri fuzz_sip_frame fuzz_sip_auth"
+ALL_TARGETS="fuzz_sip_msg fuzz_sip_uri fuzz_sip_frame fuzz_sip_auth fuzz_pbx_register"
 if grep -qs 'api_request_fuzz' "$REPO/src/api/api.h"; then
 	ALL_TARGETS="$ALL_TARGETS fuzz_api_json"
 fi
@@ -97,7 +97,7 @@ seed() { # seed DIR NAME: stdin (printf escapes already applied) into DIR/NAME
 msg() { printf '%b' "$1"; }
 
 S=$WORK/seeds
-mkdir -p "$S/msg" "$S/uri" "$S/auth" "$S/api"
+mkdir -p "$S/msg" "$S/uri" "$S/auth" "$S/api" "$S/reg"
 for f in "$TORTURE"/rfc4475/*.dat "$TORTURE"/rfc5118/*; do
 	[ -f "$f" ] && cp "$f" "$S/msg/$(basename "$f")"
 done
@@ -146,6 +146,32 @@ for v in '0{"username":"admin","password":"fuzz-pass1"}' '1{"refresh_token":"x"}
 	'8{"display_name":"\u00e9\ud83d\ude00"}' '9username eq "u1" and enabled eq true'; do
 	printf '%s' "$v" | seed "$S/api" "hand-$((n++))"
 done
+
+# REGISTERs for fuzz_pbx_register. The first byte is the harness's flags (see
+# fuzz/fuzz_pbx_register.c): '@' plain UDP from the trusted 127.0.0.1; 'D' (0x44)
+# with valid MD5 credentials of 101@fz.test inserted after the request line; 'E'
+# the same over TCP; 'L' SHA-256; 'd' as extension 102; 'F' from the untrusted
+# 127.0.0.2; 'V' untrusted with a wrong password (a failure that counts to a ban).
+reg() { # reg NAME FLAG HEADERS [EXT]: a REGISTER of EXT@fz.test (default 101), HEADERS after CSeq
+	local to=${4:-101}
+	msg "$2REGISTER sip:fz.test SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.10:5060;rport;branch=z9hG4bK-$1\r\nMax-Forwards: 70\r\nFrom: <sip:$to@fz.test>;tag=$1\r\nTo: <sip:$to@fz.test>\r\nCall-ID: $1@192.0.2.10\r\nCSeq: 2 REGISTER\r\n$3User-Agent: Phone/1.0\r\nContent-Length: 0\r\n\r\n" |
+		seed "$S/reg" "$1"
+}
+reg one D 'Contact: <sip:101@192.0.2.10:5060;transport=udp>\r\nExpires: 3\r\n'
+reg two D 'Contact: <sip:101@192.0.2.10:5060>;+sip.instance="<urn:uuid:00000000-0000-1000-8000-000A95A0E128>";reg-id=1;q=0.7;expires=4, <sip:101@[2001:db8::10]:5062;transport=tcp>;+sip.instance="<urn:uuid:00000000-0000-1000-8000-000A95A0E129>";reg-id=2;q=1.0\r\nSupported: path, outbound\r\nExpires: 2\r\n'
+reg star D 'Contact: *\r\nExpires: 0\r\n'
+reg expires0 D 'Contact: <sip:101@192.0.2.10:5060;transport=udp>\r\nExpires: 0\r\n'
+reg mixed D 'Contact: <sip:101@192.0.2.10:5060>;expires=0\r\nContact: "Desk" <sips:101@phone.example.com;ob>;expires=600;q=0.25\r\n'
+reg path E 'Path: <sip:edge1.example.com;lr>\r\nPath: <sip:edge2.example.com;lr;ob>, <sip:[2001:db8::1]:5070;lr>\r\nContact: <sip:101@198.51.100.7:40000;transport=tcp>;expires=5\r\n'
+reg sha L 'Contact: <sip:101@192.0.2.10:5060>;expires=1\r\n'
+reg ext102 d 'Contact: <sip:102@192.0.2.11:5060>;expires=3\r\n' 102
+reg noauth @ 'Contact: <sip:101@192.0.2.10:5060>\r\n'
+reg query D ''
+reg untrusted F 'Contact: <sip:101@192.0.2.10:5060>;expires=2\r\n'
+reg wrong V 'Contact: <sip:101@192.0.2.10:5060>\r\n'
+reg bad-expiry D 'Contact: <sip:101@192.0.2.10:5060>;expires=0.5\r\nExpires: 99999999999\r\n'
+msg 'DREGISTER sip:fz.test SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bK-older\r\nMax-Forwards: 70\r\nFrom: <sip:101@fz.test>;tag=r\r\nTo: <sip:101@fz.test>\r\nCall-ID: one@192.0.2.10\r\nCSeq: 1 REGISTER\r\nContact: <sip:101@192.0.2.10:5060;transport=udp>\r\nAuthorization: Digest username="101", realm="other.test", nonce="abc", uri="sip:fz.test", response="0123456789abcdef0123456789abcdef"\r\nContent-Length: 0\r\n\r\n' |
+	seed "$S/reg" cseq-older
 
 # A dictionary of SIP tokens helps the mutator past the keyword checks.
 cat >"$WORK/sip.dict" <<'EOF'
@@ -197,6 +223,31 @@ cat >"$WORK/sip.dict" <<'EOF'
 "cnonce="
 "algorithm=SHA-256"
 EOF
+# fuzz_pbx_register: those and the tokens of REGISTER (RFC 3261 §10, RFC 3327, RFC 5626).
+cat "$WORK/sip.dict" - >"$WORK/reg.dict" <<'EOF'
+"Expires:"
+";expires="
+";q="
+";q=0.5"
+";+sip.instance="
+"\"<urn:uuid:"
+";reg-id="
+"Path:"
+"Supported:"
+"outbound"
+";ob"
+"Contact: *"
+"User-Agent:"
+"Proxy-Authorization:"
+"fz.test"
+"sip:101@fz.test"
+"sip:102@fz.test"
+"<sip:101@fz.test>"
+"off.test"
+"4294967295"
+"0.000"
+"1.0"
+EOF
 
 # ---------------------------------------------------------------- run
 seeds_of() {
@@ -205,6 +256,7 @@ seeds_of() {
 	fuzz_sip_uri) echo "$S/uri" ;;
 	fuzz_sip_auth) echo "$S/auth" ;;
 	fuzz_api_json) echo "$S/api" ;;
+	fuzz_pbx_register) echo "$S/reg" ;;
 	esac
 }
 
@@ -227,7 +279,11 @@ run_one() { # run_one TARGET: writes $WORK/TARGET.rc
 	fi
 	mkdir -p "$corpus" "$KEEP/$name-artifacts"
 	local dict=()
-	[ "$t" != fuzz_api_json ] && dict=(-dict="$WORK/sip.dict")
+	case $t in
+	fuzz_api_json) ;;
+	fuzz_pbx_register) dict=(-dict="$WORK/reg.dict") ;;
+	*) dict=(-dict="$WORK/sip.dict") ;;
+	esac
 	"$BUILD/fuzz/$t" -max_total_time="$SECONDS_EACH" -max_len=65535 -timeout=10 -rss_limit_mb=2048 \
 		-print_final_stats=1 -artifact_prefix="$KEEP/$name-artifacts/" "${dict[@]}" \
 		"$corpus" "$(seeds_of "$t")" >"$LOGS/$name.log" 2>&1

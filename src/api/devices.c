@@ -79,18 +79,22 @@ static json_t *device_json(const struct store_location *l, int64_t now)
 			 "registered_at", api_json_time(l->created_at), "instance", l->instance);
 }
 
-void api_h_users_devices(struct api_req *rq, struct api_resp *rs)
+/* The user {id} exists in the token's tenant; else 404 answered. */
+static int user_exists(struct api_req *rq, struct api_resp *rs)
 {
 	struct store_user u = { 0 };
 	int e = store_user_get(rq->st, rq->who.tenant_id, rq->id, &u);
 	store_user_reset(&u);
-	if (e) {
-		api_store_error(rs, rq->st, e, "user");
+	return e ? api_store_error(rs, rq->st, e, "user") : 0;
+}
+
+void api_h_users_devices(struct api_req *rq, struct api_resp *rs)
+{
+	if (user_exists(rq, rs))
 		return;
-	}
 	struct store_location *v = NULL;
 	size_t n = 0;
-	e = pbx_devices(rq->api->pbx, rq->who.tenant_id, rq->id, &v, &n);
+	int e = pbx_devices(rq->api->pbx, rq->who.tenant_id, rq->id, &v, &n);
 	if (e) {
 		pbx_error(rs, e, "devices");
 		return;
@@ -106,18 +110,13 @@ void api_h_users_devices(struct api_req *rq, struct api_resp *rs)
 void api_h_users_device_destroy(struct api_req *rq, struct api_resp *rs)
 {
 	uint64_t dev;
-	struct store_user u = { 0 };
-	int e = store_user_get(rq->st, rq->who.tenant_id, rq->id, &u);
-	store_user_reset(&u);
-	if (e) {
-		api_store_error(rs, rq->st, e, "user");
+	if (user_exists(rq, rs))
 		return;
-	}
 	if (api_parse_id(rq->key, &dev)) {
 		api_error(rs, 404, "not_found", NULL, "device not found");
 		return;
 	}
-	e = pbx_device_unregister(rq->api->pbx, rq->who.tenant_id, rq->id, dev);
+	int e = pbx_device_unregister(rq->api->pbx, rq->who.tenant_id, rq->id, dev);
 	if (e == ENOENT)
 		api_error(rs, 404, "not_found", NULL, "device not found");
 	else if (e)

@@ -10,12 +10,13 @@
 
 #include "core/pl.h"
 
+/* IPv4 and IPv6 only: no sockaddr_storage (128 bytes) in a type that every
+ * binding, transaction and message carries twice or more. */
 struct sa {
 	union {
 		struct sockaddr sa;
 		struct sockaddr_in in;
 		struct sockaddr_in6 in6;
-		struct sockaddr_storage ss;
 	} u;
 	socklen_t len;
 };

@@ -182,24 +182,26 @@ static struct loc_aor *aor_get(struct location *l, uint64_t user_id)
 	return a;
 }
 
-int location_bind(struct location *l, struct loc_binding *old, const struct loc_spec *s, struct loc_binding **out)
+/* A binding made from s in its AOR's table, not yet linked anywhere. */
+static struct loc_binding *binding_make(struct location *l, const struct loc_spec *s, int *err)
 {
 	const struct pl *str[5] = { &s->contact, &s->instance, &s->path, &s->user_agent, &s->call_id };
 	const size_t max[5] = { STORE_CONTACT_SZ, STORE_INSTANCE_SZ, STORE_CONTACT_SZ, STORE_UA_SZ,
 				STORE_CALLID_SZ };
 	for (int i = 0; i < 5; i++) {
-		if (str[i]->l >= max[i])
-			return EINVAL;
+		if (str[i]->l >= max[i]) {
+			*err = EINVAL;
+			return NULL;
+		}
 	}
 	struct loc_aor *a = aor_get(l, s->user_id);
-	if (!a)
-		return ENOMEM;
-	struct loc_binding *b = binding_new(str);
+	struct loc_binding *b = a ? binding_new(str) : NULL;
 	if (!b) {
-		aor_drop_if_empty(l, a);
-		return ENOMEM;
+		if (a)
+			aor_drop_if_empty(l, a);
+		*err = ENOMEM;
+		return NULL;
 	}
-	int64_t now = l->wall_ms();
 	b->loc = l;
 	b->aor = a;
 	b->tenant_id = s->tenant_id;
@@ -208,9 +210,27 @@ int location_bind(struct location *l, struct loc_binding *old, const struct loc_
 	b->reg_id = s->reg_id;
 	b->q = s->q;
 	b->expires_at = s->expires_at;
-	b->updated_at = now;
 	b->peer = *s->peer;
 	b->peer.conn = mem_ref(s->peer->conn);
+	return b;
+}
+
+/* Into the id table and on the clock (the AOR list is the caller's). */
+static void binding_link(struct location *l, struct loc_binding *b)
+{
+	hash_insert(&l->ids, hash_u64(b->id), &b->le_id, b);
+	l->count++;
+	arm(l, b);
+}
+
+int location_bind(struct location *l, struct loc_binding *old, const struct loc_spec *s, struct loc_binding **out)
+{
+	int err;
+	struct loc_binding *b = binding_make(l, s, &err);
+	if (!b)
+		return err;
+	int64_t now = l->wall_ms();
+	b->updated_at = now;
 	if (old) {
 		/* A refresh keeps the device's id and place in the list: it is the same
 		 * device to the API and to forking order. */
@@ -221,11 +241,9 @@ int location_bind(struct location *l, struct loc_binding *old, const struct loc_
 	} else {
 		b->id = store_id_next();
 		b->created_at = now;
-		list_append(&a->bindings, &b->le_aor, b);
+		list_append(&b->aor->bindings, &b->le_aor, b);
 	}
-	hash_insert(&l->ids, hash_u64(b->id), &b->le_id, b);
-	l->count++;
-	arm(l, b);
+	binding_link(l, b);
 	if (l->h)
 		l->h(l, b, old ? LOC_REFRESHED : LOC_ADDED, LOC_EXPIRED, l->arg);
 	if (out)
@@ -259,31 +277,15 @@ int location_restore(struct location *l, const struct store_location *sl)
 			      .path = pl_cstr(sl->path), .user_agent = pl_cstr(sl->user_agent),
 			      .call_id = pl_cstr(sl->call_id), .cseq = sl->cseq, .reg_id = sl->reg_id,
 			      .q = sl->q, .expires_at = sl->expires_at, .peer = &peer };
-	struct loc_aor *a = aor_get(l, s.user_id);
-	if (!a)
-		return ENOMEM;
-	const struct pl *str[5] = { &s.contact, &s.instance, &s.path, &s.user_agent, &s.call_id };
-	struct loc_binding *b = binding_new(str);
-	if (!b) {
-		aor_drop_if_empty(l, a);
-		return ENOMEM;
-	}
-	b->loc = l;
-	b->aor = a;
+	int err;
+	struct loc_binding *b = binding_make(l, &s, &err);
+	if (!b)
+		return err;
 	b->id = sl->id;
-	b->tenant_id = sl->tenant_id;
-	b->user_id = sl->user_id;
-	b->cseq = sl->cseq;
-	b->reg_id = sl->reg_id;
-	b->q = sl->q;
-	b->expires_at = sl->expires_at;
 	b->created_at = sl->created_at;
 	b->updated_at = sl->updated_at;
-	b->peer = peer;
-	list_append(&a->bindings, &b->le_aor, b);
-	hash_insert(&l->ids, hash_u64(b->id), &b->le_id, b);
-	l->count++;
-	arm(l, b);
+	list_append(&b->aor->bindings, &b->le_aor, b);
+	binding_link(l, b);
 	return 0;
 }
 
@@ -323,8 +325,10 @@ void location_walk(struct location *l, uint32_t from, uint32_t to, void (*fn)(st
 		   void *arg)
 {
 	for (uint32_t i = from; i < to && i <= l->ids.mask; i++) {
-		LIST_FOREACH(&l->ids.buckets[i], le)
+		for (struct le *le = l->ids.buckets[i].head, *next; le; le = next) {
+			next = le->next; /* fn may unbind this binding */
 			fn(le->data, arg);
+		}
 	}
 }
 

@@ -91,7 +91,7 @@ void location_to_store(const struct loc_binding *b, struct store_location *out);
 size_t location_count(const struct location *l);
 /* Walks a slice of the bindings: those in buckets [from, to) of the table of
  * location_buckets() buckets, so that a periodic task can visit every binding once
- * per period in even steps. fn may not unbind. */
+ * per period in even steps. fn may unbind the binding it is given (no other). */
 uint32_t location_buckets(const struct location *l);
 void location_walk(struct location *l, uint32_t from, uint32_t to, void (*fn)(struct loc_binding *b, void *arg),
 		   void *arg);

@@ -41,11 +41,11 @@ enum { MSG_TENANT = 1, MSG_USER, MSG_SYNC };
 #define HOUSEKEEP_MS 10000
 #define TRIM_AFTER 2000 /* transactions ended since the last look that make a trim worth it */
 
-/* A binding change waiting to be saved: the latest state of that binding wins. */
+/* A binding whose change waits to be saved. Only its id: what is saved is what
+ * the location service holds when the batch goes (a row, or a delete when it is
+ * gone), so many changes of one binding cost one write and no copy meanwhile. */
 struct pending {
 	uint64_t id;
-	bool del;
-	struct store_location row;
 	struct le le_hash, le_list;
 };
 
@@ -74,8 +74,15 @@ struct pbx {
 
 /* --- saving bindings ------------------------------------------------------------ */
 
+/* A batch: the rows to write, in one allocation that leaves with the batch. */
+struct flush_item {
+	bool del;
+	struct store_location row; /* row.id is the binding's id either way */
+};
+
 struct flush_job {
-	struct list items; /* struct pending */
+	size_t n;
+	struct flush_item items[];
 };
 
 static void pending_free_list(struct list *l)
@@ -83,16 +90,17 @@ static void pending_free_list(struct list *l)
 	while (l->head) {
 		struct pending *pd = l->head->data;
 		list_unlink(&pd->le_list);
+		list_unlink(&pd->le_hash);
 		free(pd);
 	}
 }
 
-static int flush_items(struct store *st, struct list *items)
+static int flush_items(struct store *st, const struct flush_job *j)
 {
 	int e = store_tx_begin(st);
-	for (struct le *le = items->head; !e && le; le = le->next) {
-		struct pending *pd = le->data;
-		e = pd->del ? store_location_delete(st, pd->id) : store_location_put(st, &pd->row);
+	for (size_t i = 0; !e && i < j->n; i++) {
+		const struct flush_item *it = &j->items[i];
+		e = it->del ? store_location_delete(st, it->row.id) : store_location_put(st, &it->row);
 	}
 	return store_tx_end(st, e);
 }
@@ -100,17 +108,15 @@ static int flush_items(struct store *st, struct list *items)
 static int flush_run(struct store *st, void *arg)
 {
 	struct flush_job *j = arg;
-	int e = flush_items(st, &j->items);
+	int e = flush_items(st, j);
 	if (e)
-		log_error("pbx: saving %zu binding changes failed: %s", j->items.n, strerror(e));
+		log_error("pbx: saving %zu binding changes failed: %s", j->n, strerror(e));
 	return e;
 }
 
 static void flush_done(int err, void *arg)
 {
-	struct flush_job *j = arg;
-	pending_free_list(&j->items);
-	free(j);
+	free(arg);
 }
 
 /* Hands every waiting change to the worker (or, at shutdown, writes it here). */
@@ -119,19 +125,25 @@ static void flush(struct pbx *p)
 	tmr_cancel(&p->flush_tmr);
 	if (!p->pend.n)
 		return;
-	struct flush_job *j = calloc(1, sizeof(*j));
+	struct flush_job *j = calloc(1, sizeof(*j) + p->pend.n * sizeof(j->items[0]));
 	if (!j)
 		return; /* kept for the next try */
 	while (p->pend.head) {
 		struct pending *pd = p->pend.head->data;
+		struct flush_item *it = &j->items[j->n++];
+		const struct loc_binding *b = location_find(p->loc, pd->id);
+		it->del = !b;
+		if (b)
+			location_to_store(b, &it->row);
+		it->row.id = pd->id;
 		list_unlink(&pd->le_hash);
 		list_unlink(&pd->le_list);
-		list_append(&j->items, &pd->le_list, pd);
+		free(pd);
 	}
 	if (p->closing || store_worker_submit(p->worker, flush_run, flush_done, j, NULL)) {
-		int e = flush_items(p->st, &j->items);
+		int e = flush_items(p->st, j);
 		if (e)
-			log_error("pbx: saving %zu binding changes failed: %s", j->items.n, strerror(e));
+			log_error("pbx: saving %zu binding changes failed: %s", j->n, strerror(e));
 		flush_done(e, j);
 	}
 }
@@ -141,29 +153,24 @@ static void on_flush_tmr(void *arg)
 	flush(arg);
 }
 
-static void persist(struct pbx *p, const struct loc_binding *b, bool del)
+static void persist(struct pbx *p, uint64_t id)
 {
-	struct pending *pd = NULL;
-	LIST_FOREACH(hash_bucket(&p->pend_ids, hash_u64(b->id)), le) {
-		struct pending *x = le->data;
-		if (x->id == b->id)
-			pd = x;
+	LIST_FOREACH(hash_bucket(&p->pend_ids, hash_u64(id)), le) {
+		if (((struct pending *)le->data)->id == id)
+			return; /* already waiting: the batch takes its state then */
 	}
+	struct pending *pd = calloc(1, sizeof(*pd));
 	if (!pd) {
-		pd = calloc(1, sizeof(*pd));
-		if (!pd) {
-			log_error("pbx: out of memory: a change of binding %llu is not saved", (unsigned long long)b->id);
-			return;
-		}
-		pd->id = b->id;
-		hash_insert(&p->pend_ids, hash_u64(pd->id), &pd->le_hash, pd);
-		list_append(&p->pend, &pd->le_list, pd);
+		log_error("pbx: out of memory: a change of binding %llu is not saved", (unsigned long long)id);
+		return;
 	}
-	pd->del = del;
-	if (!del)
-		location_to_store(b, &pd->row);
+	pd->id = id;
+	hash_insert(&p->pend_ids, hash_u64(pd->id), &pd->le_hash, pd);
+	list_append(&p->pend, &pd->le_list, pd);
+	/* Never flushed from here: a removal is reported while its binding is still
+	 * in the location service, and the batch must see it gone. */
 	if (p->pend.n >= FLUSH_BATCH)
-		flush(p);
+		tmr_start(loop_timers(p->loop), &p->flush_tmr, 0, on_flush_tmr, p);
 	else if (!tmr_active(&p->flush_tmr))
 		tmr_start(loop_timers(p->loop), &p->flush_tmr, FLUSH_MS, on_flush_tmr, p);
 }
@@ -173,7 +180,7 @@ static void on_binding(struct location *l, const struct loc_binding *b, enum loc
 		       void *arg)
 {
 	struct pbx *p = arg;
-	persist(p, b, ev == LOC_REMOVED);
+	persist(p, b->id);
 	if (ev == LOC_REFRESHED)
 		return;
 	const struct dir_ext *x = directory_ext_by_user(p->dir, b->user_id);
@@ -577,8 +584,10 @@ static int restore_one(const void *row, void *arg)
 	struct pbx *p = arg;
 	const struct store_location *sl = row;
 	const struct dir_ext *x = directory_ext_by_user(p->dir, sl->user_id);
-	if (!directory_usable(x))
-		return 0; /* disabled since: the binding is dropped at the next save */
+	if (!directory_usable(x)) {
+		persist(p, sl->id); /* disabled since: not restored, and deleted at the first save */
+		return 0;
+	}
 	if (location_restore(p->loc, sl))
 		log_warn("pbx: binding %llu not restored", (unsigned long long)sl->id);
 	return 0;

@@ -310,6 +310,20 @@ int store_sq_get_one(struct store_sq *s, sqlite3_stmt *stmt, void (*fill)(sqlite
 	return e;
 }
 
+int store_sq_get_by(struct store_sq *s, const char *sql, uint64_t id, const char *text,
+		    void (*fill)(sqlite3_stmt *, void *), void *out)
+{
+	sqlite3_stmt *stmt;
+	int e = store_sq_prep(s, sql, &stmt);
+	if (e)
+		return e;
+	if (text)
+		store_sq_bind_text(stmt, 1, text);
+	else
+		sqlite3_bind_int64(stmt, 1, (sqlite3_int64)id);
+	return store_sq_get_one(s, stmt, fill, out);
+}
+
 /* Whether an update moves the credentials to a new generation: a new password
  * hash (every hash has its own salt, so a new one never equals the old), or an
  * enabled account disabled. */

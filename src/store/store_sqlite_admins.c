@@ -51,35 +51,22 @@ int store_sq_admin_create(struct store *st, struct store_admin *a)
 
 int store_sq_admin_get(struct store *st, uint64_t id, struct store_admin *a)
 {
-	struct store_sq *s = (struct store_sq *)st;
-	sqlite3_stmt *stmt;
-	int e = store_sq_prep(s, "SELECT " ADMIN_COLS " FROM admins WHERE id = ?", &stmt);
-	if (e)
-		return e;
-	sqlite3_bind_int64(stmt, 1, (sqlite3_int64)id);
-	return store_sq_get_one(s, stmt, admin_fill, a);
+	return store_sq_get_by((struct store_sq *)st, "SELECT " ADMIN_COLS " FROM admins WHERE id = ?", id, NULL,
+			       admin_fill, a);
 }
 
 int store_sq_admin_get_by_name(struct store *st, const char *username, struct store_admin *a)
 {
-	struct store_sq *s = (struct store_sq *)st;
-	sqlite3_stmt *stmt;
-	int e = store_sq_prep(s, "SELECT " ADMIN_COLS " FROM admins WHERE username = ?", &stmt);
-	if (e)
-		return e;
-	store_sq_bind_text(stmt, 1, username);
-	return store_sq_get_one(s, stmt, admin_fill, a);
+	return store_sq_get_by((struct store_sq *)st, "SELECT " ADMIN_COLS " FROM admins WHERE username = ?", 0,
+			       username, admin_fill, a);
 }
 
 static int admin_update_locked(struct store_sq *s, struct store_admin *a, uint64_t keep_grant)
 {
 	struct store_admin old;
 	sqlite3_stmt *stmt;
-	int e = store_sq_prep(s, "SELECT " ADMIN_COLS " FROM admins WHERE id = ?", &stmt);
+	int e = store_sq_admin_get(&s->base, a->id, &old);
 	if (e)
-		return e;
-	sqlite3_bind_int64(stmt, 1, (sqlite3_int64)a->id);
-	if ((e = store_sq_get_one(s, stmt, admin_fill, &old)))
 		return e;
 	if (old.version != a->version)
 		return ESTALE;

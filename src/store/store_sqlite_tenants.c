@@ -66,24 +66,14 @@ int store_sq_tenant_create(struct store *st, struct store_tenant *t, struct stor
 
 int store_sq_tenant_get(struct store *st, uint64_t id, struct store_tenant *t)
 {
-	struct store_sq *s = (struct store_sq *)st;
-	sqlite3_stmt *stmt;
-	int e = store_sq_prep(s, "SELECT " TENANT_COLS " FROM tenants WHERE id = ?", &stmt);
-	if (e)
-		return e;
-	sqlite3_bind_int64(stmt, 1, (sqlite3_int64)id);
-	return store_sq_get_one(s, stmt, store_sq_tenant_fill, t);
+	return store_sq_get_by((struct store_sq *)st, "SELECT " TENANT_COLS " FROM tenants WHERE id = ?", id, NULL,
+			       store_sq_tenant_fill, t);
 }
 
 int store_sq_tenant_get_by_domain(struct store *st, const char *domain, struct store_tenant *t)
 {
-	struct store_sq *s = (struct store_sq *)st;
-	sqlite3_stmt *stmt;
-	int e = store_sq_prep(s, "SELECT " TENANT_COLS " FROM tenants WHERE domain = ?", &stmt);
-	if (e)
-		return e;
-	store_sq_bind_text(stmt, 1, domain);
-	return store_sq_get_one(s, stmt, store_sq_tenant_fill, t);
+	return store_sq_get_by((struct store_sq *)st, "SELECT " TENANT_COLS " FROM tenants WHERE domain = ?", 0,
+			       domain, store_sq_tenant_fill, t);
 }
 
 /* Inside a write transaction: the version and credential generation a row has
