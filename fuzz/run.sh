@@ -30,7 +30,7 @@ JOBS=${FUZZ_JOBS:-$((NCPU < 3 ? NCPU : 3))}
 
 # The targets fuzz/meson.build defines; fuzz_api_json only where src/api
 # provides api_request_fuzz().
-ALL_TARGETS="fuzz_sip_msg fuzz_sip_uri fuzz_sip_frame fuzz_sip_auth fuzz_pbx_register"
+ALL_TARGETS="fuzz_sip_msg fuzz_sip_uri fuzz_sip_frame fuzz_sip_auth fuzz_pbx_register fuzz_sdp"
 if grep -qs 'api_request_fuzz' "$REPO/src/api/api.h"; then
 	ALL_TARGETS="$ALL_TARGETS fuzz_api_json"
 fi
@@ -173,6 +173,11 @@ reg bad-expiry D 'Contact: <sip:101@192.0.2.10:5060>;expires=0.5\r\nExpires: 999
 msg 'DREGISTER sip:fz.test SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bK-older\r\nMax-Forwards: 70\r\nFrom: <sip:101@fz.test>;tag=r\r\nTo: <sip:101@fz.test>\r\nCall-ID: one@192.0.2.10\r\nCSeq: 1 REGISTER\r\nContact: <sip:101@192.0.2.10:5060;transport=udp>\r\nAuthorization: Digest username="101", realm="other.test", nonce="abc", uri="sip:fz.test", response="0123456789abcdef0123456789abcdef"\r\nContent-Length: 0\r\n\r\n' |
 	seed "$S/reg" cseq-older
 
+# SDP offers for fuzz_sdp: a desk phone, a WebRTC browser, audio + video over IPv6, a hold.
+msg 'v=0\r\no=- 20022 20022 IN IP4 192.168.1.50\r\ns=SDP data\r\nc=IN IP4 192.168.1.50\r\nt=0 0\r\nm=audio 11796 RTP/AVP 0 8 18 9 101\r\na=rtpmap:18 G729/8000\r\na=fmtp:18 annexb=no\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-15\r\na=ptime:20\r\na=sendrecv\r\n' | seed "$S/sdp" phone
+msg 'v=0\r\no=- 4611731400430051336 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111 9 0 8 126\r\nc=IN IP4 0.0.0.0\r\na=rtcp:9 IN IP4 0.0.0.0\r\na=candidate:1 1 udp 2122260223 192.0.2.7 54321 typ host\r\na=ice-ufrag:EsAw\r\na=ice-pwd:P2uYro0UCOQ4zxjKXaWCBui1\r\na=fingerprint:sha-256 D2:FA:0E:C3\r\na=setup:actpass\r\na=mid:0\r\na=sendrecv\r\na=rtcp-mux\r\na=rtpmap:111 opus/48000/2\r\na=fmtp:111 minptime=10;useinbandfec=1\r\na=rtpmap:126 telephone-event/8000\r\n' | seed "$S/sdp" webrtc
+msg 'v=0\no=polycom 1 2 IN IP6 2001:db8::5\ns=-\ni=x\nc=IN IP6 2001:db8::5\nb=CT:1024\nt=0 0\nm=audio 2222 RTP/AVP 9 101\na=rtpmap:101 telephone-event/8000\na=sendonly\nm=video 2224/2 RTP/AVP 96 34\nc=IN IP4 192.0.2.99/127\na=rtpmap:96 H264/90000\na=fmtp:96 packetization-mode=1\na=inactive\nm=application 0 UDP/BFCP *\n' | seed "$S/sdp" av
+msg 'v=0\r\no=b 5 6 IN IP4 host.example\r\ns= \r\nc=IN IP4 0.0.0.0\r\nt=0 0\r\na=sendonly\r\nm=audio 7078 RTP/AVP 8 96\r\na=rtpmap:96 opus/48000/2\r\na=rtcp:7079\r\na=maxptime:40\r\n' | seed "$S/sdp" hold
 # A dictionary of SIP tokens helps the mutator past the keyword checks.
 cat >"$WORK/sip.dict" <<'EOF'
 "SIP/2.0"
@@ -223,6 +228,7 @@ cat >"$WORK/sip.dict" <<'EOF'
 "cnonce="
 "algorithm=SHA-256"
 EOF
+printf '"%s"\n' '\x0d\x0a' v=0 o=- s=- 'c=IN IP4 ' 'c=IN IP6 ' t=0 m=audio m=video ' RTP/AVP ' a=rtpmap: a=fmtp: a=ptime: a=rtcp: a=rtcp-mux a=sendonly a=recvonly a=inactive a=sendrecv telephone-event/8000 opus/48000/2 b=AS: >"$WORK/sdp.dict" # fuzz_sdp's tokens
 # fuzz_pbx_register: those and the tokens of REGISTER (RFC 3261 §10, RFC 3327, RFC 5626).
 cat "$WORK/sip.dict" - >"$WORK/reg.dict" <<'EOF'
 "Expires:"
@@ -257,6 +263,7 @@ seeds_of() {
 	fuzz_sip_auth) echo "$S/auth" ;;
 	fuzz_api_json) echo "$S/api" ;;
 	fuzz_pbx_register) echo "$S/reg" ;;
+	fuzz_sdp) echo "$S/sdp" ;;
 	esac
 }
 
@@ -282,6 +289,7 @@ run_one() { # run_one TARGET: writes $WORK/TARGET.rc
 	case $t in
 	fuzz_api_json) ;;
 	fuzz_pbx_register) dict=(-dict="$WORK/reg.dict") ;;
+	fuzz_sdp) dict=(-dict="$WORK/sdp.dict") ;;
 	*) dict=(-dict="$WORK/sip.dict") ;;
 	esac
 	"$BUILD/fuzz/$t" -max_total_time="$SECONDS_EACH" -max_len=65535 -timeout=10 -rss_limit_mb=2048 \
