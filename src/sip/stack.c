@@ -24,6 +24,9 @@ const struct conf_opt sip_stack_opts[] = {
 	{ "sip-t1", CONF_INT, "500", 10, 10000, NULL, "RFC 3261 T1 in ms (round-trip estimate)" },
 	{ "sip-t2", CONF_INT, "4000", 100, 60000, NULL, "RFC 3261 T2 in ms (retransmission cap)" },
 	{ "sip-t4", CONF_INT, "5000", 100, 60000, NULL, "RFC 3261 T4 in ms (network lifetime)" },
+	{ "sip-timer-c", CONF_INT, "180", 1, 86400, NULL,
+	  "RFC 3261 Timer C in s: an INVITE we sent that rang (a provisional) but got no final answer"
+	  " this long after its last provisional is CANCELled" },
 	{ "sip-server-name", CONF_STR, "pbxd", 0, 0, NULL, "Server and User-Agent header value" },
 	{ "sip-max-transactions", CONF_INT, "200000", 100, 100000000, NULL,
 	  "server transactions alive at once; beyond it requests get 503" },
@@ -438,6 +441,12 @@ static bool uas_checks(struct sip_stack *s, const struct sip_msg *req)
 		sip_stack_reply_stateless(s, req, 416, NULL, NULL);
 		return true;
 	}
+	/* §8.2.2.2: the request of a live transaction, come again along another
+	 * path (forked upstream): a loop, answered as one. */
+	if (sip_tsx_request_merged(s->tsx, req)) {
+		sip_stack_reply_stateless(s, req, 482, NULL, NULL);
+		return true;
+	}
 	struct unsup u = { .n = 0 };
 	if (req->mid != SIP_CANCEL) {
 		sip_msg_hdr_apply(req, SIP_HDR_REQUIRE, unsup_check, &u);
@@ -551,6 +560,13 @@ void sip_stack_input(struct sip_stack *s, const struct sip_peer *src, const char
 	mem_deref(msg);
 }
 
+/* A stream connection failed with requests of ours on it (RFC 3261 §17.1.4). */
+static void on_tp_err(const struct sip_peer *p, int err, void *arg)
+{
+	struct sip_stack *s = arg;
+	sip_tsx_transport_error(s->tsx, p, err);
+}
+
 static void on_recv(const struct sip_peer *src, const char *data, size_t len, void *arg)
 {
 	sip_stack_input(arg, src, data, len);
@@ -627,11 +643,13 @@ int sip_stack_alloc(struct sip_stack **sp, struct loop *loop, const struct conf 
 	};
 	struct sip_tsx_timers tm = {
 		(uint32_t)conf_int(conf, "sip-t1"), (uint32_t)conf_int(conf, "sip-t2"), (uint32_t)conf_int(conf, "sip-t4"),
+		(uint32_t)conf_int(conf, "sip-timer-c") * 1000,
 	};
 	int err = sip_transport_alloc(&s->tp, loop, &tc, on_recv, s);
 	if (!err)
 		err = sip_tsx_layer_alloc(&s->tsx, loop_timers(loop), &tm, tsx_send, s);
 	if (!err) {
+		sip_transport_err_handler_set(s->tp, on_tp_err, s);
 		sip_tsx_layer_max_set(s->tsx, (size_t)conf_int(conf, "sip-max-transactions"));
 		err = listen_all(s, conf);
 	}

@@ -63,6 +63,8 @@ struct sip_transport {
 	struct sip_tp_conf conf;
 	sip_tp_recv_h *rh;
 	void *arg;
+	sip_tp_err_h *eh;
+	void *earg;
 	struct listener lst[MAX_LISTENERS];
 	size_t nlst;
 	struct list conns;
@@ -221,6 +223,20 @@ void sip_conn_close(struct sip_conn *c)
 bool sip_conn_is_open(const struct sip_conn *c)
 {
 	return c && c->fd >= 0;
+}
+
+/* Closes c, which failed with err while it had something to send, and says so. */
+static void conn_fail(struct sip_conn *c, int err)
+{
+	struct sip_transport *tp = c->tp;
+	bool pending = c->connecting || c->wbuf->pos < c->wbuf->end;
+	mem_ref(c);
+	conn_shutdown(c);
+	if (pending && tp->eh) {
+		struct sip_peer p = { .tp = c->kind, .addr = c->peer, .local = c->local, .fd = -1, .conn = c };
+		tp->eh(&p, err, tp->earg);
+	}
+	mem_deref(c);
 }
 
 static void conn_idle(void *arg)
@@ -393,20 +409,32 @@ static void conn_readable(struct sip_conn *c)
 static void conn_event(int fd, int events, void *arg)
 {
 	struct sip_conn *c = arg;
-	if (events & LOOP_WRITE) {
-		if (c->connecting) {
-			int soerr = 0;
-			socklen_t sl = sizeof(soerr);
-			getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl);
-			if (soerr) {
-				char a[64];
-				log_info("tcp connect to %s: %s", sa_str(&c->peer, a, sizeof(a)), strerror(soerr));
-				conn_shutdown(c);
-				return;
-			}
-			c->connecting = false;
+	if (c->connecting) {
+		/* The connect's outcome: a failure may wake us as readable only
+		 * (EPOLLERR/EPOLLHUP), and must still be told as such. */
+		int soerr = 0;
+		socklen_t sl = sizeof(soerr);
+		getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl);
+		if (soerr) {
+			char a[64];
+			log_info("tcp connect to %s: %s", sa_str(&c->peer, a, sizeof(a)), strerror(soerr));
+			conn_fail(c, soerr);
+			return;
 		}
-		if (conn_flush(c) || conn_watch(c)) {
+		if (!(events & LOOP_WRITE)) {
+			/* woken without an error yet not writable: a hang-up */
+			conn_fail(c, ECONNRESET);
+			return;
+		}
+		c->connecting = false;
+	}
+	if (events & LOOP_WRITE) {
+		int err = conn_flush(c);
+		if (err) {
+			conn_fail(c, err);
+			return;
+		}
+		if (conn_watch(c)) {
 			conn_shutdown(c);
 			return;
 		}
@@ -578,7 +606,9 @@ static struct sip_conn *conn_connect(struct sip_transport *tp, enum sip_transpor
 	if (fd < 0)
 		return NULL;
 	if (connect(fd, &peer->u.sa, peer->len) < 0 && errno != EINPROGRESS) {
+		int e = errno;
 		close(fd);
+		errno = e;
 		return NULL;
 	}
 	struct sip_conn *c = conn_new(tp, kind, fd, peer);
@@ -685,10 +715,12 @@ int sip_transport_send(struct sip_transport *tp, const struct sip_peer *dst, con
 	if (dst->conn && !sip_conn_is_open(dst->conn) && dst->reconnect_port)
 		sa_set_port(&addr, dst->reconnect_port);
 	struct sip_conn *c = sip_conn_is_open(dst->conn) ? dst->conn : conn_find(tp, dst->tp, &addr);
-	if (!c)
+	if (!c) {
+		errno = 0;
 		c = conn_connect(tp, dst->tp, &addr);
-	if (!c)
-		return ENOTCONN;
+		if (!c)
+			return errno ? errno : ENOTCONN;
+	}
 	int err = conn_send(c, data, len);
 	if (err)
 		conn_shutdown(c);
@@ -735,6 +767,12 @@ int sip_transport_alloc(struct sip_transport **tpp, struct loop *loop, const str
 	tp->arg = arg;
 	*tpp = tp;
 	return 0;
+}
+
+void sip_transport_err_handler_set(struct sip_transport *tp, sip_tp_err_h *h, void *arg)
+{
+	tp->eh = h;
+	tp->earg = arg;
 }
 
 void sip_transport_configure(struct sip_transport *tp, const struct conf *conf)

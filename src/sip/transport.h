@@ -37,15 +37,25 @@ extern const size_t sip_transport_opts_count;
 /* One framed message. src->conn is borrowed: take a reference to keep it. */
 typedef void (sip_tp_recv_h)(const struct sip_peer *src, const char *data, size_t len, void *arg);
 
+/* A stream connection failed before what was queued on it could go: the
+ * non-blocking connect completed with err (ECONNREFUSED, EHOSTUNREACH,
+ * ETIMEDOUT...), or a write failed. p names it (kind, the peer address it was
+ * opened to, and conn, already closed and valid only during the call). Sending
+ * from the handler opens a new connection. */
+typedef void (sip_tp_err_h)(const struct sip_peer *p, int err, void *arg);
+
 /* Not reference counted: free with sip_transport_free(). */
 int sip_transport_alloc(struct sip_transport **tpp, struct loop *loop, const struct sip_tp_conf *conf,
 			sip_tp_recv_h *rh, void *arg);
 void sip_transport_free(struct sip_transport *tp);
+void sip_transport_err_handler_set(struct sip_transport *tp, sip_tp_err_h *h, void *arg);
 /* Applies sip_transport_opts from conf; call before the loop runs. */
 void sip_transport_configure(struct sip_transport *tp, const struct conf *conf);
 int sip_transport_listen(struct sip_transport *tp, enum sip_transport_kind kind, const struct sa *addr);
 /* Sends bytes to dst: UDP from the socket dst->fd (or any of dst's family); a
- * stream over dst->conn while it is open, else over a new connection to dst->addr. */
+ * stream over dst->conn while it is open, else over a new connection to dst->addr.
+ * A connect that fails at once returns its error (ENOTCONN when no socket could
+ * be had); one that fails later is told to the error handler. */
 int sip_transport_send(struct sip_transport *tp, const struct sip_peer *dst, const void *data, size_t len);
 /* Closes a stream connection (e.g. after answering a framing error). */
 void sip_conn_close(struct sip_conn *c);

@@ -14,6 +14,7 @@
 #include "core/log.h"
 #include "core/mem.h"
 #include "sip/print.h"
+#include "sip/transport.h"
 
 enum stsx_state { S_TRYING, S_PROCEEDING, S_COMPLETED, S_CONFIRMED, S_ACCEPTED, S_TERMINATED };
 enum ctsx_state { C_CALLING, C_PROCEEDING, C_COMPLETED, C_ACCEPTED, C_TERMINATED };
@@ -25,7 +26,11 @@ struct sip_tsx_layer {
 	void *arg;
 	struct hash stsx; /* by branch (RFC 3261) or Call-ID+CSeq (RFC 2543) */
 	struct hash inv;  /* INVITE server transactions by Call-ID+CSeq, for the ACK of a 2xx */
+	struct hash dlg;  /* server transactions of requests without a To tag, by Call-ID+CSeq,
+			   * for merged requests (§8.2.2.2) */
 	struct hash ctsx;
+	struct list stream; /* client transactions over streams, for transport errors */
+	uint64_t seq;       /* client transactions created so far */
 	size_t count, max;
 	uint64_t rnd;
 };
@@ -43,7 +48,7 @@ struct stsx_key {
 };
 
 struct sip_stsx {
-	struct le le, ile;
+	struct le le, ile, dle;
 	struct sip_tsx_layer *l;
 	struct sip_msg *req; /* until the final response; NULL after */
 	struct stsx_key *key;
@@ -60,14 +65,16 @@ struct sip_stsx {
 };
 
 struct sip_ctsx {
-	struct le le;
+	struct le le, sle;
 	struct sip_tsx_layer *l;
+	uint64_t seq;
 	struct sip_msg *req;
 	struct mbuf *bytes, *ack;
 	struct sip_peer dst;
 	enum ctsx_state state;
 	bool invite, reliable;
-	struct tmr t_retx, t_end; /* A/E and B/F/D/K/M */
+	bool cancelled; /* Timer C fired: CANCEL sent, the TU told */
+	struct tmr t_retx, t_end; /* A/E and B/F/C/D/K/M */
 	uint32_t interval;
 	sip_ctsx_resp_h *h;
 	void *arg;
@@ -157,6 +164,7 @@ static void stsx_terminate(struct sip_stsx *t)
 	tmr_cancel(&t->t_end);
 	list_unlink(&t->le);
 	list_unlink(&t->ile);
+	list_unlink(&t->dle);
 	t->l->count--;
 	mem_deref(t);
 }
@@ -253,6 +261,21 @@ bool sip_tsx_request_absorb(struct sip_tsx_layer *l, const struct sip_msg *req)
 	return true;
 }
 
+bool sip_tsx_request_merged(struct sip_tsx_layer *l, const struct sip_msg *req)
+{
+	if (!req->req || req->to.tag.l || !req->from.tag.l || req->mid == SIP_ACK || req->mid == SIP_CANCEL)
+		return false;
+	LIST_FOREACH(hash_bucket(&l->dlg, dlg_key(req)), le) {
+		const struct sip_stsx *t = le->data;
+		const struct stsx_key *k = t->key;
+		if (k->cseq == req->cseq.num && pl_eq(&k->callid, &req->callid) &&
+		    pl_eq(&k->from_tag, &req->from.tag) && pl_eq(&k->method, &req->cseq.method) &&
+		    stsx_match(t, req, false) == M_NONE)
+			return true;
+	}
+	return false;
+}
+
 struct sip_stsx *sip_tsx_cancel_target(struct sip_tsx_layer *l, const struct sip_msg *cancel)
 {
 	enum match m;
@@ -285,6 +308,8 @@ int sip_stsx_alloc(struct sip_stsx **tp, struct sip_tsx_layer *l, struct sip_msg
 	hash_insert(&l->stsx, skey(req), &t->le, t);
 	if (t->invite)
 		hash_insert(&l->inv, dlg_key(req), &t->ile, t);
+	if (!req->to.tag.l && req->from.tag.l)
+		hash_insert(&l->dlg, dlg_key(req), &t->dle, t);
 	l->count++;
 	*tp = t;
 	if (t->invite) {
@@ -392,6 +417,7 @@ static void ctsx_terminate(struct sip_ctsx *t)
 	tmr_cancel(&t->t_retx);
 	tmr_cancel(&t->t_end);
 	list_unlink(&t->le);
+	list_unlink(&t->sle);
 	t->l->count--;
 	mem_deref(t);
 }
@@ -411,6 +437,24 @@ static void ctsx_end_h(void *arg)
 	if (t->state == C_CALLING || t->state == C_PROCEEDING) /* Timer B or F */
 		ctsx_notify(t, ETIMEDOUT, NULL, true);
 	ctsx_terminate(t);
+}
+
+/* Timer C (RFC 3261 §16.6 item 11, §16.7 item 11): a provisional came, then
+ * nothing final. The request is CANCELled (a client transaction of its own that
+ * nobody hears), the TU is told ETIME, and the INVITE waits 64*T1 for the 487 to
+ * ACK it (§9.1) before it is taken as cancelled. */
+static void ctsx_timer_c(void *arg)
+{
+	struct sip_ctsx *t = arg;
+	struct sip_tsx_layer *l = t->l;
+	log_debug("tsx: no final response to INVITE in %u ms after a provisional (timer C): CANCEL", l->tm.c);
+	t->cancelled = true;
+	struct mbuf *mb = mbuf_alloc(512, SIP_MSG_MAX_SIZE);
+	if (mb && sip_print_cancel(mb, t->req) == 0)
+		sip_ctsx_send(NULL, l, &t->dst, mb, NULL, NULL);
+	mem_deref(mb);
+	tmr_start(l->th, &t->t_end, 64u * l->tm.t1, ctsx_end_h, t);
+	ctsx_notify(t, ETIME, NULL, true);
 }
 
 static void ctsx_retx_h(void *arg)
@@ -465,6 +509,9 @@ int sip_ctsx_send(struct sip_ctsx **tp, struct sip_tsx_layer *l, const struct si
 		return err;
 	}
 	hash_insert(&l->ctsx, pl_hash(&msg->via.branch, 0), &t->le, t);
+	if (t->reliable)
+		list_append(&l->stream, &t->sle, t);
+	t->seq = ++l->seq;
 	l->count++;
 	if (!t->reliable)
 		tmr_start(l->th, &t->t_retx, t->interval, ctsx_retx_h, t);
@@ -526,6 +573,9 @@ bool sip_tsx_response(struct sip_tsx_layer *l, const struct sip_msg *resp)
 				tmr_cancel(&t->t_retx);
 				tmr_cancel(&t->t_end);
 			}
+			/* Timer C runs from the last provisional, in place of Timer B. */
+			if (t->invite && !t->cancelled)
+				tmr_start(l->th, &t->t_end, l->tm.c, ctsx_timer_c, t);
 			t->state = C_PROCEEDING;
 			ctsx_notify(t, 0, resp, false);
 		} else {
@@ -546,6 +596,48 @@ bool sip_tsx_response(struct sip_tsx_layer *l, const struct sip_msg *resp)
 	return true;
 }
 
+/* Whether t's requests go where p failed, as sip_transport_send chooses: over
+ * t's connection while it is open, else over one to its address (or to the
+ * re-connect port on that address). */
+static bool ctsx_over(const struct sip_ctsx *t, const struct sip_peer *p)
+{
+	if (t->dst.tp != p->tp)
+		return false;
+	if (p->conn && t->dst.conn == p->conn)
+		return true;
+	if (sip_conn_is_open(t->dst.conn))
+		return false;
+	struct sa addr = t->dst.addr;
+	if (t->dst.conn && t->dst.reconnect_port)
+		sa_set_port(&addr, t->dst.reconnect_port);
+	return sa_eq(&addr, &p->addr);
+}
+
+void sip_tsx_transport_error(struct sip_tsx_layer *l, const struct sip_peer *p, int err)
+{
+	/* A handler may start or end other transactions (even send anew to the same
+	 * address, over a new connection): look again from the head after each, and
+	 * leave alone what was started after the failure. */
+	uint64_t upto = l->seq;
+	for (;;) {
+		struct sip_ctsx *hit = NULL;
+		LIST_FOREACH(&l->stream, le) {
+			struct sip_ctsx *t = le->data;
+			if (t->seq <= upto && (t->state == C_CALLING || t->state == C_PROCEEDING) && ctsx_over(t, p)) {
+				hit = t;
+				break;
+			}
+		}
+		if (!hit)
+			return;
+		char a[64];
+		log_debug("tsx: %.*s to %s: transport error: %s", (int)hit->req->method.l, hit->req->method.p,
+			  sa_str(&p->addr, a, sizeof(a)), strerror(err));
+		ctsx_notify(hit, err ? err : EIO, NULL, true);
+		ctsx_terminate(hit);
+	}
+}
+
 /* ---------------- layer ---------------- */
 
 int sip_tsx_layer_alloc(struct sip_tsx_layer **lp, struct tmr_heap *th, const struct sip_tsx_timers *tm,
@@ -554,15 +646,19 @@ int sip_tsx_layer_alloc(struct sip_tsx_layer **lp, struct tmr_heap *th, const st
 	struct sip_tsx_layer *l = calloc(1, sizeof(*l));
 	if (!l)
 		return ENOMEM;
-	if (hash_init(&l->stsx, 4096) || hash_init(&l->inv, 4096) || hash_init(&l->ctsx, 4096)) {
+	if (hash_init(&l->stsx, 4096) || hash_init(&l->inv, 4096) || hash_init(&l->dlg, 4096) ||
+	    hash_init(&l->ctsx, 4096)) {
 		hash_close(&l->stsx);
 		hash_close(&l->inv);
+		hash_close(&l->dlg);
 		free(l);
 		return ENOMEM;
 	}
 	l->th = th;
 	l->max = SIZE_MAX;
-	l->tm = tm ? *tm : (struct sip_tsx_timers){ 500, 4000, 5000 };
+	l->tm = tm ? *tm : (struct sip_tsx_timers){ 500, 4000, 5000, 0 };
+	if (!l->tm.c)
+		l->tm.c = SIP_TSX_TIMER_C;
 	l->send = send;
 	l->arg = arg;
 	if (getrandom(&l->rnd, sizeof(l->rnd), 0) != (ssize_t)sizeof(l->rnd) || !l->rnd)
@@ -592,6 +688,7 @@ void sip_tsx_layer_free(struct sip_tsx_layer *l)
 	terminate_all(&l->ctsx, false);
 	hash_close(&l->stsx);
 	hash_close(&l->inv);
+	hash_close(&l->dlg);
 	hash_close(&l->ctsx);
 	free(l);
 }

@@ -21,12 +21,25 @@ struct sip_ctsx;
 
 struct sip_tsx_timers {
 	uint32_t t1, t2, t4; /* ms; RFC 3261 defaults 500, 4000, 5000 */
+	uint32_t c;          /* ms, Timer C (§16.6 item 11); 0: SIP_TSX_TIMER_C */
 };
+
+/* Timer C's default: more than three minutes, as RFC 3261 §16.6 asks. */
+enum { SIP_TSX_TIMER_C = 180000 };
 
 /* How the layer puts bytes on the wire. */
 typedef int (sip_tsx_send_h)(const struct sip_peer *dst, const struct mbuf *mb, void *arg);
 /* A client transaction's outcome: a response (1xx may come several times, then
- * exactly one final), or err (ETIMEDOUT for timers B/F, else a transport error). */
+ * exactly one final), or err, once and last:
+ *   ETIMEDOUT  timer B or F: no final (nor, for INVITE, any provisional) in 64*T1;
+ *   ETIME      Timer C (INVITE only): a provisional came, then no final response
+ *              for Timer C after the last provisional. The layer has sent the
+ *              CANCEL itself (RFC 3261 §16.7 item 11 and §9.1) and lives on to
+ *              ACK the 487 for 64*T1; a 2xx that still comes is not the TU's to
+ *              see (it has been told), and goes unACKed;
+ *   otherwise  a transport error (RFC 3261 §17.1.4), e.g. ECONNREFUSED,
+ *              EHOSTUNREACH or ETIMEDOUT when the TCP connection the request
+ *              needed could not be opened (see sip_tsx_transport_error). */
 typedef void (sip_ctsx_resp_h)(int err, const struct sip_msg *resp, void *arg);
 
 /* The layer is not reference counted (free with sip_tsx_layer_free); transactions are. */
@@ -68,6 +81,18 @@ int sip_ctsx_send(struct sip_ctsx **tp, struct sip_tsx_layer *l, const struct si
 void sip_ctsx_abandon(struct sip_ctsx *t);
 /* Offers a received response to client transactions; false means no match (drop). */
 bool sip_tsx_response(struct sip_tsx_layer *l, const struct sip_msg *resp);
+/* The transport could not deliver to p (a stream connection that failed to
+ * connect, or to write): every client transaction still waiting for its final
+ * response over p->conn, or over the same kind of transport to p->addr (the
+ * connection sip_transport_send opened for it), ends at once with err to its
+ * handler (RFC 3261 §17.1.4) instead of at Timer B/F. */
+void sip_tsx_transport_error(struct sip_tsx_layer *l, const struct sip_peer *p, int err);
+/* Merged requests (RFC 3261 §8.2.2.2): true when req, a request without a To tag
+ * that no server transaction absorbed, has the From tag, Call-ID and CSeq
+ * (number and method) of a live server transaction: the same request reached
+ * us again along another path after forking upstream, and is to be answered
+ * 482 (Loop Detected). ACK and CANCEL are never merged. */
+bool sip_tsx_request_merged(struct sip_tsx_layer *l, const struct sip_msg *req);
 /* A random branch with the RFC 3261 magic cookie, into buf (>= 32 bytes). */
 void sip_branch_new(char *buf, size_t size);
 

@@ -1191,7 +1191,7 @@ static void test_layer_custom_timers(void **state)
 	struct fx *f = calloc(1, sizeof(*f));
 	assert_non_null(f);
 	tmr_heap_init(&f->th, 0);
-	struct sip_tsx_timers tm = { 100, 400, 1000 };
+	struct sip_tsx_timers tm = { 100, 400, 1000, 0 };
 	assert_int_equal(sip_tsx_layer_alloc(&f->l, &f->th, &tm, fake_send, f), 0);
 	struct rx r;
 	ctsx_new(f, "OPTIONS", "z9hG4bKct", SIP_TP_UDP, &r);
@@ -1278,6 +1278,232 @@ static void test_stsx_cancel_handler(void **state)
 	assert_int_equal(f->sent[f->nsent - 1].msg->scode, 487);
 }
 
+/* =================== Timer C, transport errors, merged requests =================== */
+
+/* Timer C (RFC 3261 §16.6 item 11): after a provisional, no final for Timer C
+ * (180 s by default, restarted by each provisional) CANCELs the INVITE (same
+ * branch, CSeq method CANCEL), tells the TU ETIME once, ACKs the 487 that
+ * follows without telling the TU, and everything ends. */
+static void test_ctsx_invite_timer_c(void **state)
+{
+	struct fx *f = *state;
+	struct rx r;
+	ctsx_new(f, "INVITE", "z9hG4bKtc1", SIP_TP_UDP, &r);
+	run_to(f, 1000);
+	assert_true(feed(f, 180, "z9hG4bKtc1", "INVITE", 1, "ttc"));
+	run_to(f, 100000);
+	assert_true(feed(f, 183, "z9hG4bKtc1", "INVITE", 1, "ttc")); /* restarts Timer C */
+	run_to(f, 100000 + SIP_TSX_TIMER_C - 1);
+	assert_int_equal(r.calls, 2);
+	assert_int_equal(r.errs, 0);
+	size_t before = f->nsent;
+	run_to(f, 100000 + SIP_TSX_TIMER_C);
+	assert_int_equal(r.calls, 3);
+	assert_int_equal(r.errs, 1);
+	assert_int_equal(r.err, ETIME);
+	assert_int_equal(r.err_at, 100000 + SIP_TSX_TIMER_C);
+	assert_int_equal(f->nsent, before + 1);
+	const struct sip_msg *c = last_sent(f);
+	assert_true(c->req);
+	assert_int_equal(c->mid, SIP_CANCEL);
+	assert_true(pl_eq_str(&c->via.branch, "z9hG4bKtc1"));
+	assert_true(pl_eq_str(&c->cseq.method, "CANCEL"));
+	assert_int_equal(c->cseq.num, 1);
+	assert_true(pl_eq_str(&c->ruri_raw, "sip:carol@192.0.2.50"));
+	assert_int_equal(c->to.tag.l, 0);
+	assert_int_equal(sip_tsx_layer_count(f->l), 2); /* the INVITE and its CANCEL */
+	/* the CANCEL is a client transaction: retransmitted over UDP until answered */
+	run_to(f, 100000 + SIP_TSX_TIMER_C + 500);
+	assert_int_equal(f->nsent, before + 2);
+	assert_int_equal(last_sent(f)->mid, SIP_CANCEL);
+	assert_true(feed(f, 200, "z9hG4bKtc1", "CANCEL", 1, "ttc"));
+	/* a late 180 does not restart Timer C; the 487 is ACKed, the TU hears nothing */
+	assert_true(feed(f, 180, "z9hG4bKtc1", "INVITE", 1, "ttc"));
+	assert_true(feed(f, 487, "z9hG4bKtc1", "INVITE", 1, "ttc"));
+	assert_int_equal(last_sent(f)->mid, SIP_ACK);
+	assert_int_equal(r.calls, 3);
+	run_to(f, 100000 + SIP_TSX_TIMER_C + 500 + 32000);
+	assert_int_equal(sip_tsx_layer_count(f->l), 0);
+	assert_int_equal(r.calls, 3);
+}
+
+/* After the CANCEL, no 487 either: the INVITE is taken as cancelled after 64*T1
+ * (§9.1), the TU told nothing more; and Timer C follows the layer's setting. */
+static void test_ctsx_invite_timer_c_custom(void **state)
+{
+	(void)state;
+	struct fx *f = calloc(1, sizeof(*f));
+	assert_non_null(f);
+	tmr_heap_init(&f->th, 0);
+	struct sip_tsx_timers tm = { T1, T2, T4, 10000 };
+	assert_int_equal(sip_tsx_layer_alloc(&f->l, &f->th, &tm, fake_send, f), 0);
+	struct rx r;
+	ctsx_new(f, "INVITE", "z9hG4bKtc2", SIP_TP_TCP, &r);
+	assert_true(feed(f, 100, "z9hG4bKtc2", "INVITE", 1, NULL));
+	run_to(f, 9999);
+	assert_int_equal(f->nsent, 1);
+	run_to(f, 10000);
+	assert_int_equal(r.err, ETIME);
+	assert_int_equal(f->nsent, 2);
+	assert_int_equal(last_sent(f)->mid, SIP_CANCEL);
+	assert_int_equal(f->sent[1].tp, SIP_TP_TCP);
+	run_to(f, 10000 + 64 * T1 - 1);
+	assert_int_equal(sip_tsx_layer_count(f->l), 2);
+	run_to(f, 10000 + 64 * T1); /* the CANCEL's Timer F, and the INVITE given up */
+	assert_int_equal(sip_tsx_layer_count(f->l), 0);
+	assert_int_equal(r.calls, 2);
+	assert_int_equal(r.errs, 1);
+	void *st = f;
+	assert_int_equal(teardown(&st), 0);
+}
+
+/* A client transaction over a stream whose connection fails is told at once
+ * (RFC 3261 §17.1.4), with the transport's error; UDP ones, ones to elsewhere
+ * and finished ones are not. */
+static void test_ctsx_transport_error(void **state)
+{
+	struct fx *f = *state;
+	struct rx ri, ro, ru, rc;
+	ctsx_new(f, "INVITE", "z9hG4bKte1", SIP_TP_TCP, &ri);
+	ctsx_new(f, "OPTIONS", "z9hG4bKte2", SIP_TP_TCP, &ro);
+	ctsx_new(f, "OPTIONS", "z9hG4bKte3", SIP_TP_UDP, &ru);
+	ctsx_new(f, "OPTIONS", "z9hG4bKte4", SIP_TP_TCP, &rc);
+	assert_true(feed(f, 200, "z9hG4bKte4", "OPTIONS", 1, "t4")); /* answered */
+	assert_true(feed(f, 180, "z9hG4bKte1", "INVITE", 1, "t1"));  /* ringing */
+	run_to(f, 300);
+	assert_int_equal(sip_tsx_layer_count(f->l), 3);
+	struct sip_peer p;
+	memset(&p, 0, sizeof(p));
+	p.tp = SIP_TP_TCP;
+	assert_int_equal(sa_set(&p.addr, "192.0.2.51", 5060), 0);
+	sip_tsx_transport_error(f->l, &p, ECONNREFUSED); /* another address */
+	assert_int_equal(ro.calls, 0);
+	assert_int_equal(sa_set(&p.addr, "192.0.2.50", 5060), 0);
+	sip_tsx_transport_error(f->l, &p, ECONNREFUSED);
+	assert_int_equal(ri.errs, 1);
+	assert_int_equal(ri.err, ECONNREFUSED);
+	assert_int_equal(ri.err_at, 300);
+	assert_int_equal(ro.calls, 1);
+	assert_int_equal(ro.err, ECONNREFUSED);
+	assert_int_equal(ro.err_at, 300);
+	assert_int_equal(ru.calls, 0);
+	assert_int_equal(rc.calls, 1);
+	assert_int_equal(sip_tsx_layer_count(f->l), 1); /* the UDP one */
+	sip_tsx_transport_error(f->l, &p, ECONNREFUSED);
+	assert_int_equal(ri.calls, 2);
+	assert_int_equal(ro.calls, 1);
+	run_to(f, 40000);
+	assert_int_equal(ri.calls, 2); /* no Timer B or C after the error */
+	assert_int_equal(ro.calls, 1);
+	assert_int_equal(ru.err, ETIMEDOUT);
+	assert_int_equal(sip_tsx_layer_count(f->l), 0);
+}
+
+/* A handler that sends anew to the same address from its error call keeps its
+ * new transaction (it goes over a new connection). */
+struct resend {
+	struct fx *f;
+	struct rx r2;
+	int calls;
+};
+
+static void resend_h(int err, const struct sip_msg *resp, void *arg)
+{
+	struct resend *rs = arg;
+	rs->calls++;
+	assert_int_equal(err, ECONNREFUSED);
+	ctsx_new(rs->f, "OPTIONS", "z9hG4bKte6", SIP_TP_TCP, &rs->r2);
+}
+
+static void test_ctsx_transport_error_resend(void **state)
+{
+	struct fx *f = *state;
+	struct resend rs = { .f = f };
+	struct mbuf *mb = mbuf_alloc(512, 0);
+	struct sip_req_spec spec = {
+		.method = "OPTIONS", .ruri = "sip:carol@192.0.2.50", .via_transport = "TCP",
+		.via_sentby = "192.0.2.99:5060", .branch = "z9hG4bKte5", .from = "<sip:pbx@pbx.example.com>",
+		.from_tag = "ours", .to = "<sip:carol@192.0.2.50>", .callid = "out-1@192.0.2.99", .cseq = 1,
+	};
+	assert_int_equal(sip_print_request(mb, &spec), 0);
+	struct sip_peer dst;
+	memset(&dst, 0, sizeof(dst));
+	dst.tp = SIP_TP_TCP;
+	assert_int_equal(sa_set(&dst.addr, "192.0.2.50", 5060), 0);
+	assert_int_equal(sip_ctsx_send(NULL, f->l, &dst, mb, resend_h, &rs), 0);
+	mem_deref(mb);
+	sip_tsx_transport_error(f->l, &dst, ECONNREFUSED);
+	assert_int_equal(rs.calls, 1);
+	assert_int_equal(rs.r2.calls, 0);
+	assert_int_equal(sip_tsx_layer_count(f->l), 1);
+	run_to(f, 32000);
+	assert_int_equal(rs.r2.err, ETIMEDOUT);
+}
+
+/* Merged requests (§8.2.2.2): same From tag, Call-ID and CSeq as a live server
+ * transaction, another branch, no To tag. */
+static void test_stsx_merged(void **state)
+{
+	struct fx *f = *state;
+	struct req_spec r = base_invite;
+	r.method = "REGISTER";
+	r.branch = "z9hG4bKmg1";
+	struct sip_stsx *t = stsx_new(f, &r);
+	assert_int_equal(sip_stsx_reply(t, 200, NULL, NULL, NULL, NULL), 0);
+	struct req_spec o = r;
+	struct sip_msg *m = req_parse(&o);
+	assert_false(sip_tsx_request_merged(f->l, m)); /* its own retransmission matches */
+	mem_deref(m);
+	o.branch = "z9hG4bKmg2"; /* forked upstream, come back another way */
+	m = req_parse(&o);
+	assert_false(sip_tsx_request_absorb(f->l, m));
+	assert_true(sip_tsx_request_merged(f->l, m));
+	mem_deref(m);
+	o.sentby = "192.0.2.7:5060"; /* through another proxy */
+	m = req_parse(&o);
+	assert_true(sip_tsx_request_merged(f->l, m));
+	mem_deref(m);
+	/* anything else that differs: not merged */
+	const struct req_spec other[] = {
+		{ .method = "REGISTER", .ruri = r.ruri, .branch = "z9hG4bKx", .sentby = r.sentby, .from_tag = "ft2",
+		  .callid = r.callid, .cseq = 1 },
+		{ .method = "REGISTER", .ruri = r.ruri, .branch = "z9hG4bKx", .sentby = r.sentby, .from_tag = "ft1",
+		  .callid = "other", .cseq = 1 },
+		{ .method = "REGISTER", .ruri = r.ruri, .branch = "z9hG4bKx", .sentby = r.sentby, .from_tag = "ft1",
+		  .callid = r.callid, .cseq = 2 },
+		{ .method = "REGISTER", .ruri = r.ruri, .branch = "z9hG4bKx", .sentby = r.sentby, .from_tag = "ft1",
+		  .to_tag = "tt", .callid = r.callid, .cseq = 1 },
+		{ .method = "OPTIONS", .ruri = r.ruri, .branch = "z9hG4bKx", .sentby = r.sentby, .from_tag = "ft1",
+		  .callid = r.callid, .cseq = 1 },
+	};
+	for (size_t i = 0; i < sizeof(other) / sizeof(other[0]); i++) {
+		m = req_parse(&other[i]);
+		if (sip_tsx_request_merged(f->l, m))
+			fail_msg("request %zu taken as merged", i);
+		mem_deref(m);
+	}
+	/* an INVITE still proceeding is live too; a CANCEL or ACK never merges */
+	struct req_spec inv = base_invite;
+	stsx_new(f, &inv);
+	inv.branch = "z9hG4bKinv9";
+	m = req_parse(&inv);
+	assert_false(sip_tsx_request_absorb(f->l, m));
+	assert_true(sip_tsx_request_merged(f->l, m));
+	mem_deref(m);
+	inv.method = "CANCEL";
+	inv.cseq_method = "CANCEL";
+	m = req_parse(&inv);
+	assert_false(sip_tsx_request_merged(f->l, m));
+	mem_deref(m);
+	/* once the transaction is gone (Timer J), it is a new request again */
+	o.branch = "z9hG4bKmg2";
+	o.sentby = r.sentby;
+	run_to(f, 64 * T1);
+	m = req_parse(&o);
+	assert_false(sip_tsx_request_merged(f->l, m));
+	mem_deref(m);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -1313,6 +1539,11 @@ int main(void)
 		cmocka_unit_test(test_layer_custom_timers),
 		T(test_layer_branch_keys_and_cap),
 		T(test_stsx_cancel_handler),
+		T(test_ctsx_invite_timer_c),
+		cmocka_unit_test(test_ctsx_invite_timer_c_custom),
+		T(test_ctsx_transport_error),
+		T(test_ctsx_transport_error_resend),
+		T(test_stsx_merged),
 	};
 #undef T
 	return cmocka_run_group_tests(tests, NULL, NULL);
