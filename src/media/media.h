@@ -1,0 +1,138 @@
+/* The media engine's public face: RTP/RTCP port allocation, media endpoints, and
+ * the media worker thread that relays between them.
+ *
+ * Threads: the signalling thread owns the port allocator (struct media_ports) and
+ * decides what is connected to what; a media worker owns the sockets while a relay
+ * runs and moves the packets. They talk only by mqueue messages (media_relay_*
+ * below push them; answers come back on an mqueue the caller gives).
+ *
+ * Endpoints: whatever sends or receives a leg's media is a struct media_endpoint
+ * with an ops table. A relay is two socket endpoints, each the other's peer: what
+ * one receives it hands, in batches, to its peer's deliver op. A player, recorder,
+ * mixer or SRTP/ICE endpoint is another ops table; the socket endpoint and the
+ * relay do not change when one is added.
+ *
+ * Today: one worker thread; the media-threads option accepts 1 (N workers come
+ * later, the caller then picks a worker per call). No DTMF, SRTP or ICE yet. */
+#ifndef MEDIA_MEDIA_H
+#define MEDIA_MEDIA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/conf.h"
+#include "core/mqueue.h"
+#include "core/sa.h"
+
+extern const struct conf_opt media_opts[];
+extern const size_t media_opts_count;
+
+/* --- ports (signalling thread) ------------------------------------------------ */
+
+/* An RTP socket on an even port and its RTCP socket on the next (odd) port,
+ * bound together on the same address. */
+struct media_sockpair {
+	int rtp, rtcp; /* non-blocking UDP sockets; -1 when not held */
+	uint16_t port; /* the RTP port; RTCP is port + 1 */
+};
+
+struct media_ports;
+
+/* "MIN-MAX" (both 1..65535, MIN <= MAX) as in --rtp-ports; 0 or EINVAL. */
+int media_ports_parse_range(const char *s, uint16_t *min, uint16_t *max);
+/* Ports MIN..MAX (MIN rounded up to even; a pair needs both its ports in range)
+ * on addr (numeric; NULL or "" means all IPv4 addresses). At most
+ * fdlimit_share(FDLIMIT_MEDIA, ...) / 2 pairs are held at once. Not reference
+ * counted: free with media_ports_free() once every pair is back. */
+int media_ports_alloc(struct media_ports **pp, const char *addr, uint16_t min, uint16_t max);
+void media_ports_free(struct media_ports *p);
+/* Binds the next free pair after the last one given (next-fit, wrapping around);
+ * a port another process holds is skipped. EADDRINUSE when no pair of the range
+ * can be bound, EMFILE at the descriptor cap, or the errno of socket(). */
+int media_ports_get(struct media_ports *p, struct media_sockpair *sp);
+/* Closes both sockets and makes the port free again; sp is reset to -1s. */
+void media_ports_put(struct media_ports *p, struct media_sockpair *sp);
+unsigned media_ports_in_use(const struct media_ports *p);
+
+/* --- endpoints (media worker thread) ------------------------------------------ */
+
+enum media_comp { MEDIA_RTP = 0, MEDIA_RTCP = 1, MEDIA_COMP_COUNT };
+
+/* One received packet. buf belongs to the worker's batch and is valid only during
+ * the deliver call: an endpoint that keeps packets (a jitter buffer, a recorder)
+ * copies them. */
+struct media_pkt {
+	uint8_t *buf;
+	size_t len;
+	struct sa src;
+};
+
+struct media_endpoint;
+
+struct media_endpoint_ops {
+	const char *name;
+	/* Takes n packets of component comp that the peer received, in order. */
+	void (*deliver)(struct media_endpoint *ep, enum media_comp comp, struct media_pkt *pkts,
+			unsigned n);
+};
+
+struct media_endpoint {
+	const struct media_endpoint_ops *ops;
+	struct media_endpoint *peer; /* where what this endpoint receives goes; NULL: dropped */
+};
+
+/* Counters of one side (socket endpoint) of a relay. */
+struct media_stats {
+	uint64_t rx_pkts, rx_bytes; /* received on this side's sockets, accepted */
+	uint64_t tx_pkts, tx_bytes; /* sent out of this side's sockets */
+	uint64_t rx_foreign;        /* from a source other than the latched one: dropped */
+	uint64_t tx_dropped;        /* nowhere to send yet (no latch, no hint), or socket full */
+	uint32_t relatches;         /* times the remote address moved after the first latch */
+};
+
+/* --- the media worker ---------------------------------------------------------- */
+
+/* After this many packets in a row from one new source, a latched side follows it
+ * (a phone whose NAT binding changed); fewer, from a spoofer, change nothing. */
+enum { MEDIA_LATCH_SWITCH = 4 };
+
+/* Message ids on the caller's reply mqueue; data is a struct media_relay_report,
+ * which the receiver frees with mem_deref(). */
+enum {
+	MEDIA_MSG_STATS = 0x4d454400, /* answer to media_relay_stats() */
+	MEDIA_MSG_DONE,               /* relay destroyed, or its creation failed (err set) */
+};
+
+struct media_relay_report {
+	uint64_t id;
+	int err; /* MEDIA_MSG_DONE: 0 after destroy, else why creation failed */
+	/* MEDIA_MSG_DONE: the sockets, back to the caller for media_ports_put(). */
+	struct media_sockpair side[2];
+	struct media_stats stats[2];
+};
+
+/* Where to send before a side has latched: the address and ports its SDP gave.
+ * A zero sa (len 0) means none: that side's packets are dropped until it sends. */
+struct media_hint {
+	struct sa rtp, rtcp; /* rtcp unset but rtp set: rtp's port + 1 */
+};
+
+struct media_worker;
+
+int media_worker_start(struct media_worker **wp);
+/* Stops and joins the thread. Relays still running are destroyed and their
+ * sockets closed (no MEDIA_MSG_DONE): destroy them first to get the ports back. */
+void media_worker_stop(struct media_worker *w);
+
+/* Any thread. Relays side[0] <-> side[1]; the worker owns the sockets until it
+ * sends MEDIA_MSG_DONE for id (ids are the caller's, unique among live relays).
+ * hints may be NULL. Returns 0 (the outcome of a failed creation comes as
+ * MEDIA_MSG_DONE with err) or ENOMEM/ESHUTDOWN. */
+int media_relay_create(struct media_worker *w, uint64_t id, const struct media_sockpair side[2],
+		       const struct media_hint hints[2], struct mqueue *reply);
+/* Any thread. Answered on the reply mqueue given at creation; an unknown id is
+ * logged and ignored (there is no queue to answer on). ENOMEM/ESHUTDOWN. */
+int media_relay_destroy(struct media_worker *w, uint64_t id);
+int media_relay_stats(struct media_worker *w, uint64_t id);
+
+#endif

@@ -1,0 +1,58 @@
+/* The socket endpoint (internal to src/media): a leg's RTP and RTCP sockets with
+ * symmetric-RTP latching. It is one kind of media_endpoint; the worker connects
+ * two of them for a relay. */
+#ifndef MEDIA_SOCKEP_H
+#define MEDIA_SOCKEP_H
+
+#include <stdbool.h>
+#include <sys/socket.h>
+
+#include "media/media.h"
+
+enum { MEDIA_BATCH = 32, MEDIA_PKT_MAX = 2048 };
+
+/* The worker's receive batch. Delivery is synchronous (a batch is sent on before
+ * the next recvmmsg), so one batch per worker serves every endpoint it runs:
+ * no per-packet and no per-call packet memory. */
+struct media_batch {
+	struct media_pkt pkts[MEDIA_BATCH];
+	struct mmsghdr mh[MEDIA_BATCH];
+	struct iovec iov[MEDIA_BATCH];
+	uint8_t buf[MEDIA_BATCH][MEDIA_PKT_MAX];
+};
+
+/* Where one socket sends: latched to the source of what it receives. */
+struct media_latch {
+	struct sa addr; /* latched remote; valid when set */
+	bool set;
+	struct sa cand; /* a new source seen cand_n times in a row */
+	unsigned cand_n;
+	struct sa hint; /* from SDP, used until set; len 0: none */
+};
+
+struct media_sockep;
+
+struct media_sock {
+	struct media_sockep *owner;
+	enum media_comp comp;
+	int fd;
+	struct media_latch latch;
+};
+
+struct media_sockep {
+	struct media_endpoint ep; /* first: ops->deliver gets &ep */
+	struct media_sock sock[MEDIA_COMP_COUNT];
+	struct media_batch *batch;
+	struct media_stats st;
+};
+
+void media_sockep_init(struct media_sockep *s, const struct media_sockpair *sp,
+		       const struct media_hint *hint, struct media_batch *batch);
+/* Loop handler for a media_sock's fd: one recvmmsg batch, latched, then handed
+ * to the peer endpoint. */
+void media_sockep_readable(int fd, int events, void *arg);
+/* Pure latching rule, exposed for its unit test: true when a packet from src is
+ * accepted (and l updated), false when it is foreign and to be dropped. */
+bool media_latch_input(struct media_latch *l, const struct sa *src, bool *relatched);
+
+#endif

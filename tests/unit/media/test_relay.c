@@ -1,0 +1,332 @@
+/* Unit tests for the media worker's relay (src/media/worker.c, sockep.c): the
+ * latching rule alone, then real UDP on 127.0.0.1 through a real worker thread.
+ * The test thread plays the signalling thread: it owns the port allocator and a
+ * loop with the reply mqueue, and waits for each answer under a watchdog. Client
+ * sockets block for at most 2 s, so a lost packet fails a test instead of
+ * hanging it. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "core/loop.h"
+#include "core/mem.h"
+#include "core/mqueue.h"
+#include "media/media.h"
+#include "media/sockep.h"
+
+/* ---- the latching rule ---- */
+
+static void test_latch_rule(void **state)
+{
+	(void)state;
+	struct media_latch l = { 0 };
+	struct sa a, b, c;
+	sa_set(&a, "192.0.2.1", 4000);
+	sa_set(&b, "192.0.2.2", 5000);
+	sa_set(&c, "192.0.2.3", 6000);
+	bool moved;
+	assert_true(media_latch_input(&l, &a, &moved)); /* first packet latches */
+	assert_false(moved);
+	assert_true(sa_eq(&l.addr, &a));
+	/* Fewer than MEDIA_LATCH_SWITCH from b, interrupted by a: no move. */
+	for (int i = 0; i < MEDIA_LATCH_SWITCH - 1; i++)
+		assert_false(media_latch_input(&l, &b, &moved));
+	assert_true(media_latch_input(&l, &a, &moved));
+	assert_false(media_latch_input(&l, &b, &moved));
+	/* Alternating strangers never build up a count. */
+	for (int i = 0; i < 10; i++)
+		assert_false(media_latch_input(&l, i % 2 ? &b : &c, &moved));
+	assert_true(sa_eq(&l.addr, &a));
+	/* MEDIA_LATCH_SWITCH in a row: follow. */
+	for (int i = 0; i < MEDIA_LATCH_SWITCH - 1; i++)
+		assert_false(media_latch_input(&l, &c, &moved));
+	assert_true(media_latch_input(&l, &c, &moved));
+	assert_true(moved);
+	assert_true(sa_eq(&l.addr, &c));
+	assert_false(media_latch_input(&l, &a, &moved));
+}
+
+/* ---- relay through the worker ---- */
+
+struct ctl {
+	struct loop *loop;
+	struct mqueue *mq;
+	struct media_ports *ports;
+	struct media_worker *w;
+	struct tmr wd;
+	bool timeout;
+	int got_id;
+	struct media_relay_report *rep;
+};
+
+static void on_reply(int id, void *data, void *arg)
+{
+	struct ctl *c = arg;
+	assert_null(c->rep);
+	c->got_id = id;
+	c->rep = data;
+	loop_stop(c->loop);
+}
+
+static void wd_h(void *arg)
+{
+	struct ctl *c = arg;
+	c->timeout = true;
+	loop_stop(c->loop);
+}
+
+/* Runs the test thread's loop until the worker answers; returns the report. */
+static struct media_relay_report *wait_reply(struct ctl *c, int want_id)
+{
+	c->rep = NULL;
+	assert_int_equal(tmr_start(loop_timers(c->loop), &c->wd, 3000, wd_h, c), 0);
+	while (!c->rep && !c->timeout)
+		assert_int_equal(loop_run(c->loop), 0);
+	tmr_cancel(&c->wd);
+	assert_false(c->timeout);
+	assert_int_equal(c->got_id, want_id);
+	return c->rep;
+}
+
+static struct media_stats stats_of(struct ctl *c, uint64_t id, int side)
+{
+	assert_int_equal(media_relay_stats(c->w, id), 0);
+	struct media_relay_report *r = wait_reply(c, MEDIA_MSG_STATS);
+	assert_int_equal(r->err, 0);
+	struct media_stats s = r->stats[side];
+	mem_deref(r);
+	return s;
+}
+
+static int setup(void **state)
+{
+	static struct ctl c;
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(loop_alloc(&c.loop), 0);
+	assert_int_equal(mqueue_alloc(&c.mq, c.loop, on_reply, &c), 0);
+	assert_int_equal(media_ports_alloc(&c.ports, "127.0.0.1", 23300, 23303), 0); /* 2 pairs */
+	assert_int_equal(media_worker_start(&c.w), 0);
+	*state = &c;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct ctl *c = *state;
+	media_worker_stop(c->w);
+	assert_int_equal(media_ports_in_use(c->ports), 0);
+	media_ports_free(c->ports);
+	mqueue_free(c->mq);
+	loop_free(c->loop);
+	return 0;
+}
+
+static int client(void)
+{
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	assert_true(fd >= 0);
+	struct sa a;
+	sa_set(&a, "127.0.0.1", 0);
+	assert_int_equal(bind(fd, &a.u.sa, a.len), 0);
+	struct timeval tv = { .tv_sec = 2 };
+	assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
+	return fd;
+}
+
+static void send_to(int fd, uint16_t port, const void *buf, size_t len)
+{
+	struct sa a;
+	sa_set(&a, "127.0.0.1", port);
+	assert_int_equal(sendto(fd, buf, len, 0, &a.u.sa, a.len), (ssize_t)len);
+}
+
+/* Receives one datagram and checks it came from the relay's port. */
+static size_t recv_from(int fd, uint16_t from_port, void *buf, size_t cap)
+{
+	struct sa src = { .len = sizeof(src.u) };
+	ssize_t n = recvfrom(fd, buf, cap, 0, &src.u.sa, &src.len);
+	assert_true(n >= 0);
+	assert_int_equal(sa_port(&src), from_port);
+	return (size_t)n;
+}
+
+static bool nothing_waiting(int fd)
+{
+	char b[16];
+	return recv(fd, b, sizeof(b), MSG_DONTWAIT) < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
+static void fill(uint8_t *b, size_t len, uint32_t seq, uint8_t dir)
+{
+	for (size_t i = 0; i < len; i++)
+		b[i] = (uint8_t)(seq * 7u + i + dir);
+	memcpy(b, &seq, sizeof(seq));
+}
+
+/* n packets from `from` into port `in`, expected at `to` from port `out`, byte
+ * for byte and in order; sent in bursts of 20 so no socket buffer overflows. */
+static void stream(int from, uint16_t in, int to, uint16_t out, uint32_t n, uint8_t dir)
+{
+	uint8_t tx[172], rx[2048];
+	for (uint32_t s = 0; s < n; s += 20) {
+		for (uint32_t k = s; k < s + 20 && k < n; k++) {
+			fill(tx, sizeof(tx), k, dir);
+			send_to(from, in, tx, sizeof(tx));
+		}
+		for (uint32_t k = s; k < s + 20 && k < n; k++) {
+			fill(tx, sizeof(tx), k, dir);
+			assert_int_equal(recv_from(to, out, rx, sizeof(rx)), sizeof(tx));
+			assert_memory_equal(rx, tx, sizeof(tx));
+		}
+	}
+}
+
+static void test_relay_latch(void **state)
+{
+	struct ctl *c = *state;
+	struct media_sockpair sp[2];
+	assert_int_equal(media_ports_get(c->ports, &sp[0]), 0);
+	assert_int_equal(media_ports_get(c->ports, &sp[1]), 0);
+	uint16_t pa = sp[0].port, pb = sp[1].port;
+	assert_int_equal(media_relay_create(c->w, 7, sp, NULL, c->mq), 0);
+
+	int A = client(), B = client(), C = client();
+	/* Before B has sent anything, A's packets have nowhere to go. */
+	uint8_t buf[2048];
+	send_to(A, pa, "early", 5);
+	/* The stats query and the packet race in the worker's loop: ask again. */
+	struct media_stats sb;
+	for (int tries = 0; (sb = stats_of(c, 7, 1)).tx_dropped < 1; tries++) {
+		assert_true(tries < 100);
+		usleep(1000);
+	}
+	assert_int_equal(sb.tx_dropped, 1);
+	assert_int_equal(sb.tx_pkts, 0);
+	/* "early" latched side A; B's first packet latches side B and reaches A. */
+	send_to(B, pb, "hello", 5);
+	assert_int_equal(recv_from(A, pa, buf, sizeof(buf)), 5);
+	assert_memory_equal(buf, "hello", 5);
+
+	stream(A, pa, B, pb, 200, 1);
+	stream(B, pb, A, pa, 200, 2);
+
+	/* RTCP is relayed by its own sockets and latches on its own. */
+	send_to(B, (uint16_t)(pb + 1), "rtcpB", 5); /* latches B's RTCP; A's unknown: dropped */
+	send_to(A, (uint16_t)(pa + 1), "rtcpA", 5);
+	assert_int_equal(recv_from(B, (uint16_t)(pb + 1), buf, sizeof(buf)), 5);
+	assert_memory_equal(buf, "rtcpA", 5);
+	send_to(B, (uint16_t)(pb + 1), "rtcp2", 5);
+	assert_int_equal(recv_from(A, (uint16_t)(pa + 1), buf, sizeof(buf)), 5);
+	assert_memory_equal(buf, "rtcp2", 5);
+
+	/* A stranger sends MEDIA_LATCH_SWITCH - 1 packets to A's port: dropped, and
+	 * A keeps its latch. */
+	for (int i = 0; i < MEDIA_LATCH_SWITCH - 1; i++)
+		send_to(C, pa, "spoof", 5);
+	for (int tries = 0; stats_of(c, 7, 0).rx_foreign < MEDIA_LATCH_SWITCH - 1; tries++) {
+		assert_true(tries < 100);
+		usleep(1000);
+	}
+	send_to(B, pb, "to-A", 4);
+	assert_int_equal(recv_from(A, pa, buf, sizeof(buf)), 4);
+	assert_memory_equal(buf, "to-A", 4);
+	assert_true(nothing_waiting(C));
+	assert_true(nothing_waiting(B)); /* the spoofed packets were not relayed */
+
+	/* The real A speaks again: the stranger's count starts over. */
+	send_to(A, pa, "alive", 5);
+	assert_int_equal(recv_from(B, pb, buf, sizeof(buf)), 5);
+	assert_memory_equal(buf, "alive", 5);
+
+	/* A (or its NAT) really moved: MEDIA_LATCH_SWITCH in a row re-latch, and
+	 * only the one that re-latched is relayed. */
+	for (int i = 0; i < MEDIA_LATCH_SWITCH; i++)
+		send_to(C, pa, "moved", 5);
+	assert_int_equal(recv_from(B, pb, buf, sizeof(buf)), 5); /* the one that latched */
+	assert_memory_equal(buf, "moved", 5);
+	send_to(B, pb, "to-C", 4);
+	assert_int_equal(recv_from(C, pa, buf, sizeof(buf)), 4);
+	assert_memory_equal(buf, "to-C", 4);
+
+	struct media_stats sa_ = stats_of(c, 7, 0);
+	assert_int_equal(sa_.relatches, 1);
+	assert_int_equal(sa_.rx_pkts, 1 + 200 + 1 + 1 + 1); /* early, stream, rtcpA, alive, moved */
+	assert_true(nothing_waiting(B));
+	assert_int_equal(sa_.tx_pkts, 1 + 200 + 1 + 1 + 1); /* hello, stream, rtcp2, to-A, to-C */
+
+	/* Destroy gives the sockets back; the ports can be taken again. */
+	assert_int_equal(media_relay_destroy(c->w, 7), 0);
+	struct media_relay_report *r = wait_reply(c, MEDIA_MSG_DONE);
+	assert_int_equal(r->err, 0);
+	assert_int_equal(r->id, 7);
+	assert_int_equal(r->side[0].port, pa);
+	assert_int_equal(r->stats[1].rx_pkts, 1 + 200 + 1 + 1 + 1 + 1); /* hello..to-C, 2 RTCP */
+	media_ports_put(c->ports, &r->side[0]);
+	media_ports_put(c->ports, &r->side[1]);
+	mem_deref(r);
+	assert_int_equal(media_ports_in_use(c->ports), 0);
+	assert_int_equal(media_ports_get(c->ports, &sp[0]), 0);
+	assert_int_equal(media_ports_get(c->ports, &sp[1]), 0);
+	media_ports_put(c->ports, &sp[0]);
+	media_ports_put(c->ports, &sp[1]);
+	close(A);
+	close(B);
+	close(C);
+}
+
+/* With an SDP hint, a side gets media before it has sent any. */
+static void test_relay_hint(void **state)
+{
+	struct ctl *c = *state;
+	struct media_sockpair sp[2];
+	assert_int_equal(media_ports_get(c->ports, &sp[0]), 0);
+	assert_int_equal(media_ports_get(c->ports, &sp[1]), 0);
+	uint16_t pa = sp[0].port, pb = sp[1].port;
+	int A = client(), B = client();
+	struct sa bl = { .len = sizeof(bl.u) };
+	assert_int_equal(getsockname(B, &bl.u.sa, &bl.len), 0);
+	struct media_hint hints[2];
+	memset(hints, 0, sizeof(hints));
+	hints[1].rtp = bl;
+	assert_int_equal(media_relay_create(c->w, 8, sp, hints, c->mq), 0);
+	uint8_t buf[64];
+	send_to(A, pa, "hint", 4);
+	assert_int_equal(recv_from(B, pb, buf, sizeof(buf)), 4);
+	assert_memory_equal(buf, "hint", 4);
+
+	/* An IPv6 hint for IPv4 sockets is refused, sockets returned. */
+	assert_int_equal(media_relay_destroy(c->w, 8), 0);
+	struct media_relay_report *r = wait_reply(c, MEDIA_MSG_DONE);
+	assert_int_equal(r->err, 0);
+	struct media_sockpair back[2] = { r->side[0], r->side[1] };
+	mem_deref(r);
+	struct media_hint bad[2];
+	memset(bad, 0, sizeof(bad));
+	sa_set(&bad[1].rtp, "::1", 4000);
+	assert_int_equal(media_relay_create(c->w, 9, back, bad, c->mq), 0);
+	r = wait_reply(c, MEDIA_MSG_DONE);
+	assert_int_equal(r->err, EAFNOSUPPORT);
+	media_ports_put(c->ports, &r->side[0]);
+	media_ports_put(c->ports, &r->side[1]);
+	mem_deref(r);
+	close(A);
+	close(B);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_latch_rule),
+		cmocka_unit_test_setup_teardown(test_relay_latch, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_relay_hint, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
