@@ -77,6 +77,7 @@ struct api_who {
 	bool tenant_admin; /* may manage tenant_id */
 	uint64_t admin_id, user_id, tenant_id, grant_id;
 	int64_t cred_gen; /* the principal's credential generation (store.h) */
+	char domain[STORE_DOMAIN_SZ]; /* a tenant user's tenant's SIP domain ("" for a system admin) */
 	uint8_t token_hash[32];
 };
 

@@ -421,6 +421,7 @@ static int principal_ok(struct api_req *rq, const struct store_session *s, struc
 		return EACCES;
 	w->user_id = u.id;
 	w->cred_gen = u.cred_gen;
+	snprintf(w->domain, sizeof(w->domain), "%s", t.domain);
 	w->tenant_admin = u.role == STORE_ROLE_ADMIN;
 	return 0;
 }

@@ -238,7 +238,7 @@ int api_list_query(const struct api_req *rq, enum store_kind kind, struct store_
 	}
 	const char *v;
 	long n;
-	if ((v = api_query(rq, "top")) && (parse_uint(v, 100, &n) || n < 1))
+	if ((v = api_query(rq, "top")) && (parse_uint(v, STORE_PAGE_MAX, &n) || n < 1))
 		return api_error(rs, 400, "invalid_field", "top", "top: must be from 1 to 100");
 	if (v)
 		q->top = (uint32_t)n;

@@ -78,12 +78,12 @@ static const struct api_field ext_password_fields[] = {
 };
 const struct api_schema api_s_ext_password = API_SCHEMA("ExtensionPassword", ext_password_fields, NULL);
 
-static json_t *user_summary(const struct store_user *u)
+static json_t *user_summary(const struct store_user *u, unsigned devices)
 {
-	return json_pack("{s:o, s:s, s:s, s:s, s:s, s:b, s:s}", "id", api_json_id(u->id), "username", u->username,
-			 "display_name", u->display_name, "email", u->email, "role",
+	return json_pack("{s:o, s:s, s:s, s:s, s:s, s:b, s:s, s:i}", "id", api_json_id(u->id), "username",
+			 u->username, "display_name", u->display_name, "email", u->email, "role",
 			 u->role == STORE_ROLE_ADMIN ? "admin" : "user", "enabled", u->enabled, "extension_number",
-			 u->ext_number);
+			 u->ext_number, "registered_devices", (int)devices);
 }
 
 /* How many devices are registered for each of n users (0 when the PBX cannot
@@ -96,8 +96,7 @@ static void devices_count(struct api_req *rq, const uint64_t *ids, size_t n, uns
 
 static json_t *user_json_n(const struct store_user *u, unsigned devices)
 {
-	json_t *o = user_summary(u);
-	json_object_set_new(o, "registered_devices", json_integer(devices));
+	json_t *o = user_summary(u, devices);
 	json_object_set_new(o, "created_at", api_json_time(u->created_at));
 	json_object_set_new(o, "updated_at", api_json_time(u->updated_at));
 	return o;
@@ -204,18 +203,14 @@ void api_h_users_list(struct api_req *rq, struct api_resp *rs)
 		api_store_error(rs, rq->st, e, "users");
 		return;
 	}
-	uint64_t ids[100];
-	unsigned counts[100];
-	size_t n = l->n < 100 ? l->n : 100;
-	for (size_t i = 0; i < n; i++)
+	uint64_t ids[STORE_PAGE_MAX]; /* a page is at most this long (store_query.top) */
+	unsigned counts[STORE_PAGE_MAX];
+	for (size_t i = 0; i < l->n; i++)
 		ids[i] = l->v[i].id;
-	devices_count(rq, ids, n, counts);
+	devices_count(rq, ids, l->n, counts);
 	json_t *items = json_array();
-	for (size_t i = 0; i < l->n; i++) {
-		json_t *o = user_summary(&l->v[i]);
-		json_object_set_new(o, "registered_devices", json_integer(i < n ? counts[i] : 0));
-		json_array_append_new(items, o);
-	}
+	for (size_t i = 0; i < l->n; i++)
+		json_array_append_new(items, user_summary(&l->v[i], counts[i]));
 	api_ok(rs, 200, json_pack("{s:I, s:o}", "count", (json_int_t)l->count, "items", items));
 	mem_deref(l);
 }
@@ -373,12 +368,10 @@ static int prove(struct api_req *rq, struct store_user *u, struct proven *p, str
 			return 0;
 		return api_error(rs, 409, "conflict", NULL, "your password or account changed meanwhile; sign in again");
 	}
-	struct store_tenant t;
-	int e = store_tenant_get(rq->st, u->tenant_id, &t);
-	if (e)
-		return api_store_error(rs, rq->st, e, "tenant");
+	/* The account's failure count is keyed as at sign-in: the tenant's domain,
+	 * read when the token was checked, and the username. */
 	const char *pw = json_string_value(json_object_get(rq->json, p->key));
-	e = api_pw_check(rq, rs, t.domain, u->username, u->pw_hash, pw);
+	int e = api_pw_check(rq, rs, rq->who.domain, u->username, u->pw_hash, pw);
 	if (e == EACCES)
 		return api_error(rs, 422, "invalid_field", p->key, "%s: does not match", p->key);
 	if (e)

@@ -39,6 +39,7 @@ static struct site sites[SITES];
 static unsigned lim_burst = LOG_LIMIT_BURST;
 static unsigned lim_interval = LOG_LIMIT_INTERVAL_MS;
 static unsigned lim_pending; /* sites owing a summary */
+static uint64_t lim_next_sweep; /* no suppressed site can have earned a token before */
 static log_clock_h *_Atomic lim_clock;
 
 void log_set_level(enum log_level lvl) { log_level_cur = lvl; }
@@ -68,6 +69,7 @@ void log_limit_set(unsigned burst, unsigned interval_ms)
 	lim_interval = interval_ms ? interval_ms : 1;
 	memset(sites, 0, sizeof(sites));
 	lim_pending = 0;
+	lim_next_sweep = 0;
 	pthread_mutex_unlock(&lim_lock);
 }
 
@@ -173,8 +175,13 @@ static bool limit_admit(const char *fmt, enum log_level lvl, char *sum, size_t *
 		}
 	}
 	/* A site that went quiet after being suppressed would otherwise owe its
-	 * summary forever: any line sweeps those that have earned a token since. */
-	for (size_t i = 0; lim_pending && ok && i < SITES; i++) {
+	 * summary forever: a line sweeps those that have earned a token since. A
+	 * site earns one an interval at the soonest, so once an interval is enough:
+	 * during a flood, the lines that are let through do not each walk the table. */
+	bool sweep = lim_pending && ok && now >= lim_next_sweep;
+	if (sweep)
+		lim_next_sweep = now + lim_interval;
+	for (size_t i = 0; sweep && lim_pending && i < SITES; i++) {
 		struct site *q = &sites[i];
 		if (!q->suppressed)
 			continue;

@@ -50,6 +50,8 @@ void media_ports_free(struct media_ports *p);
  * a port another process holds is skipped. EADDRINUSE when no pair of the range
  * can be bound, EMFILE at the descriptor cap, or the errno of socket(). */
 int media_ports_get(struct media_ports *p, struct media_sockpair *sp);
+/* Closes whichever of the pair's sockets are open (they become -1). */
+void media_sockpair_close(struct media_sockpair *sp);
 /* Closes both sockets and makes the port free again; sp is reset to -1s. */
 void media_ports_put(struct media_ports *p, struct media_sockpair *sp);
 unsigned media_ports_in_use(const struct media_ports *p);

@@ -123,12 +123,18 @@ int media_ports_get(struct media_ports *p, struct media_sockpair *sp)
 	return EADDRINUSE;
 }
 
-void media_ports_put(struct media_ports *p, struct media_sockpair *sp)
+void media_sockpair_close(struct media_sockpair *sp)
 {
 	if (sp->rtp >= 0)
 		close(sp->rtp);
 	if (sp->rtcp >= 0)
 		close(sp->rtcp);
+	sp->rtp = sp->rtcp = -1;
+}
+
+void media_ports_put(struct media_ports *p, struct media_sockpair *sp)
+{
+	media_sockpair_close(sp);
 	if (sp->port >= p->base && ((unsigned)sp->port - p->base) % 2u == 0) {
 		unsigned idx = ((unsigned)sp->port - p->base) / 2u;
 		if (idx < p->npairs && p->used[idx]) {

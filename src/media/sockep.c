@@ -99,18 +99,26 @@ void media_sockep_init(struct media_sockep *s, const struct media_sockpair *sp,
 	}
 }
 
-void media_sockep_readable(int fd, int events, void *arg)
+void media_batch_init(struct media_batch *b)
 {
-	(void)events;
-	struct media_sock *k = arg;
-	struct media_sockep *s = k->owner;
-	struct media_batch *b = s->batch;
 	for (unsigned i = 0; i < MEDIA_BATCH; i++) {
 		b->iov[i] = (struct iovec){ .iov_base = b->buf[i], .iov_len = MEDIA_PKT_MAX };
 		b->mh[i] = (struct mmsghdr){ .msg_hdr = {
 			.msg_name = &b->pkts[i].src.u, .msg_namelen = sizeof(b->pkts[i].src.u),
 			.msg_iov = &b->iov[i], .msg_iovlen = 1 } };
 	}
+}
+
+void media_sockep_readable(int fd, int events, void *arg)
+{
+	(void)events;
+	struct media_sock *k = arg;
+	struct media_sockep *s = k->owner;
+	struct media_batch *b = s->batch;
+	/* recvmmsg writes back only the address lengths (and flags): the rest of the
+	 * headers stay pointed at the batch's buffers from media_batch_init. */
+	for (unsigned i = 0; i < MEDIA_BATCH; i++)
+		b->mh[i].msg_hdr.msg_namelen = sizeof(b->pkts[i].src.u);
 	/* One batch per wake-up: the loop is level-triggered, so a busy socket comes
 	 * back, and its neighbours get their turn in between. */
 	int r = recvmmsg(fd, b->mh, MEDIA_BATCH, MSG_DONTWAIT, NULL);

@@ -20,6 +20,8 @@ struct media_batch {
 	struct iovec iov[MEDIA_BATCH];
 	uint8_t buf[MEDIA_BATCH][MEDIA_PKT_MAX];
 };
+/* Points the batch's headers at its buffers once, when the worker makes it. */
+void media_batch_init(struct media_batch *b);
 
 /* Where one socket sends: latched to the source of what it receives. */
 struct media_latch {

@@ -2,7 +2,6 @@
  * signalling thread creates, queries and destroys them by messages; the worker
  * answers on the mqueue given at creation (see media.h). */
 #include <errno.h>
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -12,6 +11,7 @@
 #include "core/loop.h"
 #include "core/mem.h"
 #include "core/mqueue.h"
+#include "core/worker.h"
 #include "media/media.h"
 #include "media/sockep.h"
 
@@ -25,7 +25,7 @@ const struct conf_opt media_opts[] = {
 };
 const size_t media_opts_count = sizeof(media_opts) / sizeof(media_opts[0]);
 
-enum { MSG_CREATE = 1, MSG_DESTROY, MSG_STATS, MSG_STOP };
+enum { MSG_CREATE = 1, MSG_DESTROY, MSG_STATS };
 
 struct relay {
 	struct le le;
@@ -33,7 +33,6 @@ struct relay {
 	struct mqueue *reply;
 	struct media_sockpair sp[2];
 	struct media_sockep side[2];
-	bool listening;
 };
 
 /* What a create message carries (refcounted: mqueue data). */
@@ -50,17 +49,12 @@ struct idmsg {
 };
 
 struct media_worker {
-	pthread_t thread;
-	struct loop *loop;
-	struct mqueue *mq;
+	/* Thread, loop and queue; nothing is queued after the stop (worker.h). */
+	struct worker *wk;
 	/* Relays by creation; looked up linearly by id (a hash table when a worker
 	 * runs thousands; only control messages search it, never packets). */
 	struct list relays;
 	struct media_batch *batch;
-	/* Guards `stopping` against the push functions, as in the storage worker:
-	 * nothing is queued after the stop message. */
-	pthread_mutex_t lock;
-	bool stopping;
 };
 
 static struct relay *relay_find(struct media_worker *w, uint64_t id)
@@ -76,19 +70,17 @@ static struct relay *relay_find(struct media_worker *w, uint64_t id)
 static void relay_unlisten(struct media_worker *w, struct relay *r)
 {
 	for (int i = 0; i < 2; i++) {
-		loop_fd_close(w->loop, r->sp[i].rtp);
-		loop_fd_close(w->loop, r->sp[i].rtcp);
+		loop_fd_close(worker_loop(w->wk), r->sp[i].rtp);
+		loop_fd_close(worker_loop(w->wk), r->sp[i].rtcp);
 	}
-	r->listening = false;
 }
 
 static int relay_listen(struct media_worker *w, struct relay *r)
 {
-	r->listening = true;
 	for (int i = 0; i < 2; i++) {
 		for (int c = 0; c < MEDIA_COMP_COUNT; c++) {
 			struct media_sock *k = &r->side[i].sock[c];
-			int e = loop_fd_listen(w->loop, k->fd, LOOP_READ, media_sockep_readable, k);
+			int e = loop_fd_listen(worker_loop(w->wk), k->fd, LOOP_READ, media_sockep_readable, k);
 			if (e) {
 				relay_unlisten(w, r);
 				return e;
@@ -116,10 +108,8 @@ static void report(struct relay *r, int id, int err, bool give_sockets)
 	log_error("media: cannot answer for relay %llu", (unsigned long long)r->id);
 	/* The caller will not get the sockets back; at least they do not leak. */
 	if (give_sockets) {
-		for (int i = 0; i < 2; i++) {
-			close(r->sp[i].rtp);
-			close(r->sp[i].rtcp);
-		}
+		for (int i = 0; i < 2; i++)
+			media_sockpair_close(&r->sp[i]);
 	}
 }
 
@@ -189,42 +179,26 @@ static void on_msg(int id, void *data, void *arg)
 			report(r, MEDIA_MSG_STATS, 0, false);
 			break;
 		}
-		relay_unlisten(w, r);
 		report(r, MEDIA_MSG_DONE, 0, true);
-		relay_free(w, r);
+		relay_free(w, r); /* unlistens: the sockets are the caller's again */
 		break;
 	}
-	case MSG_STOP:
-		loop_stop(w->loop);
-		break;
 	}
 	mem_deref(data);
 }
 
-static void *worker_main(void *arg)
-{
-	struct media_worker *w = arg;
-	int e = loop_run(w->loop);
-	if (e)
-		log_error("media worker: loop: %d", e);
-	return NULL;
-}
-
+/* After the thread is joined (the loop is gone, nothing to unlisten from):
+ * relays left running at stop close their sockets. */
 static void worker_free(struct media_worker *w)
 {
-	/* Relays left running at stop: their sockets close with them. */
 	while (w->relays.head) {
 		struct relay *r = w->relays.head->data;
-		for (int i = 0; i < 2; i++) {
-			close(r->sp[i].rtp);
-			close(r->sp[i].rtcp);
-		}
-		relay_free(w, r);
+		list_unlink(&r->le);
+		for (int i = 0; i < 2; i++)
+			media_sockpair_close(&r->sp[i]);
+		free(r);
 	}
-	mqueue_free(w->mq);
-	loop_free(w->loop);
 	free(w->batch);
-	pthread_mutex_destroy(&w->lock);
 	free(w);
 }
 
@@ -233,17 +207,14 @@ int media_worker_start(struct media_worker **wp)
 	struct media_worker *w = calloc(1, sizeof(*w));
 	if (!w)
 		return ENOMEM;
-	pthread_mutex_init(&w->lock, NULL);
 	/* Created before the thread exists, so the push functions work as soon as
 	 * this returns; from then on only the worker thread touches them. */
 	w->batch = calloc(1, sizeof(*w->batch));
 	int e = w->batch ? 0 : ENOMEM;
+	if (w->batch)
+		media_batch_init(w->batch);
 	if (!e)
-		e = loop_alloc(&w->loop);
-	if (!e)
-		e = mqueue_alloc(&w->mq, w->loop, on_msg, w);
-	if (!e)
-		e = pthread_create(&w->thread, NULL, worker_main, w);
+		e = worker_start(&w->wk, on_msg, w);
 	if (e) {
 		worker_free(w);
 		return e;
@@ -254,9 +225,7 @@ int media_worker_start(struct media_worker **wp)
 
 static int push(struct media_worker *w, int id, void *data)
 {
-	pthread_mutex_lock(&w->lock);
-	int e = w->stopping ? ESHUTDOWN : mqueue_push(w->mq, id, data);
-	pthread_mutex_unlock(&w->lock);
+	int e = worker_push(w->wk, id, data);
 	if (e)
 		mem_deref(data);
 	return e;
@@ -266,17 +235,11 @@ void media_worker_stop(struct media_worker *w)
 {
 	if (!w)
 		return;
-	pthread_mutex_lock(&w->lock);
-	w->stopping = true;
-	int e = mqueue_push(w->mq, MSG_STOP, NULL);
-	pthread_mutex_unlock(&w->lock);
-	if (e) {
-		log_error("media worker: cannot queue stop: %d", e);
-		return; /* the thread still runs: leaking it beats freeing under it */
+	if (worker_stop(w->wk)) {
+		/* The thread still runs with w and its relays: leak them. */
+		log_error("media worker: not stopped; leaking it");
+		return;
 	}
-	pthread_join(w->thread, NULL);
-	/* Messages queued before the stop but after the loop's last pass. */
-	mqueue_flush(w->mq);
 	worker_free(w);
 }
 

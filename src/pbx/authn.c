@@ -21,16 +21,19 @@ static const char dummy_password[] = "pbxd-no-such-extension-0000000000";
 static void challenge(struct authn *a, struct sip_stack *s, const struct sip_msg *req, const struct pl *realm,
 		      bool proxy, bool stale)
 {
-	struct mbuf *mb = mbuf_alloc(512, 4096);
 	uint16_t code = proxy ? 407 : 401;
-	size_t room = sip_stack_reply_room(req, code);
+	size_t room;
+	/* The budget first: a flood from a forged source costs a lookup, not nonces. */
+	if (sip_stack_reply_begin(s, req, code, &room))
+		return;
+	struct mbuf *mb = mbuf_alloc(512, 4096);
 	if (!mb || sip_auth_challenge_print_lean(mb, a->auth, proxy, realm, stale, (uint64_t)time(NULL), room) ||
 	    mbuf_write_mem(mb, "", 1)) {
-		sip_stack_reply_stateless(s, req, 500, NULL, NULL);
+		sip_stack_reply_begun(s, req, 500, NULL, NULL);
 		mem_deref(mb);
 		return;
 	}
-	sip_stack_reply_stateless(s, req, code, NULL, (const char *)mb->buf);
+	sip_stack_reply_begun(s, req, code, NULL, (const char *)mb->buf);
 	mem_deref(mb);
 }
 

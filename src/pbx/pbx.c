@@ -309,7 +309,6 @@ struct refresh {
 	struct pbx *p;
 	uint64_t tenant_id, user_id; /* user_id 0: the tenant */
 	struct sync_call *waiter;    /* the API request waiting for it, or NULL */
-	int err;
 	struct store_tenant t;
 	struct store_user u;
 };
@@ -567,13 +566,6 @@ static void on_housekeep(void *arg)
 
 /* --- start and stop --------------------------------------------------------------- */
 
-static int64_t wall_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static uint64_t mono_ms(void *arg)
 {
 	return loop_now(arg);
@@ -629,11 +621,11 @@ int pbx_alloc(struct pbx **pp, struct loop *loop, struct sip_stack *sip, const s
 	if (!err)
 		err = directory_alloc(&p->dir, on_ext_dropped, p);
 	if (!err)
-		err = location_alloc(&p->loc, loop_timers(loop), wall_ms, on_binding, p);
+		err = location_alloc(&p->loc, loop_timers(loop), store_now_ms, on_binding, p);
 	if (!err)
 		err = directory_load(p->dir, st);
 	if (!err) {
-		err = store_location_scan(st, wall_ms(), restore_one, p);
+		err = store_location_scan(st, store_now_ms(), restore_one, p);
 		if (!err)
 			log_info("pbx: %zu registered devices restored", location_count(p->loc));
 	}

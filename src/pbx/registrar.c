@@ -64,13 +64,6 @@ struct reg_req {
 	bool star;
 };
 
-static int64_t wall_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static uint64_t rng_next(struct registrar *r)
 {
 	r->rng ^= r->rng << 13;
@@ -376,7 +369,7 @@ static bool on_register(struct sip_stack *s, struct sip_msg *req, void *arg)
 		sip_stack_reply_stateless(s, req, code, why, NULL);
 		return true;
 	}
-	int64_t now = wall_ms();
+	int64_t now = store_now_ms();
 	if (rr.star) {
 		/* Removing every binding: still ordered against each of them. */
 		const struct list *all = location_aor(r->loc, x->user_id);
@@ -432,15 +425,10 @@ static bool on_register(struct sip_stack *s, struct sip_msg *req, void *arg)
 	return true;
 }
 
-static void reg_destroy(void *arg)
-{
-	(void)arg;
-}
-
 int registrar_alloc(struct registrar **rp, struct sip_stack *sip, const struct conf *conf, struct directory *dir,
 		    struct location *loc, struct authn *authn)
 {
-	struct registrar *r = mem_zalloc(sizeof(*r), reg_destroy);
+	struct registrar *r = mem_zalloc(sizeof(*r), NULL);
 	if (!r)
 		return ENOMEM;
 	r->sip = sip;

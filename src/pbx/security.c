@@ -15,6 +15,7 @@
 #include "core/log.h"
 #include "core/mem.h"
 #include "sip/stack.h"
+#include "store/store.h"
 
 const struct conf_opt security_opts[] = {
 	{ "auth-max-failures", CONF_INT, "10", 1, 1000000, NULL,
@@ -69,13 +70,6 @@ struct security {
 	security_clock_h *now;
 	void *now_arg;
 };
-
-static int64_t wall_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static uint32_t source_hash(uint8_t af, uint64_t key)
 {
@@ -334,7 +328,7 @@ bool security_auth_failed(struct security *s, const struct sa *addr, const char 
 	if (++x->failures < s->max_failures)
 		return false;
 	x->banned_until = now + s->ban_ms;
-	x->banned_at = wall_ms();
+	x->banned_at = store_now_ms();
 	char a[64];
 	int prefix;
 	source_text(af, key, a, sizeof(a), &prefix);
@@ -398,7 +392,7 @@ bool security_filter(const struct sip_msg *req, void *arg)
 size_t security_bans(struct security *s, struct security_ban *out, size_t max)
 {
 	uint64_t now = s->now(s->now_arg);
-	int64_t wall = wall_ms();
+	int64_t wall = store_now_ms();
 	size_t n = 0;
 	LIST_FOREACH(&s->lru, le) {
 		struct source *x = le->data;

@@ -4,7 +4,6 @@
  * is kept as written and printed back unchanged. */
 #include "sdp/sdp.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -62,21 +61,28 @@ static int u32_of(const struct pl *pl, uint32_t max, uint32_t *out)
 	return err;
 }
 
-/* A numeric address of the family addrtype names. */
-static bool addr_ok(const struct pl *addrtype, const struct pl *addr, int *af)
+/* A numeric address of the family addrtype names: parsed once into conn->sa
+ * and conn->af, both left zero otherwise. */
+static bool addr_ok(struct sdp_conn *conn)
 {
-	char buf[64];
-	unsigned char bin[16];
-	if (!addr->l || addr->l >= sizeof(buf))
-		return false;
-	pl_strcpy(addr, buf, sizeof(buf));
-	if (pl_eq_str(addrtype, "IP4"))
-		*af = AF_INET;
-	else if (pl_eq_str(addrtype, "IP6"))
-		*af = AF_INET6;
+	int af;
+	memset(&conn->sa, 0, sizeof(conn->sa));
+	conn->af = 0;
+	if (pl_eq_str(&conn->addrtype, "IP4"))
+		af = AF_INET;
+	else if (pl_eq_str(&conn->addrtype, "IP6"))
+		af = AF_INET6;
 	else
 		return false;
-	return inet_pton(*af, buf, bin) == 1;
+	/* sa_set_pl takes "[v6]"; SDP writes the address bare. */
+	if (!conn->addr.l || conn->addr.p[0] == '[')
+		return false;
+	struct sa sa;
+	if (sa_set_pl(&sa, &conn->addr, 0) || sa_af(&sa) != af)
+		return false;
+	conn->sa = sa;
+	conn->af = af;
+	return true;
 }
 
 /* "IN IP4 addr[/ttl[/n]]" of c= (RFC 8866 §5.7). */
@@ -96,7 +102,7 @@ static int conn_parse(struct pctx *c, struct pl v, struct sdp_conn *conn)
 	}
 	conn->addrtype = addrtype;
 	conn->addr = addr;
-	if (!addr_ok(&addrtype, &addr, &conn->af))
+	if (!addr_ok(conn))
 		return fail(c, "c= address is not a valid IP4/IP6 address");
 	return 0;
 }
@@ -116,8 +122,7 @@ static int origin_parse(struct pctx *c, struct pl v)
 		return fail(c, "o= session id or version not a number");
 	if (!pl_eq_str(&nettype, "IN"))
 		return fail(c, "o= network type is not IN");
-	if (!addr_ok(&s->o_addr.addrtype, &s->o_addr.addr, &s->o_addr.af))
-		s->o_addr.af = 0;
+	addr_ok(&s->o_addr); /* af 0 for a host name */
 	if (!pl_eq_str(&s->o_addr.addrtype, "IP4") && !pl_eq_str(&s->o_addr.addrtype, "IP6"))
 		return fail(c, "o= address type is not IP4/IP6");
 	return 0;
@@ -274,11 +279,13 @@ static int ptime_parse(struct pctx *c, struct pl v, uint32_t *out)
 	return 0;
 }
 
+/* Indexed by enum sdp_dir. */
+static const char *const dir_names[] = { "inactive", "sendonly", "recvonly", "sendrecv" };
+
 static int dir_of(const struct pl *name, enum sdp_dir *dir)
 {
-	static const char *const names[] = { "inactive", "sendonly", "recvonly", "sendrecv" };
 	for (int i = 0; i < 4; i++) {
-		if (pl_eq_str(name, names[i])) {
+		if (pl_eq_str(name, dir_names[i])) {
 			*dir = (enum sdp_dir)i;
 			return 0;
 		}
@@ -523,11 +530,8 @@ int sdp_parse(struct sdp_session **sessp, const char *data, size_t len, const ch
 	}
 	s->len = len;
 	s->dir = SDP_SENDRECV;
-	if (memchr(s->buf, '\0', len)) {
-		*reason = "NUL in the description";
-		mem_deref(s);
-		return EBADMSG;
-	}
+	/* A NUL is refused by lines_parse: at a line start as not "x=", after as a
+	 * control character. */
 	struct pctx c = { .s = s, .mcap = mcap };
 	if (lines_parse(&c) || sections_check(&c)) {
 		*reason = c.reason ? c.reason : "malformed SDP";
@@ -549,8 +553,7 @@ const struct sdp_attr *sdp_attr_find(const struct sdp_attr *attrs, unsigned n, c
 
 const char *sdp_dir_name(enum sdp_dir dir)
 {
-	static const char *const names[] = { "inactive", "sendonly", "recvonly", "sendrecv" };
-	return names[dir & 3];
+	return dir_names[dir & 3];
 }
 
 /* ---- printer ---- */

@@ -43,6 +43,7 @@ struct sdp_conn {
 	struct pl addr;     /* the address alone */
 	struct pl suffix;   /* multicast "/ttl[/n]" as written, usually unset */
 	int af;
+	struct sa sa;       /* addr parsed, port 0; zeroed (af 0) when not numeric */
 };
 
 struct sdp_bw {

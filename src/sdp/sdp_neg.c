@@ -4,7 +4,6 @@
  * parsed SDP they came from. */
 #include "sdp/sdp.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -57,14 +56,18 @@ static void remote_set(struct sdp_stream *st, const struct sdp_session *s, const
 	memset(&st->remote_rtcp, 0, sizeof(st->remote_rtcp));
 	if (!m->has_conn && !s->has_conn)
 		return;
-	if (sa_set_pl(&st->remote, &conn->addr, m->port))
+	if (!conn->af) /* the parser refuses such a c=; a hand-built session may not */
 		return;
+	st->remote = conn->sa;
+	sa_set_port(&st->remote, m->port);
 	st->rtcp_mux = st->rtcp_mux && m->rtcp_mux;
 	if (st->rtcp_mux) {
 		st->remote_rtcp = st->remote;
 	} else if (m->rtcp_port && m->rtcp_conn.addr.p) {
-		if (sa_set_pl(&st->remote_rtcp, &m->rtcp_conn.addr, m->rtcp_port))
-			memset(&st->remote_rtcp, 0, sizeof(st->remote_rtcp));
+		if (m->rtcp_conn.af) {
+			st->remote_rtcp = m->rtcp_conn.sa;
+			sa_set_port(&st->remote_rtcp, m->rtcp_port);
+		}
 	} else {
 		st->remote_rtcp = st->remote;
 		sa_set_port(&st->remote_rtcp, m->rtcp_port ? m->rtcp_port : (uint16_t)(m->port + 1));
@@ -238,12 +241,14 @@ static int stream_take_answer(struct sdp_stream *st, const struct sdp_session *s
 			continue;
 		}
 		for (unsigned j = 0; j < noffered; j++) {
-			bool same_pt = f->pt == offered[j].pt && (!f->name.p || fmt_matches(f, &offered[j]));
-			if ((same_pt || fmt_matches(f, &offered[j])) && st->ncodecs < SDP_NEG_MAX_CODECS) {
-				codec_from_fmt(&st->codecs[st->ncodecs++], f, &offered[j]);
-				if (!f->name.p) /* an unmapped dynamic PT we offered: keep our name */
-					st->codecs[st->ncodecs - 1] = offered[j];
-				st->codecs[st->ncodecs - 1].pt = (uint8_t)f->pt;
+			bool same = (f->pt == offered[j].pt && !f->name.p) || fmt_matches(f, &offered[j]);
+			if (same && st->ncodecs < SDP_NEG_MAX_CODECS) {
+				struct sdp_codec *out = &st->codecs[st->ncodecs++];
+				if (f->name.p)
+					codec_from_fmt(out, f, &offered[j]);
+				else /* an unmapped dynamic PT we offered: keep our name */
+					*out = offered[j];
+				out->pt = (uint8_t)f->pt;
 				break;
 			}
 		}
@@ -282,14 +287,12 @@ int sdp_answer_process(struct sdp_neg *neg, const struct sdp_session *answer, co
 
 int sdp_origin_init(struct sdp_origin *o, const char *user, const char *addr, uint64_t id)
 {
-	unsigned char bin[16];
+	struct sa sa;
 	memset(o, 0, sizeof(*o));
-	if (inet_pton(AF_INET, addr, bin) == 1)
-		o->af = AF_INET;
-	else if (inet_pton(AF_INET6, addr, bin) == 1)
-		o->af = AF_INET6;
-	else
+	/* sa_set takes "[v6]"; o= and c= want the address bare. */
+	if (!addr || addr[0] == '[' || sa_set(&sa, addr, 0))
 		return EINVAL;
+	o->af = sa_af(&sa);
 	snprintf(o->user, sizeof(o->user), "%s", user && *user ? user : "-");
 	/* A user name is a token: a space would split the o= line. */
 	for (char *p = o->user; *p; p++) {

@@ -235,33 +235,17 @@ int sip_dialog_request_print(struct mbuf *mb, struct sip_dialog *d, const char *
 			     const char *via_sentby, const char *branch, uint32_t cseq_override, const char *extra,
 			     const char *ctype, const struct pl *body)
 {
-	struct mbuf *hdrs = mbuf_alloc(512, 16384);
-	if (!hdrs)
-		return ENOMEM;
-	int e = 0;
-	for (size_t i = 0; !e && i < d->nroutes; i++)
-		e = mbuf_printf(hdrs, "Route: %s\r\n", d->routes[i]);
-	if (!e && d->local_contact[0] && strcmp(method, "ACK") != 0 && strcmp(method, "CANCEL") != 0 &&
-	    strcmp(method, "BYE") != 0)
-		e = mbuf_printf(hdrs, "Contact: %s\r\n", d->local_contact);
-	if (!e && extra)
-		e = mbuf_write_str(hdrs, extra);
-	if (!e)
-		e = mbuf_write_mem(hdrs, "", 1);
-	if (e) {
-		mem_deref(hdrs);
-		return EMSGSIZE;
-	}
+	bool contact = d->local_contact[0] && strcmp(method, "ACK") != 0 && strcmp(method, "CANCEL") != 0 &&
+		       strcmp(method, "BYE") != 0;
 	uint32_t cseq = cseq_override ? cseq_override : ++d->lseq;
 	struct sip_req_spec r = { .method = method, .ruri = d->remote_target, .via_transport = via_transport,
 				  .via_sentby = via_sentby, .branch = branch, .from = d->local_uri,
 				  .from_tag = d->local_tag, .to = d->remote_uri,
 				  .to_tag = d->remote_tag[0] ? d->remote_tag : NULL, .callid = d->callid, .cseq = cseq,
-				  .extra = (const char *)hdrs->buf, .ctype = ctype,
+				  .routes = (const char *const *)d->routes, .nroutes = d->nroutes,
+				  .contact = contact ? d->local_contact : NULL, .extra = extra, .ctype = ctype,
 				  .body = body ? *body : (struct pl){ NULL, 0 } };
-	e = sip_print_request(mb, &r);
-	mem_deref(hdrs);
-	return e;
+	return sip_print_request(mb, &r);
 }
 
 const char *sip_dialog_callid(const struct sip_dialog *d) { return d->callid; }

@@ -191,6 +191,10 @@ int sip_print_request(struct mbuf *mb, const struct sip_req_spec *r)
 	if (r->to_tag)
 		err |= mbuf_printf(mb, ";tag=%s", r->to_tag);
 	err |= mbuf_printf(mb, "\r\nCall-ID: %s\r\nCSeq: %u %s\r\n", r->callid, r->cseq, r->method);
+	for (size_t i = 0; i < r->nroutes; i++)
+		err |= mbuf_printf(mb, "Route: %s\r\n", r->routes[i]);
+	if (r->contact)
+		err |= mbuf_printf(mb, "Contact: %s\r\n", r->contact);
 	if (r->extra)
 		err |= mbuf_write_str(mb, r->extra);
 	if (r->body.l && r->ctype)

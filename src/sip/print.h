@@ -37,6 +37,9 @@ struct sip_req_spec {
 	const char *callid;
 	uint32_t cseq;
 	int max_forwards;          /* 70 when 0 */
+	const char *const *routes; /* Route values (name-addrs), in order; NULL for none */
+	size_t nroutes;
+	const char *contact;       /* a Contact value, or NULL */
 	const char *extra;         /* header lines ending in CRLF, or NULL */
 	const char *ctype;
 	struct pl body;

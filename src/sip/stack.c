@@ -338,6 +338,20 @@ int sip_stack_reply_stateless(struct sip_stack *s, const struct sip_msg *req, ui
 	return reply_stateless(s, req, scode, reason, extra, true);
 }
 
+int sip_stack_reply_begin(struct sip_stack *s, const struct sip_msg *req, uint16_t scode, size_t *room)
+{
+	if (!budget_allows(s, req))
+		return EAGAIN;
+	*room = sip_stack_reply_room(req, scode);
+	return 0;
+}
+
+int sip_stack_reply_begun(struct sip_stack *s, const struct sip_msg *req, uint16_t scode, const char *reason,
+			  const char *extra)
+{
+	return reply_stateless(s, req, scode, reason, extra, false);
+}
+
 size_t sip_stack_reply_room(const struct sip_msg *req, uint16_t scode)
 {
 	char tag[16];

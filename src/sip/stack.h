@@ -86,6 +86,13 @@ enum { SIP_STACK_REPLY_MAX_RATIO = 2 };
  * is already larger). A handler with optional lines (a challenge's further
  * algorithms) sends only what fits. */
 size_t sip_stack_reply_room(const struct sip_msg *req, uint16_t scode);
+/* A stateless answer whose optional lines cost work to make (a challenge's
+ * nonces): begin spends one answer of the source's budget first (EAGAIN: over it,
+ * say nothing and do nothing more) and gives the room; the answer then goes with
+ * sip_stack_reply_begun(), which does not spend again. */
+int sip_stack_reply_begin(struct sip_stack *s, const struct sip_msg *req, uint16_t scode, size_t *room);
+int sip_stack_reply_begun(struct sip_stack *s, const struct sip_msg *req, uint16_t scode, const char *reason,
+			  const char *extra);
 /* Creates the server transaction for req. On failure req has been answered
  * (503 with Retry-After at the transaction cap, else 500) and the error returned. */
 int sip_stack_stsx(struct sip_stack *s, struct sip_msg *req, struct sip_stsx **tp);

@@ -180,6 +180,7 @@ const struct store_field *store_fields(enum store_kind kind, size_t *n);
 const struct store_field *store_field_find(enum store_kind kind, const char *name);
 
 #define STORE_COND_MAX 8
+#define STORE_PAGE_MAX 100 /* rows one list query returns at most */
 #define STORE_VALUE_SZ 256
 
 struct store_cond {
@@ -196,7 +197,7 @@ struct store_query {
 	const struct store_field *orderby; /* NULL: by id */
 	bool desc;
 	uint32_t skip;
-	uint32_t top; /* 1..100 */
+	uint32_t top; /* 1..STORE_PAGE_MAX */
 };
 void store_query_init(struct store_query *q);
 

@@ -310,17 +310,20 @@ int store_sq_get_one(struct store_sq *s, sqlite3_stmt *stmt, void (*fill)(sqlite
 	return e;
 }
 
-int store_sq_get_by(struct store_sq *s, const char *sql, uint64_t id, const char *text,
+int store_sq_get_by(struct store_sq *s, const char *sql, uint64_t scope, uint64_t id, const char *text,
 		    void (*fill)(sqlite3_stmt *, void *), void *out)
 {
 	sqlite3_stmt *stmt;
 	int e = store_sq_prep(s, sql, &stmt);
 	if (e)
 		return e;
+	int k = scope ? 2 : 1;
+	if (scope)
+		sqlite3_bind_int64(stmt, 1, (sqlite3_int64)scope);
 	if (text)
-		store_sq_bind_text(stmt, 1, text);
+		store_sq_bind_text(stmt, k, text);
 	else
-		sqlite3_bind_int64(stmt, 1, (sqlite3_int64)id);
+		sqlite3_bind_int64(stmt, k, (sqlite3_int64)id);
 	return store_sq_get_one(s, stmt, fill, out);
 }
 

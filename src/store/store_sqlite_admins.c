@@ -51,13 +51,13 @@ int store_sq_admin_create(struct store *st, struct store_admin *a)
 
 int store_sq_admin_get(struct store *st, uint64_t id, struct store_admin *a)
 {
-	return store_sq_get_by((struct store_sq *)st, "SELECT " ADMIN_COLS " FROM admins WHERE id = ?", id, NULL,
+	return store_sq_get_by((struct store_sq *)st, "SELECT " ADMIN_COLS " FROM admins WHERE id = ?", 0, id, NULL,
 			       admin_fill, a);
 }
 
 int store_sq_admin_get_by_name(struct store *st, const char *username, struct store_admin *a)
 {
-	return store_sq_get_by((struct store_sq *)st, "SELECT " ADMIN_COLS " FROM admins WHERE username = ?", 0,
+	return store_sq_get_by((struct store_sq *)st, "SELECT " ADMIN_COLS " FROM admins WHERE username = ?", 0, 0,
 			       username, admin_fill, a);
 }
 

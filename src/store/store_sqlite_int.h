@@ -39,9 +39,10 @@ int store_sq_step_done(struct store_sq *s, sqlite3_stmt *stmt, bool want_change,
 int store_sq_exec(struct store_sq *s, const char *sql);
 /* Runs a prepared single-row SELECT and maps the row with fill (ENOENT: none). */
 int store_sq_get_one(struct store_sq *s, sqlite3_stmt *stmt, void (*fill)(sqlite3_stmt *, void *), void *out);
-/* Prepares sql, binds ?1 to text (or to id when text is NULL) and runs it as
- * store_sq_get_one. */
-int store_sq_get_by(struct store_sq *s, const char *sql, uint64_t id, const char *text,
+/* Prepares sql, binds the key (text, or id when text is NULL) and runs it as
+ * store_sq_get_one. With a scope (a tenant id; 0: none) the scope is ?1 and the
+ * key ?2, else the key is ?1. */
+int store_sq_get_by(struct store_sq *s, const char *sql, uint64_t scope, uint64_t id, const char *text,
 		    void (*fill)(sqlite3_stmt *, void *), void *out);
 /* Steps a prepared SELECT, mapping each row into row with fill and calling h. */
 int store_sq_scan(struct store_sq *s, sqlite3_stmt *stmt, void (*fill)(sqlite3_stmt *, void *), void *row,

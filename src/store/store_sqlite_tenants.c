@@ -66,13 +66,13 @@ int store_sq_tenant_create(struct store *st, struct store_tenant *t, struct stor
 
 int store_sq_tenant_get(struct store *st, uint64_t id, struct store_tenant *t)
 {
-	return store_sq_get_by((struct store_sq *)st, "SELECT " TENANT_COLS " FROM tenants WHERE id = ?", id, NULL,
+	return store_sq_get_by((struct store_sq *)st, "SELECT " TENANT_COLS " FROM tenants WHERE id = ?", 0, id, NULL,
 			       store_sq_tenant_fill, t);
 }
 
 int store_sq_tenant_get_by_domain(struct store *st, const char *domain, struct store_tenant *t)
 {
-	return store_sq_get_by((struct store_sq *)st, "SELECT " TENANT_COLS " FROM tenants WHERE domain = ?", 0,
+	return store_sq_get_by((struct store_sq *)st, "SELECT " TENANT_COLS " FROM tenants WHERE domain = ?", 0, 0,
 			       domain, store_sq_tenant_fill, t);
 }
 

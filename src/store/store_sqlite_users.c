@@ -125,16 +125,7 @@ static int user_get_where(struct store_sq *s, const char *where, uint64_t tenant
 {
 	char sql[512];
 	snprintf(sql, sizeof(sql), "SELECT " USER_COLS " FROM users WHERE tenant_id = ?1 AND %s", where);
-	sqlite3_stmt *stmt;
-	int e = store_sq_prep(s, sql, &stmt);
-	if (e)
-		return e;
-	sqlite3_bind_int64(stmt, 1, (sqlite3_int64)tenant_id);
-	if (text)
-		store_sq_bind_text(stmt, 2, text);
-	else
-		sqlite3_bind_int64(stmt, 2, (sqlite3_int64)id);
-	return store_sq_get_one(s, stmt, store_sq_user_fill, u);
+	return store_sq_get_by(s, sql, tenant_id, id, text, store_sq_user_fill, u);
 }
 
 int store_sq_user_get(struct store *st, uint64_t tenant_id, uint64_t id, struct store_user *u)

@@ -8,13 +8,18 @@ import json
 import os
 import signal
 import socket
+import sys
 import subprocess
 import tempfile
 import time
 
 import pytest
+
 import requests
 import urllib3
+
+# tests/sipdigest.py (the digest client every suite shares) is imported from tests/.
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
 

@@ -105,7 +105,9 @@ def test_admin_disable_is_not_undone_by_the_users_own_change(pbxd, tenant):
 
 
 def test_concurrent_admin_edits_all_land(pbxd, tenant):
-    """17.1: two admins editing different fields of one user at once both land."""
+    """17.1: two admins editing different fields of one user at once both land. The
+    rename carries a new password: hashing it (Argon2, ~25 ms) held the old code's
+    read-modify-write open long enough for the settings write to be undone."""
     t, boss = tenant
     u = new_user(boss)
     boss2 = pbxd.client(boss.token)
@@ -113,7 +115,8 @@ def test_concurrent_admin_edits_all_land(pbxd, tenant):
         res = {}
 
         def a():
-            res["a"] = boss.post(f"/api/users/{u['id']}", {"display_name": f"Name {i}"}).status_code
+            res["a"] = boss.post(f"/api/users/{u['id']}", {"display_name": f"Name {i}",
+                                                            "password": f"Renamed-pass-{i}"}).status_code
 
         def b():
             res["b"] = boss2.post(f"/api/users/{u['id']}/extension", {"dnd": i % 2 == 0}).status_code

@@ -6,7 +6,7 @@ import os
 import re
 
 from conftest import ADMIN_PASSWORD, ROOT, new_tenant, new_user, uniq
-from sipreg import register
+from sipdigest import register
 
 # The interface issue 4 names (pbxctl and the portal rely on it).
 ISSUE_ROUTES = {
@@ -233,7 +233,7 @@ def test_every_route_success_path(pbxd):
     assert mine["dnd"] is True
 
     # a device registers for extension 101 (issue 11): listed, then unregistered
-    assert register(pbxd.sip_port, "101", "sip-Secret-3", domain=f"{name}.test") == 200
+    assert register(pbxd.sip_port, "101", "sip-Secret-3", domain=f"{name}.test", user_agent="api-tests/1") == 200
     devs = {"count": 0}
     for _ in range(50):  # the PBX learns of the new user through the storage worker
         devs = hit(boss, "GET", "/api/users/{id}/devices", f"/api/users/{uid}/devices")

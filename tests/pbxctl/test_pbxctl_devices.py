@@ -4,88 +4,26 @@ device for a user made with pbxctl (`user devices`, `user unregister`,
 (`ban list`, `ban lift`). Devices use the default tenant (pbx.local); the bans
 get a pbxd of their own, started with --auth-max-failures=3, because a banned
 127.0.0.1 has every SIP request dropped."""
-import hashlib
 import json
+import os
 import re
-import secrets
 import socket
+import sys
 
 import pytest
 
 from .pbxctl_env import ADMIN_PASSWORD, Ctl, Pbxd, unique
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from sipdigest import Phone  # noqa: E402 (the digest client every suite shares)
+
 DOMAIN = "pbx.local"
 UA = "pbxctl-tests/1"
 
 
-class SipPhone:
-    """A SIP UA that only registers: UDP from 127.0.0.1, MD5 digest with qop=auth."""
-
-    def __init__(self, sip_port, ext, password, domain=DOMAIN):
-        self.sip_port, self.ext, self.password, self.domain = sip_port, ext, password, domain
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        self.call_id = secrets.token_hex(8) + "@127.0.0.1"
-        self.cseq = 0
-
-    def close(self):
-        self.sock.close()
-
-    def _request(self, expires, auth):
-        self.cseq += 1
-        return ("REGISTER sip:{d} SIP/2.0\r\n"
-                "Via: SIP/2.0/UDP 127.0.0.1:{p};rport;branch=z9hG4bK{b}\r\n"
-                "Max-Forwards: 70\r\n"
-                "From: <sip:{e}@{d}>;tag={t}\r\n"
-                "To: <sip:{e}@{d}>\r\n"
-                "Call-ID: {c}\r\n"
-                "CSeq: {n} REGISTER\r\n"
-                "Contact: <sip:{e}@127.0.0.1:{p}>\r\n"
-                "Expires: {x}\r\n"
-                "User-Agent: {ua}\r\n"
-                "{a}"
-                "Content-Length: 0\r\n\r\n").format(
-                    d=self.domain, p=self.port, b=secrets.token_hex(8), e=self.ext,
-                    t=secrets.token_hex(4), c=self.call_id, n=self.cseq, x=expires, ua=UA, a=auth)
-
-    def _send(self, text, timeout):
-        """Sends one request; returns (status, response text) of its final answer."""
-        self.sock.settimeout(timeout)
-        self.sock.sendto(text.encode(), ("127.0.0.1", self.sip_port))
-        while True:
-            data = self.sock.recv(65535).decode(errors="replace")
-            code = int(data.split(" ", 2)[1])
-            cseq = re.search(r"^CSeq:\s*(\d+)", data, re.I | re.M)
-            if code >= 200 and cseq and int(cseq.group(1)) == self.cseq:
-                return code, data
-
-    def _authorization(self, challenge_text):
-        # One WWW-Authenticate per algorithm pbxd offers; answer the MD5 one.
-        for ch in re.findall(r"^WWW-Authenticate:\s*Digest\s+(.*)$", challenge_text, re.I | re.M):
-            alg = re.search(r"algorithm=\"?([\w-]+)", ch)
-            if alg and alg.group(1).upper() != "MD5":
-                continue
-            realm = re.search(r'realm="([^"]*)"', ch).group(1)
-            nonce = re.search(r'nonce="([^"]*)"', ch).group(1)
-            uri = "sip:" + self.domain
-            ha1 = hashlib.md5(("%s:%s:%s" % (self.ext, realm, self.password)).encode()).hexdigest()
-            ha2 = hashlib.md5(("REGISTER:" + uri).encode()).hexdigest()
-            cnonce, nc = secrets.token_hex(8), "00000001"
-            rsp = hashlib.md5(("%s:%s:%s:%s:auth:%s" % (ha1, nonce, nc, cnonce, ha2)).encode()).hexdigest()
-            return ('Authorization: Digest username="%s", realm="%s", nonce="%s", uri="%s", '
-                    'response="%s", algorithm=MD5, qop=auth, nc=%s, cnonce="%s"\r\n'
-                    % (self.ext, realm, nonce, uri, rsp, nc, cnonce))
-        raise AssertionError("no MD5 digest challenge in:\n" + challenge_text)
-
-    def register(self, expires=3600, timeout=3):
-        """REGISTER, answering the 401 challenge once; returns the final status
-        (200 registered, 403 wrong credentials). socket.timeout when unanswered."""
-        code, text = self._send(self._request(expires, ""), timeout)
-        if code != 401:
-            return code
-        code, _ = self._send(self._request(expires, self._authorization(text)), timeout)
-        return code
+def SipPhone(sip_port, ext, password):
+    """A phone that registers over UDP from 127.0.0.1 (tests/sipdigest.py)."""
+    return Phone(sip_port, ext, password, DOMAIN, user_agent=UA)
 
 
 @pytest.fixture(scope="module")

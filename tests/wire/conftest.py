@@ -18,12 +18,16 @@ import re
 import select
 import signal
 import socket
+import sys
 import subprocess
 import time
 import uuid
 from pathlib import Path
 
 import pytest
+
+# tests/sipdigest.py (the digest client every suite shares) is imported from tests/.
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED = REPO.parent / "shared"

@@ -8,52 +8,18 @@ reuse a nonce with a growing nonce-count, as phones do on refresh.
     assert r.code == 200
 """
 
-import hashlib
 import re
 import secrets
 import socket
 import time
 
 from conftest import SipMsg, SipStream
-
-
-def md5(s):
-    return hashlib.md5(s.encode()).hexdigest()
-
-
-def parse_challenge(value):
-    """'Digest realm="x", nonce="y", ...' -> {'realm': 'x', 'nonce': 'y', ...}
-    (names lower-cased, quotes removed)."""
-    value = re.sub(r"^\s*Digest\s+", "", value, flags=re.I)
-    out = {}
-    for m in re.finditer(r'([A-Za-z0-9_-]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^,\s]*)', value):
-        v = m.group(2)
-        if v.startswith('"'):
-            v = v[1:-1]
-        out[m.group(1).lower()] = v
-    return out
+from sipdigest import digest_header, md5_challenge_of  # noqa: F401 (re-exported to tests)
 
 
 def md5_challenge(resp):
     """The MD5 challenge (dict) of a 401 (or 407), or None."""
-    for v in resp.all("www-authenticate") + resp.all("proxy-authenticate"):
-        ch = parse_challenge(v)
-        if ch.get("algorithm", "MD5").upper() == "MD5":
-            return ch
-    return None
-
-
-def digest_header(ch, user, password, method, uri, nc=1, cnonce=None, username=None):
-    """The Authorization value answering challenge `ch` (MD5, qop=auth)."""
-    cnonce = cnonce or secrets.token_hex(8)
-    ha1 = md5(f"{user}:{ch['realm']}:{password}")
-    ha2 = md5(f"{method}:{uri}")
-    ncs = f"{nc:08x}"
-    resp = md5(f"{ha1}:{ch['nonce']}:{ncs}:{cnonce}:auth:{ha2}")
-    opaque = f', opaque="{ch["opaque"]}"' if "opaque" in ch else ""
-    return (f'Digest username="{username or user}", realm="{ch["realm"]}", nonce="{ch["nonce"]}", '
-            f'uri="{uri}", response="{resp}", algorithm=MD5, qop=auth, nc={ncs}, '
-            f'cnonce="{cnonce}"{opaque}')
+    return md5_challenge_of(resp.all("www-authenticate") + resp.all("proxy-authenticate"))
 
 
 class RegUA:

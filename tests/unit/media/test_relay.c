@@ -141,6 +141,22 @@ static int client(void)
 	return fd;
 }
 
+/* A client socket bound to 127.0.0.1:port, or -1 if the port is taken. */
+static int client_at(uint16_t port)
+{
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	assert_true(fd >= 0);
+	struct sa a;
+	sa_set(&a, "127.0.0.1", port);
+	if (bind(fd, &a.u.sa, a.len) < 0) {
+		close(fd);
+		return -1;
+	}
+	struct timeval tv = { .tv_sec = 2 };
+	assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
+	return fd;
+}
+
 static void send_to(int fd, uint16_t port, const void *buf, size_t len)
 {
 	struct sa a;
@@ -282,7 +298,8 @@ static void test_relay_latch(void **state)
 	close(C);
 }
 
-/* With an SDP hint, a side gets media before it has sent any. */
+/* With an SDP hint, a side gets media before it has sent any; with an RTP hint
+ * alone, RTCP goes to its port + 1. */
 static void test_relay_hint(void **state)
 {
 	struct ctl *c = *state;
@@ -290,7 +307,17 @@ static void test_relay_hint(void **state)
 	assert_int_equal(media_ports_get(c->ports, &sp[0]), 0);
 	assert_int_equal(media_ports_get(c->ports, &sp[1]), 0);
 	uint16_t pa = sp[0].port, pb = sp[1].port;
-	int A = client(), B = client();
+	/* B's RTP and RTCP on adjacent ports, outside the relay's range. */
+	int A = client(), B = -1, BR = -1;
+	for (uint16_t p = 23340; B < 0 && p < 23440; p += 2) {
+		B = client_at(p);
+		BR = B < 0 ? -1 : client_at((uint16_t)(p + 1));
+		if (B >= 0 && BR < 0) {
+			close(B);
+			B = -1;
+		}
+	}
+	assert_true(B >= 0 && BR >= 0);
 	struct sa bl = { .len = sizeof(bl.u) };
 	assert_int_equal(getsockname(B, &bl.u.sa, &bl.len), 0);
 	struct media_hint hints[2];
@@ -301,6 +328,11 @@ static void test_relay_hint(void **state)
 	send_to(A, pa, "hint", 4);
 	assert_int_equal(recv_from(B, pb, buf, sizeof(buf)), 4);
 	assert_memory_equal(buf, "hint", 4);
+	/* Neither side has sent RTCP: A's reaches B's RTP hint port + 1. */
+	send_to(A, (uint16_t)(pa + 1), "rtcp", 4);
+	assert_int_equal(recv_from(BR, (uint16_t)(pb + 1), buf, sizeof(buf)), 4);
+	assert_memory_equal(buf, "rtcp", 4);
+	assert_true(nothing_waiting(B)); /* not to the RTP port */
 
 	/* An IPv6 hint for IPv4 sockets is refused, sockets returned. */
 	assert_int_equal(media_relay_destroy(c->w, 8), 0);
@@ -319,6 +351,7 @@ static void test_relay_hint(void **state)
 	mem_deref(r);
 	close(A);
 	close(B);
+	close(BR);
 }
 
 int main(void)

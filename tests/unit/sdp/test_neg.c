@@ -226,6 +226,42 @@ static void test_telephone_event(void **state)
 	assert_int_equal(neg.streams[0].te_pt, -1);
 }
 
+static void test_te_clock(void **state)
+{
+	(void)state;
+	static const struct sdp_codec te2[] = {
+		{ .pt = 111, .name = "opus", .clock = 48000, .channels = 2 },
+		{ .pt = 0, .name = "PCMU", .clock = 8000 },
+		{ .pt = 101, .name = "telephone-event", .clock = 8000, .fmtp = "0-16" },
+		{ .pt = 110, .name = "telephone-event", .clock = 48000, .fmtp = "0-15" },
+	};
+	struct sdp_caps c = { .audio = te2, .naudio = 4 };
+	struct sdp_neg neg;
+	/* /8000 listed first: the first shared one would be it, the clock match wins. */
+	answer_ok(&neg, HEAD "m=audio 4000 RTP/AVP 96 98 97\r\na=rtpmap:96 opus/48000/2\r\n"
+			   "a=rtpmap:98 telephone-event/8000\r\na=rtpmap:97 telephone-event/48000\r\n",
+		  &c, SDP_SENDRECV);
+	const struct sdp_stream *st = &neg.streams[0];
+	assert_int_equal(st->ncodecs, 1);
+	assert_string_equal(st->codecs[0].name, "opus");
+	assert_int_equal(st->te_pt, 97);
+	assert_int_equal(st->te.clock, 48000);
+	assert_string_equal(st->te.fmtp, "0-15");
+	/* Listed the other way round, the same one. */
+	answer_ok(&neg, HEAD "m=audio 4000 RTP/AVP 96 97 98\r\na=rtpmap:96 opus/48000/2\r\n"
+			   "a=rtpmap:97 telephone-event/48000\r\na=rtpmap:98 telephone-event/8000\r\n",
+		  &c, SDP_SENDRECV);
+	assert_int_equal(neg.streams[0].te_pt, 97);
+	assert_int_equal(neg.streams[0].te.clock, 48000);
+	/* PCMU chosen: /8000 wins even when /48000 comes first. */
+	answer_ok(&neg, HEAD "m=audio 4000 RTP/AVP 0 97 98\r\n"
+			   "a=rtpmap:97 telephone-event/48000\r\na=rtpmap:98 telephone-event/8000\r\n",
+		  &c, SDP_SENDRECV);
+	assert_string_equal(neg.streams[0].codecs[0].name, "PCMU");
+	assert_int_equal(neg.streams[0].te_pt, 98);
+	assert_int_equal(neg.streams[0].te.clock, 8000);
+}
+
 static void test_rtcp(void **state)
 {
 	(void)state;
@@ -324,6 +360,7 @@ int main(void)
 		cmocka_unit_test(test_directions),
 		cmocka_unit_test(test_rejected_streams),
 		cmocka_unit_test(test_telephone_event),
+		cmocka_unit_test(test_te_clock),
 		cmocka_unit_test(test_rtcp),
 		cmocka_unit_test(test_offer_and_answer),
 		cmocka_unit_test(test_origin),

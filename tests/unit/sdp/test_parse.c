@@ -272,6 +272,8 @@ static void test_two_media_ipv6(void **state)
 	(void)state;
 	struct sdp_session *s = parse_ok(two_m);
 	assert_int_equal(s->conn.af, AF_INET6);
+	assert_int_equal(sa_af(&s->conn.sa), AF_INET6); /* parsed once, kept */
+	assert_int_equal(sa_port(&s->conn.sa), 0);
 	assert_int_equal(s->nother, 1);
 	assert_int_equal(s->nmedia, 2);
 	assert_int_equal(s->media[0].dir, SDP_SENDONLY);
@@ -280,6 +282,7 @@ static void test_two_media_ipv6(void **state)
 	assert_pl(&s->media[1].type, "video");
 	assert_int_equal(s->media[1].dir, SDP_INACTIVE);
 	assert_int_equal(s->media[1].conn.af, AF_INET);
+	assert_int_equal(sa_af(&s->media[1].conn.sa), AF_INET);
 	assert_pl(&s->media[1].fmts[1].name, "H263");
 	assert_pl(&s->media[1].fmts[0].fmtp, "profile-level-id=42e01f; packetization-mode=1");
 	roundtrip(s);
@@ -339,7 +342,7 @@ static void test_malformed(void **state)
 	BAD("v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\ns=-\r\ny=1\r\n", "unknown SDP line type");
 	BAD("v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\ns=-\r\n\r\nt=0 0\r\n", "blank line inside the description");
 	BAD("v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\ns=-\r\na=x\x01y\r\n", "control character in a line");
-	BAD("v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\ns=-\r\na=x\0y\r\n", "NUL in the description");
+	BAD("v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\ns=-\r\na=x\0y\r\n", "control character in a line");
 	BAD("v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\ns=-\r\nc=IN IP4 1.2.3.4\r\nm=audio 1 RTP/AVP 0\r\n"
 	    "a=rtpmap:0 PCMU\r\n", "malformed a=rtpmap");
 	BAD("v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\ns=-\r\nc=IN IP4 1.2.3.4\r\nm=audio 1 RTP/AVP 0\r\n"
