@@ -52,7 +52,7 @@
 #include "core/timer.h"
 #include "pbx/keepalive.h"
 #include "pbx/pbx.h"
-#include "pbx/registrar.h"
+#include "pbx/registrar/registrar.h"
 #include "pbx/security.h"
 #include "sip/auth.h"
 #include "sip/msg.h"

@@ -16,9 +16,11 @@
 #include "core/fdlimit.h"
 #include "core/log.h"
 #include "core/loop.h"
-#include "pbx/pbx.h"
+#include "media/media.h"
+#include "pbx/call/call.h"
 #include "pbx/keepalive.h"
-#include "pbx/registrar.h"
+#include "pbx/pbx.h"
+#include "pbx/registrar/registrar.h"
 #include "sip/stack.h"
 #include "store/store.h"
 
@@ -100,6 +102,8 @@ int main(int argc, char **argv)
 		{ registrar_opts, registrar_opts_count },
 		{ security_opts, security_opts_count },
 		{ keepalive_opts, keepalive_opts_count },
+		{ call_opts, call_opts_count },
+		{ media_opts, media_opts_count },
 		{ api_opts, api_opts_count },
 	};
 	struct conf conf;

@@ -68,6 +68,7 @@ enum api_access {
 	API_SIGNED_IN,    /* any valid access token */
 	API_USER,         /* a tenant user (either role): the "user" routes */
 	API_TENANT_ADMIN, /* a tenant admin, or a system admin switched into a tenant */
+	API_TENANT,       /* anyone acting in a tenant: a user of either role, a switched system admin */
 	API_SYSADMIN,     /* a system admin, not switched */
 };
 
@@ -119,6 +120,9 @@ int api_error(struct api_resp *rs, int status, const char *code, const char *fie
 	      const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 /* Maps a store errno to an answer (ENOENT 404, EEXIST 409 naming the field...). */
 int api_store_error(struct api_resp *rs, struct store *st, int err, const char *what);
+/* Answers a failed call to the PBX (pbx.h): ETIMEDOUT 503 busy with Retry-After,
+ * anything else 500. */
+int api_pbx_error(struct api_resp *rs, int err, const char *what);
 void api_ok(struct api_resp *rs, int status, json_t *body);
 
 /* --- schemas: validation and the OpenAPI document share them ------------------- */
@@ -189,6 +193,8 @@ int api_parse_id(const char *s, uint64_t *id);
 /* Reads filter/search/orderby/skip/top into q; on error fills rs (400). */
 int api_list_query(const struct api_req *rq, enum store_kind kind, struct store_query *q,
 		   struct api_resp *rs);
+/* Reads skip and top alone (left as they are when absent); on error fills rs (400). */
+int api_page_query(const struct api_req *rq, uint32_t *skip, uint32_t *top, struct api_resp *rs);
 
 /* --- routes -------------------------------------------------------------------- */
 
@@ -222,12 +228,18 @@ api_route_h api_h_users_list, api_h_users_create, api_h_users_get, api_h_users_u
 api_route_h api_h_users_devices, api_h_users_device_destroy, api_h_bans_list, api_h_ban_destroy;
 api_route_h api_h_user_profile_get, api_h_user_profile_update, api_h_user_password,
 	api_h_user_ext_password, api_h_user_ext_get, api_h_user_ext_update;
+api_route_h api_h_cdrs_list, api_h_call_sessions, api_h_call_session_destroy;
 
 extern const struct api_schema api_s_sign_in, api_s_refresh, api_s_token, api_s_tenant,
 	api_s_tenant_create, api_s_tenant_update, api_s_user, api_s_user_create, api_s_user_update,
 	api_s_user_summary, api_s_profile, api_s_password, api_s_user_password, api_s_ext_password,
 	api_s_settings, api_s_tenant_summary, api_s_me, api_s_info, api_s_error, api_s_device, api_s_ban,
-	api_s_device_list, api_s_ban_list;
+	api_s_device_list, api_s_ban_list, api_s_cdr, api_s_call_session_list;
+
+/* --- calls (calls.c) ------------------------------------------------------------- */
+
+/* The query parameters of GET /api/cdrs, for the OpenAPI document. */
+json_t *api_cdr_params(void);
 
 /* --- auth (auth.c) --------------------------------------------------------------- */
 

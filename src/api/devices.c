@@ -50,15 +50,6 @@ static const struct api_field ban_list_fields[] = {
 };
 const struct api_schema api_s_ban_list = API_SCHEMA("BanList", ban_list_fields, "Current bans");
 
-static int pbx_error(struct api_resp *rs, int e, const char *what)
-{
-	if (e == ETIMEDOUT) {
-		rs->retry_after = 1;
-		return api_error(rs, 503, "busy", NULL, "the PBX did not answer in time; retry");
-	}
-	return api_error(rs, 500, "internal", NULL, "%s: %s", what, strerror(e));
-}
-
 static const char *transport_lower(const char *t, char *buf, size_t size)
 {
 	size_t i = 0;
@@ -96,7 +87,7 @@ void api_h_users_devices(struct api_req *rq, struct api_resp *rs)
 	size_t n = 0;
 	int e = pbx_devices(rq->api->pbx, rq->who.tenant_id, rq->id, &v, &n);
 	if (e) {
-		pbx_error(rs, e, "devices");
+		api_pbx_error(rs, e, "devices");
 		return;
 	}
 	int64_t now = store_now_ms();
@@ -120,7 +111,7 @@ void api_h_users_device_destroy(struct api_req *rq, struct api_resp *rs)
 	if (e == ENOENT)
 		api_error(rs, 404, "not_found", NULL, "device not found");
 	else if (e)
-		pbx_error(rs, e, "unregister");
+		api_pbx_error(rs, e, "unregister");
 	else
 		api_ok(rs, 204, NULL);
 }
@@ -131,7 +122,7 @@ void api_h_bans_list(struct api_req *rq, struct api_resp *rs)
 	size_t n = 0;
 	int e = pbx_bans(rq->api->pbx, &v, &n);
 	if (e) {
-		pbx_error(rs, e, "bans");
+		api_pbx_error(rs, e, "bans");
 		return;
 	}
 	json_t *items = json_array();
@@ -151,7 +142,7 @@ void api_h_ban_destroy(struct api_req *rq, struct api_resp *rs)
 	else if (e == ENOENT)
 		api_error(rs, 404, "not_found", NULL, "no ban of this address");
 	else if (e)
-		pbx_error(rs, e, "lift ban");
+		api_pbx_error(rs, e, "lift ban");
 	else
 		api_ok(rs, 204, NULL);
 }

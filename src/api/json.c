@@ -57,6 +57,15 @@ int api_store_error(struct api_resp *rs, struct store *st, int err, const char *
 	}
 }
 
+int api_pbx_error(struct api_resp *rs, int err, const char *what)
+{
+	if (err == ETIMEDOUT) {
+		rs->retry_after = 1;
+		return api_error(rs, 503, "busy", NULL, "the PBX did not answer in time; retry");
+	}
+	return api_error(rs, 500, "internal", NULL, "%s: %s", what, strerror(err));
+}
+
 json_t *api_json_id(uint64_t id)
 {
 	char b[24];
@@ -224,6 +233,21 @@ static int parse_uint(const char *v, long max, long *out)
 	return 0;
 }
 
+int api_page_query(const struct api_req *rq, uint32_t *skip, uint32_t *top, struct api_resp *rs)
+{
+	const char *v;
+	long n;
+	if ((v = api_query(rq, "top")) && (parse_uint(v, STORE_PAGE_MAX, &n) || n < 1))
+		return api_error(rs, 400, "invalid_field", "top", "top: must be from 1 to 100");
+	if (v)
+		*top = (uint32_t)n;
+	if ((v = api_query(rq, "skip")) && parse_uint(v, 1000000000L, &n))
+		return api_error(rs, 400, "invalid_field", "skip", "skip: must be a number from 0");
+	if (v)
+		*skip = (uint32_t)n;
+	return 0;
+}
+
 int api_list_query(const struct api_req *rq, enum store_kind kind, struct store_query *q, struct api_resp *rs)
 {
 	static const char *const known[] = { "filter", "search", "orderby", "skip", "top" };
@@ -236,16 +260,9 @@ int api_list_query(const struct api_req *rq, enum store_kind kind, struct store_
 			return api_error(rs, 400, "unknown_field", rq->query[i].key, "%.64s: unknown query option",
 					 rq->query[i].key);
 	}
+	if (api_page_query(rq, &q->skip, &q->top, rs))
+		return rs->status;
 	const char *v;
-	long n;
-	if ((v = api_query(rq, "top")) && (parse_uint(v, STORE_PAGE_MAX, &n) || n < 1))
-		return api_error(rs, 400, "invalid_field", "top", "top: must be from 1 to 100");
-	if (v)
-		q->top = (uint32_t)n;
-	if ((v = api_query(rq, "skip")) && parse_uint(v, 1000000000L, &n))
-		return api_error(rs, 400, "invalid_field", "skip", "skip: must be a number from 0");
-	if (v)
-		q->skip = (uint32_t)n;
 	if ((v = api_query(rq, "search"))) {
 		if (strlen(v) >= sizeof(q->search))
 			return api_error(rs, 400, "invalid_field", "search", "search: too long");

@@ -70,6 +70,13 @@ static const struct api_route routes[] = {
 	{ "POST", "/api/security/bans/{address}/destroy", API_SYSADMIN, api_h_ban_destroy, &s_empty, false, NULL,
 	  204, false, "security", "Lift a ban" },
 
+	{ "GET", "/api/cdrs", API_TENANT, api_h_cdrs_list, NULL, false, "Cdr", 200, true, "calls",
+	  "Call detail records, newest first: the tenant's (admins), or my call log (users)" },
+	{ "GET", "/api/call_sessions", API_TENANT, api_h_call_sessions, NULL, false, "CallSessionList", 200, false,
+	  "calls", "Active calls, oldest first: the tenant's (admins), or mine (users)" },
+	{ "POST", "/api/call_sessions/{id}/destroy", API_TENANT_ADMIN, api_h_call_session_destroy, &s_empty, false,
+	  NULL, 204, false, "calls", "Hang an active call up" },
+
 	{ "GET", "/api/user/profile", API_USER, api_h_user_profile_get, NULL, false, "User", 200, false, "user",
 	  "Read my profile" },
 	{ "POST", "/api/user/profile", API_USER, api_h_user_profile_update, &api_s_profile, false, "User", 200,
@@ -144,6 +151,10 @@ static int allowed(const struct api_route *r, const struct api_who *w, struct ap
 	case API_TENANT_ADMIN:
 		ok = w->tenant_admin && w->tenant_id;
 		need = "a tenant administrator (system admins: switch into the tenant first)";
+		break;
+	case API_TENANT:
+		ok = w->tenant_id != 0;
+		need = "a tenant's user or administrator (system admins: switch into the tenant first)";
 		break;
 	case API_SYSADMIN:
 		ok = w->sysadmin && !w->tenant_id;
@@ -231,6 +242,7 @@ static const struct api_schema *schema_by_name(const char *name)
 	static const struct api_schema *const all[] = {
 		&api_s_info, &api_s_token, &api_s_me, &api_s_tenant, &s_tenant_created, &api_s_tenant_summary,
 		&api_s_user, &api_s_user_summary, &api_s_settings, &api_s_error, &api_s_device_list, &api_s_ban_list,
+		&api_s_cdr, &api_s_call_session_list,
 	};
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
 		if (strcmp(all[i]->name, name) == 0)
@@ -305,9 +317,13 @@ static json_t *ref(const char *name)
 	return json_pack("{s:s+}", "$ref", "#/components/schemas/", name);
 }
 
-static json_t *list_params(const char *path)
+/* The query options of a list route: CDRs have their own (calls.c); the
+ * others filter, search and order by the fields of their store_kind. */
+static json_t *list_params(const struct api_route *r)
 {
-	enum store_kind kind = strstr(path, "tenants") ? STORE_KIND_TENANT : STORE_KIND_USER;
+	if (r->h == api_h_cdrs_list)
+		return api_cdr_params();
+	enum store_kind kind = strstr(r->path, "tenants") ? STORE_KIND_TENANT : STORE_KIND_USER;
 	size_t nf;
 	const struct store_field *f = store_fields(kind, &nf);
 	char fields[256] = "", search[256] = "";
@@ -346,7 +362,7 @@ static json_t *operation(const struct api_route *r, json_t *schemas)
 		if (*o == '/' || *o == '{' || *o == '}' || *o == '.')
 			*o = '_';
 	json_t *op = json_pack("{s:s, s:s, s:[s]}", "operationId", opid, "summary", r->summary, "tags", r->tag);
-	json_t *params = r->list ? list_params(r->path) : json_array();
+	json_t *params = r->list ? list_params(r) : json_array();
 	for (const char *b = strchr(r->path, '{'); b; b = strchr(b + 1, '{')) {
 		char name[32];
 		snprintf(name, sizeof(name), "%.*s", (int)(strchr(b, '}') - b - 1), b + 1);

@@ -103,6 +103,27 @@ bool sa_is_any(const struct sa *sa)
 	return true;
 }
 
+static bool v4_private(uint32_t a)
+{
+	return (a >> 24) == 10 || (a >> 20) == 0xac1 || (a >> 16) == 0xc0a8 || (a >> 22) == (100u << 2 | 1u) ||
+	       (a >> 16) == 0xa9fe || (a >> 24) == 127;
+}
+
+bool sa_is_private(const struct sa *sa)
+{
+	if (sa->u.sa.sa_family == AF_INET)
+		return v4_private(ntohl(sa->u.in.sin_addr.s_addr));
+	if (sa->u.sa.sa_family != AF_INET6)
+		return false;
+	const struct in6_addr *a = &sa->u.in6.sin6_addr;
+	if (IN6_IS_ADDR_V4MAPPED(a)) {
+		uint32_t v4;
+		memcpy(&v4, &a->s6_addr[12], 4);
+		return v4_private(ntohl(v4));
+	}
+	return IN6_IS_ADDR_LOOPBACK(a) || IN6_IS_ADDR_LINKLOCAL(a) || (a->s6_addr[0] & 0xfe) == 0xfc;
+}
+
 uint32_t sa_hash_addr(const struct sa *sa)
 {
 	struct pl pl;

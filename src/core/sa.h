@@ -34,6 +34,10 @@ char *sa_str(const struct sa *sa, char *buf, size_t size);
 bool sa_eq(const struct sa *a, const struct sa *b);      /* address and port */
 bool sa_eq_addr(const struct sa *a, const struct sa *b); /* address only */
 bool sa_is_any(const struct sa *sa);
+/* An address that means something only inside one network, as a NAT hides it:
+ * RFC 1918, shared (RFC 6598), link-local, loopback, unique-local (fc00::/7)
+ * and their IPv4-mapped forms. */
+bool sa_is_private(const struct sa *sa);
 uint32_t sa_hash_addr(const struct sa *sa);
 /* What counts as one source wherever pbxd limits or bans by address: an IPv4
  * address (IPv4-mapped IPv6 included), or an IPv6 /64, which one host controls.

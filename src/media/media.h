@@ -135,6 +135,10 @@ int media_relay_create(struct media_worker *w, uint64_t id, const struct media_s
 /* Any thread. Answered on the reply mqueue given at creation; an unknown id is
  * logged and ignored (there is no queue to answer on). ENOMEM/ESHUTDOWN. */
 int media_relay_destroy(struct media_worker *w, uint64_t id);
+/* Any thread. side (0 or 1) now sends where hint says until it latches again
+ * (see media_sockep_hint: an empty hint changes nothing). A hint of the wrong
+ * address family is ignored. 0, EINVAL, ENOMEM or ESHUTDOWN. */
+int media_relay_hint(struct media_worker *w, uint64_t id, int side, const struct media_hint *hint);
 int media_relay_stats(struct media_worker *w, uint64_t id);
 
 #endif

@@ -87,7 +87,18 @@ void media_sockep_init(struct media_sockep *s, const struct media_sockpair *sp,
 	s->batch = batch;
 	s->sock[MEDIA_RTP] = (struct media_sock){ .owner = s, .comp = MEDIA_RTP, .fd = sp->rtp };
 	s->sock[MEDIA_RTCP] = (struct media_sock){ .owner = s, .comp = MEDIA_RTCP, .fd = sp->rtcp };
+	media_sockep_hint(s, hint);
+}
+
+void media_sockep_hint(struct media_sockep *s, const struct media_hint *hint)
+{
 	if (hint && hint->rtp.len) {
+		/* A new destination (another fork answered, a re-INVITE moved the
+		 * media): what was latched belonged to the old one. */
+		for (int c = 0; c < MEDIA_COMP_COUNT; c++) {
+			s->sock[c].latch.set = false;
+			s->sock[c].latch.cand_n = 0;
+		}
 		s->sock[MEDIA_RTP].latch.hint = hint->rtp;
 		if (hint->rtcp.len) {
 			s->sock[MEDIA_RTCP].latch.hint = hint->rtcp;

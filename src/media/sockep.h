@@ -50,6 +50,10 @@ struct media_sockep {
 
 void media_sockep_init(struct media_sockep *s, const struct media_sockpair *sp,
 		       const struct media_hint *hint, struct media_batch *batch);
+/* A new SDP destination for the side. With an address, it replaces the hint and
+ * forgets the latch (the media moved); an empty hint (len 0) changes nothing:
+ * an address we will not send to (see media_relay_hint) leaves the latch be. */
+void media_sockep_hint(struct media_sockep *s, const struct media_hint *hint);
 /* Loop handler for a media_sock's fd: one recvmmsg batch, latched, then handed
  * to the peer endpoint. */
 void media_sockep_readable(int fd, int events, void *arg);

@@ -16,8 +16,10 @@
 #include "media/sockep.h"
 
 const struct conf_opt media_opts[] = {
-	{ "rtp-address", CONF_STR, "0.0.0.0", 0, 0, NULL,
-	  "numeric address the RTP/RTCP sockets bind to (0.0.0.0: all IPv4 addresses, :: for IPv6)" },
+	{ "rtp-address", CONF_STR, "", 0, 0, NULL,
+	  "numeric address the RTP/RTCP sockets bind to and SDP names; unset: the --sip-address when it is"
+	  " one address, else every IPv4 address (0.0.0.0, with SDP naming the address each leg's"
+	  " signalling reached)" },
 	{ "rtp-ports", CONF_STR, "20000-30000", 0, 0, NULL,
 	  "MIN-MAX: RTP ports (even) and RTCP ports (RTP + 1) are taken from this range" },
 	{ "media-threads", CONF_INT, "1", 1, 1, NULL,
@@ -25,7 +27,7 @@ const struct conf_opt media_opts[] = {
 };
 const size_t media_opts_count = sizeof(media_opts) / sizeof(media_opts[0]);
 
-enum { MSG_CREATE = 1, MSG_DESTROY, MSG_STATS };
+enum { MSG_CREATE = 1, MSG_DESTROY, MSG_STATS, MSG_HINT };
 
 struct relay {
 	struct le le;
@@ -46,6 +48,12 @@ struct create {
 
 struct idmsg {
 	uint64_t id;
+};
+
+struct hintmsg {
+	uint64_t id;
+	int side;
+	struct media_hint hint;
 };
 
 struct media_worker {
@@ -167,6 +175,15 @@ static void on_msg(int id, void *data, void *arg)
 	case MSG_CREATE:
 		on_create(w, data);
 		break;
+	case MSG_HINT: {
+		struct hintmsg *m = data;
+		struct relay *r = relay_find(w, m->id);
+		if (!r)
+			log_warn("media: no relay %llu", (unsigned long long)m->id);
+		else if (hint_check(&m->hint, r->sp[m->side].rtp) == 0)
+			media_sockep_hint(&r->side[m->side], &m->hint);
+		break;
+	}
 	case MSG_DESTROY:
 	case MSG_STATS: {
 		uint64_t rid = ((struct idmsg *)data)->id;
@@ -280,4 +297,15 @@ int media_relay_destroy(struct media_worker *w, uint64_t id)
 int media_relay_stats(struct media_worker *w, uint64_t id)
 {
 	return push_id(w, MSG_STATS, id);
+}
+
+int media_relay_hint(struct media_worker *w, uint64_t id, int side, const struct media_hint *hint)
+{
+	if (side < 0 || side > 1 || !hint)
+		return EINVAL;
+	struct hintmsg *m = mem_zalloc(sizeof(*m), NULL);
+	if (!m)
+		return ENOMEM;
+	*m = (struct hintmsg){ .id = id, .side = side, .hint = *hint };
+	return push(w, MSG_HINT, m);
 }

@@ -9,6 +9,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <jansson.h>
+
 #include "core/hash.h"
 #include "core/log.h"
 #include "core/mem.h"
@@ -150,6 +152,7 @@ int directory_tenant_put(struct directory *d, const struct store_tenant *st)
 	snprintf(t->domain, sizeof(t->domain), "%s", st->domain);
 	for (char *p = t->domain; *p; p++)
 		*p = (char)tolower((unsigned char)*p);
+	snprintf(t->name, sizeof(t->name), "%s", st->name);
 	t->enabled = st->enabled;
 	t->max_calls = st->max_calls;
 	hash_insert(&d->tenants_domain, hash_str_case(t->domain, strlen(t->domain)), &t->le_domain, t);
@@ -164,6 +167,23 @@ void directory_tenant_remove(struct directory *d, uint64_t id)
 	LIST_FOREACH(&t->exts, le)
 		drop(d, le->data);
 	tenant_free(d, t);
+}
+
+/* What the call engine reads of the settings; the defaults are the API's. */
+static void settings_take(struct dir_ext *x, const char *settings)
+{
+	x->max_calls = 2;
+	x->call_waiting = true;
+	json_t *j = settings ? json_loads(settings, 0, NULL) : NULL;
+	if (!j)
+		return;
+	json_t *v = json_object_get(j, "max_simultaneous_calls");
+	if (json_is_integer(v) && json_integer_value(v) >= 0 && json_integer_value(v) <= 1000)
+		x->max_calls = (uint32_t)json_integer_value(v);
+	v = json_object_get(j, "call_waiting");
+	if (json_is_boolean(v))
+		x->call_waiting = json_is_true(v);
+	json_decref(j);
 }
 
 int directory_ext_put(struct directory *d, const struct store_user *u)
@@ -199,6 +219,7 @@ int directory_ext_put(struct directory *d, const struct store_user *u)
 	snprintf(x->password, sizeof(x->password), "%s", u->ext_password);
 	snprintf(x->display_name, sizeof(x->display_name), "%s", u->display_name);
 	x->enabled = u->enabled;
+	settings_take(x, u->settings);
 	return 0;
 }
 

@@ -17,6 +17,7 @@
 struct dir_tenant {
 	uint64_t id;
 	char domain[STORE_DOMAIN_SZ]; /* lower case */
+	char name[STORE_NAME_SZ];
 	bool enabled;
 	int64_t max_calls;
 	struct list exts; /* struct dir_ext */
@@ -31,6 +32,9 @@ struct dir_ext {
 	char password[STORE_SECRET_SZ]; /* the SIP password (digest needs it in clear) */
 	char display_name[STORE_NAME_SZ];
 	bool enabled;                   /* the user's account */
+	/* From the extension's settings (the API validated them). */
+	uint32_t max_calls;             /* max_simultaneous_calls: calls at once, 0 no limit */
+	bool call_waiting;              /* another call may ring while one is up */
 	struct le le_tenant, le_num, le_id;
 };
 

@@ -39,5 +39,15 @@ void pbx_events_emit(struct pbx_events *e, const struct pbx_event *ev)
 
 const char *pbx_event_name(enum pbx_event_kind kind)
 {
-	return kind == PBX_EV_REGISTERED ? "registered" : "unregistered";
+	switch (kind) {
+	case PBX_EV_REGISTERED:
+		return "registered";
+	case PBX_EV_UNREGISTERED:
+		return "unregistered";
+	case PBX_EV_CALL_START:
+		return "call_start";
+	case PBX_EV_CALL_CDR:
+		return "call_cdr";
+	}
+	return "?";
 }

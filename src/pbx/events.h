@@ -12,6 +12,8 @@
 enum pbx_event_kind {
 	PBX_EV_REGISTERED,   /* a device registered (not a refresh) */
 	PBX_EV_UNREGISTERED, /* a device's binding ended (reason says why) */
+	PBX_EV_CALL_START,   /* a call is routed to a callee (json: the seeds' call_start) */
+	PBX_EV_CALL_CDR,     /* a call ended (json: its call_cdr record) */
 };
 
 struct pbx_event {
@@ -20,6 +22,7 @@ struct pbx_event {
 	const char *extension;           /* the extension's number */
 	const struct loc_binding *binding;
 	enum loc_reason reason;          /* PBX_EV_UNREGISTERED */
+	const char *json;                /* PBX_EV_CALL_*: the event's JSON object */
 };
 
 typedef void (pbx_event_h)(const struct pbx_event *ev, void *arg);

@@ -16,12 +16,12 @@
 #include "core/mem.h"
 #include "core/mqueue.h"
 #include "pbx/authn.h"
-#include "pbx/call.h"
+#include "pbx/call/call.h"
 #include "pbx/directory.h"
 #include "pbx/events.h"
 #include "pbx/keepalive.h"
 #include "pbx/location.h"
-#include "pbx/registrar.h"
+#include "pbx/registrar/registrar.h"
 #include "sip/auth.h"
 
 const struct conf_opt pbx_opts[] = {
@@ -545,6 +545,77 @@ int pbx_ban_lift(struct pbx *p, const char *address)
 	return sync_run(p, lift_h, &q);
 }
 
+/* --- calls ------------------------------------------------------------------------ */
+
+struct calls_q {
+	uint64_t tenant_id, user_id, session_id;
+	struct pbx_call_info *v;
+	size_t n;
+};
+
+static int calls_h(struct pbx *p, void *arg)
+{
+	struct calls_q *q = arg;
+	return call_engine_list(p->calls, q->tenant_id, q->user_id, &q->v, &q->n);
+}
+
+int pbx_calls(struct pbx *p, uint64_t tenant_id, uint64_t user_id, struct pbx_call_info **out, size_t *n)
+{
+	struct calls_q q = { .tenant_id = tenant_id, .user_id = user_id };
+	int e = sync_run(p, calls_h, &q);
+	*out = q.v;
+	*n = q.n;
+	return e;
+}
+
+static int hangup_h(struct pbx *p, void *arg)
+{
+	struct calls_q *q = arg;
+	return call_engine_hangup(p->calls, q->tenant_id, q->session_id);
+}
+
+int pbx_call_hangup(struct pbx *p, uint64_t tenant_id, uint64_t session_id)
+{
+	struct calls_q q = { .tenant_id = tenant_id, .session_id = session_id };
+	return sync_run(p, hangup_h, &q);
+}
+
+static int cdr_save(struct store *st, void *arg)
+{
+	const struct store_cdr *cdr = arg;
+	int e = store_cdr_insert(st, cdr);
+	if (e)
+		log_error("pbx: CDR %llu not saved: %s", (unsigned long long)cdr->id, strerror(e));
+	return e;
+}
+
+static void cdr_saved(int err, void *arg)
+{
+	(void)err;
+	call_cdr_free(arg);
+}
+
+/* A call ended: its record is published and kept (the worker writes it). */
+static void on_cdr(struct store_cdr *cdr, void *arg)
+{
+	struct pbx *p = arg;
+	struct pbx_event ev = { .kind = PBX_EV_CALL_CDR, .tenant_id = cdr->tenant_id, .json = cdr->json };
+	pbx_events_emit(p->events, &ev);
+	/* Closing, the worker is gone: the calls hung up at the stop are written
+	 * here, as the last bindings are. */
+	if (p->closing || store_worker_submit(p->worker, cdr_save, cdr_saved, cdr, NULL)) {
+		cdr_save(p->st, cdr);
+		call_cdr_free(cdr);
+	}
+}
+
+static void on_call_start(uint64_t tenant_id, const char *json, void *arg)
+{
+	struct pbx *p = arg;
+	struct pbx_event ev = { .kind = PBX_EV_CALL_START, .tenant_id = tenant_id, .json = json };
+	pbx_events_emit(p->events, &ev);
+}
+
 /* --- housekeeping ---------------------------------------------------------------- */
 
 /* After a storm (thousands of phones registering at once) the transactions that
@@ -638,8 +709,11 @@ int pbx_alloc(struct pbx **pp, struct loop *loop, struct sip_stack *sip, const s
 		err = keepalive_alloc(&p->ka, loop, sip, p->loc, conf);
 	if (!err)
 		tmr_start(loop_timers(loop), &p->housekeep_tmr, HOUSEKEEP_MS, on_housekeep, p);
-	if (!err)
-		err = call_engine_alloc(&p->calls, sip);
+	if (!err) {
+		const struct call_deps cd = { .loop = loop, .sip = sip, .conf = conf, .dir = p->dir, .loc = p->loc,
+					      .authn = &p->authn, .cdr = on_cdr, .start = on_call_start, .arg = p };
+		err = call_engine_alloc(&p->calls, &cd);
+	}
 	if (err) {
 		pbx_free(p);
 		return err;

@@ -58,4 +58,25 @@ int pbx_bans(struct pbx *p, struct security_ban **out, size_t *n);
 /* Lifts a ban: 0, ENOENT (not banned) or EINVAL (not an address). */
 int pbx_ban_lift(struct pbx *p, const char *address);
 
+/* An active call as the API lists it (a snapshot). */
+enum { PBX_NUMBER_SZ = 64 };
+struct pbx_call_info {
+	uint64_t session_id;                 /* the CDR's session_id, X-Session-Id */
+	uint64_t tenant_id;
+	uint64_t caller_user_id, callee_user_id; /* 0: not a user of the tenant */
+	char caller[PBX_NUMBER_SZ], callee[PBX_NUMBER_SZ];
+	char caller_display_name[STORE_NAME_SZ];
+	char callee_display_name[STORE_NAME_SZ];
+	char call_id[STORE_CALLID_SZ];       /* the caller's Call-ID */
+	const char *state;                   /* "ringing", "talking" or "ending" (static) */
+	const char *direction;               /* "ext", "in", "out", "in2out" (static) */
+	int64_t start_time, answered_time;   /* ms since the epoch; answered 0: not yet */
+};
+/* The tenant's active calls (user_id 0), or those of one user (as caller or
+ * callee), oldest first, as a malloc'd array the caller frees. */
+int pbx_calls(struct pbx *p, uint64_t tenant_id, uint64_t user_id, struct pbx_call_info **out, size_t *n);
+/* Hangs a call of the tenant up (BYE to answered legs, CANCEL or 480 to the
+ * others): 0 or ENOENT (no such active call in that tenant). */
+int pbx_call_hangup(struct pbx *p, uint64_t tenant_id, uint64_t session_id);
+
 #endif

@@ -126,11 +126,14 @@ int sdp_print(struct mbuf *mb, const struct sdp_session *sess);
 const struct sdp_attr *sdp_attr_find(const struct sdp_attr *attrs, unsigned n, const char *name);
 
 const char *sdp_dir_name(enum sdp_dir dir);
+/* The other side's view of a direction: sendonly <-> recvonly. */
+enum sdp_dir sdp_dir_reverse(enum sdp_dir d);
 
 /* ---- building SDP for a leg, and offer/answer (sdp_neg.c) ---- */
 
 enum {
 	SDP_NEG_MAX_CODECS = 8,
+	SDP_NEG_MAX_STREAMS = 4, /* m= lines a leg negotiates (audio, video, two more) */
 	SDP_NAME_SIZE = 32,
 	SDP_FMTP_SIZE = 128,
 };
@@ -176,7 +179,7 @@ struct sdp_stream {
 };
 
 struct sdp_neg {
-	struct sdp_stream streams[SDP_MAX_MEDIA];
+	struct sdp_stream streams[SDP_NEG_MAX_STREAMS];
 	unsigned nstreams;
 };
 
@@ -198,7 +201,8 @@ void sdp_origin_bump(struct sdp_origin *o);
  * proto, or offered with port 0 is rejected. `hold` is the most we allow
  * (SDP_SENDRECV normally, SDP_SENDONLY to hold, SDP_INACTIVE): the answer's
  * direction is the offer's reversed, masked by it. Returns 0, or EPROTO with
- * *reason when every stream is rejected (the caller answers 488). */
+ * *reason when every stream is rejected or the offer has more than
+ * SDP_NEG_MAX_STREAMS m= lines (the caller answers 488). */
 int sdp_answer(struct sdp_neg *neg, const struct sdp_session *offer, const struct sdp_caps *caps,
 	       enum sdp_dir hold, const char **reason);
 

@@ -92,7 +92,7 @@ static void stream_reject(struct sdp_stream *st)
 	st->dir = SDP_INACTIVE;
 }
 
-static enum sdp_dir dir_reverse(enum sdp_dir d)
+enum sdp_dir sdp_dir_reverse(enum sdp_dir d)
 {
 	return (enum sdp_dir)(((d & SDP_SENDONLY) ? SDP_RECVONLY : 0) |
 			      ((d & SDP_RECVONLY) ? SDP_SENDONLY : 0));
@@ -156,7 +156,7 @@ static void stream_answer(struct sdp_stream *st, const struct sdp_session *s, co
 	te_choose(st, m, cc, ncc);
 	st->rtcp_mux = caps->rtcp_mux;
 	remote_set(st, s, m);
-	st->dir = dir_reverse(m->dir) & hold;
+	st->dir = sdp_dir_reverse(m->dir) & hold;
 	st->ptime = m->ptime ? m->ptime : caps->ptime;
 }
 
@@ -164,6 +164,10 @@ int sdp_answer(struct sdp_neg *neg, const struct sdp_session *offer, const struc
 	       enum sdp_dir hold, const char **reason)
 {
 	unsigned used = 0;
+	if (offer->nmedia > SDP_NEG_MAX_STREAMS) {
+		*reason = "too many media streams";
+		return EPROTO;
+	}
 	neg->nstreams = offer->nmedia;
 	for (unsigned i = 0; i < offer->nmedia; i++) {
 		stream_answer(&neg->streams[i], offer, &offer->media[i], caps, hold);
@@ -259,7 +263,7 @@ static int stream_take_answer(struct sdp_stream *st, const struct sdp_session *s
 	}
 	remote_set(st, s, m);
 	/* The answer's direction is the peer's; ours is its reverse, within what we offered. */
-	st->dir = dir_reverse(m->dir) & st->dir;
+	st->dir = sdp_dir_reverse(m->dir) & st->dir;
 	if (m->ptime)
 		st->ptime = m->ptime;
 	return 0;

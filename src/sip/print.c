@@ -207,7 +207,7 @@ int sip_print_request(struct mbuf *mb, const struct sip_req_spec *r)
 
 /* ACK and CANCEL share everything but the method and where To comes from. */
 static int print_derived(struct mbuf *mb, const struct sip_msg *req, const char *method,
-			 const struct sip_msg *to_from)
+			 const struct sip_msg *to_from, const char *extra)
 {
 	int err = mbuf_printf(mb, "%s %.*s SIP/2.0\r\n", method, (int)req->ruri_raw.l, req->ruri_raw.p);
 	err |= write_hdr(mb, &PL("Via"), &req->via.val);
@@ -218,18 +218,20 @@ static int print_derived(struct mbuf *mb, const struct sip_msg *req, const char 
 	err |= copy_hdrs(mb, req, SIP_HDR_CALL_ID, "Call-ID");
 	err |= mbuf_printf(mb, "CSeq: %u %s\r\n", req->cseq.num, method);
 	err |= copy_hdrs(mb, req, SIP_HDR_ROUTE, "Route");
+	if (extra)
+		err |= mbuf_write_str(mb, extra);
 	err |= mbuf_write_str(mb, "Content-Length: 0\r\n\r\n");
 	return err ? EMSGSIZE : 0;
 }
 
 int sip_print_ack(struct mbuf *mb, const struct sip_msg *req, const struct sip_msg *resp)
 {
-	return print_derived(mb, req, "ACK", resp);
+	return print_derived(mb, req, "ACK", resp, NULL);
 }
 
-int sip_print_cancel(struct mbuf *mb, const struct sip_msg *req)
+int sip_print_cancel(struct mbuf *mb, const struct sip_msg *req, const char *extra)
 {
-	return print_derived(mb, req, "CANCEL", req);
+	return print_derived(mb, req, "CANCEL", req, extra);
 }
 
 int sip_msg_print(struct mbuf *mb, const struct sip_msg *msg)

@@ -48,8 +48,9 @@ struct sip_req_spec {
 int sip_print_request(struct mbuf *mb, const struct sip_req_spec *r);
 /* ACK for a non-2xx final response to INVITE req (same branch, To from resp). */
 int sip_print_ack(struct mbuf *mb, const struct sip_msg *req, const struct sip_msg *resp);
-/* CANCEL for req (same branch, R-URI, From, To, Call-ID, CSeq number). */
-int sip_print_cancel(struct mbuf *mb, const struct sip_msg *req);
+/* CANCEL for req (same branch, R-URI, From, To, Call-ID, CSeq number); extra:
+ * header lines ending in CRLF (a Reason, RFC 3326), or NULL. */
+int sip_print_cancel(struct mbuf *mb, const struct sip_msg *req, const char *extra);
 /* Prints msg back: start line, every header as "Name: value", body. */
 int sip_msg_print(struct mbuf *mb, const struct sip_msg *msg);
 

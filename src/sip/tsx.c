@@ -73,7 +73,8 @@ struct sip_ctsx {
 	struct sip_peer dst;
 	enum ctsx_state state;
 	bool invite, reliable;
-	bool cancelled; /* Timer C fired: CANCEL sent, the TU told */
+	bool cancelled; /* Timer C fired or the TU cancelled: CANCEL sent (or pending) */
+	char *cancel_extra; /* the TU's CANCEL, waiting for a provisional (§9.1) */
 	struct tmr t_retx, t_end; /* A/E and B/F/C/D/K/M */
 	uint32_t interval;
 	sip_ctsx_resp_h *h;
@@ -404,6 +405,7 @@ static void ctsx_destroy(void *data)
 	tmr_cancel(&t->t_retx);
 	tmr_cancel(&t->t_end);
 	mem_deref(t->req);
+	mem_deref(t->cancel_extra);
 	mem_deref(t->bytes);
 	mem_deref(t->ack);
 	mem_deref(t->dst.conn);
@@ -439,6 +441,40 @@ static void ctsx_end_h(void *arg)
 	ctsx_terminate(t);
 }
 
+/* The TU's CANCEL, once a provisional has come. The INVITE then waits 64*T1
+ * for its final response (§9.1), whose arrival the TU still hears. */
+static void cancel_send(struct sip_ctsx *t)
+{
+	struct sip_tsx_layer *l = t->l;
+	struct mbuf *mb = mbuf_alloc(512, SIP_MSG_MAX_SIZE);
+	if (mb && sip_print_cancel(mb, t->req, t->cancel_extra[0] ? t->cancel_extra : NULL) == 0)
+		sip_ctsx_send(NULL, l, &t->dst, mb, NULL, NULL);
+	mem_deref(mb);
+	t->cancel_extra = mem_deref(t->cancel_extra);
+	tmr_start(l->th, &t->t_end, 64u * l->tm.t1, ctsx_end_h, t);
+}
+
+void sip_ctsx_ack_2xx(struct sip_ctsx *t, struct mbuf *ack)
+{
+	if (!t || !t->invite || t->state != C_ACCEPTED || t->ack)
+		return;
+	t->h = NULL;
+	t->ack = mem_ref(ack);
+	send_mb(t->l, &t->dst, ack);
+}
+
+void sip_ctsx_cancel(struct sip_ctsx *t, const char *extra)
+{
+	if (!t || !t->invite || t->cancelled || (t->state != C_CALLING && t->state != C_PROCEEDING))
+		return;
+	t->cancelled = true;
+	t->cancel_extra = mem_strndup(extra ? extra : "", extra ? strlen(extra) : 0);
+	if (!t->cancel_extra)
+		return; /* no memory: the INVITE runs to its own end */
+	if (t->state == C_PROCEEDING)
+		cancel_send(t);
+}
+
 /* Timer C (RFC 3261 §16.6 item 11, §16.7 item 11): a provisional came, then
  * nothing final. The request is CANCELled (a client transaction of its own that
  * nobody hears), the TU is told ETIME, and the INVITE waits 64*T1 for the 487 to
@@ -450,7 +486,7 @@ static void ctsx_timer_c(void *arg)
 	log_debug("tsx: no final response to INVITE in %u ms after a provisional (timer C): CANCEL", l->tm.c);
 	t->cancelled = true;
 	struct mbuf *mb = mbuf_alloc(512, SIP_MSG_MAX_SIZE);
-	if (mb && sip_print_cancel(mb, t->req) == 0)
+	if (mb && sip_print_cancel(mb, t->req, NULL) == 0)
 		sip_ctsx_send(NULL, l, &t->dst, mb, NULL, NULL);
 	mem_deref(mb);
 	tmr_start(l->th, &t->t_end, 64u * l->tm.t1, ctsx_end_h, t);
@@ -576,6 +612,8 @@ bool sip_tsx_response(struct sip_tsx_layer *l, const struct sip_msg *resp)
 			/* Timer C runs from the last provisional, in place of Timer B. */
 			if (t->invite && !t->cancelled)
 				tmr_start(l->th, &t->t_end, l->tm.c, ctsx_timer_c, t);
+			else if (t->cancel_extra && t->state == C_CALLING)
+				cancel_send(t);
 			t->state = C_PROCEEDING;
 			ctsx_notify(t, 0, resp, false);
 		} else {
@@ -587,8 +625,12 @@ bool sip_tsx_response(struct sip_tsx_layer *l, const struct sip_msg *resp)
 			send_mb(l, &t->dst, t->ack); /* the final was retransmitted: ACK again */
 		break;
 	case C_ACCEPTED:
-		if (resp->scode >= 200 && resp->scode < 300)
-			ctsx_notify(t, 0, resp, false);
+		if (resp->scode >= 200 && resp->scode < 300) {
+			if (t->ack)
+				send_mb(l, &t->dst, t->ack); /* the TU's ACK was lost: again */
+			else
+				ctsx_notify(t, 0, resp, false);
+		}
 		break;
 	default:
 		break;

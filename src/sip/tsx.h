@@ -77,6 +77,18 @@ bool sip_stsx_is_final(const struct sip_stsx *t);
  * transaction. *tp, when given, is the TU's handle (see ownership above). */
 int sip_ctsx_send(struct sip_ctsx **tp, struct sip_tsx_layer *l, const struct sip_peer *dst,
 		  struct mbuf *req, sip_ctsx_resp_h *h, void *arg);
+/* The TU cancels its INVITE (RFC 3261 §9.1): the CANCEL (with extra, header
+ * lines ending in CRLF such as a Reason, or NULL) goes at once when a provisional
+ * has come, else when the first one comes, so that it cannot overtake the INVITE;
+ * after a final response it is moot. The handler still hears the final response:
+ * 487, or a 2xx that crossed the CANCEL (the TU ACKs and ends that dialog), or
+ * ETIMEDOUT when none came within 64*T1 of the CANCEL. */
+void sip_ctsx_cancel(struct sip_ctsx *t, const char *extra);
+/* The TU's ACK for the 2xx its handler was just given (call it from the
+ * handler): sent now to the INVITE's destination, and again by the transaction
+ * for every retransmission of a 2xx until Timer M, so the TU hears no more and
+ * its pointer is no longer valid. ack is referenced. */
+void sip_ctsx_ack_2xx(struct sip_ctsx *t, struct mbuf *ack);
 /* The TU loses interest: no more handler calls, the transaction finishes alone. */
 void sip_ctsx_abandon(struct sip_ctsx *t);
 /* Offers a received response to client transactions; false means no match (drop). */

@@ -254,3 +254,22 @@ int store_location_scan(struct store *st, int64_t now_ms, store_scan_h *h, void 
 {
 	return st->ops->location_scan(st, now_ms, h, arg);
 }
+
+void store_cdr_filter_init(struct store_cdr_filter *f)
+{
+	memset(f, 0, sizeof(*f));
+	f->top = 20;
+}
+
+int store_cdr_insert(struct store *st, const struct store_cdr *c)
+{
+	if (!c->id || !c->tenant_id || !c->json || c->nusers > STORE_CDR_USERS)
+		return EINVAL;
+	return st->ops->cdr_insert(st, c);
+}
+int store_cdr_list(struct store *st, uint64_t tenant_id, const struct store_cdr_filter *f,
+		   struct store_cdrs **out)
+{
+	return tenant_id ? st->ops->cdr_list(st, tenant_id, f, out) : EINVAL;
+}
+int store_cdr_purge(struct store *st, int64_t before) { return st->ops->cdr_purge(st, before); }

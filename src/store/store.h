@@ -214,6 +214,51 @@ struct store_users {
 	struct store_user *v;
 };
 
+/* --- CDRs --------------------------------------------------------------------- */
+
+/* A call detail record: written once by the call engine when a call ends (through
+ * the storage worker), read by the API, deleted only by store_cdr_purge() or with
+ * its tenant. The columns below are what lists filter and order on; `json` is the
+ * whole record as the API answers it (the seeds' call_cdr object: times as Unix
+ * seconds in digit strings, its call_targets...), stored as given. `users` are the
+ * tenant's users in whose call log it appears (the caller, the users rung); a
+ * deleted user leaves the logs with their rows, the CDR stays the tenant's. */
+#define STORE_CDR_USERS 16
+struct store_cdr {
+	uint64_t id;            /* cdr_id */
+	uint64_t tenant_id;
+	uint64_t session_id;
+	int64_t start_time, answered_time, ended_time; /* seconds since the epoch; answered 0: not answered */
+	char caller[STORE_NAME_SZ];   /* the caller's number (user part) */
+	char callee[STORE_NAME_SZ];   /* the number first called */
+	char direction[8];            /* "ext", "in", "out", "in2out" */
+	int status_code;              /* 0, or the SIP failure code */
+	uint64_t users[STORE_CDR_USERS]; /* users whose call log shows it */
+	size_t nusers;
+	char *json;                   /* the whole CDR as JSON text in the seeds' call_cdr shape (a mem string owned by the record in results) */
+};
+
+/* What a CDR list selects; every condition given must hold. */
+struct store_cdr_filter {
+	int64_t from, to;             /* from <= start_time < to, in seconds; 0: open */
+	char caller[STORE_NAME_SZ];   /* exactly this caller; "" for any */
+	char callee[STORE_NAME_SZ];
+	char direction[8];            /* "ext", "in", "out", "in2out"; "" for any */
+	uint64_t user_id;             /* 0: the tenant's CDRs; else that user's call log */
+	uint32_t skip;
+	uint32_t top;                 /* 1..STORE_PAGE_MAX */
+};
+/* Everything open, the first page of 20. */
+void store_cdr_filter_init(struct store_cdr_filter *f);
+
+/* Results of store_cdr_list (count: matches before skip/top), each record with
+ * its users and json. Refcounted: free with mem_deref(). */
+struct store_cdrs {
+	uint64_t count;
+	size_t n;
+	struct store_cdr *v;
+};
+
 /* --- the connection ----------------------------------------------------------- */
 
 struct store;
@@ -273,6 +318,11 @@ struct store_ops {
 	int (*location_put)(struct store *st, const struct store_location *l);
 	int (*location_delete)(struct store *st, uint64_t id);
 	int (*location_scan)(struct store *st, int64_t now_ms, store_scan_h *h, void *arg);
+
+	int (*cdr_insert)(struct store *st, const struct store_cdr *c);
+	int (*cdr_list)(struct store *st, uint64_t tenant_id, const struct store_cdr_filter *f,
+			struct store_cdrs **out);
+	int (*cdr_purge)(struct store *st, int64_t before);
 };
 
 struct store {
@@ -363,6 +413,22 @@ int store_user_scan(struct store *st, store_scan_h *h, void *arg);
 int store_location_put(struct store *st, const struct store_location *l);
 int store_location_delete(struct store *st, uint64_t id);
 int store_location_scan(struct store *st, int64_t now_ms, store_scan_h *h, void *arg);
+
+/* CDRs. The insert writes the record and its call-log rows in one savepoint, so
+ * it is all or nothing inside a batch (store_tx_begin) as well as alone. c->id,
+ * c->tenant_id and c->json (JSON text, copied) are required and nusers is at most
+ * STORE_CDR_USERS, else EINVAL, as for a direction not among the four; EEXIST
+ * when the id is stored already (a retried job); ENOENT when the tenant no longer
+ * exists (nothing is written). Users listed twice, or deleted meanwhile, are
+ * skipped. The list is one page of the tenant's CDRs (or of f->user_id's call log
+ * in it), newest start first; EINVAL for tenant 0 or top out of range. The purge
+ * deletes every tenant's CDRs that started before `before` (seconds since the
+ * epoch), with their call-log rows, in short transactions so that other writers
+ * are never held up long. */
+int store_cdr_insert(struct store *st, const struct store_cdr *c);
+int store_cdr_list(struct store *st, uint64_t tenant_id, const struct store_cdr_filter *f,
+		   struct store_cdrs **out);
+int store_cdr_purge(struct store *st, int64_t before);
 
 /* --- the storage worker ------------------------------------------------------- */
 

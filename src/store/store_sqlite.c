@@ -104,6 +104,28 @@ static const char *const migrations[] = {
 	"  updated_at INTEGER NOT NULL);"
 	"CREATE INDEX locations_user ON locations(user_id);"
 	"CREATE INDEX locations_expires ON locations(expires_at);",
+	/* 5: call detail records, and the call logs of users they appear in (a
+	 * log's rows go with their CDR, hence with its tenant, or with their user) */
+	"CREATE TABLE cdrs ("
+	"  id INTEGER PRIMARY KEY,"
+	"  tenant_id INTEGER NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,"
+	"  session_id INTEGER NOT NULL,"
+	"  start_time INTEGER NOT NULL,"
+	"  answered_time INTEGER NOT NULL DEFAULT 0,"
+	"  ended_time INTEGER NOT NULL,"
+	"  caller TEXT NOT NULL,"
+	"  callee TEXT NOT NULL,"
+	"  direction TEXT NOT NULL CHECK (direction IN ('ext', 'in', 'out', 'in2out')),"
+	"  status_code INTEGER NOT NULL DEFAULT 0,"
+	"  json TEXT NOT NULL CHECK (json_valid(json)));"
+	"CREATE INDEX cdrs_tenant_start ON cdrs(tenant_id, start_time);"
+	"CREATE INDEX cdrs_start ON cdrs(start_time);"
+	"CREATE TABLE cdr_users ("
+	"  cdr_id INTEGER NOT NULL REFERENCES cdrs(id) ON DELETE CASCADE,"
+	"  tenant_id INTEGER NOT NULL,"
+	"  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+	"  PRIMARY KEY (user_id, cdr_id)) WITHOUT ROWID;"
+	"CREATE INDEX cdr_users_cdr ON cdr_users(cdr_id);",
 };
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -408,4 +430,7 @@ static const struct store_ops sq_ops = {
 	.location_put = store_sq_location_put,
 	.location_delete = store_sq_location_delete,
 	.location_scan = store_sq_location_scan,
+	.cdr_insert = store_sq_cdr_insert,
+	.cdr_list = store_sq_cdr_list,
+	.cdr_purge = store_sq_cdr_purge,
 };

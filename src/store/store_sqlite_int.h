@@ -5,6 +5,7 @@
  *   store_sqlite_users.c     users and their extension
  *   store_sqlite_sessions.c  API sessions
  *   store_sqlite_locations.c registered devices
+ *   store_sqlite_cdrs.c      call detail records and users' call logs
  *   store_sqlite_list.c      filtered, paged lists
  * Only src/store includes it. */
 #ifndef STORE_STORE_SQLITE_INT_H
@@ -100,6 +101,11 @@ int store_sq_user_scan(struct store *st, store_scan_h *h, void *arg);
 int store_sq_location_put(struct store *st, const struct store_location *l);
 int store_sq_location_delete(struct store *st, uint64_t id);
 int store_sq_location_scan(struct store *st, int64_t now_ms, store_scan_h *h, void *arg);
+
+int store_sq_cdr_insert(struct store *st, const struct store_cdr *c);
+int store_sq_cdr_list(struct store *st, uint64_t tenant_id, const struct store_cdr_filter *f,
+		      struct store_cdrs **out);
+int store_sq_cdr_purge(struct store *st, int64_t before);
 
 /* Runs a DELETE/UPDATE/INSERT whose parameters are ?1 a hash (or an id when hash
  * is NULL) and ?2 an integer (when two is not NULL). */

@@ -232,6 +232,16 @@ def test_every_route_success_path(pbxd):
     mine = hit(bond, "POST", "/api/user/extension", body={"dnd": True})
     assert mine["dnd"] is True
 
+    # call detail records and active calls: none yet (tests/api/test_cdrs.py has some)
+    assert hit(boss, "GET", "/api/cdrs") == {"count": 0, "items": []}
+    assert hit(bond, "GET", "/api/cdrs", "/api/cdrs?direction=ext&top=5") == {"count": 0, "items": []}
+    assert hit(switched, "GET", "/api/call_sessions") == {"count": 0, "items": []}
+    assert hit(bond, "GET", "/api/call_sessions") == {"count": 0, "items": []}
+    # No call to hang up here (the call engine's wire tests hang calls up): the
+    # refusal is in the documented shape.
+    refused(boss, "POST", "/api/call_sessions/{id}/destroy", "/api/call_sessions/123456789/destroy", 404)
+    seen.add(("post", "/api/call_sessions/{id}/destroy"))
+
     # a device registers for extension 101 (issue 11): listed, then unregistered
     assert register(pbxd.sip_port, "101", "sip-Secret-3", domain=f"{name}.test", user_agent="api-tests/1") == 200
     devs = {"count": 0}

@@ -107,8 +107,9 @@ def test_svwar_finds_no_extension(tmp_path):
             assert "found nothing" in out, f"svwar -m {method}:\n{out}"
             found = re.findall(r"\|\s*(1\d\d)\s*\|", out)
             assert not found, f"svwar -m {method} found {found}:\n{out}"
-        # svwar was answered (pbxd does not hide from it here) ...
-        assert "SIP/2.0 " in p.log_text() and p.log_text().count("friendly-scanner") > 30
+        # svwar was answered (pbxd does not hide from it here): every INVITE is
+        # challenged alike, so svwar gives up after its first few probes ...
+        assert "SIP/2.0 " in p.log_text() and p.log_text().count("friendly-scanner") >= 2
         # ... and nothing it sent counted as a failed authentication
         assert ban_addresses(p) == []
         assert options_from(p, "127.0.0.1") == 200

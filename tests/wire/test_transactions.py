@@ -77,7 +77,7 @@ def _ack_for(invite, resp):
 
 
 def test_invite_refused_with_one_datagram(fast):
-    """An INVITE for no known extension is refused statelessly: exactly one 404 and
+    """An INVITE without credentials is challenged statelessly: exactly one 407 and
     no 100 Trying or Timer G retransmissions, so a forged INVITE cannot make pbxd
     send a third party more than it was sent (the transaction timers themselves
     are tested on a virtual clock in tests/unit/sip/test_tsx.c)."""
@@ -86,7 +86,7 @@ def test_invite_refused_with_one_datagram(fast):
     s.sendto(inv.encode(), ("127.0.0.1", fast.udp_port))
     # Timer G would have retransmitted at T1, 3*T1 and 7*T1 within this wait.
     got = _recv_all(s, 8 * T1 / 1000 + 0.5)
-    assert [m.code for m in got] == [404], [str(m) for m in got]
+    assert [m.code for m in got] == [407], [str(m) for m in got]
     assert ";tag=" in got[0].get("to")
     s.close()
 
@@ -96,7 +96,7 @@ def test_invite_retransmission_gets_the_same_answer(fast):
     inv = _invite(fast.udp_port, s.getsockname()[1])
     s.sendto(inv.encode(), ("127.0.0.1", fast.udp_port))
     first = [m for m in _recv_all(s, 0.05 + T1 / 2000) if m.code >= 200]
-    assert first and first[0].code == 404
+    assert first and first[0].code == 407
     s.sendto(inv.encode(), ("127.0.0.1", fast.udp_port))  # same branch: a retransmission
     again = [m for m in _recv_all(s, 0.3) if m.code >= 200]
     assert again, "retransmitted INVITE got no answer"

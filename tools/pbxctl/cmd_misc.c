@@ -1,8 +1,8 @@
 /* The commands that are not a collection: `info` (public, no sign-in), `me` and
- * `password` (the signed-in account), `registrations` and `calls` (read-only views
- * across the tenant; when a pbxd's API lacks the route, pbxctl says so plainly),
- * and `init`, the one command that works on the local machine instead of through
- * the API. */
+ * `password` (the signed-in account), `registrations` (a read-only view across
+ * the tenant; when a pbxd's API lacks the route, pbxctl says so plainly), and
+ * `init`, the one command that works on the local machine instead of through the
+ * API. */
 #include <errno.h>
 #include <dirent.h>
 #include <stdio.h>
@@ -174,34 +174,6 @@ int ctl_cmd_registrations(struct ctl *c, int argc, char **argv)
 done:
 	json_decref(out);
 	json_decref(list);
-	ctl_args_free(&a);
-	return err;
-}
-
-int ctl_cmd_calls(struct ctl *c, int argc, char **argv)
-{
-	struct ctl_args a;
-	json_t *resp = NULL;
-	long status = 0;
-	int err = ctl_args_parse(c, argc, argv, &a);
-
-	if (err)
-		return err;
-	if ((err = ctl_res_npos(&a, 0, "calls")) || (err = ctl_args_check_used(&a, "calls")))
-		goto out;
-	if ((err = ctl_api(c, "GET", "/api/calls", NULL, &resp, &status)))
-		goto out;
-	if (status == 404) {
-		not_yet("active calls");
-		err = EPROTO;
-	} else if (status / 100 != 2) {
-		ctl_api_report(c, status, resp);
-		err = EPROTO;
-	} else {
-		ctl_res_print_list(c, resp, NULL, 0);
-	}
-out:
-	json_decref(resp);
 	ctl_args_free(&a);
 	return err;
 }

@@ -99,6 +99,16 @@ int ctl_path(struct ctl *c, char *buf, size_t size, const char *fmt, const char 
  * query options filter/search/orderby/skip/top from args are passed through;
  * when skip or top is given only that page is fetched. */
 int ctl_api_list(struct ctl *c, const char *path, struct ctl_args *a, json_t **out);
+/* A command option a list passes as a query option of the route (e.g. --from as
+ * start_time_from). */
+struct ctl_qopt {
+	const char *opt;   /* without the leading "--" */
+	const char *query;
+};
+/* ctl_api_list for a route with its own query options instead of filter, search
+ * and orderby; skip and top behave the same. */
+int ctl_api_list_with(struct ctl *c, const char *path, const struct ctl_qopt *passed, size_t npassed,
+		      struct ctl_args *a, json_t **out);
 
 /* secret.c: a secret given as "-" (or a positional new password left out, passed
  * here as NULL) comes from standard input: a no-echo prompt on a terminal, else
@@ -162,6 +172,7 @@ int ctl_cmd_user(struct ctl *c, int argc, char **argv);
 int ctl_cmd_extension(struct ctl *c, int argc, char **argv);
 int ctl_cmd_registrations(struct ctl *c, int argc, char **argv);
 int ctl_cmd_calls(struct ctl *c, int argc, char **argv);
+int ctl_cmd_cdrs(struct ctl *c, int argc, char **argv);
 int ctl_cmd_ban(struct ctl *c, int argc, char **argv);
 int ctl_cmd_init(struct ctl *c, int argc, char **argv);
 

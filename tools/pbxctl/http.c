@@ -328,6 +328,17 @@ void ctl_api_report(struct ctl *c, long status, const json_t *resp)
 		field ? ", field " : "", field ? field : "");
 }
 
+/* Routes that act in a tenant: a system admin gets 403 there unless switched. */
+static bool tenant_route(const char *path)
+{
+	static const char *const prefixes[] = { "/api/users", "/api/cdrs", "/api/call_sessions" };
+	for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
+		if (strncmp(path, prefixes[i], strlen(prefixes[i])) == 0)
+			return true;
+	}
+	return false;
+}
+
 int ctl_api(struct ctl *c, const char *method, const char *path, json_t *body,
 	    json_t **resp, long *status)
 {
@@ -371,7 +382,7 @@ int ctl_api(struct ctl *c, const char *method, const char *path, json_t *body,
 		*status = st;
 	} else if (st / 100 != 2) {
 		ctl_api_report(c, st, *resp);
-		if (st == 403 && !c->domain && !c->tenant && strncmp(path, "/api/users", 10) == 0)
+		if (st == 403 && !c->domain && !c->tenant && tenant_route(path))
 			fprintf(stderr, "pbxctl: a system admin acts in a tenant with --tenant=ID|DOMAIN\n");
 		json_decref(*resp);
 		*resp = NULL;
@@ -411,7 +422,15 @@ static int append_query(struct ctl *c, struct mbuf *q, const char *key, const ch
 
 int ctl_api_list(struct ctl *c, const char *path, struct ctl_args *a, json_t **out)
 {
-	static const char *const passed[] = { "filter", "search", "orderby" };
+	static const struct ctl_qopt passed[] = {
+		{ "filter", "filter" }, { "search", "search" }, { "orderby", "orderby" },
+	};
+	return ctl_api_list_with(c, path, passed, sizeof(passed) / sizeof(passed[0]), a, out);
+}
+
+int ctl_api_list_with(struct ctl *c, const char *path, const struct ctl_qopt *passed, size_t npassed,
+		      struct ctl_args *a, json_t **out)
+{
 	const char *skip = ctl_args_get(a, "skip"), *top = ctl_args_get(a, "top");
 	struct mbuf *q = mbuf_alloc(256, 8192);
 	json_t *all = NULL, *items;
@@ -420,9 +439,9 @@ int ctl_api_list(struct ctl *c, const char *path, struct ctl_args *a, json_t **o
 
 	if (!q)
 		return ENOMEM;
-	for (size_t i = 0; i < sizeof(passed) / sizeof(passed[0]); i++) {
-		const char *v = ctl_args_get(a, passed[i]);
-		if (v && (err = append_query(c, q, passed[i], v)))
+	for (size_t i = 0; i < npassed; i++) {
+		const char *v = ctl_args_get(a, passed[i].opt);
+		if (v && (err = append_query(c, q, passed[i].query, v)))
 			goto out;
 	}
 	if ((err = ctl_args_check_used(a, "list")))

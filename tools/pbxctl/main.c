@@ -57,7 +57,14 @@ static const char usage_text[] =
 	"  user unregister ID DEVICE_ID      unregister one; the device may register again\n"
 	"  extension list                    extension numbers and their users\n"
 	"  registrations                     registered devices of every user of the tenant\n"
-	"  calls                             active calls (needs a pbxd that offers them)\n"
+	"  calls [list]                      active calls: the tenant's (admins), or your own\n"
+	"  calls hangup SESSION_ID           hang an active call up (tenant admin)\n"
+	"  cdrs [--from=TIME] [--to=TIME] [--caller=NUMBER] [--callee=NUMBER]\n"
+	"       [--direction=ext|in|out|in2out]\n"
+	"                                    call detail records, newest first: the tenant's\n"
+	"                                    (admins), or your own call log; TIME is Unix seconds\n"
+	"                                    or ISO 8601 UTC (2026-11-23T19:18:45Z, 2026-11-23);\n"
+	"                                    --from is inclusive, --to is not\n"
 	"  ban list                          SIP sources banned after failed authentications\n"
 	"                                    (system admin)\n"
 	"  ban lift ADDRESS                  lift a ban (IPv6: any address of the banned /64)\n"
@@ -78,9 +85,9 @@ static const char usage_text[] =
 	"\n"
 	"Options after a command belong to it. --FIELD=VALUE sends the API field FIELD\n"
 	"(dashes become underscores) typed like its current value; --FIELD:=JSON sends\n"
-	"raw JSON. List commands also take --search=, --filter=, --orderby=, and\n"
-	"--skip=/--top= for one page (otherwise every page is fetched). Use -- before a\n"
-	"positional that starts with \"--\".\n"
+	"raw JSON. List commands also take --search=, --filter=, --orderby= (cdrs: the\n"
+	"options above instead), and --skip=/--top= for one page (otherwise every page is\n"
+	"fetched). Use -- before a positional that starts with \"--\".\n"
 	"\n"
 	"First start: pbxd creates the system admin \"admin\" itself the first time it\n"
 	"starts on an empty data dir, with the password from its --admin-password=PW\n"
@@ -107,6 +114,7 @@ static const struct {
 	{ "extensions", ctl_cmd_extension },
 	{ "registrations", ctl_cmd_registrations },
 	{ "calls", ctl_cmd_calls },
+	{ "cdrs", ctl_cmd_cdrs },
 	{ "ban", ctl_cmd_ban },
 	{ "bans", ctl_cmd_ban },
 	{ "init", ctl_cmd_init },

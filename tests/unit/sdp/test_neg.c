@@ -190,24 +190,34 @@ static void test_rejected_streams(void **state)
 	(void)state;
 	struct sdp_neg neg;
 	answer_ok(&neg, HEAD "m=audio 0 RTP/AVP 0\r\nm=audio 4002 RTP/AVP 8\r\n"
-			   "m=video 4004 RTP/AVP 34\r\nm=audio 4006 RTP/SAVP 0\r\n"
-			   "m=application 4008 UDP/BFCP *\r\n", &caps, SDP_SENDRECV);
-	assert_int_equal(neg.nstreams, 5);
+			   "m=video 4004 RTP/AVP 34\r\nm=application 4008 UDP/BFCP *\r\n", &caps, SDP_SENDRECV);
+	assert_int_equal(neg.nstreams, 4);
 	assert_true(neg.streams[0].rejected);  /* port 0 stays rejected */
 	assert_false(neg.streams[1].rejected);
 	assert_true(neg.streams[2].rejected);  /* no video caps */
-	assert_true(neg.streams[3].rejected);  /* SRTP not accepted */
-	assert_true(neg.streams[4].rejected);
+	assert_true(neg.streams[3].rejected);
 	struct sdp_origin o;
 	sdp_origin_init(&o, "pbxd", "198.51.100.1", 7);
 	neg.streams[1].local_port = 30000;
 	struct sdp_session *ans = print_parse(&neg, &o);
-	assert_int_equal(ans->nmedia, 5);
+	assert_int_equal(ans->nmedia, 4);
 	assert_int_equal(ans->media[0].port, 0);
 	assert_int_equal(ans->media[1].port, 30000);
-	assert_true(pl_eq_str(&ans->media[3].proto, "RTP/SAVP"));
-	assert_true(pl_eq_str(&ans->media[4].fmts[0].id, "*"));
+	assert_true(pl_eq_str(&ans->media[3].fmts[0].id, "*"));
 	mem_deref(ans);
+	/* SRTP is not accepted (yet): that stream alone is rejected. */
+	answer_ok(&neg, HEAD "m=audio 4006 RTP/SAVP 0\r\nm=audio 4002 RTP/AVP 0\r\n", &caps, SDP_SENDRECV);
+	assert_true(neg.streams[0].rejected);
+	assert_false(neg.streams[1].rejected);
+	/* More m= lines than a leg negotiates: the whole offer is refused (488). */
+	struct sdp_session *big;
+	const char *why;
+	const char *five = HEAD "m=audio 4000 RTP/AVP 0\r\nm=audio 4002 RTP/AVP 0\r\nm=audio 4004 RTP/AVP 0\r\n"
+			   "m=audio 4006 RTP/AVP 0\r\nm=audio 4008 RTP/AVP 0\r\n";
+	assert_int_equal(sdp_parse(&big, five, strlen(five), &why), 0);
+	assert_int_equal(sdp_answer(&neg, big, &caps, SDP_SENDRECV, &why), EPROTO);
+	assert_string_equal(why, "too many media streams");
+	mem_deref(big);
 }
 
 static void test_telephone_event(void **state)

@@ -693,7 +693,7 @@ static void test_print_cancel(void **state)
 	struct mbuf *mb = mb_new();
 	struct sip_msg *req = print_invite(mb);
 	struct mbuf *cb = mb_new();
-	assert_int_equal(sip_print_cancel(cb, req), 0);
+	assert_int_equal(sip_print_cancel(cb, req, NULL), 0);
 	struct sip_msg *can = parse_mb(cb);
 	/* RFC 3261 §9.1 */
 	assert_int_equal(can->mid, SIP_CANCEL);
@@ -714,7 +714,7 @@ static void test_print_cancel(void **state)
 	/* of a received INVITE with several Vias: only the top one */
 	struct sip_msg *in = parse_str(req_invite);
 	mbuf_reset(cb);
-	assert_int_equal(sip_print_cancel(cb, in), 0);
+	assert_int_equal(sip_print_cancel(cb, in, NULL), 0);
 	can = parse_mb(cb);
 	assert_int_equal(can->nvia, 1);
 	assert_pl(&can->via.val, "SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bKtop;rport");

@@ -1504,8 +1504,120 @@ static void test_stsx_merged(void **state)
 	mem_deref(m);
 }
 
+/* The TU's CANCEL (§9.1): held until a provisional came, then sent with the TU's
+ * Reason; the TU still hears the 487, which the layer ACKs. */
+static void test_ctsx_cancel_waits_for_provisional(void **state)
+{
+	struct fx *f = *state;
+	struct rx r;
+	struct sip_ctsx *t = ctsx_new(f, "INVITE", "z9hG4bKcx1", SIP_TP_UDP, &r);
+	run_to(f, 100);
+	size_t before = f->nsent;
+	sip_ctsx_cancel(t, "Reason: SIP;cause=200;text=\"Call completed elsewhere\"\r\n");
+	assert_int_equal(f->nsent, before); /* nothing yet: the INVITE may still be on its way */
+	assert_true(feed(f, 180, "z9hG4bKcx1", "INVITE", 1, "tx1"));
+	assert_int_equal(f->nsent, before + 1);
+	const struct sip_msg *c = last_sent(f);
+	assert_int_equal(c->mid, SIP_CANCEL);
+	assert_true(pl_eq_str(&c->via.branch, "z9hG4bKcx1"));
+	const struct sip_hdr *h = sip_msg_hdr(c, SIP_HDR_REASON);
+	assert_non_null(h);
+	assert_true(pl_eq_str(&h->val, "SIP;cause=200;text=\"Call completed elsewhere\""));
+	/* a second cancel changes nothing */
+	sip_ctsx_cancel(t, NULL);
+	assert_int_equal(f->nsent, before + 1);
+	assert_true(feed(f, 200, "z9hG4bKcx1", "CANCEL", 1, "tx1"));
+	assert_true(feed(f, 487, "z9hG4bKcx1", "INVITE", 1, "tx1"));
+	assert_int_equal(last_sent(f)->mid, SIP_ACK);
+	assert_int_equal(r.codes[r.calls - 1], 487);
+	run_to(f, 100 + 64000);
+	assert_int_equal(sip_tsx_layer_count(f->l), 0);
+}
+
+/* A CANCEL that a final response overtook is moot; after a provisional the CANCEL
+ * goes at once, and with no final the INVITE ends 64*T1 later with ETIMEDOUT. */
+static void test_ctsx_cancel_no_final(void **state)
+{
+	struct fx *f = *state;
+	struct rx r;
+	struct sip_ctsx *t = ctsx_new(f, "INVITE", "z9hG4bKcx2", SIP_TP_UDP, &r);
+	assert_true(feed(f, 183, "z9hG4bKcx2", "INVITE", 1, "tx2"));
+	run_to(f, 1000);
+	size_t before = f->nsent;
+	sip_ctsx_cancel(t, NULL);
+	assert_int_equal(f->nsent, before + 1);
+	assert_int_equal(last_sent(f)->mid, SIP_CANCEL);
+	assert_null(sip_msg_hdr(last_sent(f), SIP_HDR_REASON));
+	assert_true(feed(f, 200, "z9hG4bKcx2", "CANCEL", 1, "tx2"));
+	run_to(f, 1000 + 32000 - 1);
+	assert_int_equal(r.errs, 0);
+	run_to(f, 1000 + 32000);
+	assert_int_equal(r.errs, 1);
+	assert_int_equal(r.err, ETIMEDOUT);
+	struct rx r2;
+	struct sip_ctsx *t2 = ctsx_new(f, "INVITE", "z9hG4bKcx3", SIP_TP_UDP, &r2);
+	assert_true(feed(f, 486, "z9hG4bKcx3", "INVITE", 1, "tx3"));
+	before = f->nsent;
+	(void)t2; /* its handle is the layer's after the final: nothing to cancel */
+	run_to(f, 1000 + 32000 + 40000);
+	assert_int_equal(f->nsent, before);
+	assert_int_equal(sip_tsx_layer_count(f->l), 0);
+}
+
+/* The TU's ACK of a 2xx: sent at once, again for every retransmitted 2xx, and
+ * the TU hears no more. */
+static int ack_in_handler_calls;
+static struct mbuf *ack_in_handler_mb;
+static struct sip_ctsx *ack_in_handler_t;
+static void ack_h(int err, const struct sip_msg *resp, void *arg)
+{
+	(void)arg;
+	assert_int_equal(err, 0);
+	ack_in_handler_calls++;
+	if (resp->scode >= 200)
+		sip_ctsx_ack_2xx(ack_in_handler_t, ack_in_handler_mb);
+}
+
+static void test_ctsx_ack_2xx_repeated(void **state)
+{
+	struct fx *f = *state;
+	struct mbuf *mb = mbuf_alloc(512, 0);
+	struct sip_req_spec spec = {
+		.method = "INVITE", .ruri = "sip:carol@192.0.2.50", .via_transport = "UDP",
+		.via_sentby = "192.0.2.99:5060", .branch = "z9hG4bKak1", .from = "<sip:pbx@pbx.example.com>",
+		.from_tag = "ours", .to = "<sip:carol@192.0.2.50>", .callid = "out-1@192.0.2.99", .cseq = 1,
+	};
+	assert_int_equal(sip_print_request(mb, &spec), 0);
+	struct sip_peer dst = { .tp = SIP_TP_UDP };
+	assert_int_equal(sa_set(&dst.addr, "192.0.2.50", 5060), 0);
+	ack_in_handler_mb = mbuf_alloc(512, 0);
+	struct sip_req_spec ack = spec;
+	ack.method = "ACK";
+	ack.branch = "z9hG4bKak2";
+	ack.to_tag = "ta";
+	assert_int_equal(sip_print_request(ack_in_handler_mb, &ack), 0);
+	ack_in_handler_calls = 0;
+	assert_int_equal(sip_ctsx_send(&ack_in_handler_t, f->l, &dst, mb, ack_h, NULL), 0);
+	mem_deref(mb);
+	size_t before = f->nsent;
+	assert_true(feed(f, 200, "z9hG4bKak1", "INVITE", 1, "ta"));
+	assert_int_equal(ack_in_handler_calls, 1);
+	assert_int_equal(f->nsent, before + 1);
+	assert_int_equal(last_sent(f)->mid, SIP_ACK);
+	run_to(f, 500);
+	assert_true(feed(f, 200, "z9hG4bKak1", "INVITE", 1, "ta"));
+	assert_int_equal(ack_in_handler_calls, 1);
+	assert_int_equal(f->nsent, before + 2);
+	assert_int_equal(last_sent(f)->mid, SIP_ACK);
+	assert_true(pl_eq_str(&last_sent(f)->via.branch, "z9hG4bKak2"));
+	mem_deref(ack_in_handler_mb);
+	run_to(f, 40000);
+	assert_int_equal(sip_tsx_layer_count(f->l), 0);
+}
+
 int main(void)
 {
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 	const struct CMUnitTest tests[] = {
 		T(test_stsx_invite_trying),
@@ -1541,6 +1653,9 @@ int main(void)
 		T(test_stsx_cancel_handler),
 		T(test_ctsx_invite_timer_c),
 		cmocka_unit_test(test_ctsx_invite_timer_c_custom),
+		T(test_ctsx_cancel_waits_for_provisional),
+		T(test_ctsx_cancel_no_final),
+		T(test_ctsx_ack_2xx_repeated),
 		T(test_ctsx_transport_error),
 		T(test_ctsx_transport_error_resend),
 		T(test_stsx_merged),

@@ -1,7 +1,7 @@
 /* REGISTER processing, RFC 3261 §10.3 in its order: the domain, authentication,
  * the Contacts and their expiries, the Call-ID/CSeq ordering of each binding, the
  * update, and a 200 listing every current binding. */
-#include "pbx/registrar.h"
+#include "pbx/registrar/registrar.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -1,0 +1,212 @@
+/* Inside the call engine: calls, legs, and what the files of src/pbx/call/ share.
+ * engine.c routes requests and owns the calls; leg.c speaks SIP for one leg;
+ * negotiate.c maps one leg's SDP onto the other's; cdr.c writes the record. */
+#ifndef PBX_CALL_CALL_INT_H
+#define PBX_CALL_CALL_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/hash.h"
+#include "core/list.h"
+#include "core/mqueue.h"
+#include "core/timer.h"
+#include "media/media.h"
+#include "pbx/call/call.h"
+#include "pbx/pbx.h"
+#include "sdp/sdp.h"
+#include "sip/dialog.h"
+#include "sip/tsx.h"
+
+enum {
+	CALL_MAX_TARGETS = 16, /* CDR targets kept per call (devices rung, later forwards) */
+	CALL_DEST_SZ = 96,
+};
+
+enum leg_state {
+	LEG_CALLING,  /* INVITE sent (B) or received (A), no answer yet */
+	LEG_EARLY,    /* a provisional with a tag came (B) or went (A) */
+	LEG_ANSWERED, /* 2xx */
+	LEG_ENDED,
+};
+
+struct call;
+
+/* One dialog of a call, with its own SDP view. */
+struct leg {
+	struct call *call;
+	bool uas;                /* the caller's leg (A); else a device of the callee */
+	enum leg_state state;
+	struct sip_dialog *dlg;
+	struct sip_peer peer;    /* where its requests go: the flow it came over (conn referenced) */
+	char sentby[80];         /* our address for Via and Contact */
+	/* A: the INVITE's server transaction, until its final answer. */
+	struct sip_stsx *st;
+	/* B: the INVITE's client transaction, until its final answer. */
+	struct sip_ctsx *ct;
+	uint32_t inv_cseq;
+	int target;              /* index in the call's targets, -1 none (A) */
+	/* SDP: what this leg agreed (or is agreeing) with pbxd, and pbxd's o= line. */
+	struct sdp_neg neg;
+	struct sdp_origin orig;
+	bool has_offer;          /* neg holds this leg's offer or ours to it */
+	bool negotiated;         /* the answer is known (ours to send, or theirs) */
+	bool awaiting_answer;    /* A: our offer went in the 2xx (the caller's INVITE had
+				  * none); the answer comes in the ACK */
+	/* A re-INVITE or UPDATE received on this leg (upd_st), passed on to the
+	 * other leg (whose upd_ct and upd_cseq it is) until its answer. */
+	struct sip_stsx *upd_st;
+	struct sip_ctsx *upd_ct;
+	uint32_t upd_cseq;
+	bool upd_invite;
+	/* Session timer (RFC 4028): the interval, who refreshes, our refresh. */
+	uint32_t se_ms;          /* 0: none */
+	bool se_we_refresh, se_peer_knows;
+	struct tmr t_se;
+	struct sip_ctsx *ref_ct;
+	uint32_t ref_cseq;
+	struct le le;            /* call's B legs */
+	struct le le_dlg;        /* engine's dialogs by Call-ID */
+};
+
+enum call_state { CALL_RINGING, CALL_TALKING };
+
+struct call_target {
+	uint64_t id;
+	char callee[PBX_NUMBER_SZ];
+	char destination[CALL_DEST_SZ]; /* sip:EXT@IP:PORT of the device */
+	int64_t start_ms, ring_ms, answer_ms, end_ms;
+	uint16_t status;
+	const char *end_reason;
+};
+
+struct call {
+	struct call_engine *e;
+	uint64_t session_id, cdr_id;
+	enum call_state state;
+	uint64_t tenant_id;
+	char tenant_name[STORE_NAME_SZ];
+	char domain[STORE_DOMAIN_SZ];
+	uint64_t caller_uid, callee_uid;
+	char caller[PBX_NUMBER_SZ], callee[PBX_NUMBER_SZ];
+	char caller_name[STORE_NAME_SZ], callee_name[STORE_NAME_SZ];
+	char caller_domain[STORE_DOMAIN_SZ];
+	char call_id[STORE_CALLID_SZ];
+	int64_t start_ms, ring_ms, answer_ms, end_ms;
+	uint16_t status;          /* the failure sent to the caller, 0 */
+	const char *fail_why;     /* its reason phrase when not the default (static) */
+	char fail_hdrs[48];       /* header lines its answer needs (Min-SE) */
+	const char *end_reason;
+	struct leg *a, *b;        /* b: the answered device */
+	struct list forks;        /* B legs still ringing */
+	bool relay;               /* a relay runs under session_id */
+	struct media_sockpair sp[2]; /* [0] faces the caller, [1] the callee */
+	bool a_acked;
+	bool counted;             /* in the per-user and per-tenant counts */
+	struct tmr t_ring, t_ack;
+	struct call_target targets[CALL_MAX_TARGETS];
+	unsigned ntargets;
+	struct le le, le_sid;
+};
+
+struct call_engine {
+	struct call_deps d;
+	struct media_worker *media;
+	struct media_ports *ports;
+	struct mqueue *mq;        /* media worker reports */
+	char rtp_addr[48];        /* the address written in SDP; "" = the leg's signalling address */
+	struct sdp_caps caps;
+	uint32_t ring_timeout_ms;
+	uint32_t se_s, min_se_s;  /* session timer: our interval, the least we accept */
+	struct list calls;        /* oldest first */
+	struct hash by_sid;
+	struct hash dialogs;      /* legs by Call-ID */
+	struct hash busy;         /* struct call_count by user and tenant id */
+	uint64_t rnd;
+	bool closing;
+};
+
+/* engine.c */
+uint64_t call_rand(struct call_engine *e);
+/* Ends the call: answers or cancels what is pending, BYEs what is up (not the
+ * leg `from`, which ended it), frees the media, hands the CDR over, frees it. */
+void call_end(struct call *c, struct leg *from, const char *reason, uint16_t status);
+/* The dialog table: a leg is found by the Call-ID and tags of a request. */
+void call_dialog_add(struct call_engine *e, struct leg *l);
+/* A device answered first (leg.c): the others are cancelled, the caller answered. */
+void call_answered(struct call *c, struct leg *b);
+/* A device refused, failed or timed out (leg.c): the leg is gone; when none is
+ * left the caller gets the best failure. */
+void call_fork_failed(struct call *c, struct leg *b, uint16_t status);
+/* The media of side (0 caller, 1 callee) now goes where neg says. */
+void call_media_hint(struct call *c, int side, const struct sdp_neg *neg, const struct sip_peer *sig);
+
+/* leg.c */
+struct leg *leg_alloc(struct call *c, bool uas);
+void leg_free(struct leg *l);
+/* The A leg's peer, sent-by and o= line, from the caller's INVITE. */
+int leg_uas_setup(struct leg *a, const struct sip_msg *inv);
+/* A B leg to a registered device: INVITE with our offer. 0 or errno. */
+int leg_invite(struct leg *l, const struct loc_binding *b);
+/* Sends an in-dialog request on l (BYE, re-INVITE...), optionally with a body. */
+int leg_request(struct leg *l, const char *method, const char *extra, const struct pl *sdp,
+		sip_ctsx_resp_h *h, void *arg, struct sip_ctsx **tp);
+/* Answers the A leg's INVITE (final or not). With sdp, our SDP for the leg. */
+void leg_reply(struct leg *a, uint16_t scode, const char *reason, bool sdp);
+/* Prints our SDP for l into a buffer (freed by the caller). */
+struct mbuf *leg_sdp(struct leg *l);
+/* The extra headers every INVITE and 2xx of ours carry. */
+int leg_common_hdrs(const struct leg *l, char *buf, size_t size);
+
+/* negotiate.c */
+/* The caller's offer (or its absence): A's answer skeleton and the B offer. 0, or
+ * a status to refuse with (488, 400) and *why. */
+uint16_t negotiate_offer_a(struct call *c, const struct sip_msg *inv, const char **why);
+/* The B offer for a new B leg, from A's negotiation. */
+void negotiate_offer_b(struct call *c, struct leg *b);
+/* A device's SDP answer (183 or 200): the B leg agrees, and A's answer follows
+ * from it. 0, or EBADMSG with *why. */
+int negotiate_answer_b(struct call *c, struct leg *b, const struct sip_msg *resp, const char **why);
+/* The caller's answer in its ACK, to the offer pbxd put in the 2xx. */
+int negotiate_ack_answer(struct call *c, const struct sip_msg *ack, const char **why);
+/* A new offer from one leg in a call that is up (re-INVITE/UPDATE): `to` gets
+ * the same streams, directions and codecs (as far as both sides allow). 0, or a
+ * status and *why. */
+uint16_t negotiate_reoffer(struct call *c, struct leg *from, struct leg *to, const struct sip_msg *req,
+			   const char **why);
+/* The answer to a reoffer, from `to`, turned into `from`'s answer. */
+int negotiate_reanswer(struct call *c, struct leg *from, struct leg *to, const struct sip_msg *resp,
+		       const char **why);
+/* An SDP body of msg (application/sdp), parsed; NULL when none. EBADMSG with *why. */
+int negotiate_parse(const struct sip_msg *msg, struct sdp_session **out, const char **why);
+
+/* update.c: a re-INVITE or UPDATE on leg l of an answered call, passed on to
+ * the other leg (hold, resume, a codec change, a session refresh). */
+void call_reoffer(struct call *c, struct leg *l, struct sip_msg *req);
+/* Answers what is pending on l (the call is ending). */
+void call_reoffer_abort(struct leg *l);
+
+/* session_timer.c */
+/* 422 (with Min-SE in extra) for an INVITE asking too brief an interval, else 0. */
+uint16_t session_timer_check(struct call_engine *e, const struct sip_msg *inv, char *extra, size_t size);
+/* The caller's timer, from its INVITE. */
+void session_timer_uas(struct leg *a, const struct sip_msg *inv);
+/* The lines a 2xx of ours to an INVITE or UPDATE of l's phone carries: its
+ * interval and who refreshes ("uac": the phone), when the phone knows timers. */
+int session_timer_reply_hdrs(const struct leg *l, char *buf, size_t size);
+/* The lines of our INVITE to a device; its timer from its 2xx. */
+int session_timer_uac_hdrs(const struct call_engine *e, char *buf, size_t size);
+void session_timer_uac(struct leg *b, const struct sip_msg *ok);
+void session_timer_start(struct leg *l);
+/* The phone refreshed (a re-INVITE or UPDATE came on l). */
+void session_timer_refreshed(struct leg *l);
+void session_timer_stop(struct leg *l);
+
+/* cdr.c */
+struct store_cdr *cdr_build(const struct call *c);
+/* The call_start event's JSON (mem string), or NULL. */
+char *cdr_start_json(const struct call *c);
+/* Fills the API's view of an active call. */
+void cdr_info(const struct call *c, struct pbx_call_info *out);
+
+#endif

@@ -1,0 +1,748 @@
+/* The call engine's core: requests in, calls routed, legs found by dialog, calls
+ * ended and counted, the media worker driven. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "core/log.h"
+#include "core/mem.h"
+#include "pbx/call/call_int.h"
+#include "sip/print.h"
+
+const struct conf_opt call_opts[] = {
+	{ "call-ring-timeout", CONF_INT, "60", 5, 3600, NULL,
+	  "seconds a call rings before it is given up (the caller gets 408)" },
+	{ "session-expires", CONF_INT, "1800", 10, 86400, NULL,
+	  "session timer interval (RFC 4028) in seconds: each leg of a call is refreshed within it, by"
+	  " the phone or by pbxd, and a call whose refresh fails is hung up" },
+	{ "session-min-se", CONF_INT, "90", 10, 86400, NULL,
+	  "the shortest session interval a phone may ask for (422 with Min-SE below it)" },
+};
+const size_t call_opts_count = sizeof(call_opts) / sizeof(call_opts[0]);
+
+/* A/V formats pbxd relays. It does not transcode: a leg's offer keeps the
+ * caller's formats that are listed here, and the callee chooses among them. */
+static const struct sdp_codec audio_caps[] = {
+	{ .pt = 0, .name = "PCMU", .clock = 8000, .channels = 1 },
+	{ .pt = 8, .name = "PCMA", .clock = 8000, .channels = 1 },
+	{ .pt = 9, .name = "G722", .clock = 8000, .channels = 1 },
+	{ .pt = 111, .name = "opus", .clock = 48000, .channels = 2 },
+	{ .pt = 18, .name = "G729", .clock = 8000, .channels = 1 },
+	{ .pt = 3, .name = "GSM", .clock = 8000, .channels = 1 },
+	{ .pt = 101, .name = "telephone-event", .clock = 8000, .channels = 1, .fmtp = "0-16" },
+	{ .pt = 110, .name = "telephone-event", .clock = 48000, .channels = 1, .fmtp = "0-16" },
+};
+
+/* Active calls per user and per tenant (ids never collide: one id space). */
+struct call_count {
+	uint64_t id;
+	unsigned n;
+	struct le le;
+};
+
+#define ACK_WAIT_MS 32000 /* 64*T1: the 2xx is retransmitted this long (RFC 3261 §13.3.1.4) */
+
+uint64_t call_rand(struct call_engine *e)
+{
+	e->rnd ^= e->rnd >> 12;
+	e->rnd ^= e->rnd << 25;
+	e->rnd ^= e->rnd >> 27;
+	return e->rnd * 2685821657736338717ull;
+}
+
+/* --- counts ------------------------------------------------------------------ */
+
+static struct call_count *count_find(struct call_engine *e, uint64_t id)
+{
+	LIST_FOREACH(hash_bucket(&e->busy, hash_u64(id)), le) {
+		struct call_count *cc = le->data;
+		if (cc->id == id)
+			return cc;
+	}
+	return NULL;
+}
+
+static unsigned count_of(struct call_engine *e, uint64_t id)
+{
+	const struct call_count *cc = id ? count_find(e, id) : NULL;
+	return cc ? cc->n : 0;
+}
+
+static void count_add(struct call_engine *e, uint64_t id, int delta)
+{
+	if (!id)
+		return;
+	struct call_count *cc = count_find(e, id);
+	if (!cc && delta > 0) {
+		cc = calloc(1, sizeof(*cc));
+		if (!cc)
+			return; /* uncounted: a limit is a little loose under no memory */
+		cc->id = id;
+		hash_insert(&e->busy, hash_u64(id), &cc->le, cc);
+	}
+	if (!cc)
+		return;
+	cc->n = delta < 0 && cc->n == 0 ? 0 : (unsigned)((int)cc->n + delta);
+	if (!cc->n) {
+		list_unlink(&cc->le);
+		free(cc);
+	}
+}
+
+static void counts_apply(struct call *c, int delta)
+{
+	count_add(c->e, c->caller_uid, delta);
+	if (c->callee_uid != c->caller_uid)
+		count_add(c->e, c->callee_uid, delta);
+	count_add(c->e, c->tenant_id, delta);
+}
+
+/* --- dialogs ------------------------------------------------------------------ */
+
+void call_dialog_add(struct call_engine *e, struct leg *l)
+{
+	const char *cid = sip_dialog_callid(l->dlg);
+	struct pl pl = pl_cstr(cid);
+	hash_insert(&e->dialogs, pl_hash(&pl, 0), &l->le_dlg, l);
+}
+
+/* The leg req belongs to: its Call-ID and our tag in To; the remote tag in From
+ * too once the dialog has one (a B leg learns it from the first tagged answer). */
+static struct leg *dialog_find(struct call_engine *e, const struct sip_msg *req)
+{
+	LIST_FOREACH(hash_bucket(&e->dialogs, pl_hash(&req->callid, 0)), le) {
+		struct leg *l = le->data;
+		if (l->dlg && sip_dialog_match(l->dlg, req))
+			return l;
+	}
+	return NULL;
+}
+
+/* --- media -------------------------------------------------------------------- */
+
+static void on_media(int id, void *data, void *arg)
+{
+	struct call_engine *e = arg;
+	struct media_relay_report *r = data;
+	if (id == MEDIA_MSG_DONE) {
+		if (r->err)
+			log_warn("call %llu: media relay not created: %s", (unsigned long long)r->id, strerror(r->err));
+		for (int i = 0; i < 2; i++)
+			media_ports_put(e->ports, &r->side[i]);
+	}
+	mem_deref(r);
+}
+
+void call_media_hint(struct call *c, int side, const struct sdp_neg *neg, const struct sip_peer *sig)
+{
+	if (!c->relay)
+		return;
+	struct media_hint h = { 0 };
+	for (unsigned i = 0; i < neg->nstreams; i++) {
+		const struct sdp_stream *st = &neg->streams[i];
+		if (st->rejected)
+			continue;
+		/* NAT without settings: an address that means something only inside the
+		 * peer's network, written by a peer whose signalling came from elsewhere,
+		 * is never sent to; latching finds where its media comes from. */
+		bool usable = st->remote.len && !sa_is_any(&st->remote) &&
+			      (!sa_is_private(&st->remote) || sa_eq_addr(&st->remote, &sig->addr));
+		if (usable) {
+			h.rtp = st->remote;
+			if (st->remote_rtcp.len && sa_eq_addr(&st->remote_rtcp, &st->remote))
+				h.rtcp = st->remote_rtcp;
+		}
+		break; /* one relayed stream per call for now: the first */
+	}
+	if (h.rtp.len)
+		media_relay_hint(c->e->media, c->session_id, side, &h);
+}
+
+/* --- ending -------------------------------------------------------------------- */
+
+static void target_end(struct call *c, struct leg *l, const char *reason, uint16_t status)
+{
+	if (l->target < 0)
+		return;
+	struct call_target *t = &c->targets[l->target];
+	if (!t->end_ms)
+		t->end_ms = store_now_ms();
+	if (!t->end_reason)
+		t->end_reason = reason;
+	if (status && !t->status)
+		t->status = status;
+}
+
+static const char reason_elsewhere[] = "Reason: SIP;cause=200;text=\"Call completed elsewhere\"\r\n";
+
+static void fork_cancel(struct call *c, struct leg *l, const char *why_hdr, const char *reason)
+{
+	list_unlink(&l->le);
+	if (l->ct) {
+		sip_ctsx_cancel(l->ct, why_hdr);
+		sip_ctsx_abandon(l->ct);
+		l->ct = NULL;
+	}
+	target_end(c, l, reason, 0);
+	leg_free(l);
+}
+
+void call_end(struct call *c, struct leg *from, const char *reason, uint16_t status)
+{
+	struct call_engine *e = c->e;
+	c->end_ms = store_now_ms();
+	if (!c->end_reason)
+		c->end_reason = reason;
+	if (status && !c->status)
+		c->status = status;
+	tmr_cancel(&c->t_ring);
+	tmr_cancel(&c->t_ack);
+	struct leg *a = c->a;
+	call_reoffer_abort(a);
+	session_timer_stop(a);
+	if (c->b) {
+		call_reoffer_abort(c->b);
+		session_timer_stop(c->b);
+	}
+	if (a->st) {
+		/* The caller is still waiting: the failure, or 487 when pbxd hangs up. */
+		leg_reply(a, status ? status : 487, c->fail_why, false);
+	} else if (a->state == LEG_ANSWERED && from != a) {
+		leg_request(a, "BYE", NULL, NULL, NULL, NULL, NULL);
+	}
+	while (c->forks.head)
+		fork_cancel(c, c->forks.head->data, NULL, "cancelled");
+	if (c->b) {
+		if (from != c->b)
+			leg_request(c->b, "BYE", NULL, NULL, NULL, NULL, NULL);
+		target_end(c, c->b, c->end_reason, 0);
+	}
+	if (c->relay)
+		media_relay_destroy(e->media, c->session_id);
+	else
+		for (int i = 0; i < 2; i++)
+			media_ports_put(e->ports, &c->sp[i]);
+	if (e->d.cdr) {
+		struct store_cdr *cdr = cdr_build(c);
+		if (cdr)
+			e->d.cdr(cdr, e->d.arg);
+	}
+	if (c->counted)
+		counts_apply(c, -1);
+	log_info("call %llu %s -> %s ended: %s%s", (unsigned long long)c->session_id, c->caller, c->callee,
+		 c->end_reason, c->status ? " (failed)" : "");
+	leg_free(c->b);
+	leg_free(c->a);
+	list_unlink(&c->le);
+	list_unlink(&c->le_sid);
+	free(c);
+}
+
+/* --- progress ----------------------------------------------------------------- */
+
+static void on_ack_timeout(void *arg)
+{
+	struct call *c = arg;
+	log_info("call %llu: the caller never acknowledged the answer", (unsigned long long)c->session_id);
+	call_end(c, NULL, "caller_disconnect", 408);
+}
+
+void call_answered(struct call *c, struct leg *b)
+{
+	struct call_engine *e = c->e;
+	list_unlink(&b->le);
+	c->b = b;
+	c->state = CALL_TALKING;
+	c->answer_ms = store_now_ms();
+	tmr_cancel(&c->t_ring);
+	if (b->target >= 0)
+		c->targets[b->target].answer_ms = c->answer_ms;
+	while (c->forks.head)
+		fork_cancel(c, c->forks.head->data, reason_elsewhere, "cancelled");
+	leg_reply(c->a, 200, NULL, true);
+	c->a->state = LEG_ANSWERED;
+	session_timer_start(c->a);
+	session_timer_start(b);
+	tmr_start(loop_timers(e->d.loop), &c->t_ack, ACK_WAIT_MS, on_ack_timeout, c);
+	log_info("call %llu %s -> %s answered", (unsigned long long)c->session_id, c->caller, c->callee);
+}
+
+/* RFC 3261 §16.7 item 6, simplified: a 6xx ends the search; otherwise busy wins
+ * over other failures (the callee exists and is busy), then the lowest class. */
+static uint16_t better(uint16_t best, uint16_t s)
+{
+	if (!best || s >= 600)
+		return best >= 600 ? best : s;
+	if (best >= 600)
+		return best;
+	if (s == 486 || s == 600)
+		return s;
+	if (best == 486)
+		return best;
+	return s / 100 < best / 100 ? s : best;
+}
+
+void call_fork_failed(struct call *c, struct leg *b, uint16_t status)
+{
+	list_unlink(&b->le);
+	target_end(c, b, "None", status);
+	c->status = better(c->status, status);
+	leg_free(b);
+	if (c->forks.head || c->b)
+		return;
+	uint16_t s = c->status ? c->status : 480;
+	/* A failure of pbxd's own making toward the device is not the caller's to see. */
+	if (s == 408 || s == 503 || s == 487)
+		s = 480;
+	c->status = 0;
+	call_end(c, NULL, "None", s);
+}
+
+static void on_ring_timeout(void *arg)
+{
+	struct call *c = arg;
+	call_end(c, NULL, "cancelled", 408);
+}
+
+static void on_caller_cancel(struct sip_stsx *t, void *arg)
+{
+	struct call *c = arg;
+	(void)t;
+	leg_reply(c->a, 487, NULL, false);
+	call_end(c, c->a, "cancelled", 0);
+}
+
+/* --- routing a new INVITE --------------------------------------------------------- */
+
+/* A display name as written ("Alice \"A\"" or a bare token) into plain text. */
+static void display_unquote(const struct pl *d, char *out, size_t size)
+{
+	size_t n = 0;
+	const char *p = d->p, *end = d->p + d->l;
+	bool quoted = d->l >= 2 && p[0] == '"' && end[-1] == '"';
+	if (quoted) {
+		p++;
+		end--;
+	}
+	for (; p < end && n + 1 < size; p++) {
+		if (quoted && *p == '\\' && p + 1 < end)
+			p++;
+		out[n++] = *p;
+	}
+	out[n] = '\0';
+}
+
+static struct call *call_alloc(struct call_engine *e, const struct dir_ext *caller, const struct sip_msg *req)
+{
+	struct call *c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	c->e = e;
+	c->session_id = store_id_next();
+	c->cdr_id = store_id_next();
+	c->start_ms = store_now_ms();
+	c->sp[0] = c->sp[1] = (struct media_sockpair){ -1, -1, 0 };
+	const struct dir_tenant *t = caller->tenant;
+	c->tenant_id = t->id;
+	snprintf(c->tenant_name, sizeof(c->tenant_name), "%s", t->name);
+	snprintf(c->domain, sizeof(c->domain), "%s", t->domain);
+	c->caller_uid = caller->user_id;
+	snprintf(c->caller, sizeof(c->caller), "%s", caller->number);
+	/* The display name is the user's (USR-03), else what the phone wrote. */
+	if (caller->display_name[0])
+		snprintf(c->caller_name, sizeof(c->caller_name), "%s", caller->display_name);
+	else if (req->from.dname.l)
+		display_unquote(&req->from.dname, c->caller_name, sizeof(c->caller_name));
+	pl_strcpy(&req->from.uri.host, c->caller_domain, sizeof(c->caller_domain));
+	pl_strcpy(&req->callid, c->call_id, sizeof(c->call_id));
+	pl_strcpy(&req->ruri.user, c->callee, sizeof(c->callee));
+	list_append(&e->calls, &c->le, c);
+	hash_insert(&e->by_sid, hash_u64(c->session_id), &c->le_sid, c);
+	return c;
+}
+
+static int media_start(struct call *c)
+{
+	struct call_engine *e = c->e;
+	int err = media_ports_get(e->ports, &c->sp[0]);
+	if (!err)
+		err = media_ports_get(e->ports, &c->sp[1]);
+	if (!err)
+		err = media_relay_create(e->media, c->session_id, c->sp, NULL, e->mq);
+	if (err)
+		return err;
+	c->relay = true;
+	return 0;
+}
+
+/* A target per device rung (the seeds' call_targets). */
+static int target_add(struct call *c, const struct loc_binding *b)
+{
+	if (c->ntargets == CALL_MAX_TARGETS)
+		return -1;
+	struct call_target *t = &c->targets[c->ntargets];
+	memset(t, 0, sizeof(*t));
+	t->id = store_id_next();
+	snprintf(t->callee, sizeof(t->callee), "%s", c->callee);
+	char a[64];
+	snprintf(t->destination, sizeof(t->destination), "sip:%s@%s", c->callee, sa_str(&b->peer.addr, a, sizeof(a)));
+	t->start_ms = store_now_ms();
+	return (int)c->ntargets++;
+}
+
+static void ring(struct call *c, const struct dir_ext *callee)
+{
+	struct call_engine *e = c->e;
+	const struct list *bl = location_aor(e->d.loc, callee->user_id);
+	for (struct le *le = bl ? bl->head : NULL; le; le = le->next) {
+		const struct loc_binding *b = le->data;
+		struct leg *l = leg_alloc(c, false);
+		if (!l)
+			break;
+		l->target = target_add(c, b);
+		list_append(&c->forks, &l->le, l);
+		negotiate_offer_b(c, l);
+		int err = leg_invite(l, b);
+		if (err) {
+			log_warn("call %llu: INVITE to %s not sent: %s", (unsigned long long)c->session_id,
+				 b->contact, strerror(err));
+			list_unlink(&l->le);
+			target_end(c, l, "None", 503);
+			leg_free(l);
+		}
+	}
+}
+
+/* Who is called: an extension of the caller's tenant by the Request-URI's user. */
+static void route(struct call_engine *e, struct sip_msg *req)
+{
+	struct sip_stack *s = e->d.sip;
+	if (req->ruri.scheme_id != SIP_SCHEME_SIP && req->ruri.scheme_id != SIP_SCHEME_SIPS) {
+		sip_stack_reply_stateless(s, req, 416, NULL, NULL);
+		return;
+	}
+	/* The caller's tenant is its From domain's (or the Request-URI's, for a
+	 * phone that writes pbxd's address in From). */
+	struct dir_tenant *t = directory_tenant_by_domain(e->d.dir, &req->from.uri.host);
+	if (!t)
+		t = directory_tenant_by_domain(e->d.dir, &req->ruri.host);
+	struct pl realm = t ? pl_cstr(t->domain) : req->from.uri.host;
+	/* Every request that reaches a user is authenticated: nothing is relayed
+	 * for an unknown source. */
+	struct dir_ext *caller = authn_request(e->d.authn, s, req, t, &realm, &req->from.uri.user, true);
+	if (!caller)
+		return;
+	if (e->closing) {
+		sip_stack_reply_stateless(s, req, 503, "Too Many Calls", "Retry-After: 5\r\n");
+		return;
+	}
+	if (!sip_msg_hdr(req, SIP_HDR_CONTACT)) {
+		sip_stack_reply_stateless(s, req, 400, "Missing Contact", NULL);
+		return;
+	}
+	struct call *c = call_alloc(e, caller, req);
+	if (!c) {
+		sip_stack_reply_stateless(s, req, 500, NULL, NULL);
+		return;
+	}
+	struct leg *a = leg_alloc(c, true);
+	if (!a) {
+		list_unlink(&c->le);
+		list_unlink(&c->le_sid);
+		free(c);
+		sip_stack_reply_stateless(s, req, 500, NULL, NULL);
+		return;
+	}
+	c->a = a;
+	bool no_addr = leg_uas_setup(a, req) != 0;
+	if (no_addr)
+		sip_stack_reply_stateless(s, req, 500, "No Local Address", NULL);
+	if (no_addr || sip_stack_stsx(s, req, &a->st)) {
+		/* No address of ours for the caller's transport (never on a listening
+		 * one), or answered already (503 at the transaction cap): no call. */
+		leg_free(a);
+		list_unlink(&c->le);
+		list_unlink(&c->le_sid);
+		free(c);
+		return;
+	}
+	sip_stsx_cancel_handler_set(a->st, on_caller_cancel, c);
+	char contact[128];
+	snprintf(contact, sizeof(contact), "<sip:%s;transport=%s>", a->sentby, sip_transport_name(a->peer.tp));
+	if (sip_dialog_uas_alloc(&a->dlg, req, sip_stsx_totag(a->st), contact)) {
+		call_end(c, NULL, "None", 400);
+		return;
+	}
+	call_dialog_add(e, a);
+
+	const char *why = NULL;
+	uint16_t code = negotiate_offer_a(c, req, &why);
+	if (!code)
+		code = session_timer_check(e, req, c->fail_hdrs, sizeof(c->fail_hdrs));
+	if (code) {
+		c->fail_why = why;
+		call_end(c, NULL, "None", code);
+		return;
+	}
+	session_timer_uas(a, req);
+	struct dir_ext *callee = directory_ext(t, &req->ruri.user);
+	if (!callee || !directory_usable(callee)) {
+		call_end(c, NULL, "None", 404);
+		return;
+	}
+	c->callee_uid = callee->user_id;
+	snprintf(c->callee_name, sizeof(c->callee_name), "%s", callee->display_name);
+	unsigned busy = count_of(e, callee->user_id);
+	if ((callee->max_calls && busy >= callee->max_calls) || (busy && !callee->call_waiting)) {
+		call_end(c, NULL, "None", 486);
+		return;
+	}
+	if (t->max_calls > 0 && count_of(e, t->id) >= (uint64_t)t->max_calls) {
+		call_end(c, NULL, "None", 503);
+		return;
+	}
+	if (!location_aor_count(e->d.loc, callee->user_id)) {
+		call_end(c, NULL, "None", 480);
+		return;
+	}
+	counts_apply(c, +1);
+	c->counted = true;
+	int err = media_start(c);
+	if (err) {
+		log_warn("call %llu: no media ports: %s", (unsigned long long)c->session_id, strerror(err));
+		call_end(c, NULL, "None", 503);
+		return;
+	}
+	call_media_hint(c, 0, &a->neg, &a->peer);
+	char *ev = e->d.start ? cdr_start_json(c) : NULL;
+	if (ev) {
+		e->d.start(c->tenant_id, ev, e->d.arg);
+		mem_deref(ev);
+	}
+	ring(c, callee);
+	if (!c->forks.head) {
+		call_end(c, NULL, "None", 480);
+		return;
+	}
+	tmr_start(loop_timers(e->d.loop), &c->t_ring, e->ring_timeout_ms, on_ring_timeout, c);
+	log_info("call %llu %s -> %s ringing %u device(s)", (unsigned long long)c->session_id, c->caller, c->callee,
+		 (unsigned)c->ntargets);
+}
+
+/* --- requests in a dialog ----------------------------------------------------------- */
+
+static void reply_in_dialog(struct call_engine *e, struct sip_msg *req, uint16_t code, const char *reason)
+{
+	struct sip_stsx *t;
+	if (sip_stack_stsx(e->d.sip, req, &t) == 0)
+		sip_stsx_reply(t, code, reason, NULL, NULL, NULL);
+}
+
+static void in_dialog(struct call_engine *e, struct leg *l, struct sip_msg *req)
+{
+	struct call *c = l->call;
+	if (req->mid == SIP_ACK) {
+		if (l == c->a && !c->a_acked && c->a->state == LEG_ANSWERED) {
+			c->a_acked = true;
+			tmr_cancel(&c->t_ack);
+			const char *why = "";
+			if (c->a->awaiting_answer) {
+				if (negotiate_ack_answer(c, req, &why) == 0) {
+					call_media_hint(c, 0, &c->a->neg, &c->a->peer);
+				} else {
+					log_info("call %llu: the caller's ACK has no usable answer (%s)",
+						 (unsigned long long)c->session_id, why);
+					call_end(c, NULL, "caller_disconnect", 488);
+				}
+			}
+		}
+		return;
+	}
+	if (sip_dialog_request_received(l->dlg, req)) {
+		sip_stack_reply_stateless(e->d.sip, req, 500, "CSeq Out Of Order", NULL);
+		return;
+	}
+	switch (req->mid) {
+	case SIP_BYE:
+		if (l != c->a && l != c->b) {
+			reply_in_dialog(e, req, 481, NULL); /* a device that never answered */
+			return;
+		}
+		reply_in_dialog(e, req, 200, NULL);
+		call_end(c, l, l == c->a ? "caller_disconnect" : "callee_disconnect", 0);
+		return;
+	case SIP_INVITE:
+	case SIP_UPDATE:
+		if (l != c->a && l != c->b) {
+			reply_in_dialog(e, req, 481, NULL);
+			return;
+		}
+		session_timer_refreshed(l);
+		call_reoffer(c, l, req);
+		return;
+	default:
+		reply_in_dialog(e, req, 501, NULL);
+		return;
+	}
+}
+
+static bool on_request(struct sip_stack *s, struct sip_msg *req, void *arg)
+{
+	struct call_engine *e = arg;
+	if (req->to.tag.l || req->mid == SIP_ACK) {
+		struct leg *l = dialog_find(e, req);
+		if (l)
+			in_dialog(e, l, req);
+		else if (req->mid != SIP_ACK)
+			sip_stack_reply_stateless(s, req, 481, NULL, NULL); /* RFC 3261 §12.2.2 */
+		return true;
+	}
+	if (req->mid != SIP_INVITE) {
+		sip_stack_reply_stateless(s, req, 481, NULL, NULL);
+		return true;
+	}
+	route(e, req);
+	return true;
+}
+
+/* --- the engine ------------------------------------------------------------------- */
+
+static int rtp_setup(struct call_engine *e, const struct conf *conf)
+{
+	const char *addr = conf_str(conf, "rtp-address");
+	const char *sip = conf_str(conf, "sip-address");
+	/* Unset: the SIP address when it is one address, else every address (the
+	 * SDP then names the address each leg's signalling reached). */
+	char first[48] = "";
+	if ((!addr || !*addr) && sip && *sip && !strpbrk(sip, ", "))
+		snprintf(first, sizeof(first), "%s", sip);
+	const char *bind = addr && *addr ? addr : first;
+	struct sa sa;
+	if (*bind && sa_set(&sa, bind, 0)) {
+		log_error("rtp-address '%s' is not a numeric address", bind);
+		return EINVAL;
+	}
+	if (*bind && !sa_is_any(&sa))
+		snprintf(e->rtp_addr, sizeof(e->rtp_addr), "%s", bind);
+	uint16_t min, max;
+	if (media_ports_parse_range(conf_str(conf, "rtp-ports"), &min, &max)) {
+		log_error("rtp-ports '%s' is not MIN-MAX", conf_str(conf, "rtp-ports"));
+		return EINVAL;
+	}
+	int err = media_ports_alloc(&e->ports, *bind ? bind : NULL, min, max);
+	if (!err)
+		err = media_worker_start(&e->media);
+	return err;
+}
+
+int call_engine_alloc(struct call_engine **cp, const struct call_deps *d)
+{
+	struct call_engine *e = calloc(1, sizeof(*e));
+	if (!e)
+		return ENOMEM;
+	e->d = *d;
+	if (getrandom(&e->rnd, sizeof(e->rnd), 0) != sizeof(e->rnd) || !e->rnd)
+		e->rnd = (uint64_t)store_now_ms() | 1;
+	e->caps = (struct sdp_caps){ .audio = audio_caps, .naudio = sizeof(audio_caps) / sizeof(audio_caps[0]) };
+	e->ring_timeout_ms = (uint32_t)conf_int(d->conf, "call-ring-timeout") * 1000u;
+	e->se_s = (uint32_t)conf_int(d->conf, "session-expires");
+	e->min_se_s = (uint32_t)conf_int(d->conf, "session-min-se");
+	if (e->se_s < e->min_se_s)
+		e->se_s = e->min_se_s;
+	int err = hash_init(&e->by_sid, 4096) || hash_init(&e->dialogs, 8192) || hash_init(&e->busy, 4096) ? ENOMEM : 0;
+	if (!err)
+		err = mqueue_alloc(&e->mq, d->loop, on_media, e);
+	if (!err)
+		err = rtp_setup(e, d->conf);
+	if (!err) {
+		const struct sip_listener l = {
+			.methods = SIP_METHOD_BIT(SIP_INVITE) | SIP_METHOD_BIT(SIP_BYE) | SIP_METHOD_BIT(SIP_ACK) |
+				   SIP_METHOD_BIT(SIP_UPDATE),
+			.h = on_request, .arg = e, .accept = "application/sdp", .produces = "application/sdp" };
+		err = sip_stack_listen(d->sip, &l);
+	}
+	if (err) {
+		call_engine_free(e);
+		return err;
+	}
+	*cp = e;
+	return 0;
+}
+
+void call_engine_free(struct call_engine *e)
+{
+	if (!e)
+		return;
+	e->closing = true;
+	while (e->calls.head)
+		call_end(e->calls.head->data, NULL, "cancelled", 503);
+	/* The worker handles every destroy first, and its reports give the ports back. */
+	media_worker_stop(e->media);
+	if (e->mq) {
+		mqueue_flush(e->mq);
+		mqueue_free(e->mq);
+	}
+	media_ports_free(e->ports);
+	for (uint32_t i = 0; i <= e->busy.mask && e->busy.buckets; i++) {
+		while (e->busy.buckets[i].head) {
+			struct call_count *cc = e->busy.buckets[i].head->data;
+			list_unlink(&cc->le);
+			free(cc);
+		}
+	}
+	hash_close(&e->by_sid);
+	hash_close(&e->dialogs);
+	hash_close(&e->busy);
+	free(e);
+}
+
+size_t call_engine_count(const struct call_engine *e)
+{
+	size_t n = 0;
+	LIST_FOREACH(&e->calls, le)
+		n++;
+	return n;
+}
+
+unsigned call_engine_ports_in_use(const struct call_engine *e)
+{
+	return media_ports_in_use(e->ports);
+}
+
+static bool visible(const struct call *c, uint64_t tenant_id, uint64_t user_id)
+{
+	return c->tenant_id == tenant_id && (!user_id || c->caller_uid == user_id || c->callee_uid == user_id);
+}
+
+int call_engine_list(struct call_engine *e, uint64_t tenant_id, uint64_t user_id, struct pbx_call_info **out,
+		     size_t *n)
+{
+	size_t cnt = 0;
+	LIST_FOREACH(&e->calls, le)
+		cnt += visible(le->data, tenant_id, user_id);
+	struct pbx_call_info *v = calloc(cnt ? cnt : 1, sizeof(*v));
+	if (!v)
+		return ENOMEM;
+	size_t i = 0;
+	LIST_FOREACH(&e->calls, le) {
+		if (visible(le->data, tenant_id, user_id))
+			cdr_info(le->data, &v[i++]);
+	}
+	*out = v;
+	*n = i;
+	return 0;
+}
+
+int call_engine_hangup(struct call_engine *e, uint64_t tenant_id, uint64_t session_id)
+{
+	LIST_FOREACH(hash_bucket(&e->by_sid, hash_u64(session_id)), le) {
+		struct call *c = le->data;
+		if (c->session_id == session_id && c->tenant_id == tenant_id) {
+			call_end(c, NULL, c->state == CALL_TALKING ? "callee_disconnect" : "cancelled", 0);
+			return 0;
+		}
+	}
+	return ENOENT;
+}

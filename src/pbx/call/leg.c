@@ -1,0 +1,275 @@
+/* One leg of a call on the wire: the caller's INVITE answered through its server
+ * transaction, a device's INVITE sent and its answers taken, requests inside
+ * either dialog. Requests always go back over the flow the leg's signalling came
+ * from (the device's registered flow, the caller's source), never to an address
+ * a message names: that is what NAT traversal without settings needs. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "core/mem.h"
+#include "pbx/call/call_int.h"
+#include "sip/print.h"
+
+static const char allow_hdr[] = "Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE\r\n";
+
+struct leg *leg_alloc(struct call *c, bool uas)
+{
+	struct leg *l = calloc(1, sizeof(*l));
+	if (!l)
+		return NULL;
+	l->call = c;
+	l->uas = uas;
+	l->target = -1;
+	return l;
+}
+
+void leg_free(struct leg *l)
+{
+	if (!l)
+		return;
+	if (l->ct)
+		sip_ctsx_abandon(l->ct);
+	session_timer_stop(l);
+	list_unlink(&l->le_dlg);
+	list_unlink(&l->le);
+	mem_deref(l->dlg);
+	mem_deref(l->peer.conn);
+	free(l);
+}
+
+/* The peer requests go to, our sent-by on its transport, and our o= line. */
+static int leg_peer_set(struct leg *l, const struct sip_peer *p)
+{
+	struct call_engine *e = l->call->e;
+	l->peer = *p;
+	l->peer.conn = mem_ref(p->conn);
+	struct sa local = p->local;
+	if (!sa_af(&local) || sa_is_any(&local)) {
+		if (sip_transport_laddr(sip_stack_transport(e->d.sip), p->tp, sa_af(&p->addr), &local))
+			return EADDRNOTAVAIL;
+	}
+	sa_str(&local, l->sentby, sizeof(l->sentby));
+	char addr[48];
+	const char *media = e->rtp_addr[0] ? e->rtp_addr : sa_ntop(&local, addr, sizeof(addr));
+	return sdp_origin_init(&l->orig, "pbxd", media, call_rand(e) >> 1);
+}
+
+int leg_common_hdrs(const struct leg *l, char *buf, size_t size)
+{
+	int n = snprintf(buf, size, "X-Session-Id: %llu\r\n%sSupported: replaces, timer\r\n",
+			 (unsigned long long)l->call->session_id, allow_hdr);
+	return n < 0 || (size_t)n >= size ? ENOSPC : 0;
+}
+
+struct mbuf *leg_sdp(struct leg *l)
+{
+	struct mbuf *mb = mbuf_alloc(512, 4096);
+	int side = l->uas ? 0 : 1;
+	for (unsigned i = 0; i < l->neg.nstreams; i++) {
+		if (!l->neg.streams[i].rejected)
+			l->neg.streams[i].local_port = l->call->sp[side].port;
+	}
+	if (mb && sdp_neg_print(mb, &l->orig, &l->neg)) {
+		mem_deref(mb);
+		return NULL;
+	}
+	return mb;
+}
+
+void leg_reply(struct leg *a, uint16_t scode, const char *reason, bool sdp)
+{
+	if (!a->st)
+		return;
+	char extra[512] = "";
+	if (scode >= 300) {
+		snprintf(extra, sizeof(extra), "%s", a->call->fail_hdrs);
+	} else if (scode > 100) {
+		char hdrs[256], se[96];
+		if (scode >= 200 && leg_common_hdrs(a, hdrs, sizeof(hdrs)) == 0 &&
+		    session_timer_reply_hdrs(a, se, sizeof(se)) == 0)
+			snprintf(extra, sizeof(extra), "Contact: <sip:%s;transport=%s>\r\n%s%s", a->sentby,
+				 sip_transport_name(a->peer.tp), hdrs, se);
+		else
+			snprintf(extra, sizeof(extra), "Contact: <sip:%s;transport=%s>\r\n%s", a->sentby,
+				 sip_transport_name(a->peer.tp), allow_hdr);
+	}
+	struct mbuf *body = sdp ? leg_sdp(a) : NULL;
+	struct pl b = body ? pl_from((const char *)body->buf, body->end) : (struct pl){ NULL, 0 };
+	sip_stsx_reply(a->st, scode, reason, extra[0] ? extra : NULL, body ? "application/sdp" : NULL,
+		       body ? &b : NULL);
+	mem_deref(body);
+	if (scode >= 200)
+		a->st = NULL; /* the transaction is the layer's now */
+	else if (a->state == LEG_CALLING)
+		a->state = LEG_EARLY;
+}
+
+int leg_request(struct leg *l, const char *method, const char *extra, const struct pl *sdp, sip_ctsx_resp_h *h,
+		void *arg, struct sip_ctsx **tp)
+{
+	if (!l->dlg)
+		return EINVAL;
+	char branch[48];
+	sip_branch_new(branch, sizeof(branch));
+	struct mbuf *mb = mbuf_alloc(1024, SIP_MSG_MAX_SIZE);
+	if (!mb)
+		return ENOMEM;
+	int err = sip_dialog_request_print(mb, l->dlg, method, sip_transport_name(l->peer.tp), l->sentby, branch, 0,
+					   extra, sdp ? "application/sdp" : NULL, sdp);
+	if (!err)
+		err = sip_ctsx_send(tp, sip_stack_tsx(l->call->e->d.sip), &l->peer, mb, h, arg);
+	mem_deref(mb);
+	return err;
+}
+
+/* "Name" for a From header: quotes and backslashes escaped (RFC 3261 §25.1). */
+static void quoted(char *out, size_t size, const char *in)
+{
+	size_t n = 0;
+	if (size < 3)
+		return;
+	out[n++] = '"';
+	for (const char *p = in; *p && n + 3 < size; p++) {
+		if (*p == '"' || *p == '\\')
+			out[n++] = '\\';
+		out[n++] = *p;
+	}
+	out[n++] = '"';
+	out[n] = '\0';
+}
+
+static void on_invite_resp(int err, const struct sip_msg *resp, void *arg);
+
+int leg_invite(struct leg *l, const struct loc_binding *b)
+{
+	struct call *c = l->call;
+	struct call_engine *e = c->e;
+	int err = leg_peer_set(l, &b->peer);
+	if (err)
+		return err;
+	char callid[48], tag[24], name[2 * STORE_NAME_SZ + 3] = "", from[sizeof(name) + 96 + STORE_DOMAIN_SZ];
+	char to[96 + STORE_DOMAIN_SZ], contact[128];
+	snprintf(callid, sizeof(callid), "%016llx%08llx@pbxd", (unsigned long long)call_rand(e),
+		 (unsigned long long)(call_rand(e) & 0xffffffffu));
+	snprintf(tag, sizeof(tag), "%016llx", (unsigned long long)call_rand(e));
+	if (c->caller_name[0])
+		quoted(name, sizeof(name), c->caller_name);
+	snprintf(from, sizeof(from), "%s%s<sip:%s@%s>", name, name[0] ? " " : "", c->caller, c->domain);
+	snprintf(to, sizeof(to), "<sip:%s@%s>", c->callee, c->domain);
+	snprintf(contact, sizeof(contact), "<sip:%s;transport=%s>", l->sentby, sip_transport_name(l->peer.tp));
+	l->inv_cseq = 1;
+	err = sip_dialog_uac_alloc(&l->dlg, callid, from, tag, to, b->contact, l->inv_cseq, contact);
+	if (err)
+		return err;
+	call_dialog_add(e, l);
+	char extra[STORE_CONTACT_SZ + 420];
+	char hdrs[256], se[96];
+	err = leg_common_hdrs(l, hdrs, sizeof(hdrs));
+	if (!err)
+		err = session_timer_uac_hdrs(e, se, sizeof(se));
+	if (err)
+		return err;
+	/* A device registered through proxies (Path, RFC 3327) is reached through them. */
+	snprintf(extra, sizeof(extra), "%s%s%s%s%s", hdrs, se, b->path[0] ? "Route: " : "", b->path,
+		 b->path[0] ? "\r\n" : "");
+	struct mbuf *body = leg_sdp(l);
+	struct mbuf *mb = mbuf_alloc(2048, SIP_MSG_MAX_SIZE);
+	char branch[48];
+	sip_branch_new(branch, sizeof(branch));
+	struct pl bp = body ? pl_from((const char *)body->buf, body->end) : (struct pl){ NULL, 0 };
+	err = !mb ? ENOMEM : sip_dialog_request_print(mb, l->dlg, "INVITE", sip_transport_name(l->peer.tp), l->sentby,
+						      branch, l->inv_cseq, extra, body ? "application/sdp" : NULL,
+						      body ? &bp : NULL);
+	if (!err)
+		err = sip_ctsx_send(&l->ct, sip_stack_tsx(e->d.sip), &l->peer, mb, on_invite_resp, l);
+	mem_deref(mb);
+	mem_deref(body);
+	return err;
+}
+
+/* The ACK for a device's 2xx (RFC 3261 §13.2.2.4): in the dialog, with the
+ * INVITE's CSeq; the transaction repeats it for retransmitted 2xx. */
+static void ack_2xx(struct leg *l)
+{
+	char branch[48];
+	sip_branch_new(branch, sizeof(branch));
+	struct mbuf *mb = mbuf_alloc(512, SIP_MSG_MAX_SIZE);
+	if (mb && sip_dialog_request_print(mb, l->dlg, "ACK", sip_transport_name(l->peer.tp), l->sentby, branch,
+					   l->inv_cseq, NULL, NULL, NULL) == 0)
+		sip_ctsx_ack_2xx(l->ct, mb);
+	else
+		sip_ctsx_abandon(l->ct);
+	mem_deref(mb);
+	l->ct = NULL;
+}
+
+static void provisional(struct leg *l, const struct sip_msg *resp)
+{
+	struct call *c = l->call;
+	if (resp->scode == 100)
+		return;
+	if (resp->to.tag.l)
+		sip_dialog_uac_update(l->dlg, resp); /* an early dialog; a second one (EALREADY) is ignored */
+	int64_t now = store_now_ms();
+	if (!c->ring_ms)
+		c->ring_ms = now;
+	if (l->target >= 0 && !c->targets[l->target].ring_ms)
+		c->targets[l->target].ring_ms = now;
+	l->state = LEG_EARLY;
+	const char *why;
+	/* Early media (RFC 3960): the first device to send SDP before answering is
+	 * heard by the caller; the caller's answer is then fixed by it. */
+	if (resp->body.l && !c->a->negotiated && negotiate_answer_b(c, l, resp, &why) == 0) {
+		call_media_hint(c, 1, &l->neg, &l->peer);
+		leg_reply(c->a, 183, NULL, true);
+		return;
+	}
+	if (resp->scode == 180 || resp->scode == 183)
+		leg_reply(c->a, resp->scode == 183 && c->a->negotiated ? 183 : 180, NULL, c->a->negotiated);
+}
+
+static void on_invite_resp(int err, const struct sip_msg *resp, void *arg)
+{
+	struct leg *l = arg;
+	struct call *c = l->call;
+	if (err) {
+		l->ct = NULL;
+		call_fork_failed(c, l, err == ETIME || err == ETIMEDOUT ? 408 : 503);
+		return;
+	}
+	if (resp->scode < 200) {
+		provisional(l, resp);
+		return;
+	}
+	if (resp->scode >= 300) {
+		l->ct = NULL;
+		call_fork_failed(c, l, resp->scode);
+		return;
+	}
+	int derr = sip_dialog_uac_update(l->dlg, resp);
+	ack_2xx(l);
+	l->state = LEG_ANSWERED;
+	const char *why = "";
+	if (derr == 0 && !l->negotiated && negotiate_answer_b(c, l, resp, &why))
+		derr = EBADMSG;
+	if (derr) {
+		log_info("call %llu: a device's answer is unusable (%s): hung up", (unsigned long long)c->session_id,
+			 derr == EBADMSG ? why : strerror(derr));
+		if (derr != EALREADY)
+			leg_request(l, "BYE", NULL, NULL, NULL, NULL, NULL);
+		call_fork_failed(c, l, 488);
+		return;
+	}
+	call_media_hint(c, 1, &l->neg, &l->peer);
+	session_timer_uac(l, resp);
+	call_answered(c, l);
+}
+
+/* The A leg's peer and addresses come from the caller's INVITE. */
+int leg_uas_setup(struct leg *a, const struct sip_msg *inv)
+{
+	return leg_peer_set(a, &inv->src);
+}

@@ -1,0 +1,214 @@
+/* SDP across the two legs of a call. pbxd relays without transcoding, so what a
+ * leg is offered is what the other leg offered (its formats that pbxd relays,
+ * with their payload types), and what a leg is answered is what the other leg
+ * answered; only the addresses and ports are pbxd's own. One stream is relayed
+ * per call (the first audio one); the others are declined. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/mem.h"
+#include "pbx/call/call_int.h"
+
+int negotiate_parse(const struct sip_msg *msg, struct sdp_session **out, const char **why)
+{
+	*out = NULL;
+	if (!msg->body.l)
+		return 0;
+	if (!pl_caseeq_str(&msg->ctype, "application/sdp")) {
+		*why = "Body is not application/sdp";
+		return EBADMSG;
+	}
+	int err = sdp_parse(out, msg->body.p, msg->body.l, why);
+	return err == ENOMEM ? ENOMEM : err ? EBADMSG : 0;
+}
+
+static void stream_decline(struct sdp_stream *st)
+{
+	st->rejected = true;
+	st->ncodecs = 0;
+	st->te_pt = -1;
+	st->local_port = 0;
+	st->dir = SDP_INACTIVE;
+}
+
+/* Keeps the first accepted audio stream; false when there is none. */
+static bool keep_one_audio(struct sdp_neg *neg)
+{
+	bool kept = false;
+	for (unsigned i = 0; i < neg->nstreams; i++) {
+		struct sdp_stream *st = &neg->streams[i];
+		if (st->rejected)
+			continue;
+		if (kept || strcmp(st->media, "audio") != 0)
+			stream_decline(st);
+		else
+			kept = true;
+	}
+	return kept;
+}
+
+/* to's offer mirrors from's agreed streams: from's formats, from's direction. */
+static void offer_mirror(struct sdp_neg *to, const struct sdp_neg *from)
+{
+	*to = *from;
+	for (unsigned i = 0; i < to->nstreams; i++) {
+		struct sdp_stream *st = &to->streams[i];
+		memset(&st->remote, 0, sizeof(st->remote));
+		memset(&st->remote_rtcp, 0, sizeof(st->remote_rtcp));
+		if (!st->rejected)
+			st->dir = sdp_dir_reverse(from->streams[i].dir);
+	}
+}
+
+/* from's answer follows what `to` answered: its formats, and at most its
+ * direction seen from the other end. */
+static void answer_follow(struct sdp_neg *from, const struct sdp_neg *to)
+{
+	for (unsigned i = 0; i < from->nstreams && i < to->nstreams; i++) {
+		struct sdp_stream *fs = &from->streams[i];
+		const struct sdp_stream *ts = &to->streams[i];
+		if (fs->rejected)
+			continue;
+		if (ts->rejected) {
+			stream_decline(fs);
+			continue;
+		}
+		memcpy(fs->codecs, ts->codecs, sizeof(fs->codecs));
+		fs->ncodecs = ts->ncodecs;
+		fs->te_pt = ts->te_pt;
+		fs->te = ts->te;
+		fs->dir &= sdp_dir_reverse(ts->dir);
+	}
+}
+
+uint16_t negotiate_offer_a(struct call *c, const struct sip_msg *inv, const char **why)
+{
+	struct leg *a = c->a;
+	struct sdp_session *s;
+	int err = negotiate_parse(inv, &s, why);
+	if (err)
+		return err == ENOMEM ? 500 : 488;
+	if (!s)
+		return 0; /* no offer: pbxd offers to the devices, and to the caller in the 2xx */
+	err = sdp_answer(&a->neg, s, &c->e->caps, SDP_SENDRECV, why);
+	mem_deref(s);
+	if (err)
+		return 488;
+	if (!keep_one_audio(&a->neg)) {
+		*why = "no audio stream";
+		return 488;
+	}
+	a->has_offer = true;
+	return 0;
+}
+
+void negotiate_offer_b(struct call *c, struct leg *b)
+{
+	if (c->a->has_offer)
+		offer_mirror(&b->neg, &c->a->neg);
+	else
+		sdp_offer(&b->neg, &c->e->caps, false, SDP_SENDRECV);
+	b->has_offer = true;
+}
+
+int negotiate_answer_b(struct call *c, struct leg *b, const struct sip_msg *resp, const char **why)
+{
+	struct sdp_session *s;
+	int err = negotiate_parse(resp, &s, why);
+	if (!err && !s) {
+		*why = "answer without SDP";
+		err = EBADMSG;
+	}
+	if (!err) {
+		err = sdp_answer_process(&b->neg, s, why) ? EBADMSG : 0;
+		mem_deref(s);
+	}
+	if (err)
+		return err;
+	b->negotiated = true;
+	struct leg *a = c->a;
+	if (a->negotiated)
+		return 0;
+	if (a->has_offer) {
+		answer_follow(&a->neg, &b->neg);
+	} else {
+		/* The caller made no offer: pbxd's offer to it is what the device chose. */
+		offer_mirror(&a->neg, &b->neg);
+		a->has_offer = true;
+		a->awaiting_answer = true;
+	}
+	a->negotiated = true;
+	return 0;
+}
+
+int negotiate_ack_answer(struct call *c, const struct sip_msg *ack, const char **why)
+{
+	struct leg *a = c->a;
+	struct sdp_session *s;
+	int err = negotiate_parse(ack, &s, why);
+	if (!err && !s) {
+		*why = "ACK without the answer";
+		err = EBADMSG;
+	}
+	if (!err) {
+		err = sdp_answer_process(&a->neg, s, why) ? EBADMSG : 0;
+		mem_deref(s);
+	}
+	a->awaiting_answer = false;
+	return err;
+}
+
+uint16_t negotiate_reoffer(struct call *c, struct leg *from, struct leg *to, const struct sip_msg *req,
+			   const char **why)
+{
+	struct sdp_session *s;
+	int err = negotiate_parse(req, &s, why);
+	if (err)
+		return err == ENOMEM ? 500 : 488;
+	struct sdp_neg *tmp = malloc(sizeof(*tmp));
+	if (!tmp) {
+		mem_deref(s);
+		return 500;
+	}
+	err = sdp_answer(tmp, s, &c->e->caps, SDP_SENDRECV, why);
+	mem_deref(s);
+	uint16_t code = err ? 488 : 0;
+	if (!code && tmp->nstreams != to->neg.nstreams) {
+		/* RFC 3264 §8: an m= line is never removed; one added would need ports. */
+		*why = "the number of media streams may not change";
+		code = 488;
+	}
+	if (!code && !keep_one_audio(tmp)) {
+		*why = "no audio stream";
+		code = 488;
+	}
+	if (!code) {
+		from->neg = *tmp;
+		offer_mirror(&to->neg, tmp);
+		sdp_origin_bump(&to->orig);
+	}
+	free(tmp);
+	return code;
+}
+
+int negotiate_reanswer(struct call *c, struct leg *from, struct leg *to, const struct sip_msg *resp,
+		       const char **why)
+{
+	(void)c;
+	struct sdp_session *s;
+	int err = negotiate_parse(resp, &s, why);
+	if (!err && !s) {
+		*why = "answer without SDP";
+		err = EBADMSG;
+	}
+	if (!err) {
+		err = sdp_answer_process(&to->neg, s, why) ? EBADMSG : 0;
+		mem_deref(s);
+	}
+	if (err)
+		return err;
+	answer_follow(&from->neg, &to->neg);
+	sdp_origin_bump(&from->orig);
+	return 0;
+}
