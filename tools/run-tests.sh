@@ -11,14 +11,14 @@
 #
 # Expects `make build build-asan` to have run (the Makefile's `test` target does).
 # Environment: BUILD_DIRS (default "build build-asan"), PYTEST_TIMEOUT (seconds per
-# wire run, default 300), FUZZ_TIMEOUT (default 300), PYTEST_ARGS (extra args).
+# wire run, default 900), FUZZ_TIMEOUT (default 300), PYTEST_ARGS (extra args).
 set -uo pipefail
 
 cd "$(dirname "$0")/.." || exit 2
 TOP=$(pwd)
 PY=/usr/bin/python3 # Debian's python, the one that sees python3-pytest
 BUILD_DIRS=${BUILD_DIRS:-"build build-asan"}
-PYTEST_TIMEOUT=${PYTEST_TIMEOUT:-300}
+PYTEST_TIMEOUT=${PYTEST_TIMEOUT:-900}
 FUZZ_TIMEOUT=${FUZZ_TIMEOUT:-300}
 export PYTHONDONTWRITEBYTECODE=1
 

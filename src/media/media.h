@@ -12,8 +12,9 @@
  * mixer or SRTP/ICE endpoint is another ops table; the socket endpoint and the
  * relay do not change when one is added.
  *
- * Today: one worker thread; the media-threads option accepts 1 (N workers come
- * later, the caller then picks a worker per call). No DTMF, SRTP or ICE yet. */
+ * Workers: --media-threads of them (MEDIA_WORKERS_MAX at most), each its own
+ * thread and loop; the caller picks a worker per call and sends it every message
+ * of that relay. No SRTP or ICE yet. */
 #ifndef MEDIA_MEDIA_H
 #define MEDIA_MEDIA_H
 
@@ -103,6 +104,16 @@ enum { MEDIA_LATCH_SWITCH = 4 };
 enum {
 	MEDIA_MSG_STATS = 0x4d454400, /* answer to media_relay_stats() */
 	MEDIA_MSG_DONE,               /* relay destroyed, or its creation failed (err set) */
+	MEDIA_MSG_DTMF,               /* data: struct media_dtmf */
+};
+
+/* A DTMF event (RFC 4733) a side sent, once per event (its end); the packets
+ * themselves are relayed as they came. Freed by the receiver with mem_deref(). */
+struct media_dtmf {
+	uint64_t id;
+	int side;
+	char digit;            /* 0-9 * # A-D, or '!' for flash (16), '?' other */
+	uint32_t duration_ms;
 };
 
 struct media_relay_report {
@@ -120,6 +131,8 @@ struct media_hint {
 };
 
 struct media_worker;
+
+enum { MEDIA_WORKERS_MAX = 64 };
 
 int media_worker_start(struct media_worker **wp);
 /* Stops and joins the thread. Relays still running are destroyed and their
@@ -139,6 +152,10 @@ int media_relay_destroy(struct media_worker *w, uint64_t id);
  * (see media_sockep_hint: an empty hint changes nothing). A hint of the wrong
  * address family is ignored. 0, EINVAL, ENOMEM or ESHUTDOWN. */
 int media_relay_hint(struct media_worker *w, uint64_t id, int side, const struct media_hint *hint);
+/* Any thread. Watches side's RTP for telephone-events of payload type pt (-1:
+ * stop) at clock Hz, and reports each as MEDIA_MSG_DTMF. 0, EINVAL, ENOMEM or
+ * ESHUTDOWN. */
+int media_relay_dtmf(struct media_worker *w, uint64_t id, int side, int pt, uint32_t clock);
 int media_relay_stats(struct media_worker *w, uint64_t id);
 
 #endif

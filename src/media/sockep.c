@@ -87,6 +87,7 @@ void media_sockep_init(struct media_sockep *s, const struct media_sockpair *sp,
 	s->batch = batch;
 	s->sock[MEDIA_RTP] = (struct media_sock){ .owner = s, .comp = MEDIA_RTP, .fd = sp->rtp };
 	s->sock[MEDIA_RTCP] = (struct media_sock){ .owner = s, .comp = MEDIA_RTCP, .fd = sp->rtcp };
+	s->te_pt = -1;
 	media_sockep_hint(s, hint);
 }
 
@@ -118,6 +119,24 @@ void media_batch_init(struct media_batch *b)
 			.msg_name = &b->pkts[i].src.u, .msg_namelen = sizeof(b->pkts[i].src.u),
 			.msg_iov = &b->iov[i], .msg_iovlen = 1 } };
 	}
+}
+
+void media_sockep_dtmf_check(struct media_sockep *s, const uint8_t *p, size_t len)
+{
+	if (len < 12 || (p[0] >> 6) != 2 || (p[1] & 0x7f) != s->te_pt)
+		return;
+	size_t off = 12 + 4u * (p[0] & 0x0f);
+	if ((p[0] & 0x10) && len >= off + 4)
+		off += 4 + 4u * (size_t)(p[off + 2] << 8 | p[off + 3]); /* header extension */
+	if (len < off + 4 || !(p[off + 1] & 0x80))
+		return; /* not an end packet: the event is told once, when it ends */
+	uint32_t ts = (uint32_t)p[4] << 24 | (uint32_t)p[5] << 16 | (uint32_t)p[6] << 8 | p[7];
+	if (s->te_seen && ts == s->te_last_ts)
+		return; /* the end packet's retransmissions (RFC 4733 §2.5.1.4) */
+	s->te_seen = true;
+	s->te_last_ts = ts;
+	if (s->dtmf)
+		s->dtmf(s, p[off], (uint16_t)(p[off + 2] << 8 | p[off + 3]), s->dtmf_arg);
 }
 
 void media_sockep_readable(int fd, int events, void *arg)
@@ -152,6 +171,8 @@ void media_sockep_readable(int fd, int events, void *arg)
 		}
 		s->st.rx_pkts++;
 		s->st.rx_bytes += m->msg_len;
+		if (s->te_pt >= 0 && k->comp == MEDIA_RTP)
+			media_sockep_dtmf_check(s, b->buf[i], m->msg_len);
 		/* Compact accepted packets to the front, keeping their order. */
 		struct media_pkt keep = { .buf = b->buf[i], .len = m->msg_len, .src = p->src };
 		b->pkts[n++] = keep;

@@ -41,11 +41,23 @@ struct media_sock {
 	struct media_latch latch;
 };
 
+/* A DTMF event (RFC 4733) received on this side: its event code and duration in
+ * timestamp units, once per event (on its first end packet). */
+struct media_sockep;
+typedef void (media_dtmf_h)(struct media_sockep *s, uint8_t event, uint16_t duration, void *arg);
+
 struct media_sockep {
 	struct media_endpoint ep; /* first: ops->deliver gets &ep */
 	struct media_sock sock[MEDIA_COMP_COUNT];
 	struct media_batch *batch;
 	struct media_stats st;
+	/* telephone-event watch: the payload type (-1: none) and the last event's
+	 * RTP timestamp, so that its repeated end packets count once. */
+	int te_pt;
+	bool te_seen;
+	uint32_t te_last_ts;
+	media_dtmf_h *dtmf;
+	void *dtmf_arg;
 };
 
 void media_sockep_init(struct media_sockep *s, const struct media_sockpair *sp,
@@ -57,6 +69,9 @@ void media_sockep_hint(struct media_sockep *s, const struct media_hint *hint);
 /* Loop handler for a media_sock's fd: one recvmmsg batch, latched, then handed
  * to the peer endpoint. */
 void media_sockep_readable(int fd, int events, void *arg);
+/* Looks at one RTP packet received on s for a telephone-event end (exposed for
+ * its unit test). */
+void media_sockep_dtmf_check(struct media_sockep *s, const uint8_t *p, size_t len);
 /* Pure latching rule, exposed for its unit test: true when a packet from src is
  * accepted (and l updated), false when it is foreign and to be dropped. */
 bool media_latch_input(struct media_latch *l, const struct sa *src, bool *relatched);

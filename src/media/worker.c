@@ -22,17 +22,19 @@ const struct conf_opt media_opts[] = {
 	  " signalling reached)" },
 	{ "rtp-ports", CONF_STR, "20000-30000", 0, 0, NULL,
 	  "MIN-MAX: RTP ports (even) and RTCP ports (RTP + 1) are taken from this range" },
-	{ "media-threads", CONF_INT, "1", 1, 1, NULL,
-	  "media worker threads relaying RTP; one for now (several are planned)" },
+	{ "media-threads", CONF_INT, "1", 1, MEDIA_WORKERS_MAX, NULL,
+	  "media worker threads relaying RTP; calls are spread over them in turn (one per core the media"
+	  " needs: a worker relays about a core's worth of packets)" },
 };
 const size_t media_opts_count = sizeof(media_opts) / sizeof(media_opts[0]);
 
-enum { MSG_CREATE = 1, MSG_DESTROY, MSG_STATS, MSG_HINT };
+enum { MSG_CREATE = 1, MSG_DESTROY, MSG_STATS, MSG_HINT, MSG_DTMF };
 
 struct relay {
 	struct le le;
 	uint64_t id;
 	struct mqueue *reply;
+	uint32_t te_clock[2];
 	struct media_sockpair sp[2];
 	struct media_sockep side[2];
 };
@@ -54,6 +56,8 @@ struct hintmsg {
 	uint64_t id;
 	int side;
 	struct media_hint hint;
+	int pt;          /* MSG_DTMF */
+	uint32_t clock;
 };
 
 struct media_worker {
@@ -161,6 +165,23 @@ static void on_create(struct media_worker *w, struct create *c)
 	list_append(&w->relays, &r->le, r);
 }
 
+static const char dtmf_chars[] = "0123456789*#ABCD!";
+
+static void on_dtmf(struct media_sockep *s, uint8_t event, uint16_t duration, void *arg)
+{
+	struct relay *r = arg;
+	int side = s == &r->side[0] ? 0 : 1;
+	struct media_dtmf *d = mem_zalloc(sizeof(*d), NULL);
+	if (!d)
+		return;
+	d->id = r->id;
+	d->side = side;
+	d->digit = event < sizeof(dtmf_chars) - 1 ? dtmf_chars[event] : '?';
+	d->duration_ms = r->te_clock[side] ? (uint32_t)duration * 1000u / r->te_clock[side] : 0;
+	if (mqueue_push(r->reply, MEDIA_MSG_DTMF, d))
+		mem_deref(d);
+}
+
 static void relay_free(struct media_worker *w, struct relay *r)
 {
 	relay_unlisten(w, r);
@@ -182,6 +203,19 @@ static void on_msg(int id, void *data, void *arg)
 			log_warn("media: no relay %llu", (unsigned long long)m->id);
 		else if (hint_check(&m->hint, r->sp[m->side].rtp) == 0)
 			media_sockep_hint(&r->side[m->side], &m->hint);
+		break;
+	}
+	case MSG_DTMF: {
+		struct hintmsg *m = data;
+		struct relay *r = relay_find(w, m->id);
+		if (!r)
+			break;
+		struct media_sockep *s = &r->side[m->side];
+		s->te_pt = m->pt;
+		s->te_seen = false;
+		s->dtmf = on_dtmf;
+		s->dtmf_arg = r;
+		r->te_clock[m->side] = m->clock;
 		break;
 	}
 	case MSG_DESTROY:
@@ -308,4 +342,15 @@ int media_relay_hint(struct media_worker *w, uint64_t id, int side, const struct
 		return ENOMEM;
 	*m = (struct hintmsg){ .id = id, .side = side, .hint = *hint };
 	return push(w, MSG_HINT, m);
+}
+
+int media_relay_dtmf(struct media_worker *w, uint64_t id, int side, int pt, uint32_t clock)
+{
+	if (side < 0 || side > 1 || pt < -1 || pt > 127)
+		return EINVAL;
+	struct hintmsg *m = mem_zalloc(sizeof(*m), NULL);
+	if (!m)
+		return ENOMEM;
+	*m = (struct hintmsg){ .id = id, .side = side, .pt = pt, .clock = clock };
+	return push(w, MSG_DTMF, m);
 }

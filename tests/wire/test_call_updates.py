@@ -20,13 +20,14 @@ from test_calls import (DOMAIN, RTP_MAX, RTP_MIN, Pbx, Phones, call_up, session_
                         wait_no_session)
 
 SE = 10  # --session-expires for this module
+RING = 5  # --call-ring-timeout
 
 
 @pytest.fixture(scope="module")
 def pbx(tmp_path_factory):
     p = Pbxd(tmp_path_factory.mktemp("callupd"),
              args=[f"--rtp-ports={RTP_MIN}-{RTP_MAX}", "--auth-max-failures=1000", f"--session-expires={SE}",
-                   "--session-min-se=10"]).start()
+                   "--session-min-se=10", f"--call-ring-timeout={RING}"]).start()
     try:
         yield Pbx(p)
     finally:
@@ -310,3 +311,52 @@ def test_bad_input_flood_leaves_nothing(pbx, phones):
             assert u.call.bye().code == 200
         wait_no_session(pbx, u.sid)
     assert sessions(pbx) == [] or all(s["session_id"] for s in sessions(pbx))
+
+
+def test_dtmf_passed_through_and_seen(pbx, phones):
+    """RFC 4733 telephone-events cross the relay unchanged, and the call engine
+    sees each digit once (its end packet is sent three times)."""
+    import struct
+    u = call_up(pbx, phones)
+    dest = (final_addr(u.ok), final_port(u.ok))
+    ssrc, seq, ts = 0x1234, 100, 8000
+    sent = []
+    for digit in (5, 11):  # '5', '#'
+        ts += 1600
+        for i, end in enumerate((False, False, True, True, True)):
+            seq += 1
+            payload = struct.pack("!BBH", digit, (0x80 if end else 0) | 10, 160 * (i + 1))
+            u.call.rtp.sock.sendto(struct.pack("!BBHII", 0x80, 101, seq, ts, ssrc) + payload, dest)
+            sent.append(payload)
+            time.sleep(0.005)
+    got = u.inc.rtp.recv(len(sent), timeout=2.0)
+    assert [p.payload for p in got] == sent and all(p.pt == 101 for p in got), got
+    deadline = time.monotonic() + 2
+    while time.monotonic() < deadline:
+        log = pbx.p.log_text()
+        if f"call {u.sid}: DTMF # from the caller" in log:
+            break
+        time.sleep(0.05)
+    log = pbx.p.log_text()
+    assert log.count(f"call {u.sid}: DTMF 5 from the caller") == 1, pbx.p.log_tail(30)
+    assert log.count(f"call {u.sid}: DTMF # from the caller") == 1, pbx.p.log_tail(30)
+    assert u.call.bye().code == 200
+
+
+def test_no_answer_times_out(pbx, phones):
+    """Nobody answers: after --call-ring-timeout the ringing devices get CANCEL, the
+    caller 408, and the CDR says cancelled with status 408 and answered_time 0."""
+    x, y = pbx.new_ext(), pbx.new_ext()
+    a, b = phones.ua(x), phones.ua(y)
+    t0 = time.monotonic()
+    call = a.invite(y)
+    inc = b.wait_invite()
+    assert inc is not None, phones.dump()
+    sid = session_id(inc.req)
+    inc.ringing()
+    f = call.wait_final(timeout=RING + 3)
+    assert f is not None and f.code == 408, phones.dump()
+    assert RING - 0.5 <= time.monotonic() - t0 <= RING + 2
+    assert inc.wait_cancel(timeout=2) is not None, phones.dump()
+    cdr = wait_cdr(pbx, session_id=sid)
+    assert (cdr["ended_reason"], cdr["status_code"], cdr["answered_time"]) == ("cancelled", "408", "0"), cdr

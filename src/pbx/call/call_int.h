@@ -99,7 +99,8 @@ struct call {
 	const char *end_reason;
 	struct leg *a, *b;        /* b: the answered device */
 	struct list forks;        /* B legs still ringing */
-	bool relay;               /* a relay runs under session_id */
+	bool relay;               /* a relay runs under session_id, on worker mw */
+	struct media_worker *mw;
 	struct media_sockpair sp[2]; /* [0] faces the caller, [1] the callee */
 	bool a_acked;
 	bool counted;             /* in the per-user and per-tenant counts */
@@ -111,7 +112,8 @@ struct call {
 
 struct call_engine {
 	struct call_deps d;
-	struct media_worker *media;
+	struct media_worker *media[MEDIA_WORKERS_MAX];
+	unsigned nmedia, next_media; /* calls go to the workers in turn */
 	struct media_ports *ports;
 	struct mqueue *mq;        /* media worker reports */
 	char rtp_addr[48];        /* the address written in SDP; "" = the leg's signalling address */

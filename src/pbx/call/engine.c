@@ -122,9 +122,16 @@ static struct leg *dialog_find(struct call_engine *e, const struct sip_msg *req)
 
 /* --- media -------------------------------------------------------------------- */
 
+static void on_dtmf(struct call_engine *e, const struct media_dtmf *d);
+
 static void on_media(int id, void *data, void *arg)
 {
 	struct call_engine *e = arg;
+	if (id == MEDIA_MSG_DTMF) {
+		on_dtmf(e, data);
+		mem_deref(data);
+		return;
+	}
 	struct media_relay_report *r = data;
 	if (id == MEDIA_MSG_DONE) {
 		if (r->err)
@@ -157,7 +164,36 @@ void call_media_hint(struct call *c, int side, const struct sdp_neg *neg, const 
 		break; /* one relayed stream per call for now: the first */
 	}
 	if (h.rtp.len)
-		media_relay_hint(c->e->media, c->session_id, side, &h);
+		media_relay_hint(c->mw, c->session_id, side, &h);
+	/* DTMF the side sends (RFC 4733) is relayed as it came, and told to us. */
+	for (unsigned i = 0; i < neg->nstreams; i++) {
+		const struct sdp_stream *st = &neg->streams[i];
+		if (!st->rejected) {
+			media_relay_dtmf(c->mw, c->session_id, side, st->te_pt, st->te.clock);
+			break;
+		}
+	}
+}
+
+static struct call *call_by_sid(struct call_engine *e, uint64_t sid)
+{
+	LIST_FOREACH(hash_bucket(&e->by_sid, hash_u64(sid)), le) {
+		struct call *c = le->data;
+		if (c->session_id == sid)
+			return c;
+	}
+	return NULL;
+}
+
+/* A digit a phone sent in its media. Applications (IVR, feature codes in a call)
+ * will take it from here; for now it is logged. */
+static void on_dtmf(struct call_engine *e, const struct media_dtmf *d)
+{
+	struct call *c = call_by_sid(e, d->id);
+	if (!c)
+		return;
+	log_info("call %llu: DTMF %c from the %s (%u ms)", (unsigned long long)c->session_id, d->digit,
+		 d->side == 0 ? "caller" : "callee", d->duration_ms);
 }
 
 /* --- ending -------------------------------------------------------------------- */
@@ -220,7 +256,7 @@ void call_end(struct call *c, struct leg *from, const char *reason, uint16_t sta
 		target_end(c, c->b, c->end_reason, 0);
 	}
 	if (c->relay)
-		media_relay_destroy(e->media, c->session_id);
+		media_relay_destroy(c->mw, c->session_id);
 	else
 		for (int i = 0; i < 2; i++)
 			media_ports_put(e->ports, &c->sp[i]);
@@ -369,8 +405,10 @@ static int media_start(struct call *c)
 	int err = media_ports_get(e->ports, &c->sp[0]);
 	if (!err)
 		err = media_ports_get(e->ports, &c->sp[1]);
-	if (!err)
-		err = media_relay_create(e->media, c->session_id, c->sp, NULL, e->mq);
+	if (!err) {
+		c->mw = e->media[e->next_media++ % e->nmedia];
+		err = media_relay_create(c->mw, c->session_id, c->sp, NULL, e->mq);
+	}
 	if (err)
 		return err;
 	c->relay = true;
@@ -632,8 +670,9 @@ static int rtp_setup(struct call_engine *e, const struct conf *conf)
 		return EINVAL;
 	}
 	int err = media_ports_alloc(&e->ports, *bind ? bind : NULL, min, max);
-	if (!err)
-		err = media_worker_start(&e->media);
+	e->nmedia = (unsigned)conf_int(conf, "media-threads");
+	for (unsigned i = 0; !err && i < e->nmedia; i++)
+		err = media_worker_start(&e->media[i]);
 	return err;
 }
 
@@ -679,7 +718,8 @@ void call_engine_free(struct call_engine *e)
 	while (e->calls.head)
 		call_end(e->calls.head->data, NULL, "cancelled", 503);
 	/* The worker handles every destroy first, and its reports give the ports back. */
-	media_worker_stop(e->media);
+	for (unsigned i = 0; i < e->nmedia; i++)
+		media_worker_stop(e->media[i]);
 	if (e->mq) {
 		mqueue_flush(e->mq);
 		mqueue_free(e->mq);
@@ -737,12 +777,9 @@ int call_engine_list(struct call_engine *e, uint64_t tenant_id, uint64_t user_id
 
 int call_engine_hangup(struct call_engine *e, uint64_t tenant_id, uint64_t session_id)
 {
-	LIST_FOREACH(hash_bucket(&e->by_sid, hash_u64(session_id)), le) {
-		struct call *c = le->data;
-		if (c->session_id == session_id && c->tenant_id == tenant_id) {
-			call_end(c, NULL, c->state == CALL_TALKING ? "callee_disconnect" : "cancelled", 0);
-			return 0;
-		}
-	}
-	return ENOENT;
+	struct call *c = call_by_sid(e, session_id);
+	if (!c || c->tenant_id != tenant_id)
+		return ENOENT;
+	call_end(c, NULL, c->state == CALL_TALKING ? "callee_disconnect" : "cancelled", 0);
+	return 0;
 }

@@ -354,10 +354,59 @@ static void test_relay_hint(void **state)
 	close(BR);
 }
 
+static int dtmf_n;
+static uint8_t dtmf_ev[8];
+static uint16_t dtmf_dur[8];
+static void dtmf_seen(struct media_sockep *s, uint8_t event, uint16_t duration, void *arg)
+{
+	(void)s;
+	(void)arg;
+	assert_true(dtmf_n < 8);
+	dtmf_ev[dtmf_n] = event;
+	dtmf_dur[dtmf_n++] = duration;
+}
+
+/* RFC 4733 events: told once each, on the first end packet (the end is sent
+ * three times), whatever the CSRCs and header extension; other PTs ignored. */
+static void test_dtmf_events(void **state)
+{
+	(void)state;
+	struct media_sockep s;
+	memset(&s, 0, sizeof(s));
+	s.te_pt = 101;
+	s.dtmf = dtmf_seen;
+	dtmf_n = 0;
+	uint8_t p[32] = { 0x80, 101, 0, 1, 0, 0, 0x10, 0, 1, 2, 3, 4, 5, 0x0a, 0x01, 0x40 };
+	media_sockep_dtmf_check(&s, p, 16); /* not the end yet */
+	assert_int_equal(dtmf_n, 0);
+	p[13] = 0x8a; /* E bit */
+	for (int i = 0; i < 3; i++)
+		media_sockep_dtmf_check(&s, p, 16);
+	assert_int_equal(dtmf_n, 1);
+	assert_int_equal(dtmf_ev[0], 5);
+	assert_int_equal(dtmf_dur[0], 0x0140);
+	/* the next event (another timestamp), with one CSRC and a header extension */
+	uint8_t q[32] = { 0x91, 101, 0, 9, 0, 0, 0x20, 0, 1, 2, 3, 4, 9, 9, 9, 9, 0xbe, 0xde, 0, 1, 0, 0, 0, 0,
+			  11, 0x80, 0x03, 0x20 };
+	media_sockep_dtmf_check(&s, q, 28);
+	assert_int_equal(dtmf_n, 2);
+	assert_int_equal(dtmf_ev[1], 11);
+	/* truncated, another PT, not RTP version 2: nothing */
+	q[6] = 0x30;
+	media_sockep_dtmf_check(&s, q, 26);
+	q[1] = 0;
+	media_sockep_dtmf_check(&s, q, 28);
+	q[1] = 101;
+	q[0] = 0x51;
+	media_sockep_dtmf_check(&s, q, 28);
+	assert_int_equal(dtmf_n, 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_latch_rule),
+		cmocka_unit_test(test_dtmf_events),
 		cmocka_unit_test_setup_teardown(test_relay_latch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_relay_hint, setup, teardown),
 	};
