@@ -13,6 +13,7 @@
 #include "core/hash.h"
 #include "core/log.h"
 #include "core/mem.h"
+#include "sip/dialog.h"
 #include "sip/print.h"
 #include "sip/transport.h"
 
@@ -563,6 +564,50 @@ void sip_ctsx_abandon(struct sip_ctsx *t)
 		t->h = NULL;
 }
 
+/* A 2xx nobody wants any more (the TU cancelled and let go, and the answer
+ * crossed the CANCEL): RFC 3261 §15 and §9.1 ask the UAC to ACK it and end the
+ * session with a BYE, which goes along the same flow as the INVITE. The ACK is
+ * kept for the 2xx's retransmissions. */
+static void ctsx_orphan_2xx(struct sip_ctsx *t, const struct sip_msg *resp)
+{
+	const struct sip_msg *req = t->req;
+	char from[1024], to[1024], callid[256], tag[128], target[1024], tp[16], sentby[256], branch[48];
+	if (!req->from.tag.l || req->from.tag.l >= sizeof(tag) || req->callid.l >= sizeof(callid) ||
+	    req->via.transport.l >= sizeof(tp) || req->via.sentby.l >= sizeof(sentby) ||
+	    req->ruri_raw.l >= sizeof(target))
+		return;
+	snprintf(from, sizeof(from), "<%.*s>", (int)req->from.auri.l, req->from.auri.p);
+	snprintf(to, sizeof(to), "<%.*s>", (int)req->to.auri.l, req->to.auri.p);
+	pl_strcpy(&req->callid, callid, sizeof(callid));
+	pl_strcpy(&req->from.tag, tag, sizeof(tag));
+	pl_strcpy(&req->ruri_raw, target, sizeof(target));
+	pl_strcpy(&req->via.transport, tp, sizeof(tp));
+	pl_strcpy(&req->via.sentby, sentby, sizeof(sentby));
+	struct sip_dialog *d = NULL;
+	struct mbuf *ack = mbuf_alloc(512, SIP_MSG_MAX_SIZE), *bye = mbuf_alloc(512, SIP_MSG_MAX_SIZE);
+	int err = !ack || !bye ? ENOMEM
+			       : sip_dialog_uac_alloc(&d, callid, from, tag, to, target, req->cseq.num, NULL);
+	if (!err)
+		err = sip_dialog_uac_update(d, resp);
+	if (!err) {
+		sip_branch_new(branch, sizeof(branch));
+		err = sip_dialog_request_print(ack, d, "ACK", tp, sentby, branch, req->cseq.num, NULL, NULL, NULL);
+	}
+	if (!err) {
+		sip_branch_new(branch, sizeof(branch));
+		err = sip_dialog_request_print(bye, d, "BYE", tp, sentby, branch, 0, NULL, NULL, NULL);
+	}
+	if (!err) {
+		log_debug("tsx: a 2xx answered an INVITE nobody wants any more: ACK and BYE");
+		t->ack = mem_ref(ack);
+		send_mb(t->l, &t->dst, ack);
+		sip_ctsx_send(NULL, t->l, &t->dst, bye, NULL, NULL);
+	}
+	mem_deref(d);
+	mem_deref(ack);
+	mem_deref(bye);
+}
+
 static void ctsx_final(struct sip_ctsx *t, const struct sip_msg *resp)
 {
 	struct sip_tsx_layer *l = t->l;
@@ -571,7 +616,10 @@ static void ctsx_final(struct sip_ctsx *t, const struct sip_msg *resp)
 		/* RFC 6026 §8.4: Accepted, 2xx retransmissions still reach the TU (Timer M). */
 		t->state = C_ACCEPTED;
 		tmr_start(l->th, &t->t_end, 64u * l->tm.t1, ctsx_end_h, t);
-		ctsx_notify(t, 0, resp, false);
+		if (!t->h)
+			ctsx_orphan_2xx(t, resp);
+		else
+			ctsx_notify(t, 0, resp, false);
 		return;
 	}
 	if (t->invite) {

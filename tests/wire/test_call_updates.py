@@ -360,3 +360,30 @@ def test_no_answer_times_out(pbx, phones):
     assert inc.wait_cancel(timeout=2) is not None, phones.dump()
     cdr = wait_cdr(pbx, session_id=sid)
     assert (cdr["ended_reason"], cdr["status_code"], cdr["answered_time"]) == ("cancelled", "408", "0"), cdr
+
+
+def test_two_devices_answer_at_once(pbx, phones):
+    """CALL-03's race: both devices answer before pbxd's CANCEL reaches the slower
+    one. The first 200 wins; the second, arriving after pbxd let that device go,
+    is ACKed and ended with a BYE (RFC 3261 15), so no phone is left in a call
+    nobody hears."""
+    from conftest import free_port
+    x, y = pbx.new_ext(), pbx.new_ext()
+    a = phones.ua(x)
+    b1, b2 = phones.ua(y), phones.ua(y, contact_port=free_port())
+    call = a.invite(y)
+    i1, i2 = b1.wait_invite(), b2.wait_invite()
+    assert i1 is not None and i2 is not None, phones.dump()
+    i1.ringing()
+    i2.ringing()
+    i1.answer()
+    i2.answer()
+    ok = call.wait_final()
+    assert ok is not None and ok.code == 200, phones.dump()
+    assert i1.wait_ack() is not None, phones.dump()
+    # the loser's 200 is ACKed and BYEd
+    assert i2.wait_ack(timeout=3) is not None, f"the second 200 was not ACKed:\n{phones.dump()}"
+    bye = i2.wait_request("BYE", timeout=3)
+    assert bye is not None, f"the second 200 was not ended:\n{phones.dump()}"
+    assert call.bye().code == 200
+    assert i1.wait_request("BYE") is not None

@@ -1615,6 +1615,44 @@ static void test_ctsx_ack_2xx_repeated(void **state)
 	assert_int_equal(sip_tsx_layer_count(f->l), 0);
 }
 
+/* The answer crossed the TU's CANCEL after the TU let go: the layer ACKs the 2xx
+ * (again for its retransmission) and ends the session with a BYE. */
+static void test_ctsx_orphan_2xx_acked_and_ended(void **state)
+{
+	struct fx *f = *state;
+	struct rx r;
+	struct sip_ctsx *t = ctsx_new(f, "INVITE", "z9hG4bKor1", SIP_TP_UDP, &r);
+	assert_true(feed(f, 180, "z9hG4bKor1", "INVITE", 1, "tor"));
+	sip_ctsx_cancel(t, NULL);
+	sip_ctsx_abandon(t);
+	size_t before = f->nsent;
+	static const char ok[] = "SIP/2.0 200 OK\r\n"
+				 "Via: SIP/2.0/UDP 192.0.2.99:5060;branch=z9hG4bKor1;rport=5060\r\n"
+				 "From: <sip:pbx@pbx.example.com>;tag=ours\r\nTo: <sip:carol@192.0.2.50>;tag=tor\r\n"
+				 "Call-ID: out-1@192.0.2.99\r\nCSeq: 1 INVITE\r\n"
+				 "Contact: <sip:carol@192.0.2.51:5062>\r\nContent-Length: 0\r\n\r\n";
+	struct sip_msg *m = NULL;
+	struct sip_perr perr;
+	assert_int_equal(sip_msg_parse(&m, ok, sizeof(ok) - 1, 0, &perr), 0);
+	assert_true(sip_tsx_response(f->l, m));
+	assert_int_equal(r.calls, 1); /* the TU heard the 180 only */
+	assert_int_equal(f->nsent, before + 2);
+	const struct sip_msg *ack = f->sent[before].msg, *bye = f->sent[before + 1].msg;
+	assert_int_equal(ack->mid, SIP_ACK);
+	assert_int_equal(ack->cseq.num, 1);
+	assert_true(pl_eq_str(&ack->to.tag, "tor"));
+	assert_int_equal(bye->mid, SIP_BYE);
+	assert_int_equal(bye->cseq.num, 2);
+	assert_true(pl_eq_str(&bye->to.tag, "tor"));
+	assert_true(pl_eq_str(&bye->from.tag, "ours"));
+	assert_true(pl_eq_str(&bye->callid, "out-1@192.0.2.99"));
+	assert_true(pl_eq_str(&bye->ruri_raw, "sip:carol@192.0.2.51:5062"));
+	assert_true(sip_tsx_response(f->l, m)); /* retransmitted */
+	mem_deref(m);
+	assert_int_equal(f->nsent, before + 3);
+	assert_int_equal(last_sent(f)->mid, SIP_ACK);
+}
+
 int main(void)
 {
 
@@ -1656,6 +1694,7 @@ int main(void)
 		T(test_ctsx_cancel_waits_for_provisional),
 		T(test_ctsx_cancel_no_final),
 		T(test_ctsx_ack_2xx_repeated),
+		T(test_ctsx_orphan_2xx_acked_and_ended),
 		T(test_ctsx_transport_error),
 		T(test_ctsx_transport_error_resend),
 		T(test_stsx_merged),
