@@ -19,9 +19,11 @@
 #include "pbx/call/call.h"
 #include "pbx/directory.h"
 #include "pbx/events.h"
+#include "pbx/feed.h"
 #include "pbx/keepalive.h"
 #include "pbx/location.h"
 #include "pbx/registrar/registrar.h"
+#include "pbx/webhooks.h"
 #include "sip/auth.h"
 
 const struct conf_opt pbx_opts[] = {
@@ -64,6 +66,8 @@ struct pbx {
 	struct registrar *reg;
 	struct keepalive *ka;
 	struct call_engine *calls;
+	struct feeds *feeds;
+	struct webhooks *wh;
 	struct hash pend_ids;
 	struct list pend;
 	struct tmr flush_tmr;
@@ -616,6 +620,19 @@ static void on_call_start(uint64_t tenant_id, const char *json, void *arg)
 	pbx_events_emit(p->events, &ev);
 }
 
+/* --- event feeds and webhooks: their modules (feed.c, webhooks.c) do the work ------ */
+
+int pbx_feed_open(struct pbx *p, uint64_t tenant_id, size_t max, struct pbx_feed **fp)
+{
+	return p ? feeds_open(p->feeds, tenant_id, max, fp) : ENOENT;
+}
+
+void pbx_webhooks_changed(struct pbx *p)
+{
+	if (p)
+		webhooks_kick(p->wh);
+}
+
 /* --- housekeeping ---------------------------------------------------------------- */
 
 /* After a storm (thousands of phones registering at once) the transactions that
@@ -690,6 +707,10 @@ int pbx_alloc(struct pbx **pp, struct loop *loop, struct sip_stack *sip, const s
 	if (!err)
 		err = pbx_events_alloc(&p->events);
 	if (!err)
+		err = feeds_alloc(&p->feeds, p->events);
+	if (!err)
+		err = webhooks_alloc(&p->wh, conf, p->events, st, worker);
+	if (!err)
 		err = directory_alloc(&p->dir, on_ext_dropped, p);
 	if (!err)
 		err = location_alloc(&p->loc, loop_timers(loop), store_now_ms, on_binding, p);
@@ -727,6 +748,7 @@ void pbx_free(struct pbx *p)
 	if (!p)
 		return;
 	p->closing = true;
+	webhooks_stop(p->wh);
 	tmr_cancel(&p->housekeep_tmr);
 	/* What the worker and the API sent last is handled, not dropped. */
 	if (p->mq)
@@ -734,6 +756,8 @@ void pbx_free(struct pbx *p)
 	if (p->sip)
 		sip_stack_filter_set(p->sip, NULL, NULL);
 	call_engine_free(p->calls);
+	webhooks_free(p->wh);
+	feeds_free(p->feeds);
 	p->ka = mem_deref(p->ka);
 	p->reg = mem_deref(p->reg);
 	if (p->loc)

@@ -79,4 +79,25 @@ int pbx_calls(struct pbx *p, uint64_t tenant_id, uint64_t user_id, struct pbx_ca
  * others): 0 or ENOENT (no such active call in that tenant). */
 int pbx_call_hangup(struct pbx *p, uint64_t tenant_id, uint64_t session_id);
 
+/* --- event feeds and webhooks (any thread) ----------------------------------------- */
+
+/* A feed of a tenant's call events (call_start, call_cdr: the seeds' JSON objects,
+ * as the webhooks get them) for a thread of the API: each event is queued, as
+ * text, until the reader takes it with pbx_feed_next(). At most `max` wait; an
+ * event past that is not queued and the feed is marked overrun (its reader
+ * cannot keep up and should let go: the signalling thread never waits for it).
+ * pbx_feed_fd() is an eventfd, readable once events arrived (read it to clear).
+ * 0, EINVAL (tenant 0, max 0) or ENOMEM. Every feed is closed before pbx_free(). */
+struct pbx_feed;
+int pbx_feed_open(struct pbx *p, uint64_t tenant_id, size_t max, struct pbx_feed **fp);
+int pbx_feed_fd(const struct pbx_feed *f);
+/* The oldest waiting event's JSON text (malloc'd: the caller frees it), or NULL
+ * when none waits; *overrun tells whether events were lost. */
+char *pbx_feed_next(struct pbx_feed *f, bool *overrun);
+void pbx_feed_close(struct pbx_feed *f);
+
+/* The API changed a tenant's webhooks: the delivery thread looks at the outbox
+ * now (a webhook enabled again delivers what waited for it). p may be NULL. */
+void pbx_webhooks_changed(struct pbx *p);
+
 #endif

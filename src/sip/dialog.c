@@ -20,6 +20,7 @@ struct sip_dialog {
 	size_t nroutes;
 	uint32_t lseq, rseq;
 	bool rseq_set, confirmed;
+	int max_forwards;
 };
 
 static void dialog_destroy(void *arg)
@@ -242,10 +243,16 @@ int sip_dialog_request_print(struct mbuf *mb, struct sip_dialog *d, const char *
 				  .via_sentby = via_sentby, .branch = branch, .from = d->local_uri,
 				  .from_tag = d->local_tag, .to = d->remote_uri,
 				  .to_tag = d->remote_tag[0] ? d->remote_tag : NULL, .callid = d->callid, .cseq = cseq,
+				  .max_forwards = d->max_forwards,
 				  .routes = (const char *const *)d->routes, .nroutes = d->nroutes,
 				  .contact = contact ? d->local_contact : NULL, .extra = extra, .ctype = ctype,
 				  .body = body ? *body : (struct pl){ NULL, 0 } };
 	return sip_print_request(mb, &r);
+}
+
+void sip_dialog_max_forwards_set(struct sip_dialog *d, int n)
+{
+	d->max_forwards = n > 0 && n <= 255 ? n : 0;
 }
 
 const char *sip_dialog_callid(const struct sip_dialog *d) { return d->callid; }

@@ -56,6 +56,10 @@ int sip_dialog_request_print(struct mbuf *mb, struct sip_dialog *d, const char *
 			     const char *via_sentby, const char *branch, uint32_t cseq_override, const char *extra,
 			     const char *ctype, const struct pl *body);
 
+/* The Max-Forwards of the requests printed from now on (1..255; otherwise 70):
+ * a B2BUA passes on the hops its caller had left. */
+void sip_dialog_max_forwards_set(struct sip_dialog *d, int n);
+
 const char *sip_dialog_callid(const struct sip_dialog *d);
 const char *sip_dialog_local_tag(const struct sip_dialog *d);
 const char *sip_dialog_remote_tag(const struct sip_dialog *d); /* "" while early without one */

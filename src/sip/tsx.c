@@ -636,6 +636,16 @@ static void ctsx_final(struct sip_ctsx *t, const struct sip_msg *resp)
 	ctsx_notify(t, 0, resp, true);
 }
 
+bool sip_tsx_branch_ours(struct sip_tsx_layer *l, const struct pl *branch)
+{
+	LIST_FOREACH(hash_bucket(&l->ctsx, pl_hash(branch, 0)), le) {
+		const struct sip_ctsx *c = le->data;
+		if (pl_eq(&c->req->via.branch, branch))
+			return true;
+	}
+	return false;
+}
+
 bool sip_tsx_response(struct sip_tsx_layer *l, const struct sip_msg *resp)
 {
 	struct sip_ctsx *t = NULL;

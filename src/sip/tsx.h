@@ -91,6 +91,9 @@ void sip_ctsx_cancel(struct sip_ctsx *t, const char *extra);
 void sip_ctsx_ack_2xx(struct sip_ctsx *t, struct mbuf *ack);
 /* The TU loses interest: no more handler calls, the transaction finishes alone. */
 void sip_ctsx_abandon(struct sip_ctsx *t);
+/* Whether branch is that of a request of ours still in a client transaction: a
+ * request that comes back to us with it in its top Via has looped (482). */
+bool sip_tsx_branch_ours(struct sip_tsx_layer *l, const struct pl *branch);
 /* Offers a received response to client transactions; false means no match (drop). */
 bool sip_tsx_response(struct sip_tsx_layer *l, const struct sip_msg *resp);
 /* The transport could not deliver to p (a stream connection that failed to

@@ -273,3 +273,59 @@ int store_cdr_list(struct store *st, uint64_t tenant_id, const struct store_cdr_
 	return tenant_id ? st->ops->cdr_list(st, tenant_id, f, out) : EINVAL;
 }
 int store_cdr_purge(struct store *st, int64_t before) { return st->ops->cdr_purge(st, before); }
+
+const char *store_wh_event_name(unsigned bit)
+{
+	return bit == STORE_WH_CALL_START ? "call_start" : bit == STORE_WH_CALL_CDR ? "call_cdr" : NULL;
+}
+
+/* A webhook the backend may write: scoped, with a URL, some events, a known method. */
+static bool webhook_ok(const struct store_webhook *w)
+{
+	return w->tenant_id && w->url[0] && w->events && !(w->events & ~(unsigned)STORE_WH_EVENTS) &&
+	       w->auth <= STORE_WH_AUTH_HMAC;
+}
+
+int store_webhook_create(struct store *st, struct store_webhook *w)
+{
+	return webhook_ok(w) ? st->ops->webhook_create(st, w) : EINVAL;
+}
+int store_webhook_get(struct store *st, uint64_t tenant_id, uint64_t id, struct store_webhook *w)
+{
+	return tenant_id ? st->ops->webhook_get(st, tenant_id, id, w) : EINVAL;
+}
+int store_webhook_update(struct store *st, struct store_webhook *w)
+{
+	return webhook_ok(w) ? st->ops->webhook_update(st, w) : EINVAL;
+}
+int store_webhook_delete(struct store *st, uint64_t tenant_id, uint64_t id)
+{
+	return tenant_id ? st->ops->webhook_delete(st, tenant_id, id) : EINVAL;
+}
+int store_webhook_list(struct store *st, uint64_t tenant_id, struct store_webhooks **out)
+{
+	return tenant_id ? st->ops->webhook_list(st, tenant_id, out) : EINVAL;
+}
+int store_outbox_add(struct store *st, uint64_t tenant_id, unsigned event, const char *json, int64_t now_ms,
+		     uint32_t cap, uint32_t *added, uint32_t *dropped)
+{
+	*added = *dropped = 0;
+	if (!tenant_id || !store_wh_event_name(event) || !json || !cap)
+		return EINVAL;
+	return st->ops->outbox_add(st, tenant_id, event, json, now_ms, cap, added, dropped);
+}
+int store_outbox_heads(struct store *st, store_scan_h *h, void *arg) { return st->ops->outbox_heads(st, h, arg); }
+int store_outbox_delete(struct store *st, uint64_t id) { return st->ops->outbox_delete(st, id); }
+int store_outbox_retry(struct store *st, uint64_t id, int attempts, int64_t next_ms, bool whole_webhook)
+{
+	return st->ops->outbox_retry(st, id, attempts, next_ms, whole_webhook);
+}
+int store_outbox_resume(struct store *st, uint64_t webhook_id, int64_t now_ms)
+{
+	return st->ops->outbox_resume(st, webhook_id, now_ms);
+}
+int store_outbox_expire(struct store *st, int64_t before_ms, uint32_t *n)
+{
+	*n = 0;
+	return st->ops->outbox_expire(st, before_ms, n);
+}

@@ -259,6 +259,63 @@ struct store_cdrs {
 	struct store_cdr *v;
 };
 
+/* --- webhooks ----------------------------------------------------------------- */
+
+/* A tenant's webhook: where its call events are POSTed, and how the request
+ * proves it comes from pbxd. At most STORE_WEBHOOKS_MAX per tenant. The secret is
+ * kept as given (it must be sent, or used as an HMAC key); the API never
+ * returns it. */
+#define STORE_WEBHOOKS_MAX 10
+#define STORE_URL_SZ 2049
+#define STORE_WH_SECRET_SZ 1025 /* a bearer token may be a long JWT */
+
+enum store_wh_auth { STORE_WH_AUTH_NONE, STORE_WH_AUTH_BASIC, STORE_WH_AUTH_BEARER, STORE_WH_AUTH_HMAC };
+/* The events a webhook subscribes to (bits of `events`), as the event bus names them. */
+enum { STORE_WH_CALL_START = 1, STORE_WH_CALL_CDR = 2, STORE_WH_EVENTS = 3 };
+
+struct store_webhook {
+	uint64_t id, tenant_id;
+	char name[STORE_NAME_SZ];
+	char url[STORE_URL_SZ];           /* http:// or https:// (checked by the API) */
+	bool enabled;
+	unsigned events;                  /* STORE_WH_* bits, at least one */
+	enum store_wh_auth auth;
+	char username[STORE_USERNAME_SZ]; /* basic */
+	char secret[STORE_WH_SECRET_SZ];  /* basic's password, bearer's token, hmac's key */
+	uint64_t pending;                 /* read only: its events waiting in the outbox */
+	int64_t created_at, updated_at;
+	int64_t version;
+};
+
+/* A tenant's webhooks, oldest first (at most STORE_WEBHOOKS_MAX). Refcounted:
+ * free with mem_deref(). */
+struct store_webhooks {
+	size_t n;
+	struct store_webhook *v;
+};
+
+/* An event waiting in the outbox for one webhook: written when the event
+ * happens, deleted once delivered (or given up), retried meanwhile. */
+struct store_outbox {
+	uint64_t id; /* increasing, never reused: the delivery's id */
+	uint64_t webhook_id, tenant_id;
+	unsigned event;          /* one STORE_WH_* bit */
+	int attempts;            /* failed deliveries so far */
+	int64_t created_at, next_attempt_at; /* ms since the epoch */
+	const char *json;        /* the event's JSON text (valid during a scan's callback) */
+};
+
+/* What store_outbox_heads() hands its callback (valid during the call): an
+ * enabled webhook and the first of its events in delivery order (the earliest
+ * next_attempt_at, then the oldest). */
+struct store_outbox_head {
+	struct store_webhook wh;
+	struct store_outbox o;
+};
+
+/* "call_start", "call_cdr" for a STORE_WH_* bit; NULL for anything else. */
+const char *store_wh_event_name(unsigned bit);
+
 /* --- the connection ----------------------------------------------------------- */
 
 struct store;
@@ -323,6 +380,19 @@ struct store_ops {
 	int (*cdr_list)(struct store *st, uint64_t tenant_id, const struct store_cdr_filter *f,
 			struct store_cdrs **out);
 	int (*cdr_purge)(struct store *st, int64_t before);
+
+	int (*webhook_create)(struct store *st, struct store_webhook *w);
+	int (*webhook_get)(struct store *st, uint64_t tenant_id, uint64_t id, struct store_webhook *w);
+	int (*webhook_update)(struct store *st, struct store_webhook *w);
+	int (*webhook_delete)(struct store *st, uint64_t tenant_id, uint64_t id);
+	int (*webhook_list)(struct store *st, uint64_t tenant_id, struct store_webhooks **out);
+	int (*outbox_add)(struct store *st, uint64_t tenant_id, unsigned event, const char *json, int64_t now_ms,
+			  uint32_t cap, uint32_t *added, uint32_t *dropped);
+	int (*outbox_heads)(struct store *st, store_scan_h *h, void *arg);
+	int (*outbox_delete)(struct store *st, uint64_t id);
+	int (*outbox_retry)(struct store *st, uint64_t id, int attempts, int64_t next_ms, bool whole_webhook);
+	int (*outbox_resume)(struct store *st, uint64_t webhook_id, int64_t now_ms);
+	int (*outbox_expire)(struct store *st, int64_t before_ms, uint32_t *n);
 };
 
 struct store {
@@ -429,6 +499,39 @@ int store_cdr_insert(struct store *st, const struct store_cdr *c);
 int store_cdr_list(struct store *st, uint64_t tenant_id, const struct store_cdr_filter *f,
 		   struct store_cdrs **out);
 int store_cdr_purge(struct store *st, int64_t before);
+
+/* Webhooks, per tenant as users are (tenant 0 is EINVAL). The create checks the
+ * tenant's count in its transaction: EDQUOT at STORE_WEBHOOKS_MAX; ENOENT when
+ * the tenant does not exist. The update writes every field of w (found by id and
+ * tenant) if w->version is current, else ESTALE, and sets the new version;
+ * deleting a webhook deletes its waiting events. */
+int store_webhook_create(struct store *st, struct store_webhook *w);
+int store_webhook_get(struct store *st, uint64_t tenant_id, uint64_t id, struct store_webhook *w);
+int store_webhook_update(struct store *st, struct store_webhook *w);
+int store_webhook_delete(struct store *st, uint64_t tenant_id, uint64_t id);
+int store_webhook_list(struct store *st, uint64_t tenant_id, struct store_webhooks **out);
+
+/* The outbox of webhook deliveries.
+ * add: one row per enabled webhook of the tenant subscribed to `event`, due at
+ *   once, in one transaction (the caller's, or its own); then, when the tenant
+ *   holds more than `cap` rows, the oldest go (*dropped says how many). *added
+ *   may be 0: no webhook wants it.
+ * heads: for each enabled webhook with waiting events, its first (see struct
+ *   store_outbox_head), earliest due first.
+ * delete: the row is delivered (or given up); not there is not an error.
+ * retry: the row failed `attempts` times and is next tried at next_ms; with
+ *   whole_webhook (its receiver is down) none of its webhook's rows is tried
+ *   before then either.
+ * resume: the webhook's rows (webhook_id 0: every row) deferred past now_ms are
+ *   due at now_ms (its receiver answered again; pbxd started).
+ * expire: deletes rows created before before_ms (*n: how many). */
+int store_outbox_add(struct store *st, uint64_t tenant_id, unsigned event, const char *json, int64_t now_ms,
+		     uint32_t cap, uint32_t *added, uint32_t *dropped);
+int store_outbox_heads(struct store *st, store_scan_h *h, void *arg);
+int store_outbox_delete(struct store *st, uint64_t id);
+int store_outbox_retry(struct store *st, uint64_t id, int attempts, int64_t next_ms, bool whole_webhook);
+int store_outbox_resume(struct store *st, uint64_t webhook_id, int64_t now_ms);
+int store_outbox_expire(struct store *st, int64_t before_ms, uint32_t *n);
 
 /* --- the storage worker ------------------------------------------------------- */
 

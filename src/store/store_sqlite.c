@@ -126,6 +126,35 @@ static const char *const migrations[] = {
 	"  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
 	"  PRIMARY KEY (user_id, cdr_id)) WITHOUT ROWID;"
 	"CREATE INDEX cdr_users_cdr ON cdr_users(cdr_id);",
+	/* 6: tenants' webhooks, and the outbox of their deliveries (an event per
+	 * webhook until the receiver takes it; AUTOINCREMENT: a delivery id is never
+	 * reused) */
+	"CREATE TABLE webhooks ("
+	"  id INTEGER PRIMARY KEY,"
+	"  tenant_id INTEGER NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,"
+	"  name TEXT NOT NULL DEFAULT '',"
+	"  url TEXT NOT NULL,"
+	"  enabled INTEGER NOT NULL DEFAULT 1,"
+	"  events INTEGER NOT NULL,"
+	"  auth TEXT NOT NULL CHECK (auth IN ('none', 'basic', 'bearer', 'hmac')),"
+	"  username TEXT NOT NULL DEFAULT '',"
+	"  secret TEXT NOT NULL DEFAULT '',"
+	"  created_at INTEGER NOT NULL,"
+	"  updated_at INTEGER NOT NULL,"
+	"  version INTEGER NOT NULL DEFAULT 1);"
+	"CREATE INDEX webhooks_tenant ON webhooks(tenant_id);"
+	"CREATE TABLE webhook_outbox ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  webhook_id INTEGER NOT NULL REFERENCES webhooks(id) ON DELETE CASCADE,"
+	"  tenant_id INTEGER NOT NULL,"
+	"  event INTEGER NOT NULL,"
+	"  json TEXT NOT NULL,"
+	"  attempts INTEGER NOT NULL DEFAULT 0,"
+	"  created_at INTEGER NOT NULL,"
+	"  next_attempt_at INTEGER NOT NULL);"
+	"CREATE INDEX webhook_outbox_next ON webhook_outbox(webhook_id, next_attempt_at, id);"
+	"CREATE INDEX webhook_outbox_tenant ON webhook_outbox(tenant_id, id);"
+	"CREATE INDEX webhook_outbox_created ON webhook_outbox(created_at);",
 };
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -433,4 +462,15 @@ static const struct store_ops sq_ops = {
 	.cdr_insert = store_sq_cdr_insert,
 	.cdr_list = store_sq_cdr_list,
 	.cdr_purge = store_sq_cdr_purge,
+	.webhook_create = store_sq_webhook_create,
+	.webhook_get = store_sq_webhook_get,
+	.webhook_update = store_sq_webhook_update,
+	.webhook_delete = store_sq_webhook_delete,
+	.webhook_list = store_sq_webhook_list,
+	.outbox_add = store_sq_outbox_add,
+	.outbox_heads = store_sq_outbox_heads,
+	.outbox_delete = store_sq_outbox_delete,
+	.outbox_retry = store_sq_outbox_retry,
+	.outbox_resume = store_sq_outbox_resume,
+	.outbox_expire = store_sq_outbox_expire,
 };

@@ -6,6 +6,7 @@
  *   store_sqlite_sessions.c  API sessions
  *   store_sqlite_locations.c registered devices
  *   store_sqlite_cdrs.c      call detail records and users' call logs
+ *   store_sqlite_webhooks.c  tenants' webhooks and the outbox of their deliveries
  *   store_sqlite_list.c      filtered, paged lists
  * Only src/store includes it. */
 #ifndef STORE_STORE_SQLITE_INT_H
@@ -106,6 +107,19 @@ int store_sq_cdr_insert(struct store *st, const struct store_cdr *c);
 int store_sq_cdr_list(struct store *st, uint64_t tenant_id, const struct store_cdr_filter *f,
 		      struct store_cdrs **out);
 int store_sq_cdr_purge(struct store *st, int64_t before);
+
+int store_sq_webhook_create(struct store *st, struct store_webhook *w);
+int store_sq_webhook_get(struct store *st, uint64_t tenant_id, uint64_t id, struct store_webhook *w);
+int store_sq_webhook_update(struct store *st, struct store_webhook *w);
+int store_sq_webhook_delete(struct store *st, uint64_t tenant_id, uint64_t id);
+int store_sq_webhook_list(struct store *st, uint64_t tenant_id, struct store_webhooks **out);
+int store_sq_outbox_add(struct store *st, uint64_t tenant_id, unsigned event, const char *json, int64_t now_ms,
+			uint32_t cap, uint32_t *added, uint32_t *dropped);
+int store_sq_outbox_heads(struct store *st, store_scan_h *h, void *arg);
+int store_sq_outbox_delete(struct store *st, uint64_t id);
+int store_sq_outbox_retry(struct store *st, uint64_t id, int attempts, int64_t next_ms, bool whole_webhook);
+int store_sq_outbox_resume(struct store *st, uint64_t webhook_id, int64_t now_ms);
+int store_sq_outbox_expire(struct store *st, int64_t before_ms, uint32_t *n);
 
 /* Runs a DELETE/UPDATE/INSERT whose parameters are ?1 a hash (or an id when hash
  * is NULL) and ?2 an integer (when two is not NULL). */

@@ -353,6 +353,7 @@ def test_no_answer_times_out(pbx, phones):
     inc = b.wait_invite()
     assert inc is not None, phones.dump()
     sid = session_id(inc.req)
+    assert inc.req.get("max-forwards") == "69", inc.req  # the caller's 70, less pbxd's hop
     inc.ringing()
     f = call.wait_final(timeout=RING + 3)
     assert f is not None and f.code == 408, phones.dump()

@@ -103,6 +103,7 @@ struct call {
 	struct media_worker *mw;
 	struct media_sockpair sp[2]; /* [0] faces the caller, [1] the callee */
 	bool a_acked;
+	int max_forwards;         /* what the devices' INVITEs carry: the caller's less one */
 	bool counted;             /* in the per-user and per-tenant counts */
 	struct tmr t_ring, t_ack;
 	struct call_target targets[CALL_MAX_TARGETS];

@@ -329,8 +329,9 @@ void call_fork_failed(struct call *c, struct leg *b, uint16_t status)
 	if (c->forks.head || c->b)
 		return;
 	uint16_t s = c->status ? c->status : 480;
-	/* A failure of pbxd's own making toward the device is not the caller's to see. */
-	if (s == 408 || s == 503 || s == 487)
+	/* A failure between pbxd and the device (no answer, its transport, a
+	 * challenge of its own, a loop) is not the caller's to see or answer. */
+	if (s == 408 || s == 503 || s == 487 || s == 401 || s == 407 || s == 482 || s == 483)
 		s = 480;
 	c->status = 0;
 	call_end(c, NULL, "None", s);
@@ -461,6 +462,12 @@ static void route(struct call_engine *e, struct sip_msg *req)
 		sip_stack_reply_stateless(s, req, 416, NULL, NULL);
 		return;
 	}
+	/* One of our own INVITEs come back (a device registered with pbxd's own
+	 * address as its Contact): a loop, not a call. */
+	if (sip_tsx_branch_ours(sip_stack_tsx(s), &req->via.branch)) {
+		sip_stack_reply_stateless(s, req, 482, NULL, NULL);
+		return;
+	}
 	/* The caller's tenant is its From domain's (or the Request-URI's, for a
 	 * phone that writes pbxd's address in From). */
 	struct dir_tenant *t = directory_tenant_by_domain(e->d.dir, &req->from.uri.host);
@@ -530,6 +537,12 @@ static void route(struct call_engine *e, struct sip_msg *req)
 		call_end(c, NULL, "None", 404);
 		return;
 	}
+	if (req->maxfwd == 1) {
+		/* Every hop counts, pbxd too (RFC 3261 §16.6 item 3): none left for the device. */
+		call_end(c, NULL, "None", 483);
+		return;
+	}
+	c->max_forwards = req->maxfwd > 0 ? req->maxfwd - 1 : 70;
 	c->callee_uid = callee->user_id;
 	snprintf(c->callee_name, sizeof(c->callee_name), "%s", callee->display_name);
 	unsigned busy = count_of(e, callee->user_id);

@@ -164,6 +164,7 @@ int leg_invite(struct leg *l, const struct loc_binding *b)
 	err = sip_dialog_uac_alloc(&l->dlg, callid, from, tag, to, b->contact, l->inv_cseq, contact);
 	if (err)
 		return err;
+	sip_dialog_max_forwards_set(l->dlg, c->max_forwards);
 	call_dialog_add(e, l);
 	char extra[STORE_CONTACT_SZ + 420];
 	char hdrs[256], se[96];
