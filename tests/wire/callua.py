@@ -825,6 +825,13 @@ class CallUA:
             st = self._stsx[(branch_of(m), "INVITE")]
         return IncomingCall(self, st)
 
+    def respond(self, req, code, reason=None, body="", extra=()):
+        """Answers a request this UA received (e.g. a re-INVITE or UPDATE taken from
+        the inbox) in its server transaction; a final to an INVITE is retransmitted
+        until its ACK."""
+        with self._cv:
+            self._respond(self._stsx[(branch_of(req), method_of(req))], code, reason, body=body, extra=extra)
+
     def no_request(self, seconds, method=None):
         """True if no request (with `method`) arrives within `seconds`."""
         return self.take(lambda m: m.code is None and (method is None or method_of(m) == method),

@@ -89,7 +89,10 @@ struct call {
 	char domain[STORE_DOMAIN_SZ];
 	uint64_t caller_uid, callee_uid;
 	char caller[PBX_NUMBER_SZ], callee[PBX_NUMBER_SZ];
+	/* The caller's name as the callee sees it: the user's display name (USR-03),
+	 * else what the phone wrote; and what the phone wrote, for the CDR (CDR-11). */
 	char caller_name[STORE_NAME_SZ], callee_name[STORE_NAME_SZ];
+	char caller_from_name[STORE_NAME_SZ];
 	char caller_domain[STORE_DOMAIN_SZ];
 	char call_id[STORE_CALLID_SZ];
 	int64_t start_ms, ring_ms, answer_ms, end_ms;

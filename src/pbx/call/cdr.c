@@ -66,7 +66,7 @@ char *cdr_start_json(const struct call *c)
 	json_object_set_new(o, "callee", str(callee));
 	json_object_set_new(o, "callee_display_name", str(c->callee_name));
 	json_object_set_new(o, "caller", str(caller));
-	json_object_set_new(o, "caller_display_name", str(c->caller_name));
+	json_object_set_new(o, "caller_display_name", str(c->caller_from_name));
 	json_object_set_new(o, "cdr_id", num_str(c->cdr_id));
 	json_object_set_new(o, "direction", json_string(direction(c)));
 	json_object_set_new(o, "session_id", num_str(c->session_id));
@@ -113,7 +113,8 @@ static char *cdr_json(const struct call *c)
 	json_object_set_new(o, "callee", str(c->callee));
 	json_object_set_new(o, "callee_domain", str(c->domain));
 	json_object_set_new(o, "caller", str(c->caller));
-	json_object_set_new(o, "caller_display_name", str(c->caller_name));
+	/* The seeds: "the display name of the FROM header in the INVITE". */
+	json_object_set_new(o, "caller_display_name", str(c->caller_from_name));
 	json_object_set_new(o, "caller_domain", str(c->caller_domain));
 	json_object_set_new(o, "did_cid", json_string(""));
 	json_object_set_new(o, "direction", json_string(direction(c)));

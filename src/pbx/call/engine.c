@@ -388,10 +388,10 @@ static struct call *call_alloc(struct call_engine *e, const struct dir_ext *call
 	c->caller_uid = caller->user_id;
 	snprintf(c->caller, sizeof(c->caller), "%s", caller->number);
 	/* The display name is the user's (USR-03), else what the phone wrote. */
-	if (caller->display_name[0])
-		snprintf(c->caller_name, sizeof(c->caller_name), "%s", caller->display_name);
-	else if (req->from.dname.l)
-		display_unquote(&req->from.dname, c->caller_name, sizeof(c->caller_name));
+	if (req->from.dname.l)
+		display_unquote(&req->from.dname, c->caller_from_name, sizeof(c->caller_from_name));
+	snprintf(c->caller_name, sizeof(c->caller_name), "%s",
+		 caller->display_name[0] ? caller->display_name : c->caller_from_name);
 	pl_strcpy(&req->from.uri.host, c->caller_domain, sizeof(c->caller_domain));
 	pl_strcpy(&req->callid, c->call_id, sizeof(c->call_id));
 	pl_strcpy(&req->ruri.user, c->callee, sizeof(c->callee));
