@@ -157,6 +157,10 @@ int leg_invite(struct leg *l, const struct loc_binding *b);
 /* Sends an in-dialog request on l (BYE, re-INVITE...), optionally with a body. */
 int leg_request(struct leg *l, const char *method, const char *extra, const struct pl *sdp,
 		sip_ctsx_resp_h *h, void *arg, struct sip_ctsx **tp);
+/* The ACK of a 2xx to an INVITE of ours on l (RFC 3261 §13.2.2.4), with that
+ * INVITE's CSeq; the transaction t repeats it for retransmitted 2xx and its
+ * handler hears no more (call from the handler; t is the layer's after). */
+void leg_ack_2xx(struct leg *l, struct sip_ctsx *t, uint32_t cseq);
 /* Answers the A leg's INVITE (final or not). With sdp, our SDP for the leg. */
 void leg_reply(struct leg *a, uint16_t scode, const char *reason, bool sdp);
 /* Prints our SDP for l into a buffer (freed by the caller). */

@@ -191,20 +191,17 @@ int leg_invite(struct leg *l, const struct loc_binding *b)
 	return err;
 }
 
-/* The ACK for a device's 2xx (RFC 3261 §13.2.2.4): in the dialog, with the
- * INVITE's CSeq; the transaction repeats it for retransmitted 2xx. */
-static void ack_2xx(struct leg *l)
+void leg_ack_2xx(struct leg *l, struct sip_ctsx *t, uint32_t cseq)
 {
 	char branch[48];
 	sip_branch_new(branch, sizeof(branch));
 	struct mbuf *mb = mbuf_alloc(512, SIP_MSG_MAX_SIZE);
-	if (mb && sip_dialog_request_print(mb, l->dlg, "ACK", sip_transport_name(l->peer.tp), l->sentby, branch,
-					   l->inv_cseq, NULL, NULL, NULL) == 0)
-		sip_ctsx_ack_2xx(l->ct, mb);
+	if (mb && sip_dialog_request_print(mb, l->dlg, "ACK", sip_transport_name(l->peer.tp), l->sentby, branch, cseq,
+					   NULL, NULL, NULL) == 0)
+		sip_ctsx_ack_2xx(t, mb);
 	else
-		sip_ctsx_abandon(l->ct);
+		sip_ctsx_abandon(t);
 	mem_deref(mb);
-	l->ct = NULL;
 }
 
 static void provisional(struct leg *l, const struct sip_msg *resp)
@@ -251,7 +248,8 @@ static void on_invite_resp(int err, const struct sip_msg *resp, void *arg)
 		return;
 	}
 	int derr = sip_dialog_uac_update(l->dlg, resp);
-	ack_2xx(l);
+	leg_ack_2xx(l, l->ct, l->inv_cseq);
+	l->ct = NULL;
 	l->state = LEG_ANSWERED;
 	const char *why = "";
 	if (derr == 0 && !l->negotiated && negotiate_answer_b(c, l, resp, &why))

@@ -23,6 +23,23 @@ int negotiate_parse(const struct sip_msg *msg, struct sdp_session **out, const c
 	return err == ENOMEM ? ENOMEM : err ? EBADMSG : 0;
 }
 
+/* The SDP answer msg must carry, applied to our offer in neg. 0 or EBADMSG
+ * (ENOMEM) with *why. */
+static int answer_take(struct sdp_neg *neg, const struct sip_msg *msg, const char *missing, const char **why)
+{
+	struct sdp_session *s;
+	int err = negotiate_parse(msg, &s, why);
+	if (!err && !s) {
+		*why = missing;
+		err = EBADMSG;
+	}
+	if (!err) {
+		err = sdp_answer_process(neg, s, why) ? EBADMSG : 0;
+		mem_deref(s);
+	}
+	return err;
+}
+
 static void stream_decline(struct sdp_stream *st)
 {
 	st->rejected = true;
@@ -114,16 +131,7 @@ void negotiate_offer_b(struct call *c, struct leg *b)
 
 int negotiate_answer_b(struct call *c, struct leg *b, const struct sip_msg *resp, const char **why)
 {
-	struct sdp_session *s;
-	int err = negotiate_parse(resp, &s, why);
-	if (!err && !s) {
-		*why = "answer without SDP";
-		err = EBADMSG;
-	}
-	if (!err) {
-		err = sdp_answer_process(&b->neg, s, why) ? EBADMSG : 0;
-		mem_deref(s);
-	}
+	int err = answer_take(&b->neg, resp, "answer without SDP", why);
 	if (err)
 		return err;
 	b->negotiated = true;
@@ -144,18 +152,8 @@ int negotiate_answer_b(struct call *c, struct leg *b, const struct sip_msg *resp
 
 int negotiate_ack_answer(struct call *c, const struct sip_msg *ack, const char **why)
 {
-	struct leg *a = c->a;
-	struct sdp_session *s;
-	int err = negotiate_parse(ack, &s, why);
-	if (!err && !s) {
-		*why = "ACK without the answer";
-		err = EBADMSG;
-	}
-	if (!err) {
-		err = sdp_answer_process(&a->neg, s, why) ? EBADMSG : 0;
-		mem_deref(s);
-	}
-	a->awaiting_answer = false;
+	int err = answer_take(&c->a->neg, ack, "ACK without the answer", why);
+	c->a->awaiting_answer = false;
 	return err;
 }
 
@@ -196,16 +194,7 @@ int negotiate_reanswer(struct call *c, struct leg *from, struct leg *to, const s
 		       const char **why)
 {
 	(void)c;
-	struct sdp_session *s;
-	int err = negotiate_parse(resp, &s, why);
-	if (!err && !s) {
-		*why = "answer without SDP";
-		err = EBADMSG;
-	}
-	if (!err) {
-		err = sdp_answer_process(&to->neg, s, why) ? EBADMSG : 0;
-		mem_deref(s);
-	}
+	int err = answer_take(&to->neg, resp, "answer without SDP", why);
 	if (err)
 		return err;
 	answer_follow(&from->neg, &to->neg);

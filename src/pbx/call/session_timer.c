@@ -63,16 +63,8 @@ static void on_refresh_resp(int err, const struct sip_msg *resp, void *arg)
 	struct sip_ctsx *t = l->ref_ct;
 	l->ref_ct = NULL;
 	if (!err && resp->scode < 300) {
-		char branch[48];
-		sip_branch_new(branch, sizeof(branch));
 		sip_dialog_uac_update(l->dlg, resp);
-		struct mbuf *mb = mbuf_alloc(512, SIP_MSG_MAX_SIZE);
-		if (mb && sip_dialog_request_print(mb, l->dlg, "ACK", sip_transport_name(l->peer.tp), l->sentby, branch,
-						   l->ref_cseq, NULL, NULL, NULL) == 0)
-			sip_ctsx_ack_2xx(t, mb);
-		else
-			sip_ctsx_abandon(t);
-		mem_deref(mb);
+		leg_ack_2xx(l, t, l->ref_cseq);
 		timer_arm(l);
 		return;
 	}

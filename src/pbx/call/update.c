@@ -54,18 +54,8 @@ static void on_answer(int err, const struct sip_msg *resp, void *arg)
 		return;
 	}
 	if (to->upd_invite) {
-		char branch[48];
-		sip_branch_new(branch, sizeof(branch));
-		struct mbuf *mb = mbuf_alloc(512, SIP_MSG_MAX_SIZE);
 		sip_dialog_uac_update(to->dlg, resp); /* a new remote target, if any */
-		/* The transaction repeats the ACK for retransmitted 2xx (and the
-		 * handler hears no more of them). */
-		if (mb && sip_dialog_request_print(mb, to->dlg, "ACK", sip_transport_name(to->peer.tp), to->sentby,
-						   branch, to->upd_cseq, NULL, NULL, NULL) == 0)
-			sip_ctsx_ack_2xx(t, mb);
-		else
-			sip_ctsx_abandon(t);
-		mem_deref(mb);
+		leg_ack_2xx(to, t, to->upd_cseq);
 	}
 	const char *why = "";
 	if (negotiate_reanswer(c, from, to, resp, &why)) {
