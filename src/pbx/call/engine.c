@@ -737,6 +737,9 @@ void call_engine_free(struct call_engine *e)
 		mqueue_flush(e->mq);
 		mqueue_free(e->mq);
 	}
+	unsigned left = e->ports ? media_ports_in_use(e->ports) : 0;
+	if (left)
+		log_error("call engine: %u RTP port pairs were not given back", left);
 	media_ports_free(e->ports);
 	for (uint32_t i = 0; i <= e->busy.mask && e->busy.buckets; i++) {
 		while (e->busy.buckets[i].head) {
