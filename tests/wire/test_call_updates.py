@@ -391,3 +391,15 @@ def test_two_devices_answer_at_once(pbx, phones):
     assert bye is not None, f"the second 200 was not ended:\n{phones.dump()}"
     assert call.bye().code == 200
     assert i1.wait_request("BYE") is not None
+
+
+from test_calls import sipp, sipp_call  # noqa: E402,F401 (the SIPp fixture and call driver)
+
+
+def test_sipp_hold_and_resume(pbx, sipp):
+    """CALL-04's signalling with SIPp on both sides: the caller re-INVITEs with
+    sendonly then sendrecv; the callee sees each offer (pbxd's) with that
+    direction and answers recvonly then sendrecv, which reach the caller."""
+    x, y, sid, call_id = sipp_call(pbx, sipp, "call_uas_hold.xml", "call_uac_hold.xml")
+    cdr = wait_cdr(pbx, session_id=sid)
+    assert cdr["ended_reason"] == "caller_disconnect", cdr

@@ -716,12 +716,15 @@ class Sipp:
                 f"127.0.0.1:{self.pbx.p.udp_port}"]
         return name, argv
 
-    def log(self, name):
+    def log(self, name, tail=None):
+        """SIPp's message and error logs of a run; `tail`: only their last bytes
+        (for assertion messages)."""
         out = ""
         for suffix in ("msg", "err"):
             f = self.tmp / f"{name}.{suffix}"
             if f.exists():
-                out += f"--- {f.name}:\n" + f.read_text(errors="replace")[-6000:]
+                text = f.read_text(errors="replace")
+                out += f"--- {f.name}:\n" + (text[-tail:] if tail else text)
         return out
 
     def register(self, ext, lport):
@@ -810,12 +813,19 @@ def sipp_call(pbx, sipp, uas, uac):
     caller, rc = sipp.run(uac, x, y)
     done = sipp.finish()
     assert rc == 0 and done[callee] == 0, \
-        f"caller {rc}, callee {done[callee]}:\n{sipp.log(caller)}\n{sipp.log(callee)}\n{pbx.p.log_tail(40)}"
-    got_invite = [m for m in sipp_messages(sipp.log(callee)) if m.startswith("INVITE ")]
+        f"caller {rc}, callee {done[callee]}:\n{sipp.log(caller, 6000)}\n{sipp.log(callee, 6000)}\n" \
+        f"{pbx.p.log_tail(40)}"
+    # the dialog-creating INVITE: the one whose To has no tag (re-INVITEs may follow)
+    got_invite = [m for m in sipp_messages(sipp.log(callee)) if m.startswith("INVITE ")
+                  and ";tag=" not in (sipp_header(m, "To") or "")]
+    # the INVITEs outside a dialog (before and after the 407) and their finals;
+    # re-INVITEs in the dialog that may follow are not these
+    sent_invite = [m for m in sipp_messages(sipp.log(caller), "sent") if m.startswith("INVITE ")
+                   and ";tag=" not in (sipp_header(m, "To") or "")]
+    first_cseqs = {sipp_header(m, "CSeq") for m in sent_invite}
     got_final = [m for m in sipp_messages(sipp.log(caller)) if re.match(r"SIP/2\.0 [2-6]\d\d ", m)
-                 and "INVITE" in (sipp_header(m, "CSeq") or "")]
-    sent_invite = [m for m in sipp_messages(sipp.log(caller), "sent") if m.startswith("INVITE ")]
-    assert got_invite and got_final and sent_invite, sipp.log(caller) + sipp.log(callee)
+                 and sipp_header(m, "CSeq") in first_cseqs]
+    assert got_invite and got_final and sent_invite, sipp.log(caller, 6000) + sipp.log(callee, 6000)
     sid = sipp_header(got_invite[0], "X-Session-Id")
     assert sid and re.fullmatch(r"\d+", sid), got_invite[0]
     if got_final[-1].startswith("SIP/2.0 200 "):
