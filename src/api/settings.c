@@ -117,7 +117,9 @@ static const struct api_field settings_fields[] = {
 	{ "forwarding", API_T_OBJECT, API_F_REQUIRED, 0, 0, NULL, NULL, &s_forwarding, 0, "User-writable" },
 };
 const struct api_schema api_s_settings = API_SCHEMA("ExtensionSettings", settings_fields,
-	"An extension's settings. Updates are partial: objects merge, arrays and values replace. Through"
+	"An extension's settings. Updates are partial: objects merge, arrays and values replace; setting a"
+	" destination's action drops its old number and mailbox, setting a mode drops the old destination"
+	" and schedules (give them again if they still apply). Through"
 	" /api/user/extension a user may change only dnd, call_waiting, voicemail and forwarding (403"
 	" otherwise).");
 
@@ -142,6 +144,40 @@ static void merge(json_t *dst, const json_t *src)
 		json_t *d = json_object_get(dst, k);
 		if (json_is_object(d) && json_is_object(v))
 			merge(d, v);
+		else
+			json_object_set_new(dst, k, json_deep_copy(v));
+	}
+}
+
+/* A patch merges into the stored settings as merge() does, but a field that
+ * depends on a discriminator the patch sets goes with the old value of that
+ * discriminator: a destination switched to {"action": "ring"} loses its old
+ * number, so that a later {"action": "number"} without one is refused instead of
+ * taking the stale one. */
+static const struct {
+	const char *key;
+	const char *const dependents[3];
+} discriminators[] = {
+	{ "action", { "number", "mailbox", NULL } },
+	{ "mode", { "destination", "schedules", NULL } },
+};
+
+static void merge_patch(json_t *dst, const json_t *src)
+{
+	for (size_t i = 0; i < sizeof(discriminators) / sizeof(discriminators[0]); i++) {
+		if (!json_object_get(src, discriminators[i].key))
+			continue;
+		for (const char *const *d = discriminators[i].dependents; *d; d++) {
+			if (!json_object_get(src, *d))
+				json_object_del(dst, *d);
+		}
+	}
+	const char *k;
+	json_t *v;
+	json_object_foreach((json_t *)src, k, v) {
+		json_t *d = json_object_get(dst, k);
+		if (json_is_object(d) && json_is_object(v))
+			merge_patch(d, v);
 		else
 			json_object_set_new(dst, k, json_deep_copy(v));
 	}
@@ -228,7 +264,7 @@ int api_settings_apply(struct store_user *u, const json_t *patch, bool admin, st
 		}
 	}
 	json_t *cur = api_settings_load(u);
-	merge(cur, patch);
+	merge_patch(cur, patch);
 	/* The merged whole must be complete and valid (e.g. a new exception item). */
 	int e = api_validate(&api_s_settings, cur, true, rs);
 	if (!e)
