@@ -31,6 +31,12 @@ static uint32_t num_key(uint64_t tenant_id, const char *num, size_t len)
 	return hash_u64(tenant_id) ^ hash_str_case(num, len);
 }
 
+static void ext_destroy(void *arg)
+{
+	struct dir_ext *x = arg;
+	json_decref(x->forwarding);
+}
+
 static void ext_free(struct directory *d, struct dir_ext *x)
 {
 	list_unlink(&x->le_tenant);
@@ -174,9 +180,14 @@ static void settings_take(struct dir_ext *x, const char *settings)
 {
 	x->max_calls = 2;
 	x->call_waiting = true;
+	x->dnd = false;
+	json_decref(x->forwarding);
+	x->forwarding = NULL;
 	json_t *j = settings ? json_loads(settings, 0, NULL) : NULL;
 	if (!j)
 		return;
+	x->dnd = json_is_true(json_object_get(j, "dnd"));
+	x->forwarding = json_incref(json_object_get(j, "forwarding"));
 	json_t *v = json_object_get(j, "max_simultaneous_calls");
 	if (json_is_integer(v) && json_integer_value(v) >= 0 && json_integer_value(v) <= 1000)
 		x->max_calls = (uint32_t)json_integer_value(v);
@@ -199,7 +210,7 @@ int directory_ext_put(struct directory *d, const struct store_user *u)
 		list_unlink(&x->le_num);
 	}
 	if (!x) {
-		x = mem_zalloc(sizeof(*x), NULL);
+		x = mem_zalloc(sizeof(*x), ext_destroy);
 		if (!x)
 			return ENOMEM;
 		x->user_id = u->id;

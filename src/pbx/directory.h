@@ -12,6 +12,8 @@
 
 #include "core/list.h"
 #include "core/pl.h"
+
+struct json_t;
 #include "store/store.h"
 
 struct dir_tenant {
@@ -35,6 +37,10 @@ struct dir_ext {
 	/* From the extension's settings (the API validated them). */
 	uint32_t max_calls;             /* max_simultaneous_calls: calls at once, 0 no limit */
 	bool call_waiting;              /* another call may ring while one is up */
+	bool dnd;                       /* do not disturb */
+	/* The settings' "forwarding" object as the API stored it (jansson; the
+	 * call engine reads its rules per call), or NULL. */
+	struct json_t *forwarding;
 	struct le le_tenant, le_num, le_id;
 };
 

@@ -21,6 +21,7 @@
 enum {
 	CALL_MAX_TARGETS = 16, /* CDR targets kept per call (devices rung, later forwards) */
 	CALL_DEST_SZ = 96,
+	CALL_MAX_HOPS = 5,     /* extensions one call may be forwarded through */
 };
 
 enum leg_state {
@@ -111,6 +112,14 @@ struct call {
 	struct tmr t_ring, t_ack;
 	struct call_target targets[CALL_MAX_TARGETS];
 	unsigned ntargets;
+	/* Forwarding: the extensions the call has been delivered to (the last is
+	 * the one ringing, counted as busy with this call), for loops and hops. */
+	uint64_t hops[CALL_MAX_HOPS];
+	unsigned nhops;
+	bool target_counted;
+	bool stage_busy;          /* a device of the current extension said busy */
+	char target[PBX_NUMBER_SZ]; /* the number ringing now */
+	struct tmr t_noans;
 	struct le le, le_sid;
 };
 
@@ -132,8 +141,36 @@ struct call_engine {
 	bool closing;
 };
 
+/* forward.c: an extension's forwarding rules (its settings' "forwarding"). */
+enum fwd_action { FWD_NONE, FWD_RING, FWD_HANGUP, FWD_VOICEMAIL, FWD_NUMBER };
+enum fwd_cond { FWD_BUSY, FWD_NO_ANSWER, FWD_NOT_REACHABLE };
+struct fwd_dest {
+	enum fwd_action action;
+	char number[33];
+	char mailbox[17];
+};
+/* What the rules need to know of the call: the caller's number, and time windows
+ * evaluated by whoever knows the tenant's clock and zone (NULL: no window is
+ * open). */
+struct fwd_ctx {
+	const char *caller;
+	bool (*in_window)(const struct json_t *rule, void *arg);     /* days/start/end of one rule */
+	bool (*in_schedules)(const struct json_t *scheds, void *arg); /* any of an array of them */
+	void *arg;
+};
 /* engine.c */
 uint64_t call_rand(struct call_engine *e);
+/* Active calls counted per user id and per tenant id. */
+unsigned call_count_of(struct call_engine *e, uint64_t id);
+void call_count_add(struct call_engine *e, uint64_t id, int delta);
+/* A device leg's CDR target ends (reason and status kept if first). */
+void call_target_end(struct call *c, struct leg *l, const char *reason, uint16_t status);
+/* A ringing device leg is given up: CANCEL (with why_hdr, a Reason line, or
+ * NULL), its target ended with reason, the leg freed. */
+void call_fork_cancel(struct call *c, struct leg *l, const char *why_hdr, const char *reason);
+/* The caller's CANCEL (the INVITE transaction's handler), the ring time-out. */
+void call_caller_cancel(struct sip_stsx *t, void *arg);
+void call_ring_timeout(void *arg);
 /* Ends the call: answers or cancels what is pending, BYEs what is up (not the
  * leg `from`, which ended it), frees the media, hands the CDR over, frees it. */
 void call_end(struct call *c, struct leg *from, const char *reason, uint16_t status);
@@ -146,6 +183,16 @@ void call_answered(struct call *c, struct leg *b);
 void call_fork_failed(struct call *c, struct leg *b, uint16_t status);
 /* The media of side (0 caller, 1 callee) now goes where neg says. */
 void call_media_hint(struct call *c, int side, const struct sdp_neg *neg, const struct sip_peer *sig);
+
+/* route.c */
+/* A new INVITE outside a dialog: the caller authenticated, the call made and
+ * delivered to the extension it names. */
+void call_route(struct call_engine *e, struct sip_msg *req);
+/* Every device of the extension ringing now refused (cond busy or not
+ * reachable; code the answer if nothing else applies). */
+void call_stage_failed(struct call *c, enum fwd_cond cond, uint16_t code);
+/* The extension ringing stops counting the call (at its end). */
+void call_target_release(struct call *c);
 
 /* leg.c */
 struct leg *leg_alloc(struct call *c, bool uas);
@@ -211,6 +258,16 @@ void session_timer_start(struct leg *l);
 /* The phone refreshed (a re-INVITE or UPDATE came on l). */
 void session_timer_refreshed(struct leg *l);
 void session_timer_stop(struct leg *l);
+
+/* A caller listed in exception_numbers: never forwarded. */
+bool forward_exempt(const struct dir_ext *x, const char *caller);
+/* Before ringing: an exception for this caller or the unconditional forward in
+ * force; true with its destination (and *why, static) when the call goes there. */
+bool forward_first(const struct dir_ext *x, const struct fwd_ctx *ctx, struct fwd_dest *d, const char **why);
+/* The destination of a condition (FWD_NONE when unset). */
+void forward_on(const struct dir_ext *x, enum fwd_cond cond, struct fwd_dest *d);
+/* Seconds to ring before the no-answer destination; 0: until the call's time-out. */
+uint32_t forward_ring_time(const struct dir_ext *x);
 
 /* cdr.c */
 struct store_cdr *cdr_build(const struct call *c);

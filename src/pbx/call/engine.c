@@ -64,13 +64,13 @@ static struct call_count *count_find(struct call_engine *e, uint64_t id)
 	return NULL;
 }
 
-static unsigned count_of(struct call_engine *e, uint64_t id)
+unsigned call_count_of(struct call_engine *e, uint64_t id)
 {
 	const struct call_count *cc = id ? count_find(e, id) : NULL;
 	return cc ? cc->n : 0;
 }
 
-static void count_add(struct call_engine *e, uint64_t id, int delta)
+void call_count_add(struct call_engine *e, uint64_t id, int delta)
 {
 	if (!id)
 		return;
@@ -91,12 +91,12 @@ static void count_add(struct call_engine *e, uint64_t id, int delta)
 	}
 }
 
+/* The caller and the tenant count a call from its start; the extension ringing
+ * (or answered) counts it while it is the target (route.c moves it). */
 static void counts_apply(struct call *c, int delta)
 {
-	count_add(c->e, c->caller_uid, delta);
-	if (c->callee_uid != c->caller_uid)
-		count_add(c->e, c->callee_uid, delta);
-	count_add(c->e, c->tenant_id, delta);
+	call_count_add(c->e, c->caller_uid, delta);
+	call_count_add(c->e, c->tenant_id, delta);
 }
 
 /* --- dialogs ------------------------------------------------------------------ */
@@ -198,7 +198,7 @@ static void on_dtmf(struct call_engine *e, const struct media_dtmf *d)
 
 /* --- ending -------------------------------------------------------------------- */
 
-static void target_end(struct call *c, struct leg *l, const char *reason, uint16_t status)
+void call_target_end(struct call *c, struct leg *l, const char *reason, uint16_t status)
 {
 	if (l->target < 0)
 		return;
@@ -213,7 +213,7 @@ static void target_end(struct call *c, struct leg *l, const char *reason, uint16
 
 static const char reason_elsewhere[] = "Reason: SIP;cause=200;text=\"Call completed elsewhere\"\r\n";
 
-static void fork_cancel(struct call *c, struct leg *l, const char *why_hdr, const char *reason)
+void call_fork_cancel(struct call *c, struct leg *l, const char *why_hdr, const char *reason)
 {
 	list_unlink(&l->le);
 	if (l->ct) {
@@ -221,7 +221,7 @@ static void fork_cancel(struct call *c, struct leg *l, const char *why_hdr, cons
 		sip_ctsx_abandon(l->ct);
 		l->ct = NULL;
 	}
-	target_end(c, l, reason, 0);
+	call_target_end(c, l, reason, 0);
 	leg_free(l);
 }
 
@@ -235,6 +235,7 @@ void call_end(struct call *c, struct leg *from, const char *reason, uint16_t sta
 		c->status = status;
 	tmr_cancel(&c->t_ring);
 	tmr_cancel(&c->t_ack);
+	tmr_cancel(&c->t_noans);
 	struct leg *a = c->a;
 	call_reoffer_abort(a);
 	session_timer_stop(a);
@@ -249,11 +250,11 @@ void call_end(struct call *c, struct leg *from, const char *reason, uint16_t sta
 		leg_request(a, "BYE", NULL, NULL, NULL, NULL, NULL);
 	}
 	while (c->forks.head)
-		fork_cancel(c, c->forks.head->data, NULL, "cancelled");
+		call_fork_cancel(c, c->forks.head->data, NULL, "cancelled");
 	if (c->b) {
 		if (from != c->b)
 			leg_request(c->b, "BYE", NULL, NULL, NULL, NULL, NULL);
-		target_end(c, c->b, c->end_reason, 0);
+		call_target_end(c, c->b, c->end_reason, 0);
 	}
 	if (c->relay)
 		media_relay_destroy(c->mw, c->session_id);
@@ -267,6 +268,7 @@ void call_end(struct call *c, struct leg *from, const char *reason, uint16_t sta
 	}
 	if (c->counted)
 		counts_apply(c, -1);
+	call_target_release(c);
 	log_info("call %llu %s -> %s ended: %s%s", (unsigned long long)c->session_id, c->caller, c->callee,
 		 c->end_reason, c->status ? " (failed)" : "");
 	leg_free(c->b);
@@ -293,10 +295,11 @@ void call_answered(struct call *c, struct leg *b)
 	c->state = CALL_TALKING;
 	c->answer_ms = store_now_ms();
 	tmr_cancel(&c->t_ring);
+	tmr_cancel(&c->t_noans);
 	if (b->target >= 0)
 		c->targets[b->target].answer_ms = c->answer_ms;
 	while (c->forks.head)
-		fork_cancel(c, c->forks.head->data, reason_elsewhere, "cancelled");
+		call_fork_cancel(c, c->forks.head->data, reason_elsewhere, "cancelled");
 	leg_reply(c->a, 200, NULL, true);
 	c->a->state = LEG_ANSWERED;
 	session_timer_start(c->a);
@@ -323,8 +326,9 @@ static uint16_t better(uint16_t best, uint16_t s)
 void call_fork_failed(struct call *c, struct leg *b, uint16_t status)
 {
 	list_unlink(&b->le);
-	target_end(c, b, "None", status);
+	call_target_end(c, b, "None", status);
 	c->status = better(c->status, status);
+	c->stage_busy |= status == 486 || status == 600;
 	leg_free(b);
 	if (c->forks.head || c->b)
 		return;
@@ -334,252 +338,22 @@ void call_fork_failed(struct call *c, struct leg *b, uint16_t status)
 	if (s == 408 || s == 503 || s == 487 || s == 401 || s == 407 || s == 482 || s == 483)
 		s = 480;
 	c->status = 0;
-	call_end(c, NULL, "None", s);
+	/* Every device refused: busy if one said so, else not reachable (issue 13). */
+	call_stage_failed(c, c->stage_busy ? FWD_BUSY : FWD_NOT_REACHABLE, s);
 }
 
-static void on_ring_timeout(void *arg)
+void call_ring_timeout(void *arg)
 {
 	struct call *c = arg;
 	call_end(c, NULL, "cancelled", 408);
 }
 
-static void on_caller_cancel(struct sip_stsx *t, void *arg)
+void call_caller_cancel(struct sip_stsx *t, void *arg)
 {
 	struct call *c = arg;
 	(void)t;
 	leg_reply(c->a, 487, NULL, false);
 	call_end(c, c->a, "cancelled", 0);
-}
-
-/* --- routing a new INVITE --------------------------------------------------------- */
-
-/* A display name as written ("Alice \"A\"" or a bare token) into plain text. */
-static void display_unquote(const struct pl *d, char *out, size_t size)
-{
-	size_t n = 0;
-	const char *p = d->p, *end = d->p + d->l;
-	bool quoted = d->l >= 2 && p[0] == '"' && end[-1] == '"';
-	if (quoted) {
-		p++;
-		end--;
-	}
-	for (; p < end && n + 1 < size; p++) {
-		if (quoted && *p == '\\' && p + 1 < end)
-			p++;
-		out[n++] = *p;
-	}
-	out[n] = '\0';
-}
-
-static struct call *call_alloc(struct call_engine *e, const struct dir_ext *caller, const struct sip_msg *req)
-{
-	struct call *c = calloc(1, sizeof(*c));
-	if (!c)
-		return NULL;
-	c->e = e;
-	c->session_id = store_id_next();
-	c->cdr_id = store_id_next();
-	c->start_ms = store_now_ms();
-	c->sp[0] = c->sp[1] = (struct media_sockpair){ -1, -1, 0 };
-	const struct dir_tenant *t = caller->tenant;
-	c->tenant_id = t->id;
-	snprintf(c->tenant_name, sizeof(c->tenant_name), "%s", t->name);
-	snprintf(c->domain, sizeof(c->domain), "%s", t->domain);
-	c->caller_uid = caller->user_id;
-	snprintf(c->caller, sizeof(c->caller), "%s", caller->number);
-	/* The display name is the user's (USR-03), else what the phone wrote. */
-	if (req->from.dname.l)
-		display_unquote(&req->from.dname, c->caller_from_name, sizeof(c->caller_from_name));
-	snprintf(c->caller_name, sizeof(c->caller_name), "%s",
-		 caller->display_name[0] ? caller->display_name : c->caller_from_name);
-	pl_strcpy(&req->from.uri.host, c->caller_domain, sizeof(c->caller_domain));
-	pl_strcpy(&req->callid, c->call_id, sizeof(c->call_id));
-	pl_strcpy(&req->ruri.user, c->callee, sizeof(c->callee));
-	list_append(&e->calls, &c->le, c);
-	hash_insert(&e->by_sid, hash_u64(c->session_id), &c->le_sid, c);
-	return c;
-}
-
-static int media_start(struct call *c)
-{
-	struct call_engine *e = c->e;
-	int err = media_ports_get(e->ports, &c->sp[0]);
-	if (!err)
-		err = media_ports_get(e->ports, &c->sp[1]);
-	if (!err) {
-		c->mw = e->media[e->next_media++ % e->nmedia];
-		err = media_relay_create(c->mw, c->session_id, c->sp, NULL, e->mq);
-	}
-	if (err)
-		return err;
-	c->relay = true;
-	return 0;
-}
-
-/* A target per device rung (the seeds' call_targets). */
-static int target_add(struct call *c, const struct loc_binding *b)
-{
-	if (c->ntargets == CALL_MAX_TARGETS)
-		return -1;
-	struct call_target *t = &c->targets[c->ntargets];
-	memset(t, 0, sizeof(*t));
-	t->id = store_id_next();
-	snprintf(t->callee, sizeof(t->callee), "%s", c->callee);
-	char a[64];
-	snprintf(t->destination, sizeof(t->destination), "sip:%s@%s", c->callee, sa_str(&b->peer.addr, a, sizeof(a)));
-	t->start_ms = store_now_ms();
-	return (int)c->ntargets++;
-}
-
-static void ring(struct call *c, const struct dir_ext *callee)
-{
-	struct call_engine *e = c->e;
-	const struct list *bl = location_aor(e->d.loc, callee->user_id);
-	for (struct le *le = bl ? bl->head : NULL; le; le = le->next) {
-		const struct loc_binding *b = le->data;
-		struct leg *l = leg_alloc(c, false);
-		if (!l)
-			break;
-		l->target = target_add(c, b);
-		list_append(&c->forks, &l->le, l);
-		negotiate_offer_b(c, l);
-		int err = leg_invite(l, b);
-		if (err) {
-			log_warn("call %llu: INVITE to %s not sent: %s", (unsigned long long)c->session_id,
-				 b->contact, strerror(err));
-			list_unlink(&l->le);
-			target_end(c, l, "None", 503);
-			leg_free(l);
-		}
-	}
-}
-
-/* Who is called: an extension of the caller's tenant by the Request-URI's user. */
-static void route(struct call_engine *e, struct sip_msg *req)
-{
-	struct sip_stack *s = e->d.sip;
-	if (req->ruri.scheme_id != SIP_SCHEME_SIP && req->ruri.scheme_id != SIP_SCHEME_SIPS) {
-		sip_stack_reply_stateless(s, req, 416, NULL, NULL);
-		return;
-	}
-	/* One of our own INVITEs come back (a device registered with pbxd's own
-	 * address as its Contact): a loop, not a call. */
-	if (sip_tsx_branch_ours(sip_stack_tsx(s), &req->via.branch)) {
-		sip_stack_reply_stateless(s, req, 482, NULL, NULL);
-		return;
-	}
-	/* The caller's tenant is its From domain's (or the Request-URI's, for a
-	 * phone that writes pbxd's address in From). */
-	struct dir_tenant *t = directory_tenant_by_domain(e->d.dir, &req->from.uri.host);
-	if (!t)
-		t = directory_tenant_by_domain(e->d.dir, &req->ruri.host);
-	struct pl realm = t ? pl_cstr(t->domain) : req->from.uri.host;
-	/* Every request that reaches a user is authenticated: nothing is relayed
-	 * for an unknown source. */
-	struct dir_ext *caller = authn_request(e->d.authn, s, req, t, &realm, &req->from.uri.user, true);
-	if (!caller)
-		return;
-	if (e->closing) {
-		sip_stack_reply_stateless(s, req, 503, "Too Many Calls", "Retry-After: 5\r\n");
-		return;
-	}
-	if (!sip_msg_hdr(req, SIP_HDR_CONTACT)) {
-		sip_stack_reply_stateless(s, req, 400, "Missing Contact", NULL);
-		return;
-	}
-	struct call *c = call_alloc(e, caller, req);
-	if (!c) {
-		sip_stack_reply_stateless(s, req, 500, NULL, NULL);
-		return;
-	}
-	struct leg *a = leg_alloc(c, true);
-	if (!a) {
-		list_unlink(&c->le);
-		list_unlink(&c->le_sid);
-		free(c);
-		sip_stack_reply_stateless(s, req, 500, NULL, NULL);
-		return;
-	}
-	c->a = a;
-	bool no_addr = leg_uas_setup(a, req) != 0;
-	if (no_addr)
-		sip_stack_reply_stateless(s, req, 500, "No Local Address", NULL);
-	if (no_addr || sip_stack_stsx(s, req, &a->st)) {
-		/* No address of ours for the caller's transport (never on a listening
-		 * one), or answered already (503 at the transaction cap): no call. */
-		leg_free(a);
-		list_unlink(&c->le);
-		list_unlink(&c->le_sid);
-		free(c);
-		return;
-	}
-	sip_stsx_cancel_handler_set(a->st, on_caller_cancel, c);
-	char contact[128];
-	snprintf(contact, sizeof(contact), "<sip:%s;transport=%s>", a->sentby, sip_transport_name(a->peer.tp));
-	if (sip_dialog_uas_alloc(&a->dlg, req, sip_stsx_totag(a->st), contact)) {
-		call_end(c, NULL, "None", 400);
-		return;
-	}
-	call_dialog_add(e, a);
-
-	const char *why = NULL;
-	uint16_t code = negotiate_offer_a(c, req, &why);
-	if (!code)
-		code = session_timer_check(e, req, c->fail_hdrs, sizeof(c->fail_hdrs));
-	if (code) {
-		c->fail_why = why;
-		call_end(c, NULL, "None", code);
-		return;
-	}
-	session_timer_uas(a, req);
-	struct dir_ext *callee = directory_ext(t, &req->ruri.user);
-	if (!callee || !directory_usable(callee)) {
-		call_end(c, NULL, "None", 404);
-		return;
-	}
-	if (req->maxfwd == 1) {
-		/* Every hop counts, pbxd too (RFC 3261 §16.6 item 3): none left for the device. */
-		call_end(c, NULL, "None", 483);
-		return;
-	}
-	c->max_forwards = req->maxfwd > 0 ? req->maxfwd - 1 : 70;
-	c->callee_uid = callee->user_id;
-	snprintf(c->callee_name, sizeof(c->callee_name), "%s", callee->display_name);
-	unsigned busy = count_of(e, callee->user_id);
-	if ((callee->max_calls && busy >= callee->max_calls) || (busy && !callee->call_waiting)) {
-		call_end(c, NULL, "None", 486);
-		return;
-	}
-	if (t->max_calls > 0 && count_of(e, t->id) >= (uint64_t)t->max_calls) {
-		call_end(c, NULL, "None", 503);
-		return;
-	}
-	if (!location_aor_count(e->d.loc, callee->user_id)) {
-		call_end(c, NULL, "None", 480);
-		return;
-	}
-	counts_apply(c, +1);
-	c->counted = true;
-	int err = media_start(c);
-	if (err) {
-		log_warn("call %llu: no media ports: %s", (unsigned long long)c->session_id, strerror(err));
-		call_end(c, NULL, "None", 503);
-		return;
-	}
-	call_media_hint(c, 0, &a->neg, &a->peer);
-	char *ev = e->d.start ? cdr_start_json(c) : NULL;
-	if (ev) {
-		e->d.start(c->tenant_id, ev, e->d.arg);
-		mem_deref(ev);
-	}
-	ring(c, callee);
-	if (!c->forks.head) {
-		call_end(c, NULL, "None", 480);
-		return;
-	}
-	tmr_start(loop_timers(e->d.loop), &c->t_ring, e->ring_timeout_ms, on_ring_timeout, c);
-	log_info("call %llu %s -> %s ringing %u device(s)", (unsigned long long)c->session_id, c->caller, c->callee,
-		 (unsigned)c->ntargets);
 }
 
 /* --- requests in a dialog ----------------------------------------------------------- */
@@ -654,7 +428,7 @@ static bool on_request(struct sip_stack *s, struct sip_msg *req, void *arg)
 		sip_stack_reply_stateless(s, req, 481, NULL, NULL);
 		return true;
 	}
-	route(e, req);
+	call_route(e, req);
 	return true;
 }
 

@@ -1,0 +1,290 @@
+"""Where a call goes when the callee cannot take it (issue 13): each forwarding
+rule of an extension's settings, driven by real calls through pbxd and checked by
+who rings and by the CDR's call_targets. Rules are set through the REST API
+(POST /api/users/{id}/extension) as a tenant admin would.
+
+Features: FWD-* rows of shared/FEATURES.md (unconditional, busy, no answer, not
+reachable, exceptions, DND, loops and hops, tenants kept apart), CDR-22 (a target
+per device rung, in order)."""
+
+import time
+
+import pytest
+
+from conftest import Pbxd
+from test_calls import RTP_MAX, RTP_MIN, Pbx, Phones, session_id, wait_cdr
+
+
+@pytest.fixture(scope="module")
+def pbx(tmp_path_factory):
+    p = Pbxd(tmp_path_factory.mktemp("fwd"),
+             args=[f"--rtp-ports={RTP_MIN}-{RTP_MAX}", "--auth-max-failures=1000"]).start()
+    try:
+        yield Pbx(p)
+    finally:
+        p.assert_clean_exit()
+
+
+@pytest.fixture
+def phones(pbx):
+    ph = Phones(pbx)
+    try:
+        yield ph
+    finally:
+        ph.close()
+
+
+def rules(pbx, ext, **fwd):
+    """Sets extension ext's forwarding (a partial update of its settings)."""
+    body = {k: v for k, v in fwd.items() if k in ("dnd", "call_waiting", "max_simultaneous_calls")}
+    f = {k: v for k, v in fwd.items() if k not in body}
+    if f:
+        body["forwarding"] = f
+    return pbx.api.ok("POST", f"/users/{pbx.ids[ext]}/extension", body)
+
+
+def to(number):
+    return {"action": "number", "number": number}
+
+
+def answered_by(call, inc, phones):
+    inc.answer()
+    ok = call.wait_final()
+    assert ok is not None and ok.code == 200, phones.dump()
+    assert inc.wait_ack() is not None, phones.dump()
+    return ok
+
+
+def targets(pbx, sid):
+    cdr = wait_cdr(pbx, session_id=sid)
+    return cdr, [t["callee"] for t in cdr["call_targets"]]
+
+
+def test_unconditional_always(pbx, phones):
+    """FWD: always forwarded: 102 never rings, 103 does and answers."""
+    x, y, z = pbx.new_ext(), pbx.new_ext(), pbx.new_ext()
+    a, b, c = phones.ua(x), phones.ua(y), phones.ua(z)
+    rules(pbx, y, unconditional={"mode": "always", "destination": to(z)})
+    call = a.invite(y)
+    inc = c.wait_invite()
+    assert inc is not None, phones.dump()
+    assert b.wait_invite(timeout=0.3) is None
+    sid = session_id(inc.req)
+    answered_by(call, inc, phones)
+    assert call.bye().code == 200
+    cdr, who = targets(pbx, sid)
+    assert cdr["callee"] == y and who == [z], cdr
+
+
+def test_busy_forwards(pbx, phones):
+    """FWD: 102's phone answers busy (486): the call goes to 103."""
+    x, y, z = pbx.new_ext(), pbx.new_ext(), pbx.new_ext()
+    a, b, c = phones.ua(x), phones.ua(y), phones.ua(z)
+    rules(pbx, y, busy=to(z))
+    call = a.invite(y)
+    inc = b.wait_invite()
+    inc.reject(486)
+    inc2 = c.wait_invite()
+    assert inc2 is not None, phones.dump()
+    sid = session_id(inc2.req)
+    assert session_id(inc.req) == sid
+    answered_by(call, inc2, phones)
+    assert call.bye().code == 200
+    cdr, who = targets(pbx, sid)
+    assert who == [y, z], cdr
+    assert cdr["call_targets"][0]["status_code"] == 486, cdr
+
+
+def test_busy_by_limit_forwards(pbx, phones):
+    """FWD: 102 at its max simultaneous calls (1) is busy without ringing: 103."""
+    x, y, z, w = (pbx.new_ext() for _ in range(4))
+    a, b, c, d = phones.ua(x), phones.ua(y), phones.ua(z), phones.ua(w)
+    rules(pbx, y, busy=to(z), max_simultaneous_calls=1)
+    first = d.invite(y)
+    inc = b.wait_invite()
+    answered_by(first, inc, phones)
+    call = a.invite(y)
+    inc2 = c.wait_invite()
+    assert inc2 is not None, phones.dump()
+    assert b.wait_invite(timeout=0.3) is None
+    answered_by(call, inc2, phones)
+    assert call.bye().code == 200
+    assert first.bye().code == 200
+
+
+def test_no_answer_forwards_after_ring_time(pbx, phones):
+    """FWD: 102 rings ring_time (5 s), is cancelled, and 103 rings."""
+    x, y, z = pbx.new_ext(), pbx.new_ext(), pbx.new_ext()
+    a, b, c = phones.ua(x), phones.ua(y), phones.ua(z)
+    rules(pbx, y, no_answer={"action": "number", "number": z, "ring_time": 5})
+    t0 = time.monotonic()
+    call = a.invite(y)
+    inc = b.wait_invite()
+    inc.ringing()
+    inc2 = c.wait_invite(timeout=8)
+    assert inc2 is not None, phones.dump()
+    assert 4.5 <= time.monotonic() - t0 <= 7, time.monotonic() - t0
+    assert inc.wait_cancel(timeout=2) is not None, phones.dump()
+    sid = session_id(inc2.req)
+    answered_by(call, inc2, phones)
+    assert call.bye().code == 200
+    cdr, who = targets(pbx, sid)
+    assert who == [y, z], cdr
+    assert cdr["call_targets"][0]["answered_time"] == "0" and cdr["call_targets"][1]["answered_time"] != "0"
+
+
+def test_not_reachable_forwards(pbx, phones):
+    """FWD: nothing registered for 102: 103 rings at once."""
+    x, y, z = pbx.new_ext(), pbx.new_ext(), pbx.new_ext()
+    a, c = phones.ua(x), phones.ua(z)
+    rules(pbx, y, not_reachable=to(z))
+    call = a.invite(y)
+    inc = c.wait_invite()
+    assert inc is not None, phones.dump()
+    answered_by(call, inc, phones)
+    assert call.bye().code == 200
+
+
+def test_not_reachable_when_every_device_fails(pbx, phones):
+    """FWD: the device answers 480 (not busy): not reachable, so 103."""
+    x, y, z = pbx.new_ext(), pbx.new_ext(), pbx.new_ext()
+    a, b, c = phones.ua(x), phones.ua(y), phones.ua(z)
+    rules(pbx, y, not_reachable=to(z), busy={"action": "hangup"})
+    call = a.invite(y)
+    b.wait_invite().reject(480)
+    inc = c.wait_invite()
+    assert inc is not None, phones.dump()
+    answered_by(call, inc, phones)
+    assert call.bye().code == 200
+
+
+def test_exception_by_caller(pbx, phones):
+    """FWD: an exception for caller 101 sends its calls elsewhere; another caller
+    rings 102 as usual."""
+    x, y, z, w = (pbx.new_ext() for _ in range(4))
+    a, b, c, d = phones.ua(x), phones.ua(y), phones.ua(z), phones.ua(w)
+    rules(pbx, y, exceptions=[{"caller_id": x, "destination": to(z)}])
+    call = a.invite(y)
+    inc = c.wait_invite()
+    assert inc is not None and b.wait_invite(timeout=0.3) is None, phones.dump()
+    answered_by(call, inc, phones)
+    assert call.bye().code == 200
+    call2 = d.invite(y)
+    inc2 = b.wait_invite()
+    assert inc2 is not None, phones.dump()
+    answered_by(call2, inc2, phones)
+    assert call2.bye().code == 200
+
+
+def test_exception_number_is_never_forwarded(pbx, phones):
+    """FWD: a caller in exception_numbers rings 102 despite an unconditional forward."""
+    x, y, z = pbx.new_ext(), pbx.new_ext(), pbx.new_ext()
+    a, b, c = phones.ua(x), phones.ua(y), phones.ua(z)
+    rules(pbx, y, unconditional={"mode": "always", "destination": to(z)}, exception_numbers=[x])
+    call = a.invite(y)
+    inc = b.wait_invite()
+    assert inc is not None and c.wait_invite(timeout=0.3) is None, phones.dump()
+    answered_by(call, inc, phones)
+    assert call.bye().code == 200
+
+
+def test_unconditional_overrides_conditional(pbx, phones):
+    """FWD: with both an unconditional and a busy forward, the unconditional applies."""
+    x, y, z, w = (pbx.new_ext() for _ in range(4))
+    a, b, c, d = phones.ua(x), phones.ua(y), phones.ua(z), phones.ua(w)
+    rules(pbx, y, unconditional={"mode": "always", "destination": to(z)}, busy=to(w), dnd=True)
+    call = a.invite(y)
+    inc = c.wait_invite()
+    assert inc is not None and d.wait_invite(timeout=0.3) is None, phones.dump()
+    answered_by(call, inc, phones)
+    assert call.bye().code == 200
+
+
+def test_dnd_busy_or_forwarded(pbx, phones):
+    """DND: the callee does not ring; the caller gets busy (its busy destination
+    hangs up), or the busy destination when it forwards."""
+    x, y, z = pbx.new_ext(), pbx.new_ext(), pbx.new_ext()
+    a, b, c = phones.ua(x), phones.ua(y), phones.ua(z)
+    rules(pbx, y, dnd=True, busy={"action": "hangup"})
+    f = a.invite(y).wait_final()
+    assert f is not None and f.code == 486, phones.dump()
+    assert b.wait_invite(timeout=0.3) is None
+    rules(pbx, y, busy=to(z))
+    call = a.invite(y)
+    inc = c.wait_invite()
+    assert inc is not None and b.wait_invite(timeout=0.3) is None, phones.dump()
+    answered_by(call, inc, phones)
+    assert call.bye().code == 200
+    rules(pbx, y, dnd=False)
+    call = a.invite(y)
+    assert b.wait_invite() is not None, phones.dump()
+    call.cancel()
+
+
+def test_ring_anyway_when_busy(pbx, phones):
+    """FWD: busy with action ring: the device rings even at its limit."""
+    x, y, w = pbx.new_ext(), pbx.new_ext(), pbx.new_ext()
+    a, b, d = phones.ua(x), phones.ua(y), phones.ua(w)
+    rules(pbx, y, busy={"action": "ring"}, call_waiting=False)
+    first = d.invite(y)
+    answered_by(first, b.wait_invite(), phones)
+    call = a.invite(y)
+    inc = b.wait_invite()
+    assert inc is not None, phones.dump()
+    call.cancel()
+    assert first.bye().code == 200
+
+
+def test_voicemail_destination_until_voicemail_exists(pbx, phones):
+    """FWD: voicemail as the destination (no voicemail yet): a clear final answer
+    with a reason, never a hang."""
+    x, y = pbx.new_ext(), pbx.new_ext()
+    a = phones.ua(x)
+    rules(pbx, y, not_reachable={"action": "voicemail"})
+    f = a.invite(y).wait_final()
+    assert f is not None and f.code == 480 and "voicemail" in f.start.lower(), f
+
+
+def test_forwarding_loop_is_stopped(pbx, phones):
+    """FWD: 102 -> 103 -> 102 unconditionally: the loop is found and the caller
+    gets a final answer; nobody rings."""
+    x, y, z = pbx.new_ext(), pbx.new_ext(), pbx.new_ext()
+    a, b, c = phones.ua(x), phones.ua(y), phones.ua(z)
+    rules(pbx, y, unconditional={"mode": "always", "destination": to(z)})
+    rules(pbx, z, unconditional={"mode": "always", "destination": to(y)})
+    f = a.invite(y).wait_final()
+    assert f is not None and f.code == 482, phones.dump()
+    assert b.wait_invite(timeout=0.3) is None and c.wait_invite(timeout=0.1) is None
+
+
+def test_hop_limit(pbx, phones):
+    """FWD: a chain of forwards longer than the hop limit (5) ends with 483."""
+    exts = [pbx.new_ext() for _ in range(7)]
+    a = phones.ua(pbx.new_ext())
+    for e1, e2 in zip(exts, exts[1:]):
+        rules(pbx, e1, unconditional={"mode": "always", "destination": to(e2)})
+    last = phones.ua(exts[-1])
+    f = a.invite(exts[0]).wait_final()
+    assert f is not None and f.code == 483, phones.dump()
+    assert last.wait_invite(timeout=0.3) is None
+
+
+def test_destination_in_another_tenant_is_not_reached(pbx, phones):
+    """FWD, TEN-04: a forward to a number that exists only in another tenant
+    never reaches that tenant: 404."""
+    other = "fwd-other.example"
+    pbx.p.sysadmin().ok("POST", "/tenants", {"name": "FwdOther", "domain": other,
+                                             "admin": {"username": "fadmin", "password": "Fwd-Admin-1",
+                                                       "email": "f@example.com"}})
+    oapi = pbx.p.api("fadmin", "Fwd-Admin-1", domain=other)
+    oapi.create_user("888", "sip-Other-888", domain=other)
+    from callua import CallUA
+    ob = CallUA(pbx.p.udp_port, "888", "sip-Other-888", domain=other)
+    phones.uas.append(ob)
+    assert ob.register().code == 200
+    x, y = pbx.new_ext(), pbx.new_ext()
+    a = phones.ua(x)
+    rules(pbx, y, unconditional={"mode": "always", "destination": to("888")})
+    f = a.invite(y).wait_final()
+    assert f is not None and f.code == 404, phones.dump()
+    assert ob.wait_invite(timeout=0.5) is None
