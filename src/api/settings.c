@@ -149,40 +149,6 @@ static void merge(json_t *dst, const json_t *src)
 	}
 }
 
-/* A patch merges into the stored settings as merge() does, but a field that
- * depends on a discriminator the patch sets goes with the old value of that
- * discriminator: a destination switched to {"action": "ring"} loses its old
- * number, so that a later {"action": "number"} without one is refused instead of
- * taking the stale one. */
-static const struct {
-	const char *key;
-	const char *const dependents[3];
-} discriminators[] = {
-	{ "action", { "number", "mailbox", NULL } },
-	{ "mode", { "destination", "schedules", NULL } },
-};
-
-static void merge_patch(json_t *dst, const json_t *src)
-{
-	for (size_t i = 0; i < sizeof(discriminators) / sizeof(discriminators[0]); i++) {
-		if (!json_object_get(src, discriminators[i].key))
-			continue;
-		for (const char *const *d = discriminators[i].dependents; *d; d++) {
-			if (!json_object_get(src, *d))
-				json_object_del(dst, *d);
-		}
-	}
-	const char *k;
-	json_t *v;
-	json_object_foreach((json_t *)src, k, v) {
-		json_t *d = json_object_get(dst, k);
-		if (json_is_object(d) && json_is_object(v))
-			merge_patch(d, v);
-		else
-			json_object_set_new(dst, k, json_deep_copy(v));
-	}
-}
-
 json_t *api_settings_load(const struct store_user *u)
 {
 	json_t *o = json_loads(defaults_json, 0, NULL);
@@ -264,7 +230,7 @@ int api_settings_apply(struct store_user *u, const json_t *patch, bool admin, st
 		}
 	}
 	json_t *cur = api_settings_load(u);
-	merge_patch(cur, patch);
+	pbx_settings_merge(cur, patch);
 	/* The merged whole must be complete and valid (e.g. a new exception item). */
 	int e = api_validate(&api_s_settings, cur, true, rs);
 	if (!e)

@@ -11,6 +11,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <jansson.h>
+
 #include "core/hash.h"
 #include "core/log.h"
 #include "core/mem.h"
@@ -313,15 +315,86 @@ struct refresh {
 	struct pbx *p;
 	uint64_t tenant_id, user_id; /* user_id 0: the tenant */
 	struct sync_call *waiter;    /* the API request waiting for it, or NULL */
+	json_t *patch;               /* a change of the user's settings to write first, or NULL */
 	struct store_tenant t;
 	struct store_user u;
 };
+
+/* Objects merge key by key, other values replace; a discriminator the patch sets
+ * takes the fields that depend on it along (docs/api.md, "Extension settings"). */
+static const struct {
+	const char *key;
+	const char *const dependents[3];
+} discriminators[] = {
+	{ "action", { "number", "mailbox", NULL } },
+	{ "mode", { "destination", "schedules", NULL } },
+};
+
+void pbx_settings_merge(json_t *dst, const json_t *patch)
+{
+	for (size_t i = 0; i < sizeof(discriminators) / sizeof(discriminators[0]); i++) {
+		if (!json_object_get(patch, discriminators[i].key))
+			continue;
+		for (const char *const *d = discriminators[i].dependents; *d; d++) {
+			if (!json_object_get(patch, *d))
+				json_object_del(dst, *d);
+		}
+	}
+	const char *k;
+	json_t *v;
+	json_object_foreach((json_t *)patch, k, v) {
+		json_t *d = json_object_get(dst, k);
+		if (json_is_object(d) && json_is_object(v))
+			pbx_settings_merge(d, v);
+		else
+			json_object_set_new(dst, k, json_deep_copy(v));
+	}
+}
+
+/* The user's settings with the patch merged, written if nobody wrote the row
+ * meanwhile (a race with the API is redone on the fresh row). */
+static int settings_write(struct store *st, struct refresh *r)
+{
+	for (int tries = 0; tries < 5; tries++) {
+		int e = store_user_get(st, r->tenant_id, r->user_id, &r->u);
+		if (e)
+			return e;
+		json_t *cur = r->u.settings ? json_loads(r->u.settings, 0, NULL) : NULL;
+		if (!json_is_object(cur)) {
+			json_decref(cur);
+			cur = json_object();
+		}
+		pbx_settings_merge(cur, r->patch);
+		char *txt = json_dumps(cur, JSON_COMPACT);
+		json_decref(cur);
+		if (!txt)
+			return ENOMEM;
+		mem_deref(r->u.settings);
+		r->u.settings = mem_strndup(txt, strlen(txt));
+		free(txt);
+		e = r->u.settings ? store_user_update(st, &r->u, 0) : ENOMEM;
+		if (e != ESTALE)
+			return e;
+		store_user_reset(&r->u);
+	}
+	return ESTALE;
+}
 
 static int refresh_run(struct store *st, void *arg)
 {
 	struct refresh *r = arg;
 	if (!r->user_id)
 		return store_tenant_get(st, r->tenant_id, &r->t);
+	if (r->patch) {
+		int e = settings_write(st, r);
+		if (e) {
+			log_error("pbx: settings of user %llu not changed: %s", (unsigned long long)r->user_id,
+				  strerror(e));
+			store_user_reset(&r->u);
+		} else {
+			return 0; /* r->u is the row as written */
+		}
+	}
 	return store_user_get(st, r->tenant_id, r->user_id, &r->u);
 }
 
@@ -347,25 +420,49 @@ static void refresh_done(int err, void *arg)
 		log_error("pbx: cannot re-read %s %llu: %s", r->user_id ? "user" : "tenant",
 			  (unsigned long long)(r->user_id ? r->user_id : r->tenant_id), strerror(err));
 	sync_complete(r->waiter, err == ENOENT ? 0 : err);
+	json_decref(r->patch);
 	free(r);
 }
 
-static void refresh_start(struct pbx *p, uint64_t tenant_id, uint64_t user_id, struct sync_call *waiter)
+static int refresh_submit(struct pbx *p, uint64_t tenant_id, uint64_t user_id, struct sync_call *waiter,
+			  json_t *patch)
 {
 	struct refresh *r = calloc(1, sizeof(*r));
 	if (!r) {
 		sync_complete(waiter, ENOMEM);
-		return;
+		json_decref(patch);
+		return ENOMEM;
 	}
 	r->p = p;
 	r->tenant_id = tenant_id;
 	r->user_id = user_id;
 	r->waiter = waiter;
+	r->patch = patch;
 	int err = store_worker_submit(p->worker, refresh_run, refresh_done, r, p->mq);
 	if (err) {
 		sync_complete(waiter, err);
+		json_decref(patch);
 		free(r);
 	}
+	return err;
+}
+
+static void refresh_start(struct pbx *p, uint64_t tenant_id, uint64_t user_id, struct sync_call *waiter)
+{
+	refresh_submit(p, tenant_id, user_id, waiter, NULL);
+}
+
+/* A feature code dialled by a user (the call engine): the change is written
+ * through the worker, then applied to the directory like any the API makes. */
+static int on_settings_patch(uint64_t tenant_id, uint64_t user_id, const char *patch, void *arg)
+{
+	struct pbx *p = arg;
+	json_t *j = json_loads(patch, 0, NULL);
+	if (!json_is_object(j)) {
+		json_decref(j);
+		return EINVAL;
+	}
+	return refresh_submit(p, tenant_id, user_id, NULL, j);
 }
 
 struct notice {
@@ -732,7 +829,8 @@ int pbx_alloc(struct pbx **pp, struct loop *loop, struct sip_stack *sip, const s
 		tmr_start(loop_timers(loop), &p->housekeep_tmr, HOUSEKEEP_MS, on_housekeep, p);
 	if (!err) {
 		const struct call_deps cd = { .loop = loop, .sip = sip, .conf = conf, .dir = p->dir, .loc = p->loc,
-					      .authn = &p->authn, .cdr = on_cdr, .start = on_call_start, .arg = p };
+					      .authn = &p->authn, .cdr = on_cdr, .start = on_call_start,
+					      .settings_patch = on_settings_patch, .arg = p };
 		err = call_engine_alloc(&p->calls, &cd);
 	}
 	if (err) {

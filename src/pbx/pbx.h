@@ -34,6 +34,14 @@ void pbx_free(struct pbx *p);
 
 /* --- any thread ------------------------------------------------------------------- */
 
+/* Merges a partial update into an extension's settings (both JSON objects):
+ * objects merge key by key, other values replace, and a patch that sets a
+ * destination's "action" drops its old "number" and "mailbox", one that sets a
+ * "mode" the old "destination" and "schedules" unless it gives them again.
+ * Pure; the API and the feature codes both change settings this way. */
+struct json_t;
+void pbx_settings_merge(struct json_t *dst, const struct json_t *patch);
+
 /* The API wrote a tenant's or a user's row (created, changed or deleted it): the
  * PBX re-reads it through the storage worker. With wait, returns once the PBX has
  * applied what the store holds (a few seconds at most), so that when the API

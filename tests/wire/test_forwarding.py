@@ -288,3 +288,65 @@ def test_destination_in_another_tenant_is_not_reached(pbx, phones):
     f = a.invite(y).wait_final()
     assert f is not None and f.code == 404, phones.dump()
     assert ob.wait_invite(timeout=0.5) is None
+
+
+def settings_of(pbx, ext):
+    return pbx.api.ok("GET", f"/users/{pbx.ids[ext]}/extension")
+
+
+def wait_setting(pbx, ext, pred, timeout=3.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        s = settings_of(pbx, ext)
+        if pred(s) or time.monotonic() > deadline:
+            return s
+        time.sleep(0.05)
+
+
+def dial_code(ua, code):
+    f = ua.invite(code).wait_final()
+    assert f is not None, ua.dump()
+    return f
+
+
+def test_feature_codes_dnd(pbx, phones):
+    """CALL-14: *78 turns DND on (the answer says so, the setting is stored and
+    calls stop ringing), *79 turns it off."""
+    x, y = pbx.new_ext(), pbx.new_ext()
+    a, b = phones.ua(x), phones.ua(y)
+    f = dial_code(b, "*78")
+    assert f.code == 480 and "dnd on" in f.start.lower(), f
+    assert wait_setting(pbx, y, lambda s: s["dnd"])["dnd"] is True
+    f = a.invite(y).wait_final()
+    assert f is not None and f.code == 486, phones.dump()
+    assert b.wait_invite(timeout=0.3) is None
+    f = dial_code(b, "*79")
+    assert f.code == 480 and "dnd off" in f.start.lower(), f
+    assert wait_setting(pbx, y, lambda s: not s["dnd"])["dnd"] is False
+    call = a.invite(y)
+    assert b.wait_invite() is not None, phones.dump()
+    call.cancel()
+
+
+def test_feature_codes_forwarding(pbx, phones):
+    """*72 with a number forwards every call there (stored as the unconditional
+    forward), *73 turns it off; a number that is no extension is refused."""
+    x, y, z = pbx.new_ext(), pbx.new_ext(), pbx.new_ext()
+    a, b, c = phones.ua(x), phones.ua(y), phones.ua(z)
+    f = dial_code(b, f"*72{z}")
+    assert f.code == 480 and "forwarding on" in f.start.lower(), f
+    s = wait_setting(pbx, y, lambda s: s["forwarding"]["unconditional"]["mode"] == "always")
+    un = s["forwarding"]["unconditional"]
+    assert un["mode"] == "always" and un["destination"] == {"action": "number", "number": z}, un
+    call = a.invite(y)
+    inc = c.wait_invite()
+    assert inc is not None and b.wait_invite(timeout=0.3) is None, phones.dump()
+    call.cancel()
+    f = dial_code(b, "*73")
+    assert f.code == 480 and "forwarding off" in f.start.lower(), f
+    wait_setting(pbx, y, lambda s: s["forwarding"]["unconditional"]["mode"] == "off")
+    call = a.invite(y)
+    assert b.wait_invite() is not None, phones.dump()
+    call.cancel()
+    assert dial_code(b, "*7299999").code == 404
+    assert dial_code(b, "*00").code == 404

@@ -50,6 +50,9 @@ struct call_deps {
 	struct authn *authn;
 	call_cdr_h *cdr;
 	call_start_h *start;
+	/* Writes a partial update of a user's settings (a feature code): JSON text
+	 * merged as the API merges it, applied asynchronously. 0 or errno. */
+	int (*settings_patch)(uint64_t tenant_id, uint64_t user_id, const char *patch, void *arg);
 	void *arg;
 };
 

@@ -269,6 +269,14 @@ void forward_on(const struct dir_ext *x, enum fwd_cond cond, struct fwd_dest *d)
 /* Seconds to ring before the no-answer destination; 0: until the call's time-out. */
 uint32_t forward_ring_time(const struct dir_ext *x);
 
+/* fac.c: feature access codes dialled by a user for their own extension. */
+bool fac_is_code(const struct pl *dialled);
+/* Applies the code (through the settings hook); the final answer for the caller
+ * and *why its reason phrase: 480 with what was done, 404 for an unknown code or
+ * destination, 500 when the change could not be queued. */
+uint16_t fac_apply(const struct call_engine *e, const struct dir_ext *x, const struct pl *dialled,
+		   const char **why);
+
 /* cdr.c */
 struct store_cdr *cdr_build(const struct call *c);
 /* The call_start event's JSON (mem string), or NULL. */

@@ -347,6 +347,13 @@ void call_route(struct call_engine *e, struct sip_msg *req)
 	call_dialog_add(e, a);
 
 	const char *why = NULL;
+	if (fac_is_code(&req->ruri.user)) {
+		uint16_t code = fac_apply(e, caller, &req->ruri.user, &why);
+		log_info("call %llu: %s dialled %s: %s", (unsigned long long)c->session_id, c->caller, c->callee, why);
+		c->fail_why = why;
+		call_end(c, NULL, "None", code);
+		return;
+	}
 	uint16_t code = negotiate_offer_a(c, req, &why);
 	if (!code)
 		code = session_timer_check(e, req, c->fail_hdrs, sizeof(c->fail_hdrs));
