@@ -13,6 +13,7 @@ gcc
 clang
 libclang-rt-14-dev
 libcmocka-dev
+tzdata
 libssl-dev
 libsqlite3-dev
 libjansson-dev
@@ -26,6 +27,7 @@ sipvicious
 python3-pytest
 python3-requests
 iproute2
+iptables
 util-linux
 curl
 ca-certificates

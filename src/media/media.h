@@ -128,6 +128,12 @@ struct media_relay_report {
  * A zero sa (len 0) means none: that side's packets are dropped until it sends. */
 struct media_hint {
 	struct sa rtp, rtcp; /* rtcp unset but rtp set: rtp's port + 1 */
+	/* The side renegotiated from this address (its signalling source): a new
+	 * media source at this IP takes the latch at its first packet instead of
+	 * after MEDIA_LATCH_SWITCH, so a phone behind NAT that moves its media (a
+	 * re-INVITE naming a private address we do not use) loses nothing. len 0:
+	 * none. */
+	struct sa move_from;
 };
 
 struct media_worker;

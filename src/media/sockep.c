@@ -23,6 +23,14 @@ bool media_latch_input(struct media_latch *l, const struct sa *src, bool *relatc
 		l->cand_n = 0;
 		return true;
 	}
+	if (l->move_from.len && sa_eq_addr(&l->move_from, src)) {
+		/* The side said it moves, from where its signalling comes from. */
+		l->addr = *src;
+		l->cand_n = 0;
+		l->move_from.len = 0;
+		*relatched = true;
+		return true;
+	}
 	if (l->cand_n && sa_eq(&l->cand, src)) {
 		l->cand_n++;
 	} else {
@@ -93,6 +101,8 @@ void media_sockep_init(struct media_sockep *s, const struct media_sockpair *sp,
 
 void media_sockep_hint(struct media_sockep *s, const struct media_hint *hint)
 {
+	for (int c = 0; hint && c < MEDIA_COMP_COUNT; c++)
+		s->sock[c].latch.move_from = hint->move_from;
 	if (hint && hint->rtp.len) {
 		/* A new destination (another fork answered, a re-INVITE moved the
 		 * media): what was latched belonged to the old one. */

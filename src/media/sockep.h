@@ -30,6 +30,7 @@ struct media_latch {
 	struct sa cand; /* a new source seen cand_n times in a row */
 	unsigned cand_n;
 	struct sa hint; /* from SDP, used until set; len 0: none */
+	struct sa move_from; /* a new source at this IP relatches at once (once); len 0: none */
 };
 
 struct media_sockep;
@@ -63,8 +64,8 @@ struct media_sockep {
 void media_sockep_init(struct media_sockep *s, const struct media_sockpair *sp,
 		       const struct media_hint *hint, struct media_batch *batch);
 /* A new SDP destination for the side. With an address, it replaces the hint and
- * forgets the latch (the media moved); an empty hint (len 0) changes nothing:
- * an address we will not send to (see media_relay_hint) leaves the latch be. */
+ * forgets the latch (the media moved); without one (an address we will not send
+ * to, see media_relay_hint) the latch stays, and only move_from is taken. */
 void media_sockep_hint(struct media_sockep *s, const struct media_hint *hint);
 /* Loop handler for a media_sock's fd: one recvmmsg batch, latched, then handed
  * to the peer endpoint. */

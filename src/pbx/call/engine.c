@@ -163,8 +163,10 @@ void call_media_hint(struct call *c, int side, const struct sdp_neg *neg, const 
 		}
 		break; /* one relayed stream per call for now: the first */
 	}
-	if (h.rtp.len)
-		media_relay_hint(c->mw, c->session_id, side, &h);
+	/* Whatever the SDP says, new media from where the side's signalling comes
+	 * from is its own (a NATed phone that moved its media). */
+	h.move_from = sig->addr;
+	media_relay_hint(c->mw, c->session_id, side, &h);
 	/* DTMF the side sends (RFC 4733) is relayed as it came, and told to us. */
 	for (unsigned i = 0; i < neg->nstreams; i++) {
 		const struct sdp_stream *st = &neg->streams[i];

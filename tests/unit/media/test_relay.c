@@ -52,6 +52,17 @@ static void test_latch_rule(void **state)
 	assert_true(moved);
 	assert_true(sa_eq(&l.addr, &c));
 	assert_false(media_latch_input(&l, &a, &moved));
+	/* The side renegotiated from 192.0.2.2's signalling: its new port there takes
+	 * the latch at the first packet, once; a stranger still needs the count. */
+	sa_set(&l.move_from, "192.0.2.2", 5060);
+	assert_false(media_latch_input(&l, &a, &moved));
+	struct sa b2;
+	sa_set(&b2, "192.0.2.2", 5002);
+	assert_true(media_latch_input(&l, &b2, &moved));
+	assert_true(moved);
+	assert_true(sa_eq(&l.addr, &b2));
+	assert_int_equal(l.move_from.len, 0);
+	assert_false(media_latch_input(&l, &b, &moved));
 }
 
 /* ---- relay through the worker ---- */
