@@ -30,7 +30,7 @@ JOBS=${FUZZ_JOBS:-$((NCPU < 3 ? NCPU : 3))}
 
 # The targets fuzz/meson.build defines; fuzz_api_json only where src/api
 # provides api_request_fuzz().
-ALL_TARGETS="fuzz_sip_msg fuzz_sip_uri fuzz_sip_frame fuzz_sip_auth fuzz_pbx_register fuzz_sdp"
+ALL_TARGETS="fuzz_sip_msg fuzz_sip_uri fuzz_sip_frame fuzz_sip_auth fuzz_pbx_register fuzz_sdp fuzz_tzif"
 if grep -qs 'api_request_fuzz' "$REPO/src/api/api.h"; then
 	ALL_TARGETS="$ALL_TARGETS fuzz_api_json"
 fi
@@ -255,6 +255,12 @@ cat "$WORK/sip.dict" - >"$WORK/reg.dict" <<'EOF'
 "1.0"
 EOF
 
+# fuzz_tzif: a few of tzdata's TZif files (fat or slim, half-hour DST, negative DST and
+# transition times) and POSIX TZ strings (the target reads TZ strings when the input is not TZif).
+mkdir -p "$S/tzif"
+for z in UTC Europe/Paris America/New_York Asia/Kolkata Australia/Lord_Howe America/Nuuk Europe/Dublin; do [ -f "/usr/share/zoneinfo/$z" ] && cp "/usr/share/zoneinfo/$z" "$S/tzif/${z//\//-}"; done
+for v in 'CET-1CEST,M3.5.0,M10.5.0/3' '<+1030>-10:30<+11>-11,M10.1.0,M4.1.0' 'EST5EDT,0/0,J365/25' '<-02>2<-01>,M3.5.0/-1,M10.5.0/0'; do printf '%s' "$v" >"$S/tzif/posix-$RANDOM$RANDOM"; done
+
 # ---------------------------------------------------------------- run
 seeds_of() {
 	case $1 in
@@ -264,6 +270,7 @@ seeds_of() {
 	fuzz_api_json) echo "$S/api" ;;
 	fuzz_pbx_register) echo "$S/reg" ;;
 	fuzz_sdp) echo "$S/sdp" ;;
+	fuzz_tzif) echo "$S/tzif" ;;
 	esac
 }
 
