@@ -20,6 +20,7 @@ struct dir_tenant {
 	uint64_t id;
 	char domain[STORE_DOMAIN_SZ]; /* lower case */
 	char name[STORE_NAME_SZ];
+	char tz[64];                  /* time zone (tz database name); "" for UTC */
 	bool enabled;
 	int64_t max_calls;
 	struct list exts; /* struct dir_ext */

@@ -350,3 +350,44 @@ def test_feature_codes_forwarding(pbx, phones):
     call.cancel()
     assert dial_code(b, "*7299999").code == 404
     assert dial_code(b, "*00").code == 404
+
+
+DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+
+def days_now(inside):
+    """Weekdays that hold now (UTC, the tenant's zone by default) whatever the
+    minute the test runs at: today and tomorrow; or every other day."""
+    import datetime
+    today = datetime.datetime.now(datetime.timezone.utc).weekday()
+    near = {DAYS[today], DAYS[(today + 1) % 7]}
+    return sorted(near) if inside else [d for d in DAYS if d not in near]
+
+
+@pytest.mark.parametrize("inside", [True, False], ids=["in-schedule", "out-of-schedule"])
+def test_unconditional_on_schedule(pbx, phones, inside):
+    """FWD: unconditional forwarding by schedule applies within its days and
+    hours (in the tenant's zone) and not outside them."""
+    x, y, z = pbx.new_ext(), pbx.new_ext(), pbx.new_ext()
+    a, b, c = phones.ua(x), phones.ua(y), phones.ua(z)
+    rules(pbx, y, unconditional={"mode": "schedule", "destination": to(z),
+                                 "schedules": [{"days": days_now(inside), "start": "00:00", "end": "23:59"}]})
+    call = a.invite(y)
+    rang, silent = (c, b) if inside else (b, c)
+    inc = rang.wait_invite()
+    assert inc is not None and silent.wait_invite(timeout=0.3) is None, phones.dump()
+    call.cancel()
+
+
+@pytest.mark.parametrize("inside", [True, False], ids=["in-window", "out-of-window"])
+def test_exception_with_time_window(pbx, phones, inside):
+    """FWD: an exception rule with days and hours applies only within them."""
+    x, y, z = pbx.new_ext(), pbx.new_ext(), pbx.new_ext()
+    a, b, c = phones.ua(x), phones.ua(y), phones.ua(z)
+    rules(pbx, y, exceptions=[{"caller_id": x, "days": days_now(inside), "start": "00:00", "end": "23:59",
+                               "destination": to(z)}])
+    call = a.invite(y)
+    rang, silent = (c, b) if inside else (b, c)
+    inc = rang.wait_invite()
+    assert inc is not None and silent.wait_invite(timeout=0.3) is None, phones.dump()
+    call.cancel()

@@ -138,6 +138,7 @@ struct call_engine {
 	struct hash dialogs;      /* legs by Call-ID */
 	struct hash busy;         /* struct call_count by user and tenant id */
 	uint64_t rnd;
+	struct tz_cache *tzc;     /* tenants' time zones, for the rules' schedules */
 	bool closing;
 };
 

@@ -8,6 +8,7 @@
 
 #include "core/log.h"
 #include "core/mem.h"
+#include "core/tz.h"
 #include "pbx/call/call_int.h"
 #include "sip/print.h"
 
@@ -483,6 +484,8 @@ int call_engine_alloc(struct call_engine **cp, const struct call_deps *d)
 	if (!err)
 		err = mqueue_alloc(&e->mq, d->loop, on_media, e);
 	if (!err)
+		err = tz_cache_alloc(&e->tzc, NULL);
+	if (!err)
 		err = rtp_setup(e, d->conf);
 	if (!err) {
 		const struct sip_listener l = {
@@ -524,6 +527,7 @@ void call_engine_free(struct call_engine *e)
 			free(cc);
 		}
 	}
+	mem_deref(e->tzc);
 	hash_close(&e->by_sid);
 	hash_close(&e->dialogs);
 	hash_close(&e->busy);

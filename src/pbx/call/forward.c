@@ -40,13 +40,14 @@ bool forward_exempt(const struct dir_ext *x, const char *caller)
 	return false;
 }
 
-/* A rule's time window: none given means always; days, start and end need the
- * schedule evaluation (office hours), and until then such a rule does not apply. */
+/* A rule's time window (days, start, end; none given: always), evaluated by
+ * whoever knows the tenant's clock. */
 static bool window_open(const json_t *rule, const struct fwd_ctx *ctx)
 {
 	const json_t *days = json_object_get(rule, "days");
 	const char *start = json_string_value(json_object_get(rule, "start"));
-	if (!json_array_size(days) && !start)
+	const char *end = json_string_value(json_object_get(rule, "end"));
+	if (!json_array_size(days) && !start && !end)
 		return true;
 	return ctx->in_window && ctx->in_window(rule, ctx->arg);
 }

@@ -11,7 +11,9 @@
 
 #include "core/log.h"
 #include "core/mem.h"
+#include "core/tz.h"
 #include "pbx/call/call_int.h"
+#include "pbx/schedule.h"
 
 /* A display name as written ("Alice \"A\"" or a bare token) into plain text. */
 static void display_unquote(const struct pl *d, char *out, size_t size)
@@ -138,11 +140,37 @@ static void counts_start(struct call *c)
 	c->counted = true;
 }
 
-/* Time windows of the rules: none is open until office hours are evaluated
- * (schedule.h, wired in with the tenant's zone). */
-static const struct fwd_ctx *rules_ctx(struct call *c, struct fwd_ctx *ctx)
+/* Time windows of the rules, in the tenant's zone (UTC until a tenant names
+ * one): the local time is taken once per delivery. */
+struct rules_clock {
+	struct tz_tm now;
+	bool ok;
+};
+
+static bool in_window(const json_t *rule, void *arg)
 {
-	*ctx = (struct fwd_ctx){ .caller = c->caller };
+	const struct rules_clock *rc = arg;
+	struct sched_shifts s = { .n = 0 };
+	return rc->ok && sched_shifts_add_json(&s, rule, NULL, NULL) == 0 && sched_shifts_in(&s, &rc->now);
+}
+
+static bool in_schedules(const json_t *scheds, void *arg)
+{
+	const struct rules_clock *rc = arg;
+	struct sched_shifts s = { .n = 0 };
+	return rc->ok && sched_shifts_from_schedules(&s, scheds, NULL, NULL) == 0 && sched_shifts_in(&s, &rc->now);
+}
+
+static const struct fwd_ctx *rules_ctx(struct call *c, struct fwd_ctx *ctx, struct rules_clock *rc)
+{
+	const struct dir_tenant *t = directory_tenant(c->e->d.dir, c->tenant_id);
+	struct tz *zone = NULL;
+	rc->ok = tz_cache_get(c->e->tzc, t && t->tz[0] ? t->tz : "UTC", &zone) == 0;
+	if (rc->ok)
+		tz_local(zone, store_now_ms() / 1000, &rc->now);
+	mem_deref(zone);
+	*ctx = (struct fwd_ctx){ .caller = c->caller, .in_window = in_window, .in_schedules = in_schedules,
+				 .arg = rc };
 	return ctx;
 }
 
@@ -246,9 +274,10 @@ static void deliver(struct call *c, const struct dir_ext *x)
 
 	bool exempt = forward_exempt(x, c->caller);
 	struct fwd_ctx ctx;
+	struct rules_clock rc;
 	struct fwd_dest d;
 	const char *why = "";
-	if (!exempt && forward_first(x, rules_ctx(c, &ctx), &d, &why) && d.action != FWD_RING) {
+	if (!exempt && forward_first(x, rules_ctx(c, &ctx, &rc), &d, &why) && d.action != FWD_RING) {
 		forward_to(c, &d, 480, why);
 		return;
 	}
