@@ -64,8 +64,29 @@ static const struct api_field exception_fields[] = {
 static const struct api_schema s_exception = API_SCHEMA("ForwardException", exception_fields,
 	"A caller (and optional time shift) whose calls bypass the normal rules");
 
+/* The rules of one status (the seeds: "each status requires a call-forwarding
+ * rule"); a condition left out falls back to the top-level one. */
+static const struct api_field status_rules_fields[] = {
+	{ "busy", API_T_OBJECT, 0, 0, 0, NULL, NULL, &s_dest, 0, NULL },
+	{ "no_answer", API_T_OBJECT, 0, 0, 0, NULL, NULL, &s_no_answer, 0, NULL },
+	{ "not_reachable", API_T_OBJECT, 0, 0, 0, NULL, NULL, &s_dest, 0, NULL },
+};
+static const struct api_schema s_status_rules = API_SCHEMA("StatusForwarding", status_rules_fields,
+	"The forwarding rules while the user has this status");
+
+static const struct api_field by_status_fields[] = {
+	{ "away", API_T_OBJECT, 0, 0, 0, NULL, NULL, &s_status_rules, 0, NULL },
+	{ "lunch", API_T_OBJECT, 0, 0, 0, NULL, NULL, &s_status_rules, 0, NULL },
+	{ "business_trip", API_T_OBJECT, 0, 0, 0, NULL, NULL, &s_status_rules, 0, NULL },
+	{ "outside_office_hours", API_T_OBJECT, 0, 0, 0, NULL, NULL, &s_status_rules, 0,
+	  "While the office hours (the user's or the tenant's) are closed or on a holiday" },
+};
+static const struct api_schema s_by_status = API_SCHEMA("ForwardingByStatus", by_status_fields,
+	"Rule sets by status; the top-level busy, no_answer and not_reachable are the available status's");
+
 static const struct api_field forwarding_fields[] = {
 	{ "unconditional", API_T_OBJECT, API_F_REQUIRED, 0, 0, NULL, NULL, &s_uncond, 0, NULL },
+	{ "by_status", API_T_OBJECT, 0, 0, 0, NULL, NULL, &s_by_status, 0, NULL },
 	{ "busy", API_T_OBJECT, API_F_REQUIRED, 0, 0, NULL, NULL, &s_dest, 0, NULL },
 	{ "no_answer", API_T_OBJECT, API_F_REQUIRED, 0, 0, NULL, NULL, &s_no_answer, 0, NULL },
 	{ "not_reachable", API_T_OBJECT, API_F_REQUIRED, 0, 0, NULL, NULL, &s_dest, 0, NULL },
@@ -85,6 +106,29 @@ static const struct api_field voicemail_fields[] = {
 };
 static const struct api_schema s_voicemail = API_SCHEMA("Voicemail", voicemail_fields, NULL);
 
+static const struct api_field shift_fields[] = {
+	{ "start", API_T_STRING, API_F_REQUIRED, 5, 5, NULL, api_check_hhmm, NULL, 0, "HH:MM" },
+	{ "end", API_T_STRING, API_F_REQUIRED, 5, 5, NULL, api_check_hhmm, NULL, 0,
+	  "HH:MM; 00:00-23:59 is open all day, 00:00-00:00 closed all day, an end before the start crosses midnight" },
+};
+static const struct api_schema s_shift = API_SCHEMA("TimeShift", shift_fields, NULL);
+
+#define DAY_FIELD(d) { d, API_T_ARRAY, 0, 0, 8, NULL, NULL, &s_shift, 0, NULL }
+static const struct api_field week_fields[] = {
+	DAY_FIELD("mon"), DAY_FIELD("tue"), DAY_FIELD("wed"), DAY_FIELD("thu"),
+	DAY_FIELD("fri"), DAY_FIELD("sat"), DAY_FIELD("sun"),
+};
+static const struct api_schema s_week = API_SCHEMA("WeekShifts", week_fields,
+	"Time shifts per weekday; a day absent or [] is closed");
+
+static const struct api_field office_hours_fields[] = {
+	{ "mode", API_T_STRING, API_F_REQUIRED, 0, 0, "global|specific", NULL, NULL, 0,
+	  "global: the tenant's office hours; specific: the week below" },
+	{ "week", API_T_OBJECT, 0, 0, 0, NULL, NULL, &s_week, 0, NULL },
+};
+static const struct api_schema s_office_hours = API_SCHEMA("ExtensionOfficeHours", office_hours_fields,
+	"Outside them (or on a holiday) the user's status is outside_office_hours");
+
 static const struct api_field callerid_fields[] = {
 	{ "trunk", API_T_STRING, API_F_REQUIRED, 1, 64, NULL, api_check_text, NULL, 0, "Trunk name" },
 	{ "caller_id", API_T_STRING, API_F_REQUIRED, 1, 32, NULL, check_dial, NULL, 0, "A DID of that trunk" },
@@ -92,7 +136,8 @@ static const struct api_field callerid_fields[] = {
 static const struct api_schema s_callerid = API_SCHEMA("OutboundCallerId", callerid_fields, NULL);
 
 /* The fields a user may change on their own extension; the rest is the admin's. */
-static const char *const user_writable[] = { "dnd", "call_waiting", "voicemail", "forwarding" };
+static const char *const user_writable[] = { "dnd", "call_waiting", "voicemail", "forwarding", "status",
+					     "office_hours" };
 
 static const struct api_field settings_fields[] = {
 	{ "outbound_caller_ids", API_T_ARRAY, API_F_REQUIRED, 0, 64, NULL, NULL, &s_callerid, 0,
@@ -106,6 +151,9 @@ static const struct api_field settings_fields[] = {
 	{ "max_simultaneous_calls", API_T_INT, API_F_REQUIRED, 1, 100, NULL, NULL, NULL, 0, NULL },
 	{ "call_waiting", API_T_BOOL, API_F_REQUIRED, 0, 0, NULL, NULL, NULL, 0, "User-writable" },
 	{ "dnd", API_T_BOOL, API_F_REQUIRED, 0, 0, NULL, NULL, NULL, 0, "Do not disturb; user-writable" },
+	{ "status", API_T_STRING, API_F_REQUIRED, 0, 0, "available|away|lunch|business_trip", NULL, NULL, 0,
+	  "The user's status, which picks the forwarding rules (forwarding.by_status); user-writable" },
+	{ "office_hours", API_T_OBJECT, API_F_REQUIRED, 0, 0, NULL, NULL, &s_office_hours, 0, "User-writable" },
 	{ "allow_presence_monitoring", API_T_BOOL, API_F_REQUIRED, 0, 0, NULL, NULL, NULL, 0,
 	  "Others may watch this extension's presence (BLF)" },
 	{ "allow_recording", API_T_BOOL, API_F_REQUIRED, 0, 0, NULL, NULL, NULL, 0, "Calls may be recorded" },
@@ -120,13 +168,14 @@ const struct api_schema api_s_settings = API_SCHEMA("ExtensionSettings", setting
 	"An extension's settings. Updates are partial: objects merge, arrays and values replace; setting a"
 	" destination's action drops its old number and mailbox, setting a mode drops the old destination"
 	" and schedules (give them again if they still apply). Through"
-	" /api/user/extension a user may change only dnd, call_waiting, voicemail and forwarding (403"
+	" /api/user/extension a user may change only dnd, call_waiting, status, office_hours, voicemail and forwarding (403"
 	" otherwise).");
 
 static const char defaults_json[] =
 	"{\"outbound_caller_ids\": [], \"anonymous_outbound\": false, \"deliver_outbound_caller_id\": false,"
 	" \"record_audio\": false, \"record_video\": false, \"max_simultaneous_calls\": 2,"
-	" \"call_waiting\": true, \"dnd\": false, \"allow_presence_monitoring\": true,"
+	" \"call_waiting\": true, \"dnd\": false, \"status\": \"available\","
+	" \"office_hours\": {\"mode\": \"global\"}, \"allow_presence_monitoring\": true,"
 	" \"allow_recording\": true, \"monitor_others\": false, \"allow_monitored\": false,"
 	" \"voicemail\": {\"enabled\": true, \"pin\": \"\", \"pin_auth\": false, \"read_datetime\": false,"
 	"   \"email_notification\": false, \"email\": \"\"},"
@@ -193,6 +242,21 @@ static int check_rules(const json_t *s, const struct store_user *u, struct api_r
 		if (check_dest(json_object_get(fw, dests[i]), path, rs))
 			return rs->status;
 	}
+	static const char *const statuses[] = { "away", "lunch", "business_trip", "outside_office_hours" };
+	for (size_t k = 0; k < sizeof(statuses) / sizeof(statuses[0]); k++) {
+		const json_t *set = json_object_get(json_object_get(fw, "by_status"), statuses[k]);
+		for (size_t i = 0; set && i < 3; i++) {
+			snprintf(path, sizeof(path), "forwarding.by_status.%s.%s", statuses[k], dests[i]);
+			const json_t *d = json_object_get(set, dests[i]);
+			if (d && check_dest(d, path, rs))
+				return rs->status;
+		}
+	}
+	const json_t *oh = json_object_get(s, "office_hours");
+	const char *ohm = json_string_value(json_object_get(oh, "mode"));
+	if (ohm && strcmp(ohm, "specific") == 0 && !json_object_get(oh, "week"))
+		return api_error(rs, 422, "missing_field", "office_hours.week",
+				 "office_hours.week: is required when mode is specific");
 	const json_t *un = json_object_get(fw, "unconditional");
 	const char *mode = json_string_value(json_object_get(un, "mode"));
 	if (mode && strcmp(mode, "off") != 0) {

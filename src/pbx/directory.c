@@ -34,7 +34,7 @@ static uint32_t num_key(uint64_t tenant_id, const char *num, size_t len)
 static void ext_destroy(void *arg)
 {
 	struct dir_ext *x = arg;
-	json_decref(x->forwarding);
+	json_decref(x->settings);
 }
 
 static void ext_free(struct directory *d, struct dir_ext *x)
@@ -181,13 +181,15 @@ static void settings_take(struct dir_ext *x, const char *settings)
 	x->max_calls = 2;
 	x->call_waiting = true;
 	x->dnd = false;
-	json_decref(x->forwarding);
+	json_decref(x->settings);
+	x->settings = NULL;
 	x->forwarding = NULL;
 	json_t *j = settings ? json_loads(settings, 0, NULL) : NULL;
 	if (!j)
 		return;
 	x->dnd = json_is_true(json_object_get(j, "dnd"));
-	x->forwarding = json_incref(json_object_get(j, "forwarding"));
+	x->settings = json_incref(j);
+	x->forwarding = json_object_get(j, "forwarding");
 	json_t *v = json_object_get(j, "max_simultaneous_calls");
 	if (json_is_integer(v) && json_integer_value(v) >= 0 && json_integer_value(v) <= 1000)
 		x->max_calls = (uint32_t)json_integer_value(v);

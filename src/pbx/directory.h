@@ -39,8 +39,10 @@ struct dir_ext {
 	uint32_t max_calls;             /* max_simultaneous_calls: calls at once, 0 no limit */
 	bool call_waiting;              /* another call may ring while one is up */
 	bool dnd;                       /* do not disturb */
-	/* The settings' "forwarding" object as the API stored it (jansson; the
-	 * call engine reads its rules per call), or NULL. */
+	/* The settings as the API stored them (jansson; the call engine reads the
+	 * status, office hours and forwarding rules per call), and their
+	 * "forwarding" object (borrowed from settings); either may be NULL. */
+	struct json_t *settings;
 	struct json_t *forwarding;
 	struct le le_tenant, le_num, le_id;
 };

@@ -391,3 +391,54 @@ def test_exception_with_time_window(pbx, phones, inside):
     inc = rang.wait_invite()
     assert inc is not None and silent.wait_invite(timeout=0.3) is None, phones.dump()
     call.cancel()
+
+
+def test_rules_by_status(pbx, phones):
+    """FWD (seeds: "each status requires a call-forwarding rule"): while the user is
+    away, the away set's not-reachable rule applies; back to available, the
+    top-level one does. The user sets their own status."""
+    x, y, z, w = (pbx.new_ext() for _ in range(4))
+    a, c, d = phones.ua(x), phones.ua(z), phones.ua(w)
+    rules(pbx, y, not_reachable=to(z), by_status={"away": {"not_reachable": to(w)}})
+    pbx.api.ok("POST", f"/users/{pbx.ids[y]}/extension", {"status": "away"})
+    call = a.invite(y)
+    inc = d.wait_invite()
+    assert inc is not None and c.wait_invite(timeout=0.3) is None, phones.dump()
+    call.cancel()
+    pbx.api.ok("POST", f"/users/{pbx.ids[y]}/extension", {"status": "available"})
+    call = a.invite(y)
+    inc = c.wait_invite()
+    assert inc is not None and d.wait_invite(timeout=0.3) is None, phones.dump()
+    call.cancel()
+
+
+@pytest.mark.parametrize("inside", [True, False], ids=["open", "closed"])
+def test_rules_outside_office_hours(pbx, phones, inside):
+    """OH: with specific office hours, outside them the outside_office_hours rule set
+    applies (here: a busy forward), inside them the normal rules."""
+    x, y, z, w = (pbx.new_ext() for _ in range(4))
+    a, b, c, d = phones.ua(x), phones.ua(y), phones.ua(z), phones.ua(w)
+    week = {day: [{"start": "00:00", "end": "23:59"}] for day in days_now(inside)}
+    pbx.api.ok("POST", f"/users/{pbx.ids[y]}/extension", {
+        "office_hours": {"mode": "specific", "week": week},
+        "forwarding": {"busy": to(z), "by_status": {"outside_office_hours": {"busy": to(w)}}}})
+    call = a.invite(y)
+    b.wait_invite().reject(486)
+    rang, silent = (c, d) if inside else (d, c)
+    inc = rang.wait_invite()
+    assert inc is not None and silent.wait_invite(timeout=0.3) is None, phones.dump()
+    call.cancel()
+
+
+def test_status_and_office_hours_validated(pbx, phones):
+    """Bad values name their field."""
+    y = pbx.new_ext()
+    path = f"/users/{pbx.ids[y]}/extension"
+    for body, field in (({"status": "sleeping"}, "status"),
+                        ({"office_hours": {"mode": "specific"}}, "office_hours.week"),
+                        ({"office_hours": {"mode": "specific", "week": {"mon": [{"start": "9:00", "end": "17:00"}]}}},
+                         "office_hours.week.mon[0].start"),
+                        ({"forwarding": {"by_status": {"away": {"busy": {"action": "number"}}}}},
+                         "forwarding.by_status.away.busy.number")):
+        st, r = pbx.api.call("POST", path, body)
+        assert st in (400, 422) and r["error"]["field"] == field, (body, st, r)

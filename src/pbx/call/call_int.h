@@ -119,6 +119,7 @@ struct call {
 	bool target_counted;
 	bool stage_busy;          /* a device of the current extension said busy */
 	char target[PBX_NUMBER_SZ]; /* the number ringing now */
+	char target_status[24];     /* its user's effective status ("" available) */
 	struct tmr t_noans;
 	struct le le, le_sid;
 };
@@ -265,10 +266,11 @@ bool forward_exempt(const struct dir_ext *x, const char *caller);
 /* Before ringing: an exception for this caller or the unconditional forward in
  * force; true with its destination (and *why, static) when the call goes there. */
 bool forward_first(const struct dir_ext *x, const struct fwd_ctx *ctx, struct fwd_dest *d, const char **why);
-/* The destination of a condition (FWD_NONE when unset). */
-void forward_on(const struct dir_ext *x, enum fwd_cond cond, struct fwd_dest *d);
+/* The destination of a condition (FWD_NONE when unset), in the rule set of the
+ * user's effective status (NULL or "available": the top-level rules). */
+void forward_on(const struct dir_ext *x, const char *status, enum fwd_cond cond, struct fwd_dest *d);
 /* Seconds to ring before the no-answer destination; 0: until the call's time-out. */
-uint32_t forward_ring_time(const struct dir_ext *x);
+uint32_t forward_ring_time(const struct dir_ext *x, const char *status);
 
 /* fac.c: feature access codes dialled by a user for their own extension. */
 bool fac_is_code(const struct pl *dialled);

@@ -78,16 +78,25 @@ bool forward_first(const struct dir_ext *x, const struct fwd_ctx *ctx, struct fw
 	return false;
 }
 
-void forward_on(const struct dir_ext *x, enum fwd_cond cond, struct fwd_dest *d)
+/* A condition's rule in the status's own set when it has one, else the
+ * top-level rule (the available status's). */
+static const json_t *cond_rule(const struct dir_ext *x, const char *status, const char *key)
+{
+	const json_t *set = status ? json_object_get(json_object_get(x->forwarding, "by_status"), status) : NULL;
+	const json_t *r = json_object_get(set, key);
+	return r ? r : json_object_get(x->forwarding, key);
+}
+
+void forward_on(const struct dir_ext *x, const char *status, enum fwd_cond cond, struct fwd_dest *d)
 {
 	static const char *const keys[] = { [FWD_BUSY] = "busy", [FWD_NO_ANSWER] = "no_answer",
 					    [FWD_NOT_REACHABLE] = "not_reachable" };
-	dest_read(json_object_get(x->forwarding, keys[cond]), d);
+	dest_read(cond_rule(x, status, keys[cond]), d);
 }
 
-uint32_t forward_ring_time(const struct dir_ext *x)
+uint32_t forward_ring_time(const struct dir_ext *x, const char *status)
 {
-	const json_t *na = json_object_get(x->forwarding, "no_answer");
+	const json_t *na = cond_rule(x, status, "no_answer");
 	struct fwd_dest d;
 	dest_read(na, &d);
 	if (d.action == FWD_NONE || d.action == FWD_RING)

@@ -161,6 +161,25 @@ static bool in_schedules(const json_t *scheds, void *arg)
 	return rc->ok && sched_shifts_from_schedules(&s, scheds, NULL, NULL) == 0 && sched_shifts_in(&s, &rc->now);
 }
 
+/* The status that picks x's rule set: the one the user set, else, while the
+ * office hours that apply (the user's specific week; the tenant's, once stored)
+ * are closed, outside_office_hours; "" for available. */
+static void effective_status(const struct dir_ext *x, const struct rules_clock *rc, char *out, size_t size)
+{
+	const char *st = json_string_value(json_object_get(x->settings, "status"));
+	if (st && strcmp(st, "available") != 0) {
+		snprintf(out, size, "%s", st);
+		return;
+	}
+	out[0] = '\0';
+	const json_t *oh = json_object_get(x->settings, "office_hours");
+	const char *mode = json_string_value(json_object_get(oh, "mode"));
+	struct sched_shifts s = { .n = 0 };
+	if (rc->ok && mode && strcmp(mode, "specific") == 0 &&
+	    sched_shifts_from_week(&s, json_object_get(oh, "week"), NULL, NULL) == 0 && !sched_shifts_in(&s, &rc->now))
+		snprintf(out, size, "%s", "outside_office_hours");
+}
+
 static const struct fwd_ctx *rules_ctx(struct call *c, struct fwd_ctx *ctx, struct rules_clock *rc)
 {
 	const struct dir_tenant *t = directory_tenant(c->e->d.dir, c->tenant_id);
@@ -215,7 +234,7 @@ static void on_condition(struct call *c, const struct dir_ext *x, enum fwd_cond 
 	static const char *const names[] = { "busy", "no answer", "not reachable" };
 	struct fwd_dest d = { .action = FWD_NONE };
 	if (!exempt)
-		forward_on(x, cond, &d);
+		forward_on(x, c->target_status[0] ? c->target_status : NULL, cond, &d);
 	if (d.action == FWD_RING && cond == FWD_BUSY && location_aor_count(c->e->d.loc, x->user_id)) {
 		ring(c, x);
 		if (c->forks.head)
@@ -277,7 +296,9 @@ static void deliver(struct call *c, const struct dir_ext *x)
 	struct rules_clock rc;
 	struct fwd_dest d;
 	const char *why = "";
-	if (!exempt && forward_first(x, rules_ctx(c, &ctx, &rc), &d, &why) && d.action != FWD_RING) {
+	rules_ctx(c, &ctx, &rc);
+	effective_status(x, &rc, c->target_status, sizeof(c->target_status));
+	if (!exempt && forward_first(x, &ctx, &d, &why) && d.action != FWD_RING) {
 		forward_to(c, &d, 480, why);
 		return;
 	}
@@ -300,7 +321,7 @@ static void deliver(struct call *c, const struct dir_ext *x)
 		on_condition(c, x, FWD_NOT_REACHABLE, 480, exempt);
 		return;
 	}
-	uint32_t rt = exempt ? 0 : forward_ring_time(x);
+	uint32_t rt = exempt ? 0 : forward_ring_time(x, c->target_status[0] ? c->target_status : NULL);
 	if (rt)
 		tmr_start(loop_timers(e->d.loop), &c->t_noans, rt * 1000u, on_no_answer, c);
 	log_info("call %llu %s -> %s ringing %u device(s)", (unsigned long long)c->session_id, c->caller, x->number,
