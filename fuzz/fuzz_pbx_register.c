@@ -50,10 +50,13 @@
 #include "core/mbuf.h"
 #include "core/mem.h"
 #include "core/timer.h"
+#include "media/media.h"
+#include "pbx/call/call.h"
 #include "pbx/keepalive.h"
 #include "pbx/pbx.h"
 #include "pbx/registrar/registrar.h"
 #include "pbx/security.h"
+#include "pbx/webhooks.h"
 #include "sip/auth.h"
 #include "sip/msg.h"
 #include "sip/print.h"
@@ -136,6 +139,8 @@ static const struct {
 	{ sip_stack_opts, &sip_stack_opts_count },   { sip_transport_opts, &sip_transport_opts_count },
 	{ pbx_opts, &pbx_opts_count },               { registrar_opts, &registrar_opts_count },
 	{ security_opts, &security_opts_count },     { keepalive_opts, &keepalive_opts_count },
+	{ call_opts, &call_opts_count },             { media_opts, &media_opts_count },
+	{ webhooks_opts, &webhooks_opts_count },
 };
 
 static int conf_setup(uint16_t udp_port)

@@ -30,7 +30,7 @@ JOBS=${FUZZ_JOBS:-$((NCPU < 3 ? NCPU : 3))}
 
 # The targets fuzz/meson.build defines; fuzz_api_json only where src/api
 # provides api_request_fuzz().
-ALL_TARGETS="fuzz_sip_msg fuzz_sip_uri fuzz_sip_frame fuzz_sip_auth fuzz_pbx_register fuzz_sdp fuzz_tzif"
+ALL_TARGETS="fuzz_sip_msg fuzz_sip_uri fuzz_sip_frame fuzz_sip_auth fuzz_pbx_register fuzz_sdp fuzz_ws_frame fuzz_tzif"
 if grep -qs 'api_request_fuzz' "$REPO/src/api/api.h"; then
 	ALL_TARGETS="$ALL_TARGETS fuzz_api_json"
 fi
@@ -97,7 +97,7 @@ seed() { # seed DIR NAME: stdin (printf escapes already applied) into DIR/NAME
 msg() { printf '%b' "$1"; }
 
 S=$WORK/seeds
-mkdir -p "$S/msg" "$S/uri" "$S/auth" "$S/api" "$S/reg"
+mkdir -p "$S/msg" "$S/uri" "$S/auth" "$S/api" "$S/reg" "$S/ws"
 for f in "$TORTURE"/rfc4475/*.dat "$TORTURE"/rfc5118/*; do
 	[ -f "$f" ] && cp "$f" "$S/msg/$(basename "$f")"
 done
@@ -178,6 +178,15 @@ msg 'v=0\r\no=- 20022 20022 IN IP4 192.168.1.50\r\ns=SDP data\r\nc=IN IP4 192.16
 msg 'v=0\r\no=- 4611731400430051336 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111 9 0 8 126\r\nc=IN IP4 0.0.0.0\r\na=rtcp:9 IN IP4 0.0.0.0\r\na=candidate:1 1 udp 2122260223 192.0.2.7 54321 typ host\r\na=ice-ufrag:EsAw\r\na=ice-pwd:P2uYro0UCOQ4zxjKXaWCBui1\r\na=fingerprint:sha-256 D2:FA:0E:C3\r\na=setup:actpass\r\na=mid:0\r\na=sendrecv\r\na=rtcp-mux\r\na=rtpmap:111 opus/48000/2\r\na=fmtp:111 minptime=10;useinbandfec=1\r\na=rtpmap:126 telephone-event/8000\r\n' | seed "$S/sdp" webrtc
 msg 'v=0\no=polycom 1 2 IN IP6 2001:db8::5\ns=-\ni=x\nc=IN IP6 2001:db8::5\nb=CT:1024\nt=0 0\nm=audio 2222 RTP/AVP 9 101\na=rtpmap:101 telephone-event/8000\na=sendonly\nm=video 2224/2 RTP/AVP 96 34\nc=IN IP4 192.0.2.99/127\na=rtpmap:96 H264/90000\na=fmtp:96 packetization-mode=1\na=inactive\nm=application 0 UDP/BFCP *\n' | seed "$S/sdp" av
 msg 'v=0\r\no=b 5 6 IN IP4 host.example\r\ns= \r\nc=IN IP4 0.0.0.0\r\nt=0 0\r\na=sendonly\r\nm=audio 7078 RTP/AVP 8 96\r\na=rtpmap:96 opus/48000/2\r\na=rtcp:7079\r\na=maxptime:40\r\n' | seed "$S/sdp" hold
+# WebSocket client frames for fuzz_ws_frame (masked, as clients send them): a
+# ping, a close with its code, a text frame with a 16-bit length, a ping and a
+# pong back to back; and the handshake key of RFC 6455 §1.3.
+msg '\x89\x84\x01\x02\x03\x04qkpc' | seed "$S/ws" ping
+msg '\x88\x82\x11\x22\x33\x44\x12\xca' | seed "$S/ws" close
+{ msg '\x81\xfe\x00\x80\x00\x00\x00\x00'; head -c 128 /dev/zero; } | seed "$S/ws" text16
+msg '\x89\x80\x01\x02\x03\x04\x8a\x81\x05\x06\x07\x08A' | seed "$S/ws" ping-pong
+printf '%s' 'dGhlIHNhbXBsZSBub25jZQ==' | seed "$S/ws" key
+
 # A dictionary of SIP tokens helps the mutator past the keyword checks.
 cat >"$WORK/sip.dict" <<'EOF'
 "SIP/2.0"
@@ -271,6 +280,7 @@ seeds_of() {
 	fuzz_pbx_register) echo "$S/reg" ;;
 	fuzz_sdp) echo "$S/sdp" ;;
 	fuzz_tzif) echo "$S/tzif" ;;
+	fuzz_ws_frame) echo "$S/ws" ;;
 	esac
 }
 
@@ -297,6 +307,7 @@ run_one() { # run_one TARGET: writes $WORK/TARGET.rc
 	fuzz_api_json) ;;
 	fuzz_pbx_register) dict=(-dict="$WORK/reg.dict") ;;
 	fuzz_sdp) dict=(-dict="$WORK/sdp.dict") ;;
+	fuzz_ws_frame) dict=() ;;
 	*) dict=(-dict="$WORK/sip.dict") ;;
 	esac
 	"$BUILD/fuzz/$t" -max_total_time="$SECONDS_EACH" -max_len=65535 -timeout=10 -rss_limit_mb=2048 \

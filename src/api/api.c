@@ -189,6 +189,8 @@ int api_start(struct api **ap, const struct conf *conf, const char *data_dir, st
 				 &a->cert_pem, &a->key_pem);
 	a->http_max_per_address = (int)conf_int(conf, "http-max-per-address");
 	if (!e)
+		e = api_ws_start(a);
+	if (!e)
 		e = api_http_start(a, addr, port, tls);
 	if (e) {
 		api_stop(a);
@@ -203,6 +205,7 @@ void api_stop(struct api *a)
 {
 	if (!a)
 		return;
+	api_ws_stop(a); /* MHD stops once every upgraded connection is closed */
 	api_http_stop(a);
 	for (size_t i = 0; i < a->npool; i++)
 		store_close(a->pool[i]);

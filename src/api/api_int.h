@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "api/api.h"
+#include "api/ws.h"
 #include "pbx/pbx.h"
 #include "store/store.h"
 
@@ -28,6 +29,7 @@
 #define API_REFRESH_LIFETIME_S (30 * 24 * 3600)
 #define API_PURGE_EVERY_MS 60000 /* expired sessions are swept at most this often */
 #define API_EDIT_TRIES 8 /* a read-modify-write raced by other writers is redone at most this often */
+#define API_AUTH_SZ 160  /* an Authorization value pbxd can accept: "Bearer " and a token */
 
 /* --- the server --------------------------------------------------------------- */
 
@@ -51,6 +53,7 @@ struct api {
 	int http_max_per_address; /* 0: API_HTTP_PER_ADDRESS */
 	struct api_http *http;    /* connection tracking of http.c */
 	struct pbx *pbx;          /* told what the API writes; asked what it holds (NULL: none) */
+	struct api_ws *ws;        /* the WebSocket streams of /api/events (events.c) */
 	/* Argon2 runs in progress (password.c), at most API_COSTLY_MAX: a burst of
 	 * them, 19 MiB each, can hold neither all of MHD's threads nor the memory. */
 	pthread_mutex_t costly_lock;
@@ -94,6 +97,11 @@ struct api_req {
 	struct api_kv query[API_QUERY_MAX];
 	size_t nquery;
 	const char *authorization; /* header value or NULL */
+	char authorization_buf[API_AUTH_SZ]; /* a ?token= made an Authorization (/api/events) */
+	struct {
+		bool upgrade;        /* Upgrade: websocket and Connection: Upgrade */
+		const char *key, *version; /* Sec-WebSocket-Key, Sec-WebSocket-Version, or NULL */
+	} ws;
 	const char *source;        /* client address, for rate limiting */
 	const char *body;
 	size_t body_len;
@@ -108,6 +116,9 @@ struct api_resp {
 	json_t *body; /* owned; NULL for an empty body */
 	int retry_after; /* seconds, 0: no header */
 	bool www_auth;
+	/* status 101: the WebSocket handshake's answer, and the tenant streamed */
+	char ws_accept[WS_ACCEPT_SZ];
+	uint64_t ws_tenant;
 };
 
 /* Handles one complete request; always fills resp. */
@@ -229,17 +240,35 @@ api_route_h api_h_users_devices, api_h_users_device_destroy, api_h_bans_list, ap
 api_route_h api_h_user_profile_get, api_h_user_profile_update, api_h_user_password,
 	api_h_user_ext_password, api_h_user_ext_get, api_h_user_ext_update;
 api_route_h api_h_cdrs_list, api_h_call_sessions, api_h_call_session_destroy;
+api_route_h api_h_webhooks_list, api_h_webhooks_create, api_h_webhook_get, api_h_webhook_update,
+	api_h_webhook_destroy, api_h_events;
 
 extern const struct api_schema api_s_sign_in, api_s_refresh, api_s_token, api_s_tenant,
 	api_s_tenant_create, api_s_tenant_update, api_s_user, api_s_user_create, api_s_user_update,
 	api_s_user_summary, api_s_profile, api_s_password, api_s_user_password, api_s_ext_password,
 	api_s_settings, api_s_tenant_summary, api_s_me, api_s_info, api_s_error, api_s_device, api_s_ban,
-	api_s_device_list, api_s_ban_list, api_s_cdr, api_s_call_session_list;
+	api_s_device_list, api_s_ban_list, api_s_cdr, api_s_call_session_list, api_s_webhook,
+	api_s_webhook_create, api_s_webhook_update, api_s_webhook_list;
 
 /* --- calls (calls.c) ------------------------------------------------------------- */
 
 /* The query parameters of GET /api/cdrs, for the OpenAPI document. */
 json_t *api_cdr_params(void);
+
+/* --- event streams (events.c) ----------------------------------------------------- */
+
+struct MHD_UpgradeResponseHandle;
+/* The hub thread serving /api/events' WebSockets: started before the HTTP
+ * server, stopped before it (every stream closed: MHD stops only then). */
+int api_ws_start(struct api *a);
+void api_ws_stop(struct api *a);
+/* Whether a new stream would be refused (too many, stopping, no PBX). */
+bool api_ws_full(struct api *a);
+/* MHD's upgrade handler (any MHD thread): the hub takes over sock for the
+ * tenant's events, extra (bytes read after the handshake) first; the
+ * authorization is checked again at every ping. Refused, sock is closed. */
+void api_ws_adopt(struct api *a, uint64_t tenant_id, const char *authorization, const char *extra, size_t extra_len,
+		  int sock, struct MHD_UpgradeResponseHandle *urh);
 
 /* --- auth (auth.c) --------------------------------------------------------------- */
 

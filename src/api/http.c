@@ -19,13 +19,18 @@
  * - the connection limit (API_HTTP_CONNECTIONS, less if the API's share of the
  *   descriptor limit is smaller: core/fdlimit.h) is far above what a few sources
  *   can hold, so others still get in.
- * Costly routes are bounded in router.c. HTTPS speaks TLS 1.2 and 1.3 only. */
+ * Costly routes are bounded in router.c. HTTPS speaks TLS 1.2 and 1.3 only.
+ *
+ * A WebSocket handshake that the route answers 101 (/api/events) becomes an
+ * MHD upgrade: the socket goes to the API's event hub (events.c), and the
+ * connection leaves the deadline rules (a stream is long-lived by design). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <microhttpd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -38,6 +43,9 @@ struct http_req {
 	char *body;
 	size_t len;
 	bool too_large;
+	/* a WebSocket handshake answered 101: what the upgrade handler needs */
+	uint64_t ws_tenant;
+	char ws_authorization[API_AUTH_SZ];
 };
 
 struct query_ctx {
@@ -64,6 +72,7 @@ struct http_conn {
 	int fd;
 	int64_t deadline; /* monotonic ms by which the next request must be in; 0: none */
 	bool shut;        /* shut down by us: waiting for MHD to close it */
+	bool upgraded;    /* a WebSocket now (events.c): no request deadline ever again */
 };
 
 /*
@@ -225,7 +234,19 @@ static void conn_deadline(struct api *a, struct MHD_Connection *c, int64_t deadl
 	if (!hc)
 		return;
 	pthread_mutex_lock(&a->http->lock);
-	hc->deadline = deadline;
+	hc->deadline = hc->upgraded ? 0 : deadline;
+	pthread_mutex_unlock(&a->http->lock);
+}
+
+static void conn_upgraded(struct api *a, struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	struct http_conn *hc = ci ? ci->socket_context : NULL;
+	if (!hc)
+		return;
+	pthread_mutex_lock(&a->http->lock);
+	hc->upgraded = true;
+	hc->deadline = 0;
 	pthread_mutex_unlock(&a->http->lock);
 }
 
@@ -349,6 +370,8 @@ static enum MHD_Result send_json(struct MHD_Connection *c, struct api_resp *rs)
 	}
 	if (rs->status == 401 && rs->www_auth)
 		MHD_add_response_header(r, "WWW-Authenticate", "Bearer realm=\"pbxd\"");
+	if (rs->status == 426)
+		MHD_add_response_header(r, "Sec-WebSocket-Version", "13");
 	enum MHD_Result ret = MHD_queue_response(c, (unsigned)rs->status, r);
 	MHD_destroy_response(r);
 	return ret;
@@ -365,6 +388,58 @@ static void client_addr(struct MHD_Connection *c, char *buf, size_t size)
 		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, buf, (socklen_t)size);
 	else if (sa->sa_family == AF_INET6)
 		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, buf, (socklen_t)size);
+}
+
+/* Whether a header's comma-separated value has token (case-insensitive). */
+static bool has_token(const char *v, const char *token)
+{
+	size_t tl = strlen(token);
+	while (v && *v) {
+		v += strspn(v, " \t,");
+		size_t l = strcspn(v, ",");
+		size_t t = l;
+		while (t && (v[t - 1] == ' ' || v[t - 1] == '\t'))
+			t--;
+		if (t == tl && strncasecmp(v, token, tl) == 0)
+			return true;
+		v += l;
+	}
+	return false;
+}
+
+static void ws_headers(struct MHD_Connection *c, struct api_req *rq)
+{
+	const char *up = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_UPGRADE);
+	const char *conn = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONNECTION);
+	rq->ws.upgrade = has_token(up, "websocket") && has_token(conn, "upgrade");
+	rq->ws.key = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Sec-WebSocket-Key");
+	rq->ws.version = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Sec-WebSocket-Version");
+}
+
+/* The socket is the event hub's from here (events.c). */
+static void on_upgrade(void *cls, struct MHD_Connection *c, void *con_cls, const char *extra, size_t extra_len,
+		       MHD_socket sock, struct MHD_UpgradeResponseHandle *urh)
+{
+	struct api *a = cls;
+	struct http_req *hr = con_cls;
+	conn_upgraded(a, c);
+	api_ws_adopt(a, hr->ws_tenant, hr->ws_authorization, extra, extra_len, sock, urh);
+}
+
+/* 101 Switching Protocols (RFC 6455 §4.2.2). */
+static enum MHD_Result send_upgrade(struct api *a, struct MHD_Connection *c, struct http_req *hr,
+				    const struct api_req *rq, const struct api_resp *rs)
+{
+	hr->ws_tenant = rs->ws_tenant;
+	snprintf(hr->ws_authorization, sizeof(hr->ws_authorization), "%s", rq->authorization ? rq->authorization : "");
+	struct MHD_Response *r = MHD_create_response_for_upgrade(on_upgrade, a);
+	if (!r)
+		return MHD_NO;
+	MHD_add_response_header(r, MHD_HTTP_HEADER_UPGRADE, "websocket"); /* MHD adds Connection: Upgrade */
+	MHD_add_response_header(r, "Sec-WebSocket-Accept", rs->ws_accept);
+	enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_SWITCHING_PROTOCOLS, r);
+	MHD_destroy_response(r);
+	return ret;
 }
 
 static enum MHD_Result too_large(struct MHD_Connection *c)
@@ -418,6 +493,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	struct api_req rq = { .api = a, .method = method, .path = url, .source = addr, .body = hr->body,
 			      .body_len = hr->len };
 	rq.authorization = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+	ws_headers(c, &rq);
 	struct query_ctx qc = { &rq, false };
 	MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, on_query, &qc);
 	struct api_resp rs = { 0 };
@@ -430,7 +506,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	}
 	log_debug("api: %s %s %s -> %d", addr, method, url, rs.status);
 	json_decref(rq.json);
-	enum MHD_Result r = send_json(c, &rs);
+	enum MHD_Result r = rs.status == 101 ? send_upgrade(a, c, hr, &rq, &rs) : send_json(c, &rs);
 	json_decref(rs.body);
 	return r;
 }
@@ -459,7 +535,7 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 
 int api_http_start(struct api *a, const char *address, int port, bool tls)
 {
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG;
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG | MHD_ALLOW_UPGRADE;
 	struct sa sa;
 	bool have_addr = address && *address;
 	if (have_addr) {

@@ -77,6 +77,20 @@ static const struct api_route routes[] = {
 	{ "POST", "/api/call_sessions/{id}/destroy", API_TENANT_ADMIN, api_h_call_session_destroy, &s_empty, false,
 	  NULL, 204, false, "calls", "Hang an active call up" },
 
+	{ "GET", "/api/tenant/webhooks", API_TENANT_ADMIN, api_h_webhooks_list, NULL, false, "WebhookList", 200, false,
+	  "events", "The tenant's webhooks, oldest first" },
+	{ "POST", "/api/tenant/webhooks", API_TENANT_ADMIN, api_h_webhooks_create, &api_s_webhook_create, true,
+	  "Webhook", 201, false, "events", "Add a webhook: the tenant's call events POSTed to a URL (at most 10)" },
+	{ "GET", "/api/tenant/webhooks/{id}", API_TENANT_ADMIN, api_h_webhook_get, NULL, false, "Webhook", 200, false,
+	  "events", "Read a webhook" },
+	{ "POST", "/api/tenant/webhooks/{id}", API_TENANT_ADMIN, api_h_webhook_update, &api_s_webhook_update, false,
+	  "Webhook", 200, false, "events", "Update a webhook (fields given are changed; auth is replaced whole)" },
+	{ "POST", "/api/tenant/webhooks/{id}/destroy", API_TENANT_ADMIN, api_h_webhook_destroy, &s_empty, false, NULL,
+	  204, false, "events", "Delete a webhook and its events waiting for delivery" },
+	{ "GET", "/api/events", API_TENANT_ADMIN, api_h_events, NULL, false, NULL, 101, false, "events",
+	  "A WebSocket streaming the tenant's call events (call_start, call_cdr) as text frames of JSON;"
+	  " the token may be given as ?token= (browsers cannot set headers on a WebSocket)" },
+
 	{ "GET", "/api/user/profile", API_USER, api_h_user_profile_get, NULL, false, "User", 200, false, "user",
 	  "Read my profile" },
 	{ "POST", "/api/user/profile", API_USER, api_h_user_profile_update, &api_s_profile, false, "User", 200,
@@ -206,6 +220,12 @@ void api_handle(struct api_req *rq, struct api_resp *rs)
 			api_error(rs, 404, "not_found", NULL, "no route for %.16s %.200s", rq->method, rq->path);
 		return;
 	}
+	/* A WebSocket from a browser cannot carry an Authorization header. */
+	const char *qtoken = r->h == api_h_events && !rq->authorization ? api_query(rq, "token") : NULL;
+	if (qtoken && strlen(qtoken) < sizeof(rq->authorization_buf) - 8) {
+		snprintf(rq->authorization_buf, sizeof(rq->authorization_buf), "Bearer %s", qtoken);
+		rq->authorization = rq->authorization_buf;
+	}
 	if (r->access != API_PUBLIC) {
 		if (api_authenticate(rq, rs) || allowed(r, &rq->who, rs))
 			return;
@@ -242,7 +262,7 @@ static const struct api_schema *schema_by_name(const char *name)
 	static const struct api_schema *const all[] = {
 		&api_s_info, &api_s_token, &api_s_me, &api_s_tenant, &s_tenant_created, &api_s_tenant_summary,
 		&api_s_user, &api_s_user_summary, &api_s_settings, &api_s_error, &api_s_device_list, &api_s_ban_list,
-		&api_s_cdr, &api_s_call_session_list,
+		&api_s_cdr, &api_s_call_session_list, &api_s_webhook, &api_s_webhook_list,
 	};
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
 		if (strcmp(all[i]->name, name) == 0)
@@ -363,6 +383,10 @@ static json_t *operation(const struct api_route *r, json_t *schemas)
 			*o = '_';
 	json_t *op = json_pack("{s:s, s:s, s:[s]}", "operationId", opid, "summary", r->summary, "tags", r->tag);
 	json_t *params = r->list ? list_params(r) : json_array();
+	if (r->h == api_h_events)
+		json_array_append_new(params, json_pack("{s:s, s:s, s:s, s:{s:s}}", "name", "token", "in", "query",
+			"description", "The access token, when the client cannot send Authorization: Bearer",
+			"schema", "type", "string"));
 	for (const char *b = strchr(r->path, '{'); b; b = strchr(b + 1, '{')) {
 		char name[32];
 		snprintf(name, sizeof(name), "%.*s", (int)(strchr(b, '}') - b - 1), b + 1);
@@ -387,7 +411,9 @@ static json_t *operation(const struct api_route *r, json_t *schemas)
 	char code[8];
 	snprintf(code, sizeof(code), "%d", r->ok);
 	if (!r->resp) {
-		ok = json_pack("{s:s}", "description", r->ok == 204 ? "Done, no content" : "The document");
+		ok = json_pack("{s:s}", "description", r->ok == 204 ? "Done, no content"
+			: r->ok == 101 ? "Switching Protocols: a WebSocket (RFC 6455, version 13); each event is a"
+					 " text frame holding its JSON object" : "The document");
 	} else {
 		add_schema(schemas, schema_by_name(r->resp), false);
 		json_t *schema = r->list ? json_pack("{s:s, s:[s,s], s:{s:{s:s, s:s}, s:{s:s, s:o}}}", "type",
@@ -400,14 +426,16 @@ static json_t *operation(const struct api_route *r, json_t *schemas)
 	json_object_set_new(resps, code, ok);
 	json_object_set_new(resps, "4XX", json_pack("{s:s, s:{s:{s:o}}}", "description",
 		"Error: 400 invalid_json/unknown_field, 401 unauthorized, 403 forbidden, 404 not_found,"
-		" 409 conflict, 413 payload_too_large, 422 invalid_field/missing_field, 429 rate_limited",
+		" 409 conflict, 413 payload_too_large, 422 invalid_field/missing_field, 426 upgrade_required,"
+		" 429 rate_limited",
 		"content", "application/json", "schema", ref("Error")));
 	json_object_set_new(resps, "500", json_pack("{s:s, s:{s:{s:o}}}", "description",
 		"Error: internal (an unexpected failure, such as of the store)", "content", "application/json",
 		"schema", ref("Error")));
-	if (costly(r))
-		json_object_set_new(resps, "503", json_pack("{s:s, s:{s:{s:o}}}", "description",
-			"Error: busy (too many password checks at once); retry after the Retry-After header's seconds",
+	if (costly(r) || r->h == api_h_events)
+		json_object_set_new(resps, "503", json_pack("{s:s, s:{s:{s:o}}}", "description", costly(r)
+			? "Error: busy (too many password checks at once); retry after the Retry-After header's seconds"
+			: "Error: busy (too many event streams open); retry after the Retry-After header's seconds",
 			"content", "application/json", "schema", ref("Error")));
 	json_object_set_new(op, "responses", resps);
 	if (r->access != API_PUBLIC)

@@ -4,6 +4,7 @@ USR-09, USR-20."""
 import json
 import os
 import re
+import socket
 
 from conftest import ADMIN_PASSWORD, ROOT, new_tenant, new_user, uniq
 from sipdigest import register
@@ -242,6 +243,19 @@ def test_every_route_success_path(pbxd):
     refused(boss, "POST", "/api/call_sessions/{id}/destroy", "/api/call_sessions/123456789/destroy", 404)
     seen.add(("post", "/api/call_sessions/{id}/destroy"))
 
+    # webhooks and the event stream (tests/api/test_webhooks.py, tests/wire/test_webhooks.py have more)
+    w = hit(boss, "POST", "/api/tenant/webhooks", body={
+        "name": "CRM", "url": "https://crm.example.com/pbx", "events": ["call_cdr"],
+        "auth": {"method": "bearer", "token": "abc123"}}, status=201)
+    assert w["auth"] == {"method": "bearer"} and w["enabled"] is True
+    assert hit(boss, "GET", "/api/tenant/webhooks")["count"] == 1
+    hit(boss, "GET", "/api/tenant/webhooks/{id}", f"/api/tenant/webhooks/{w['id']}")
+    w = hit(boss, "POST", "/api/tenant/webhooks/{id}", f"/api/tenant/webhooks/{w['id']}", {"enabled": False})
+    assert w["enabled"] is False
+    hit(boss, "POST", "/api/tenant/webhooks/{id}/destroy", f"/api/tenant/webhooks/{w['id']}/destroy", status=204)
+    assert ws_handshake(pbxd, boss.token).startswith(b"HTTP/1.1 101 ")
+    seen.add(("get", "/api/events"))
+
     # a device registers for extension 101 (issue 11): listed, then unregistered
     assert register(pbxd.sip_port, "101", "sip-Secret-3", domain=f"{name}.test", user_agent="api-tests/1") == 200
     devs = {"count": 0}
@@ -278,6 +292,25 @@ def test_every_route_success_path(pbxd):
 
     documented = {(m, p) for p, item in doc["paths"].items() for m in item}
     assert documented == seen, f"not exercised: {documented - seen}; undocumented: {seen - documented}"
+
+
+def ws_handshake(pbxd, token):
+    """The head of the answer to a WebSocket handshake at /api/events (RFC 6455)."""
+    s = socket.create_connection(("127.0.0.1", pbxd.port), timeout=5)
+    try:
+        s.sendall((f"GET /api/events?token={token} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+                   "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                   "Sec-WebSocket-Version: 13\r\n\r\n").encode())
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            head += chunk
+        assert b"Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=" in head, head  # RFC 6455 1.3's example
+        return head
+    finally:
+        s.close()
 
 
 def test_openapi_document(pbxd):
