@@ -52,6 +52,7 @@ struct leg {
 	struct sdp_origin orig;
 	bool has_offer;          /* neg holds this leg's offer or ours to it */
 	bool negotiated;         /* the answer is known (ours to send, or theirs) */
+	uint64_t sdp_hash;       /* content of the last SDP we sent (0: none), for its version */
 	bool awaiting_answer;    /* A: our offer went in the 2xx (the caller's INVITE had
 				  * none); the answer comes in the ACK */
 	/* A re-INVITE or UPDATE received on this leg (upd_st), passed on to the

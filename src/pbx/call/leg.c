@@ -64,6 +64,23 @@ int leg_common_hdrs(const struct leg *l, char *buf, size_t size)
 	return n < 0 || (size_t)n >= size ? ENOSPC : 0;
 }
 
+/* FNV-1a over the SDP but its o= line: what decides whether the version moves. */
+static uint64_t sdp_content_hash(const struct mbuf *mb)
+{
+	uint64_t h = 1469598103934665603ull;
+	const char *p = (const char *)mb->buf, *end = p + mb->end;
+	while (p < end) {
+		const char *eol = memchr(p, '\n', (size_t)(end - p));
+		const char *next = eol ? eol + 1 : end;
+		if (!(next - p >= 2 && p[0] == 'o' && p[1] == '=')) {
+			for (const char *q = p; q < next; q++)
+				h = (h ^ (uint8_t)*q) * 1099511628211ull;
+		}
+		p = next;
+	}
+	return h | 1;
+}
+
 struct mbuf *leg_sdp(struct leg *l)
 {
 	struct mbuf *mb = mbuf_alloc(512, 4096);
@@ -76,6 +93,18 @@ struct mbuf *leg_sdp(struct leg *l)
 		mem_deref(mb);
 		return NULL;
 	}
+	/* RFC 3264 §8: the same SDP keeps its version, a changed one raises it (an
+	 * answer narrowed the codecs we offered; a hold changed a direction). */
+	uint64_t h = mb ? sdp_content_hash(mb) : 0;
+	if (mb && l->sdp_hash && h != l->sdp_hash) {
+		sdp_origin_bump(&l->orig);
+		mbuf_reset(mb);
+		if (sdp_neg_print(mb, &l->orig, &l->neg)) {
+			mem_deref(mb);
+			return NULL;
+		}
+	}
+	l->sdp_hash = h;
 	return mb;
 }
 

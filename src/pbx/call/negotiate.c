@@ -183,8 +183,7 @@ uint16_t negotiate_reoffer(struct call *c, struct leg *from, struct leg *to, con
 	}
 	if (!code) {
 		from->neg = *tmp;
-		offer_mirror(&to->neg, tmp);
-		sdp_origin_bump(&to->orig);
+		offer_mirror(&to->neg, tmp); /* leg_sdp raises the version: the SDP changes */
 	}
 	free(tmp);
 	return code;
@@ -198,6 +197,5 @@ int negotiate_reanswer(struct call *c, struct leg *from, struct leg *to, const s
 	if (err)
 		return err;
 	answer_follow(&from->neg, &to->neg);
-	sdp_origin_bump(&from->orig);
 	return 0;
 }
