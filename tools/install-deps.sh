@@ -2,7 +2,10 @@
 # Installs every Debian package that building and testing pbxd needs.
 # Idempotent and fast when everything is present: it asks dpkg first and only
 # touches apt (update + install) when something is missing.
-# To add a dependency, add it to PACKAGES below and nowhere else.
+# To add a dependency, add it to PACKAGES below and nowhere else. (The web
+# portal's npm packages are web/package-lock.json's, installed by
+# tools/build-web.sh; Node.js and npm come with the machine, and chromium, for
+# the portal's browser tests, is installed without them.)
 set -eu
 
 PACKAGES="
@@ -32,6 +35,7 @@ util-linux
 curl
 ca-certificates
 openssl
+chromium
 "
 
 missing=""

@@ -7,11 +7,15 @@
 #       per test case from their TAP output (CMOCKA_MESSAGE_OUTPUT=TAP);
 #   (b) the pytest wire tests of tests/wire/, once against build/'s pbxd and once
 #       against build-asan/'s, each inside a private network namespace;
-#   (c) fuzz/run.sh if it exists (lines "fuzz NAME: ok" / "fuzz NAME: FAILED").
+#   (c) fuzz/run.sh if it exists (lines "fuzz NAME: ok" / "fuzz NAME: FAILED");
+#   (d) the web portal's browser tests (tests/web/run.mjs: node's test runner,
+#       headless Chromium) against the first build dir's pbxd, in a private
+#       network namespace, counted from their TAP report.
 #
 # Expects `make build build-asan` to have run (the Makefile's `test` target does).
 # Environment: BUILD_DIRS (default "build build-asan"), PYTEST_TIMEOUT (seconds per
-# wire run, default 900), FUZZ_TIMEOUT (default 300), PYTEST_ARGS (extra args).
+# wire run, default 900), FUZZ_TIMEOUT (default 300), PYTEST_ARGS (extra args),
+# WEB_TIMEOUT (seconds for the web tests, default 600).
 set -uo pipefail
 
 cd "$(dirname "$0")/.." || exit 2
@@ -229,6 +233,27 @@ run_fuzz() {
 	add "$p" "$f" 0 "$label"
 }
 
+# ---------------------------------------------------------------- (d) web portal
+run_web() {
+	[ -e tests/web/run.mjs ] || return 0
+	local dir=${BUILD_DIRS%% *} label="tests/web" tap="$WORK/web.tap"
+	local bin
+	bin=$(pbxd_of "$dir")
+	echo "== $label: PBXD_BIN=${bin#"$TOP"/} node tests/web/run.mjs (private netns)"
+	PBXD_BIN=$bin timeout -k 10 "${WEB_TIMEOUT:-600}" tools/netns-run node tests/web/run.mjs --tap "$tap"
+	local rc=$?
+	local p=0 f=0 s=0
+	if [ -f "$tap" ]; then
+		read -r p f s < <(awk '/^# pass /{p=$3} /^# fail /{f=$3} /^# (skipped|todo) /{s+=$3}
+			END{print p+0, f+0, s+0}' "$tap")
+	fi
+	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+		echo "!! tests/web/run.mjs exited $rc"
+		f=1
+	fi
+	add "$p" "$f" "$s" "$label"
+}
+
 for d in $BUILD_DIRS; do
 	run_unit "$d"
 done
@@ -239,6 +264,7 @@ for d in $BUILD_DIRS; do
 	done
 done
 run_fuzz
+run_web
 
 if [ ${#FAILURES[@]} -ne 0 ]; then
 	echo "== failures in: ${FAILURES[*]}"

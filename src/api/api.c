@@ -29,6 +29,8 @@ const struct conf_opt api_opts[] = {
 	{ "login-window", CONF_INT, "300", 1, 86400, NULL, "seconds over which failed sign-ins are counted" },
 	{ "http-max-per-address", CONF_INT, "16", 1, 256, NULL,
 	  "connections one client source (an IPv4 address, an IPv6 /64) may hold open to the REST API" },
+	{ "web-dir", CONF_STR, "", 0, 0, NULL,
+	  "folder of the web portal served at / of the REST server (default: the build's web/dist)" },
 };
 const size_t api_opts_count = sizeof(api_opts) / sizeof(api_opts[0]);
 
@@ -189,6 +191,8 @@ int api_start(struct api **ap, const struct conf *conf, const char *data_dir, st
 				 &a->cert_pem, &a->key_pem);
 	a->http_max_per_address = (int)conf_int(conf, "http-max-per-address");
 	if (!e)
+		e = api_static_open(&a->web, conf_str(conf, "web-dir"));
+	if (!e)
 		e = api_ws_start(a);
 	if (!e)
 		e = api_http_start(a, addr, port, tls);
@@ -197,6 +201,8 @@ int api_start(struct api **ap, const struct conf *conf, const char *data_dir, st
 		return e;
 	}
 	log_info("api: REST API at %s/api", url);
+	if (api_static_dir(a->web))
+		log_info("api: web portal at %s/ (from %s)", url, api_static_dir(a->web));
 	*ap = a;
 	return 0;
 }
@@ -210,6 +216,7 @@ void api_stop(struct api *a)
 	for (size_t i = 0; i < a->npool; i++)
 		store_close(a->pool[i]);
 	api_ratelimit_free(a->rl);
+	api_static_free(a->web);
 	free(a->cert_pem);
 	free(a->key_pem);
 	pthread_cond_destroy(&a->pool_cond);

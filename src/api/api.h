@@ -10,7 +10,7 @@
 
 /* Options: http-address, http-port, http-tls, http-tls-cert, http-tls-key,
  * admin-password, default-domain, token-lifetime, login-max-failures,
- * login-window. */
+ * login-window, http-max-per-address, web-dir (the portal served at /). */
 extern const struct conf_opt api_opts[];
 extern const size_t api_opts_count;
 

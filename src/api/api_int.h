@@ -54,6 +54,7 @@ struct api {
 	struct api_http *http;    /* connection tracking of http.c */
 	struct pbx *pbx;          /* told what the API writes; asked what it holds (NULL: none) */
 	struct api_ws *ws;        /* the WebSocket streams of /api/events (events.c) */
+	struct api_static *web;   /* the web portal's files at / (static.c) */
 	/* Argon2 runs in progress (password.c), at most API_COSTLY_MAX: a burst of
 	 * them, 19 MiB each, can hold neither all of MHD's threads nor the memory. */
 	pthread_mutex_t costly_lock;
@@ -343,5 +344,20 @@ void api_http_stop(struct api *a);
 #define API_HTTP_SOURCE_SZ 9
 struct sockaddr;
 void api_http_source_key(const struct sockaddr *sa, uint8_t key[API_HTTP_SOURCE_SZ]);
+
+/* --- the web portal's files (static.c) ----------------------------------------------- */
+
+struct api_static;
+struct MHD_Connection;
+/* dir: --web-dir, or "" for the build's web/dist (none found: the portal's paths
+ * answer 404). Not reference counted: free with api_static_free(). */
+int api_static_open(struct api_static **sp, const char *dir);
+void api_static_free(struct api_static *s);
+/* The folder served, or NULL. */
+const char *api_static_dir(const struct api_static *s);
+/* Whether url is the portal's: it starts with / and is neither /api nor under it. */
+bool api_static_path(const char *url);
+/* Answers a complete request for a portal path; returns an enum MHD_Result. */
+int api_static_serve(struct api *a, struct MHD_Connection *c, const char *method, const char *url);
 
 #endif

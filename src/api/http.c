@@ -487,6 +487,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	conn_deadline(a, c, 0);
 	if (hr->too_large)
 		return too_large(c);
+	if (api_static_path(url))
+		return (enum MHD_Result)api_static_serve(a, c, method, url); /* the web portal (static.c) */
 
 	char addr[INET6_ADDRSTRLEN + 1];
 	client_addr(c, addr, sizeof(addr));

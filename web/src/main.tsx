@@ -1,0 +1,237 @@
+// The portal: who is signed in decides the menu and the pages.
+//   system admin              Tenants (and Manage: acts as a tenant's admin)
+//   tenant admin / managing   Call Manager > Users, Extensions; Call Statistics > CDR
+//   tenant user (either role) My portal: profile, Do not disturb, password, calls
+// The API decides what each token may do; a page the API refuses says so.
+import { render } from "preact";
+import { useEffect, useRef, useState } from "preact/hooks";
+import { api, Me } from "./api";
+import { navigate, usePath } from "./router";
+import { Alert, Link, message } from "./ui";
+import { SignIn } from "./pages/SignIn";
+import { Tenants } from "./pages/Tenants";
+import { Users } from "./pages/Users";
+import { Cdrs } from "./pages/Cdrs";
+import { Personal } from "./pages/Personal";
+import "./styles.css";
+
+function home(me: Me): string {
+  if (me.role === "system_admin") return me.tenant ? "/call-manager/users" : "/tenants";
+  return me.role === "admin" ? "/call-manager/users" : "/me";
+}
+
+function useSession(): number {
+  const [epoch, setEpoch] = useState(api.epoch);
+  useEffect(() => api.onChange(() => setEpoch(api.epoch)), []);
+  return epoch;
+}
+
+// Who is signed in, as last read in this tab: a reload shows the page at once
+// (one round trip: the page's own data) while /api/me is read again.
+const ME_KEY = "pbxd.me";
+
+function cachedMe(): Me | null {
+  try {
+    const m = sessionStorage.getItem(ME_KEY);
+    return m && api.signedIn() ? (JSON.parse(m) as Me) : null;
+  } catch {
+    return null;
+  }
+}
+
+function App() {
+  const path = usePath();
+  const epoch = useSession();
+  const [me, setMe] = useState<Me | null>(cachedMe);
+  const [error, setError] = useState<string | null>(null);
+  const first = useRef(true);
+
+  useEffect(() => {
+    if (!first.current) {
+      // someone else now: nothing of the previous one is shown
+      setMe(null);
+      sessionStorage.removeItem(ME_KEY);
+    }
+    first.current = false;
+    setError(null);
+    if (!api.signedIn()) return;
+    let live = true;
+    api
+      .get<Me>("/me")
+      .then((m) => {
+        if (!live) return;
+        setMe(m);
+        sessionStorage.setItem(ME_KEY, JSON.stringify(m));
+      })
+      .catch((e) => live && setError(message(e)));
+    return () => {
+      live = false;
+    };
+  }, [epoch]);
+
+  useEffect(() => {
+    if (me && (path === "/" || path === "/sign-in")) navigate(home(me), true);
+  }, [me, path]);
+
+  useEffect(() => {
+    document.title = "pbxd";
+  }, [path]);
+
+  if (!api.signedIn()) {
+    return (
+      <SignIn
+        onSignedIn={() => {
+          if (path === "/sign-in") navigate("/", true);
+        }}
+      />
+    );
+  }
+  if (!me) {
+    return <main class="loading">{error ? <Alert>{error}</Alert> : <p>Loading…</p>}</main>;
+  }
+  const signOut = async () => {
+    await api.signOut();
+    navigate("/sign-in", true);
+  };
+  return (
+    <Layout me={me} path={path} onSignOut={signOut}>
+      <Page me={me} path={path} />
+    </Layout>
+  );
+}
+
+function Page({ me, path }: { me: Me; path: string }) {
+  switch (path) {
+    case "/tenants":
+      return <Tenants />;
+    case "/call-manager/users":
+      return <Users title="Users" key="users" />;
+    case "/call-manager/extensions":
+      return <Users title="Extensions" key="extensions" />;
+    case "/call-statistics/cdr":
+      return <Cdrs />;
+    case "/me":
+      return <Personal me={me} />;
+    case "/":
+    case "/sign-in":
+      return <p>Loading…</p>;
+    default:
+      return (
+        <section>
+          <h1>Page not found</h1>
+          <p>
+            <Link to={home(me)}>Go to the start page</Link>
+          </p>
+        </section>
+      );
+  }
+}
+
+function Layout({ me, path, onSignOut, children }: { me: Me; path: string; onSignOut: () => void; children: preact.ComponentChildren }) {
+  const tenantAdmin = me.role === "admin" || (me.role === "system_admin" && !!me.tenant);
+  const sysadmin = me.role === "system_admin" && !me.tenant;
+  const user = me.role !== "system_admin";
+  const [leaving, setLeaving] = useState(false);
+  const [err, setErr] = useState<string | null>(null);
+  const leave = async () => {
+    setLeaving(true);
+    try {
+      await api.leave();
+      navigate("/tenants");
+    } catch (e) {
+      setErr(message(e));
+    } finally {
+      setLeaving(false);
+    }
+  };
+  return (
+    <div class="shell">
+      <a class="skip" href="#main">
+        Skip to content
+      </a>
+      <header class="top">
+        <span class="brand">pbxd</span>
+        <span class="who">
+          {me.username}
+          {me.tenant ? ` · ${me.tenant.domain}` : ""}
+        </span>
+        <button type="button" onClick={onSignOut}>
+          Sign out
+        </button>
+      </header>
+      {api.switched() && me.tenant && (
+        <div class="banner" role="status">
+          <span>
+            Managing <strong>{me.tenant.name}</strong> ({me.tenant.domain}) as its administrator.
+          </span>
+          <button type="button" disabled={leaving} onClick={leave}>
+            Back to Tenants
+          </button>
+          {err && <Alert>{err}</Alert>}
+        </div>
+      )}
+      <div class="frame">
+        <nav class="menu" aria-label="Main">
+          <ul>
+            {sysadmin && (
+              <li>
+                <Link to="/tenants" current={path === "/tenants"}>
+                  Tenants
+                </Link>
+              </li>
+            )}
+            {tenantAdmin && (
+              <li>
+                <Link to="/call-manager/users" class="group">
+                  Call Manager
+                </Link>
+                <ul>
+                  <li>
+                    <Link to="/call-manager/users" current={path === "/call-manager/users"}>
+                      Users
+                    </Link>
+                  </li>
+                  <li>
+                    <Link to="/call-manager/extensions" current={path === "/call-manager/extensions"}>
+                      Extensions
+                    </Link>
+                  </li>
+                </ul>
+              </li>
+            )}
+            {tenantAdmin && (
+              <li>
+                <Link to="/call-statistics/cdr" class="group">
+                  Call Statistics
+                </Link>
+                <ul>
+                  <li>
+                    <Link to="/call-statistics/cdr" current={path === "/call-statistics/cdr"}>
+                      CDR
+                    </Link>
+                  </li>
+                </ul>
+              </li>
+            )}
+            {user && (
+              <li>
+                <Link to="/me" current={path === "/me"}>
+                  My portal
+                </Link>
+              </li>
+            )}
+          </ul>
+        </nav>
+        <main id="main" tabIndex={-1}>
+          {children}
+        </main>
+      </div>
+    </div>
+  );
+}
+
+const root = document.getElementById("app");
+if (root) {
+  root.textContent = "";
+  render(<App />, root);
+}

@@ -1,0 +1,178 @@
+// The personal portal of a tenant's user (either role): profile, the extension
+// settings a user may change (Do not disturb, Call waiting: each switch saves
+// at once), the login password, and their own calls.
+import { useEffect, useState } from "preact/hooks";
+import { api, ApiError, Me } from "../api";
+import { useList } from "../list";
+import { Alert, Field, FormError, formError, message, refused, Submit, Switch } from "../ui";
+import { CallTable, Cdr } from "./Cdrs";
+
+interface Profile {
+  display_name: string;
+  email: string;
+}
+
+interface Settings {
+  dnd: boolean;
+  call_waiting: boolean;
+}
+
+export function Personal({ me }: { me: Me }) {
+  if (me.role === "system_admin") {
+    return (
+      <section>
+        <h1>My portal</h1>
+        <Alert>The personal portal is for a tenant's users; a system administrator has none.</Alert>
+      </section>
+    );
+  }
+  return (
+    <section>
+      <h1>My portal</h1>
+      <p class="sub">
+        {me.username} · extension {me.extension_number} · {me.tenant?.domain}
+      </p>
+      <CallSettings />
+      <ProfileForm />
+      <PasswordForm />
+      <MyCalls />
+    </section>
+  );
+}
+
+function CallSettings() {
+  const [s, setS] = useState<Settings | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  useEffect(() => {
+    api
+      .get<Settings>("/user/extension")
+      .then(setS)
+      .catch((e) => setError(refused(e)));
+  }, []);
+  const change = async (patch: Partial<Settings>) => {
+    if (!s) return;
+    const before = s;
+    setS({ ...s, ...patch }); // shown at once, put back if the save fails
+    setBusy(true);
+    setError(null);
+    try {
+      const saved = await api.post<Settings>("/user/extension", patch);
+      if (saved && typeof saved.dnd === "boolean") setS(saved);
+    } catch (e) {
+      setS(before);
+      setError(message(e));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <section class="card" aria-labelledby="h-calls">
+      <h2 id="h-calls">Calls</h2>
+      {s && (
+        <>
+          <Switch id="dnd" label="Do not disturb" checked={s.dnd} disabled={busy} onChange={(v) => change({ dnd: v })} />
+          <Switch id="call-waiting" label="Call waiting" checked={s.call_waiting} disabled={busy} onChange={(v) => change({ call_waiting: v })} />
+        </>
+      )}
+      {error && <Alert>{error}</Alert>}
+    </section>
+  );
+}
+
+function ProfileForm() {
+  const [p, setP] = useState<Profile>({ display_name: "", email: "" });
+  const [error, setError] = useState<FormError | null>(null);
+  const [saved, setSaved] = useState(false);
+  const [busy, setBusy] = useState(false);
+  useEffect(() => {
+    api
+      .get<Profile>("/user/profile")
+      .then((x) => setP({ display_name: x.display_name, email: x.email }))
+      .catch((e) => setError(formError(e)));
+  }, []);
+  const save = async (e: Submit) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    setSaved(false);
+    try {
+      await api.post("/user/profile", { display_name: p.display_name.trim(), email: p.email.trim() });
+      setSaved(true);
+    } catch (err) {
+      setError(formError(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <section class="card" aria-labelledby="h-profile">
+      <h2 id="h-profile">Profile</h2>
+      <form onSubmit={save} noValidate>
+        <Field id="p-display" name="display_name" label="Display name" value={p.display_name} onInput={(v) => setP({ ...p, display_name: v })} error={error} />
+        <Field id="p-email" name="email" label="Email" type="email" value={p.email} onInput={(v) => setP({ ...p, email: v })} error={error} />
+        {error && !["display_name", "email"].includes(error.field ?? "") && <Alert>{error.text}</Alert>}
+        {saved && <p role="status">Saved.</p>}
+        <div class="buttons">
+          <button type="submit" class="primary" disabled={busy}>
+            Save
+          </button>
+        </div>
+      </form>
+    </section>
+  );
+}
+
+function PasswordForm() {
+  const [old, setOld] = useState("");
+  const [next, setNext] = useState("");
+  const [error, setError] = useState<FormError | null>(null);
+  const [done, setDone] = useState(false);
+  const [busy, setBusy] = useState(false);
+  const save = async (e: Submit) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    setDone(false);
+    try {
+      await api.post("/user/password", { old_password: old, new_password: next });
+      setDone(true);
+      setOld("");
+      setNext("");
+    } catch (err) {
+      const fe = formError(err);
+      if (err instanceof ApiError && err.status === 401) fe.text = "The current password is wrong.";
+      setError(fe);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <section class="card" aria-labelledby="h-password">
+      <h2 id="h-password">Password</h2>
+      <form onSubmit={save} noValidate>
+        <Field id="pw-old" name="old_password" label="Current password" type="password" autocomplete="current-password" value={old} onInput={setOld} error={error} />
+        <Field id="pw-new" name="new_password" label="New password" type="password" autocomplete="new-password" value={next} onInput={setNext} error={error} />
+        {error && !["old_password", "new_password"].includes(error.field ?? "") && <Alert>{error.text}</Alert>}
+        {done && <p role="status">Password changed. Your other sessions have ended.</p>}
+        <div class="buttons">
+          <button type="submit" class="primary" disabled={busy}>
+            Change password
+          </button>
+        </div>
+      </form>
+    </section>
+  );
+}
+
+function MyCalls() {
+  const list = useList<Cdr>("/cdrs", { top: 20 }, 30000);
+  return (
+    <section class="card" aria-labelledby="h-history">
+      <h2 id="h-history">Call history</h2>
+      {list.error != null && <Alert>{refused(list.error)}</Alert>}
+      {list.data && list.data.count === 0 && <p>No calls yet.</p>}
+      {list.data && list.data.count > 0 && <CallTable items={list.data.items} />}
+    </section>
+  );
+}

@@ -1,0 +1,246 @@
+// Small building blocks every page shares: labelled fields that show the API's
+// error next to the field it names, alerts, modal dialogs, a pager and a switch.
+import type { ComponentChildren, TargetedSubmitEvent } from "preact";
+import { useEffect, useRef } from "preact/hooks";
+import { ApiError } from "./api";
+import { linkClick } from "./router";
+
+// What a failed request says, for people. 401 from sign-in and 429 are worded
+// by the pages that expect them.
+export function message(e: unknown): string {
+  if (e instanceof ApiError) {
+    if (e.status === 403) return "You are not allowed to do this: " + e.message + ".";
+    if (e.status === 429) return `Too many failed attempts. Try again in ${e.retryAfter || "a few"} seconds.`;
+    if (e.status === 503) return "The server is busy. Try again in a moment.";
+    return e.message.charAt(0).toUpperCase() + e.message.slice(1) + (/[.!?]$/.test(e.message) ? "" : ".");
+  }
+  return "The server cannot be reached. Check the connection and try again.";
+}
+
+// A page whose data the API refused: 403 says this session may not open it.
+export function refused(e: unknown): string {
+  if (e instanceof ApiError && e.status === 403) return "You are not allowed to open this page: " + e.message + ".";
+  return message(e);
+}
+
+// A failed save: the field it names (the API's dotted path) and what to say.
+export interface FormError {
+  field: string | null;
+  text: string;
+}
+
+export function formError(e: unknown): FormError {
+  return { field: e instanceof ApiError ? e.field : null, text: message(e) };
+}
+
+// The text shown beside the field an error names: without the field's path,
+// which the field's label already says ("username: must not be empty").
+function besideField(fe: FormError): string {
+  const t = fe.field && fe.text.toLowerCase().startsWith(fe.field.toLowerCase() + ": ") ? fe.text.slice(fe.field.length + 2) : fe.text;
+  return t.charAt(0).toUpperCase() + t.slice(1);
+}
+
+export function Alert({ children, id }: { children: ComponentChildren; id?: string }) {
+  return (
+    <p class="alert" role="alert" id={id}>
+      {children}
+    </p>
+  );
+}
+
+interface FieldProps {
+  id: string;
+  label: string;
+  value: string;
+  onInput: (v: string) => void;
+  type?: "text" | "password" | "email";
+  required?: boolean;
+  autocomplete?: string;
+  error?: FormError | null;
+  name?: string; // the API field this input sets (errors naming it show here)
+  hint?: string;
+  inputMode?: "numeric" | "email" | "text";
+  autofocus?: boolean;
+}
+
+export function Field(p: FieldProps) {
+  const err = p.error && p.name && p.error.field === p.name ? besideField(p.error) : null;
+  const ref = useRef<HTMLInputElement>(null);
+  useEffect(() => {
+    if (err) ref.current?.focus();
+  }, [err]);
+  useEffect(() => {
+    if (p.autofocus) ref.current?.focus();
+  }, []);
+  const described = [p.hint ? p.id + "-hint" : "", err ? p.id + "-error" : ""].filter(Boolean).join(" ");
+  return (
+    <div class="field">
+      <label for={p.id}>{p.label}</label>
+      <input
+        ref={ref}
+        id={p.id}
+        name={p.name ?? p.id}
+        {...({ type: p.type ?? "text" } as { type: "text" }) /* preact types narrow ARIA per input type */}
+        value={p.value}
+        required={p.required}
+        autocomplete={p.autocomplete ?? "off"}
+        inputMode={p.inputMode}
+        aria-invalid={err ? "true" : undefined}
+        aria-describedby={described || undefined}
+        onInput={(e) => p.onInput((e.currentTarget as HTMLInputElement).value)}
+      />
+      {p.hint && (
+        <small class="hint" id={p.id + "-hint"}>
+          {p.hint}
+        </small>
+      )}
+      {err && <Alert id={p.id + "-error"}>{err}</Alert>}
+    </div>
+  );
+}
+
+interface SelectProps {
+  id: string;
+  label: string;
+  value: string;
+  options: [string, string][]; // value, label
+  onChange: (v: string) => void;
+  error?: FormError | null;
+  name?: string;
+}
+
+export function Select(p: SelectProps) {
+  const err = p.error && p.name && p.error.field === p.name ? besideField(p.error) : null;
+  return (
+    <div class="field">
+      <label for={p.id}>{p.label}</label>
+      <select
+        id={p.id}
+        value={p.value}
+        aria-invalid={err ? "true" : undefined}
+        aria-describedby={err ? p.id + "-error" : undefined}
+        onChange={(e) => p.onChange((e.currentTarget as HTMLSelectElement).value)}
+      >
+        {p.options.map(([v, l]) => (
+          <option value={v} key={v}>
+            {l}
+          </option>
+        ))}
+      </select>
+      {err && <Alert id={p.id + "-error"}>{err}</Alert>}
+    </div>
+  );
+}
+
+export function Checkbox({ id, label, checked, onChange }: { id: string; label: string; checked: boolean; onChange: (v: boolean) => void }) {
+  return (
+    <div class="check">
+      <input id={id} type="checkbox" checked={checked} onChange={(e) => onChange((e.currentTarget as HTMLInputElement).checked)} />
+      <label for={id}>{label}</label>
+    </div>
+  );
+}
+
+// An on/off switch (role switch), saved by its owner on each change.
+export function Switch({ id, label, checked, disabled, onChange }: { id: string; label: string; checked: boolean; disabled?: boolean; onChange: (v: boolean) => void }) {
+  return (
+    <div class="switch-row">
+      <span id={id + "-label"} class="switch-label">
+        {label}
+      </span>
+      <button
+        id={id}
+        type="button"
+        role="switch"
+        class="switch"
+        aria-checked={checked ? "true" : "false"}
+        aria-labelledby={id + "-label"}
+        disabled={disabled}
+        onClick={() => onChange(!checked)}
+      >
+        <span class="knob" aria-hidden="true" />
+        <span class="switch-state" aria-hidden="true">
+          {checked ? "On" : "Off"}
+        </span>
+      </button>
+    </div>
+  );
+}
+
+// A modal dialog (the platform's <dialog>: focus kept inside, Escape closes).
+export function Dialog({ title, onClose, children, wide }: { title: string; onClose: () => void; children: ComponentChildren; wide?: boolean }) {
+  const ref = useRef<HTMLDialogElement>(null);
+  const titleId = useRef("dlg-" + Math.random().toString(36).slice(2)).current;
+  useEffect(() => {
+    const d = ref.current;
+    if (d && !d.open) d.showModal();
+    const cancel = (e: Event) => {
+      e.preventDefault();
+      onClose();
+    };
+    d?.addEventListener("cancel", cancel);
+    return () => d?.removeEventListener("cancel", cancel);
+  }, [onClose]);
+  return (
+    <dialog ref={ref} class={wide ? "wide" : undefined} aria-labelledby={titleId}>
+      <h2 id={titleId}>{title}</h2>
+      {children}
+    </dialog>
+  );
+}
+
+// Asks before something is destroyed.
+export function Confirm({ title, text, action, busy, error, onConfirm, onCancel }: { title: string; text: string; action: string; busy?: boolean; error?: string | null; onConfirm: () => void; onCancel: () => void }) {
+  return (
+    <Dialog title={title} onClose={onCancel}>
+      <p>{text}</p>
+      {error && <Alert>{error}</Alert>}
+      <div class="buttons">
+        <button type="button" class="danger" disabled={busy} onClick={onConfirm}>
+          {action}
+        </button>
+        <button type="button" onClick={onCancel} autofocus>
+          Cancel
+        </button>
+      </div>
+    </Dialog>
+  );
+}
+
+export function Pager({ skip, top, count, onPage }: { skip: number; top: number; count: number; onPage: (skip: number) => void }) {
+  if (count <= top && skip === 0) return <p class="pager-info">{count === 1 ? "1 item" : `${count} items`}</p>;
+  const last = Math.min(skip + top, count);
+  return (
+    <nav class="pager" aria-label="Pages">
+      <button type="button" disabled={skip === 0} onClick={() => onPage(Math.max(0, skip - top))}>
+        Previous page
+      </button>
+      <span>
+        {count ? skip + 1 : 0}–{last} of {count}
+      </span>
+      <button type="button" disabled={last >= count} onClick={() => onPage(skip + top)}>
+        Next page
+      </button>
+    </nav>
+  );
+}
+
+export function Link({ to, children, current, class: cls }: { to: string; children: ComponentChildren; current?: boolean; class?: string }) {
+  return (
+    <a href={to} class={cls} aria-current={current ? "page" : undefined} onClick={(e) => linkClick(e as unknown as MouseEvent, to)}>
+      {children}
+    </a>
+  );
+}
+
+// The search box of a list: filters as one types (after a short pause).
+export function SearchBox({ id, value, onInput }: { id: string; value: string; onInput: (v: string) => void }) {
+  return (
+    <div class="field search">
+      <label for={id}>Search</label>
+      <input id={id} type="search" value={value} onInput={(e) => onInput((e.currentTarget as HTMLInputElement).value)} />
+    </div>
+  );
+}
+
+export type Submit = TargetedSubmitEvent<HTMLFormElement>;
