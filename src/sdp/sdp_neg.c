@@ -165,6 +165,7 @@ int sdp_answer(struct sdp_neg *neg, const struct sdp_session *offer, const struc
 {
 	unsigned used = 0;
 	if (offer->nmedia > SDP_NEG_MAX_STREAMS) {
+		neg->nstreams = 0; /* nothing of an earlier negotiation is left to print */
 		*reason = "too many media streams";
 		return EPROTO;
 	}

@@ -217,6 +217,7 @@ static void test_rejected_streams(void **state)
 	assert_int_equal(sdp_parse(&big, five, strlen(five), &why), 0);
 	assert_int_equal(sdp_answer(&neg, big, &caps, SDP_SENDRECV, &why), EPROTO);
 	assert_string_equal(why, "too many media streams");
+	assert_int_equal(neg.nstreams, 0); /* the earlier answer's streams are gone */
 	mem_deref(big);
 }
 
