@@ -2,6 +2,7 @@
  * contributes its options table; main joins them, reads the configuration, opens
  * the data dir and runs the signalling loop on this thread until SIGTERM/SIGINT. */
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -95,6 +96,11 @@ static int data_dir_open(const char *dir)
 
 int main(int argc, char **argv)
 {
+	/* Large blocks (a password hash's 19 MiB of Argon2 memory) are mapped and
+	 * given back when freed: glibc's adaptive threshold would otherwise serve
+	 * the next one from the heap of the HTTP thread that hashed, which keeps it
+	 * for good, 19 MiB per thread that ever checked a password. */
+	mallopt(M_MMAP_THRESHOLD, 1 << 20);
 	const struct opt_table tables[] = {
 		{ main_opts, sizeof(main_opts) / sizeof(main_opts[0]) },
 		{ sip_stack_opts, sip_stack_opts_count },
