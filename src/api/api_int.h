@@ -243,6 +243,11 @@ api_route_h api_h_user_profile_get, api_h_user_profile_update, api_h_user_passwo
 api_route_h api_h_cdrs_list, api_h_call_sessions, api_h_call_session_destroy;
 api_route_h api_h_webhooks_list, api_h_webhooks_create, api_h_webhook_get, api_h_webhook_update,
 	api_h_webhook_destroy, api_h_events;
+api_route_h api_h_tenant_office_hours_get, api_h_tenant_office_hours_update, api_h_users_office_hours_get,
+	api_h_users_office_hours_update, api_h_holidays_list, api_h_holidays_create, api_h_holiday_get,
+	api_h_holiday_update, api_h_holiday_destroy, api_h_users_holidays_list, api_h_users_holidays_create,
+	api_h_users_holiday_get, api_h_users_holiday_update, api_h_users_holiday_destroy, api_h_feature_codes_get,
+	api_h_feature_codes_update;
 
 extern const struct api_schema api_s_sign_in, api_s_refresh, api_s_token, api_s_tenant,
 	api_s_tenant_create, api_s_tenant_update, api_s_user, api_s_user_create, api_s_user_update,
@@ -250,6 +255,8 @@ extern const struct api_schema api_s_sign_in, api_s_refresh, api_s_token, api_s_
 	api_s_settings, api_s_tenant_summary, api_s_me, api_s_info, api_s_error, api_s_device, api_s_ban,
 	api_s_device_list, api_s_ban_list, api_s_cdr, api_s_call_session_list, api_s_webhook,
 	api_s_webhook_create, api_s_webhook_update, api_s_webhook_list;
+extern const struct api_schema api_s_week, api_s_ext_office_hours, api_s_holiday, api_s_holiday_create,
+	api_s_holiday_update, api_s_holiday_list, api_s_feature_codes, api_s_feature_code_list;
 
 /* --- calls (calls.c) ------------------------------------------------------------- */
 
@@ -325,6 +332,18 @@ json_t *api_settings_load(const struct store_user *u);
 /* Validates patch (admin: every field; otherwise the user's subset), merges it
  * into u->settings and checks the result; 0 or the status put in rs. */
 int api_settings_apply(struct store_user *u, const json_t *patch, bool admin, struct api_resp *rs);
+/* A user's settings ({id} of the token's tenant), or their member (NULL: all),
+ * answered; a patch of them applied as the tenant admin's (users.c). */
+void api_user_settings_get(struct api_req *rq, uint64_t id, const char *member, struct api_resp *rs);
+void api_user_settings_patch(struct api_req *rq, uint64_t id, const json_t *patch, const char *member,
+			     struct api_resp *rs);
+
+/* --- office hours, holidays, feature codes (office_hours.c...) ------------------- */
+
+/* Answers the error of a pbx/schedule.h parser (400 unknown_field, else 422),
+ * the field named. */
+struct sched_err;
+int api_sched_error(struct api_resp *rs, const struct sched_err *err);
 
 /* --- TLS (tls.c) ------------------------------------------------------------------ */
 

@@ -118,15 +118,15 @@ static const struct api_field week_fields[] = {
 	DAY_FIELD("mon"), DAY_FIELD("tue"), DAY_FIELD("wed"), DAY_FIELD("thu"),
 	DAY_FIELD("fri"), DAY_FIELD("sat"), DAY_FIELD("sun"),
 };
-static const struct api_schema s_week = API_SCHEMA("WeekShifts", week_fields,
+const struct api_schema api_s_week = API_SCHEMA("WeekShifts", week_fields,
 	"Time shifts per weekday; a day absent or [] is closed");
 
 static const struct api_field office_hours_fields[] = {
 	{ "mode", API_T_STRING, API_F_REQUIRED, 0, 0, "global|specific", NULL, NULL, 0,
 	  "global: the tenant's office hours; specific: the week below" },
-	{ "week", API_T_OBJECT, 0, 0, 0, NULL, NULL, &s_week, 0, NULL },
+	{ "week", API_T_OBJECT, 0, 0, 0, NULL, NULL, &api_s_week, 0, NULL },
 };
-static const struct api_schema s_office_hours = API_SCHEMA("ExtensionOfficeHours", office_hours_fields,
+const struct api_schema api_s_ext_office_hours = API_SCHEMA("ExtensionOfficeHours", office_hours_fields,
 	"Outside them (or on a holiday) the user's status is outside_office_hours");
 
 static const struct api_field callerid_fields[] = {
@@ -153,7 +153,7 @@ static const struct api_field settings_fields[] = {
 	{ "dnd", API_T_BOOL, API_F_REQUIRED, 0, 0, NULL, NULL, NULL, 0, "Do not disturb; user-writable" },
 	{ "status", API_T_STRING, API_F_REQUIRED, 0, 0, "available|away|lunch|business_trip", NULL, NULL, 0,
 	  "The user's status, which picks the forwarding rules (forwarding.by_status); user-writable" },
-	{ "office_hours", API_T_OBJECT, API_F_REQUIRED, 0, 0, NULL, NULL, &s_office_hours, 0, "User-writable" },
+	{ "office_hours", API_T_OBJECT, API_F_REQUIRED, 0, 0, NULL, NULL, &api_s_ext_office_hours, 0, "User-writable" },
 	{ "allow_presence_monitoring", API_T_BOOL, API_F_REQUIRED, 0, 0, NULL, NULL, NULL, 0,
 	  "Others may watch this extension's presence (BLF)" },
 	{ "allow_recording", API_T_BOOL, API_F_REQUIRED, 0, 0, NULL, NULL, NULL, 0, "Calls may be recorded" },

@@ -8,6 +8,7 @@
 #include "api/api_int.h"
 #include "core/log.h"
 #include "core/mem.h"
+#include "core/tz.h"
 
 static const struct api_field limits_fields[] = {
 	{ "max_users", API_T_INT, 0, 0, 1000000, NULL, NULL, NULL, 0, "Users (extensions) allowed; 0: no limit" },
@@ -24,6 +25,21 @@ static const struct api_schema s_limits = API_SCHEMA("TenantLimits", limits_fiel
 #define TENANT_LIMITS { "limits", API_T_OBJECT, 0, 0, 0, NULL, NULL, &s_limits, 0, NULL }
 #define RO_ID { "id", API_T_STRING, API_F_READONLY, 1, 19, NULL, NULL, NULL, 0, "64-bit id as a decimal string" }
 
+/* A zone of the system's tz database that loads (the call engine evaluates
+ * office hours, holidays and schedules on its wall clock). */
+static int check_timezone(const char *v, const char **why)
+{
+	struct tz *tz = NULL;
+	*why = "must be a time zone of the tz database, such as Europe/Paris (\"\": UTC)";
+	if (!tz_name_valid(v) || tz_load(&tz, v))
+		return 1;
+	mem_deref(tz);
+	return 0;
+}
+
+#define TENANT_TZ { "timezone", API_T_STRING, 0, 0, STORE_TZ_SZ - 1, NULL, check_timezone, NULL, 0, \
+		    "Time zone (tz database name) of its office hours, holidays and forwarding schedules; \"\": UTC" }
+
 static const struct api_field first_admin_fields[] = {
 	{ "username", API_T_STRING, API_F_REQUIRED, 1, 64, NULL, api_check_tenant_username, NULL, 0, NULL },
 	{ "password", API_T_STRING, API_F_REQUIRED | API_F_WRITEONLY, 8, 128, NULL, api_check_password, NULL, 0,
@@ -38,16 +54,17 @@ static const struct api_schema s_first_admin = API_SCHEMA("TenantAdmin", first_a
 							  "The tenant's first administrator");
 
 static const struct api_field create_fields[] = {
-	TENANT_NAME, TENANT_DOMAIN, TENANT_ENABLED, TENANT_LIMITS,
+	TENANT_NAME, TENANT_DOMAIN, TENANT_ENABLED, TENANT_LIMITS, TENANT_TZ,
 	{ "admin", API_T_OBJECT, API_F_REQUIRED, 0, 0, NULL, NULL, &s_first_admin, 0, NULL },
 };
 const struct api_schema api_s_tenant_create = API_SCHEMA("TenantCreate", create_fields, NULL);
 
-static const struct api_field update_fields[] = { TENANT_NAME, TENANT_DOMAIN, TENANT_ENABLED, TENANT_LIMITS };
+static const struct api_field update_fields[] = { TENANT_NAME, TENANT_DOMAIN, TENANT_ENABLED, TENANT_LIMITS,
+						  TENANT_TZ };
 const struct api_schema api_s_tenant_update = API_SCHEMA("TenantUpdate", update_fields, NULL);
 
 static const struct api_field tenant_fields[] = {
-	RO_ID, TENANT_NAME, TENANT_DOMAIN, TENANT_ENABLED, TENANT_LIMITS,
+	RO_ID, TENANT_NAME, TENANT_DOMAIN, TENANT_ENABLED, TENANT_LIMITS, TENANT_TZ,
 	{ "user_count", API_T_INT, API_F_READONLY, 0, 1000000, NULL, NULL, NULL, 0, NULL },
 	{ "created_at", API_T_STRING, API_F_READONLY, 0, 0, NULL, NULL, NULL, 0, "ISO 8601 UTC" },
 	{ "updated_at", API_T_STRING, API_F_READONLY, 0, 0, NULL, NULL, NULL, 0, "ISO 8601 UTC" },
@@ -71,6 +88,7 @@ static json_t *tenant_json(struct store *st, const struct store_tenant *t)
 	json_t *o = api_tenant_summary(t);
 	json_object_set_new(o, "limits", json_pack("{s:I, s:I}", "max_users", (json_int_t)t->max_users,
 						   "max_concurrent_calls", (json_int_t)t->max_calls));
+	json_object_set_new(o, "timezone", json_string(t->timezone));
 	json_object_set_new(o, "user_count", json_integer((json_int_t)n));
 	json_object_set_new(o, "created_at", api_json_time(t->created_at));
 	json_object_set_new(o, "updated_at", api_json_time(t->updated_at));
@@ -87,6 +105,7 @@ static void take_tenant(const json_t *body, struct store_tenant *t)
 	const json_t *lim = json_object_get(body, "limits");
 	api_take_int(lim, "max_users", &t->max_users);
 	api_take_int(lim, "max_concurrent_calls", &t->max_calls);
+	api_take_str(body, "timezone", t->timezone, sizeof(t->timezone));
 }
 
 void api_h_tenants_list(struct api_req *rq, struct api_resp *rs)

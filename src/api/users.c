@@ -304,23 +304,54 @@ void api_h_users_ext_password(struct api_req *rq, struct api_resp *rs)
 	user_edit(rq, rq->id, edit_ext_password, NULL, ANSWER_NONE, rs);
 }
 
-static void ext_get(struct api_req *rq, uint64_t id, struct api_resp *rs)
+/* An answer of the settings reduced to their member (NULL: all of them). */
+static void settings_member(struct api_resp *rs, const char *member)
+{
+	if (!member || rs->status != 200)
+		return;
+	json_t *m = json_incref(json_object_get(rs->body, member));
+	json_decref(rs->body);
+	rs->body = m;
+}
+
+void api_user_settings_get(struct api_req *rq, uint64_t id, const char *member, struct api_resp *rs)
 {
 	struct store_user u = { 0 };
 	if (load(rq, id, &u, rs))
 		return;
 	api_ok(rs, 200, api_settings_load(&u));
 	store_user_reset(&u);
+	settings_member(rs, member);
 }
+
+struct settings_patch {
+	const json_t *patch; /* the settings' shape */
+	bool admin;
+};
 
 static int edit_settings(struct api_req *rq, struct store_user *u, void *arg, struct api_resp *rs)
 {
-	return api_settings_apply(u, rq->json, *(const bool *)arg, rs);
+	const struct settings_patch *sp = arg;
+	return api_settings_apply(u, sp->patch, sp->admin, rs);
+}
+
+void api_user_settings_patch(struct api_req *rq, uint64_t id, const json_t *patch, const char *member,
+			     struct api_resp *rs)
+{
+	struct settings_patch sp = { patch, true };
+	user_edit(rq, id, edit_settings, &sp, ANSWER_SETTINGS, rs);
+	settings_member(rs, member);
+}
+
+static void ext_get(struct api_req *rq, uint64_t id, struct api_resp *rs)
+{
+	api_user_settings_get(rq, id, NULL, rs);
 }
 
 static void ext_update(struct api_req *rq, uint64_t id, bool admin, struct api_resp *rs)
 {
-	user_edit(rq, id, edit_settings, &admin, ANSWER_SETTINGS, rs);
+	struct settings_patch sp = { rq->json, admin };
+	user_edit(rq, id, edit_settings, &sp, ANSWER_SETTINGS, rs);
 }
 
 void api_h_users_ext_get(struct api_req *rq, struct api_resp *rs) { ext_get(rq, rq->id, rs); }

@@ -1,6 +1,7 @@
 /* In-memory tenants and extensions for the signalling thread (see directory.h):
  * three hash tables (tenants by id and by domain, extensions by user id) and a
- * per-tenant table of extensions by number. */
+ * per-tenant table of extensions by number. Office hours, holidays and feature
+ * codes are kept parsed (pbx/schedule.h, pbx/feature_codes.h), ready for a call. */
 #include "pbx/directory.h"
 
 #include <ctype.h>
@@ -35,6 +36,13 @@ static void ext_destroy(void *arg)
 {
 	struct dir_ext *x = arg;
 	json_decref(x->settings);
+	mem_deref(x->holidays);
+}
+
+static void tenant_destroy(void *arg)
+{
+	struct dir_tenant *t = arg;
+	mem_deref(t->holidays);
 }
 
 static void ext_free(struct directory *d, struct dir_ext *x)
@@ -140,11 +148,12 @@ int directory_tenant_put(struct directory *d, const struct store_tenant *st)
 {
 	struct dir_tenant *t = directory_tenant(d, st->id);
 	if (!t) {
-		t = mem_zalloc(sizeof(*t), NULL);
+		t = mem_zalloc(sizeof(*t), tenant_destroy);
 		if (!t)
 			return ENOMEM;
 		t->id = st->id;
 		t->dir = d;
+		feature_codes_default(&t->codes);
 		hash_insert(&d->tenants_id, hash_u64(t->id), &t->le_id, t);
 		list_append(&d->tenants, &t->le_all, t);
 		d->ntenants++;
@@ -159,6 +168,7 @@ int directory_tenant_put(struct directory *d, const struct store_tenant *st)
 	for (char *p = t->domain; *p; p++)
 		*p = (char)tolower((unsigned char)*p);
 	snprintf(t->name, sizeof(t->name), "%s", st->name);
+	snprintf(t->tz, sizeof(t->tz), "%s", st->timezone);
 	t->enabled = st->enabled;
 	t->max_calls = st->max_calls;
 	hash_insert(&d->tenants_domain, hash_str_case(t->domain, strlen(t->domain)), &t->le_domain, t);
@@ -245,6 +255,86 @@ void directory_ext_remove(struct directory *d, uint64_t user_id)
 	ext_free(d, x);
 }
 
+/* --- office hours, holidays, feature codes ---------------------------------------- */
+
+int directory_tenant_settings_put(struct directory *d, const struct store_tenant_settings *s)
+{
+	struct dir_tenant *t = directory_tenant(d, s->tenant_id);
+	if (!t)
+		return ENOENT;
+	struct sched_err err;
+	t->has_hours = false;
+	if (s->office_hours[0]) {
+		json_t *week = json_loads(s->office_hours, 0, NULL);
+		t->has_hours = sched_shifts_from_week(&t->hours, week, "office_hours", &err) == 0;
+		if (!t->has_hours)
+			log_warn("pbx: tenant %s: office hours ignored (open at all times): %s", t->domain,
+				 week ? err.msg : "not JSON");
+		json_decref(week);
+	}
+	json_t *codes = s->feature_codes[0] ? json_loads(s->feature_codes, 0, NULL) : NULL;
+	if ((s->feature_codes[0] && !codes) || feature_codes_from_json(&t->codes, codes, "feature_codes", &err)) {
+		log_warn("pbx: tenant %s: feature codes ignored (the defaults apply): %s", t->domain,
+			 codes ? err.msg : "not JSON");
+		feature_codes_default(&t->codes);
+	}
+	json_decref(codes);
+	return 0;
+}
+
+/* Where a holiday of (tenant, user) is kept: the tenant's or the extension's list. */
+static struct sched_holidays **holidays_of(struct directory *d, uint64_t tenant_id, uint64_t user_id)
+{
+	if (!user_id) {
+		struct dir_tenant *t = directory_tenant(d, tenant_id);
+		return t ? &t->holidays : NULL;
+	}
+	struct dir_ext *x = directory_ext_by_user(d, user_id);
+	return x && x->tenant->id == tenant_id ? &x->holidays : NULL;
+}
+
+static int holiday_append(struct sched_holidays **hsp, const struct store_holiday *h)
+{
+	struct sched_holiday one;
+	struct sched_err err;
+	json_t *j = json_loads(h->json, 0, NULL);
+	bool parsed = j != NULL;
+	int e = sched_holiday_from_json(&one, j, "holiday", &err);
+	json_decref(j);
+	if (e) {
+		log_warn("pbx: holiday %llu ignored: %s", (unsigned long long)h->id, parsed ? err.msg : "not JSON");
+		return 0;
+	}
+	if (!*hsp && sched_holidays_alloc(hsp))
+		return ENOMEM;
+	return sched_holidays_add(*hsp, &one);
+}
+
+int directory_holidays_put(struct directory *d, uint64_t tenant_id, uint64_t user_id,
+			   const struct store_holidays *hs)
+{
+	struct sched_holidays **hsp = holidays_of(d, tenant_id, user_id);
+	if (!hsp)
+		return ENOENT;
+	struct sched_holidays *fresh = NULL;
+	for (size_t i = 0; hs && i < hs->n; i++) {
+		int e = holiday_append(&fresh, &hs->v[i]);
+		if (e) {
+			mem_deref(fresh);
+			return e; /* the old list stays */
+		}
+	}
+	mem_deref(*hsp);
+	*hsp = fresh;
+	return 0;
+}
+
+int directory_holiday_add(struct directory *d, const struct store_holiday *h)
+{
+	struct sched_holidays **hsp = holidays_of(d, h->tenant_id, h->user_id);
+	return hsp ? holiday_append(hsp, h) : ENOENT;
+}
+
 size_t directory_tenant_count(const struct directory *d) { return d->ntenants; }
 size_t directory_ext_count(const struct directory *d) { return d->nexts; }
 
@@ -259,11 +349,27 @@ static int load_user(const void *row, void *arg)
 	return e == ENOENT ? 0 : e; /* a user whose tenant went meanwhile */
 }
 
+static int load_settings(const void *row, void *arg)
+{
+	int e = directory_tenant_settings_put(arg, row);
+	return e == ENOENT ? 0 : e;
+}
+
+static int load_holiday(const void *row, void *arg)
+{
+	int e = directory_holiday_add(arg, row);
+	return e == ENOENT ? 0 : e; /* its owner went meanwhile */
+}
+
 int directory_load(struct directory *d, struct store *st)
 {
 	int e = store_tenant_scan(st, load_tenant, d);
 	if (!e)
 		e = store_user_scan(st, load_user, d);
+	if (!e)
+		e = store_tenant_settings_scan(st, load_settings, d);
+	if (!e)
+		e = store_holiday_scan(st, load_holiday, d);
 	if (e)
 		log_error("pbx: cannot load tenants and extensions: %s", strerror(e));
 	else

@@ -1,7 +1,9 @@
 /* The signalling thread's copy of what it reads per request: tenants by SIP domain
- * and their extensions with SIP credentials. It never waits on the disk: the copy
- * is loaded at start, and kept current by the pbx module, which re-reads a row
- * through the storage worker whenever the API says it wrote it (pbx.h).
+ * (with their zone, office hours, holidays and feature codes) and their
+ * extensions with SIP credentials, settings and holidays. It never waits on the
+ * disk: the copy is loaded at start, and kept current by the pbx module, which
+ * re-reads a row through the storage worker whenever the API says it wrote it
+ * (pbx.h). JSON the API stored is parsed here, once per change, not per call.
  *
  * Owned by the signalling thread; not thread-safe. Free with mem_deref(). */
 #ifndef PBX_DIRECTORY_H
@@ -14,15 +16,23 @@
 #include "core/pl.h"
 
 struct json_t;
+#include "pbx/feature_codes.h"
+#include "pbx/schedule.h"
 #include "store/store.h"
 
 struct dir_tenant {
 	uint64_t id;
 	char domain[STORE_DOMAIN_SZ]; /* lower case */
 	char name[STORE_NAME_SZ];
-	char tz[64];                  /* time zone (tz database name); "" for UTC */
+	char tz[STORE_TZ_SZ];         /* time zone (tz database name); "" for UTC */
 	bool enabled;
 	int64_t max_calls;
+	/* Office hours (has_hours false: none set, open at all times), the
+	 * tenant's own holidays (NULL: none) and its feature access codes. */
+	bool has_hours;
+	struct sched_shifts hours;
+	struct sched_holidays *holidays;
+	struct feature_codes codes;
 	struct list exts; /* struct dir_ext */
 	struct le le_id, le_domain, le_all;
 	struct directory *dir;
@@ -44,6 +54,7 @@ struct dir_ext {
 	 * "forwarding" object (borrowed from settings); either may be NULL. */
 	struct json_t *settings;
 	struct json_t *forwarding;
+	struct sched_holidays *holidays; /* the user's own (NULL: none) */
 	struct le le_tenant, le_num, le_id;
 };
 
@@ -55,7 +66,8 @@ typedef void (dir_drop_h)(const struct dir_ext *x, void *arg);
 struct directory;
 
 int directory_alloc(struct directory **dp, dir_drop_h *drop, void *arg);
-/* Loads every tenant and user from st (at start, before the loop runs). */
+/* Loads every tenant and user, with their office hours, feature codes and
+ * holidays, from st (at start, before the loop runs). */
 int directory_load(struct directory *d, struct store *st);
 
 struct dir_tenant *directory_tenant_by_domain(const struct directory *d, const struct pl *domain);
@@ -72,6 +84,17 @@ int directory_tenant_put(struct directory *d, const struct store_tenant *t);
 void directory_tenant_remove(struct directory *d, uint64_t id);
 int directory_ext_put(struct directory *d, const struct store_user *u);
 void directory_ext_remove(struct directory *d, uint64_t user_id);
+/* A tenant's office hours and feature codes as stored. A text that does not
+ * parse (the API never stores one) counts as none: logged, and open at all
+ * times or the default codes. ENOENT for an unknown tenant. */
+int directory_tenant_settings_put(struct directory *d, const struct store_tenant_settings *s);
+/* Replaces the holidays of a tenant (user_id 0) or of an extension with hs's
+ * rows (NULL: none); a row whose JSON does not parse is skipped (logged).
+ * ENOENT for an unknown tenant or extension. */
+int directory_holidays_put(struct directory *d, uint64_t tenant_id, uint64_t user_id,
+			   const struct store_holidays *hs);
+/* Adds one holiday to its owner's (the load at start). */
+int directory_holiday_add(struct directory *d, const struct store_holiday *h);
 
 size_t directory_tenant_count(const struct directory *d);
 size_t directory_ext_count(const struct directory *d);

@@ -317,7 +317,9 @@ struct refresh {
 	struct sync_call *waiter;    /* the API request waiting for it, or NULL */
 	json_t *patch;               /* a change of the user's settings to write first, or NULL */
 	struct store_tenant t;
+	struct store_tenant_settings ts; /* the tenant's office hours and feature codes */
 	struct store_user u;
+	struct store_holidays *hol;  /* the tenant's own holidays, or the user's */
 };
 
 /* Objects merge key by key, other values replace; a discriminator the patch sets
@@ -380,11 +382,8 @@ static int settings_write(struct store *st, struct refresh *r)
 	return ESTALE;
 }
 
-static int refresh_run(struct store *st, void *arg)
+static int refresh_user(struct store *st, struct refresh *r)
 {
-	struct refresh *r = arg;
-	if (!r->user_id)
-		return store_tenant_get(st, r->tenant_id, &r->t);
 	if (r->patch) {
 		int e = settings_write(st, r);
 		if (e) {
@@ -398,6 +397,19 @@ static int refresh_run(struct store *st, void *arg)
 	return store_user_get(st, r->tenant_id, r->user_id, &r->u);
 }
 
+/* The row, and what the call engine reads with it: a tenant's office hours,
+ * feature codes and holidays; a user's holidays. */
+static int refresh_run(struct store *st, void *arg)
+{
+	struct refresh *r = arg;
+	int e = r->user_id ? refresh_user(st, r) : store_tenant_get(st, r->tenant_id, &r->t);
+	if (!e && !r->user_id)
+		e = store_tenant_settings_get(st, r->tenant_id, &r->ts);
+	if (!e)
+		e = store_holiday_list(st, r->tenant_id, r->user_id, &r->hol);
+	return e;
+}
+
 /* On the signalling thread. The worker runs jobs in order, each after the API's
  * commit that asked for it, so the last reading applied is the latest state. */
 static void refresh_done(int err, void *arg)
@@ -405,17 +417,20 @@ static void refresh_done(int err, void *arg)
 	struct refresh *r = arg;
 	struct pbx *p = r->p;
 	if (!r->user_id) {
-		if (!err)
-			directory_tenant_put(p->dir, &r->t);
-		else if (err == ENOENT)
+		if (err == ENOENT)
 			directory_tenant_remove(p->dir, r->tenant_id);
+		else if (!err && !(err = directory_tenant_put(p->dir, &r->t)))
+			err = directory_tenant_settings_put(p->dir, &r->ts);
 	} else {
-		if (!err)
-			directory_ext_put(p->dir, &r->u);
-		else if (err == ENOENT)
+		if (err == ENOENT)
 			directory_ext_remove(p->dir, r->user_id);
+		else if (!err)
+			err = directory_ext_put(p->dir, &r->u);
 		store_user_reset(&r->u);
 	}
+	if (!err)
+		err = directory_holidays_put(p->dir, r->tenant_id, r->user_id, r->hol);
+	mem_deref(r->hol);
 	if (err && err != ENOENT)
 		log_error("pbx: cannot re-read %s %llu: %s", r->user_id ? "user" : "tenant",
 			  (unsigned long long)(r->user_id ? r->user_id : r->tenant_id), strerror(err));

@@ -329,3 +329,37 @@ int store_outbox_expire(struct store *st, int64_t before_ms, uint32_t *n)
 	*n = 0;
 	return st->ops->outbox_expire(st, before_ms, n);
 }
+
+int store_tenant_settings_get(struct store *st, uint64_t tenant_id, struct store_tenant_settings *s)
+{
+	return tenant_id ? st->ops->tenant_settings_get(st, tenant_id, s) : EINVAL;
+}
+int store_tenant_settings_update(struct store *st, struct store_tenant_settings *s)
+{
+	return s->tenant_id ? st->ops->tenant_settings_update(st, s) : EINVAL;
+}
+int store_tenant_settings_scan(struct store *st, store_scan_h *h, void *arg)
+{
+	return st->ops->tenant_settings_scan(st, h, arg);
+}
+int store_holiday_create(struct store *st, struct store_holiday *h)
+{
+	return h->tenant_id ? st->ops->holiday_create(st, h) : EINVAL;
+}
+int store_holiday_get(struct store *st, uint64_t tenant_id, uint64_t user_id, uint64_t id, struct store_holiday *h)
+{
+	return tenant_id ? st->ops->holiday_get(st, tenant_id, user_id, id, h) : EINVAL;
+}
+int store_holiday_update(struct store *st, struct store_holiday *h)
+{
+	return h->tenant_id ? st->ops->holiday_update(st, h) : EINVAL;
+}
+int store_holiday_delete(struct store *st, uint64_t tenant_id, uint64_t user_id, uint64_t id)
+{
+	return tenant_id ? st->ops->holiday_delete(st, tenant_id, user_id, id) : EINVAL;
+}
+int store_holiday_list(struct store *st, uint64_t tenant_id, uint64_t user_id, struct store_holidays **out)
+{
+	return tenant_id ? st->ops->holiday_list(st, tenant_id, user_id, out) : EINVAL;
+}
+int store_holiday_scan(struct store *st, store_scan_h *h, void *arg) { return st->ops->holiday_scan(st, h, arg); }

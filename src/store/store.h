@@ -54,6 +54,7 @@
 #define STORE_UA_SZ 128       /* User-Agent */
 #define STORE_CALLID_SZ 256
 #define STORE_ADDR_SZ 64      /* a numeric IPv4 or IPv6 address */
+#define STORE_TZ_SZ 65        /* a tz database zone name ("Europe/Paris") */
 
 /* --- identifiers -------------------------------------------------------------- */
 
@@ -93,6 +94,7 @@ struct store_tenant {
 	bool enabled;
 	int64_t max_users;            /* 0: unlimited */
 	int64_t max_calls;            /* simultaneous calls in the tenant, 0: unlimited */
+	char timezone[STORE_TZ_SZ];   /* tz database name its clocks follow; "" for UTC */
 	int64_t created_at, updated_at;
 	int64_t version;
 };
@@ -316,12 +318,55 @@ struct store_outbox_head {
 /* "call_start", "call_cdr" for a STORE_WH_* bit; NULL for anything else. */
 const char *store_wh_event_name(unsigned bit);
 
+/* --- office hours, holidays, feature access codes -------------------------------- */
+
+/* What the call engine reads of a tenant beyond its row: its office hours (a
+ * week of shifts, as pbx/schedule.h's sched_shifts_from_week reads it) and its
+ * feature access codes (an object of the codes it overrides, {"dnd_on": "*11"}),
+ * both JSON text validated by the API. A tenant that never set them has no row:
+ * get answers "" for both (office hours: open at all times; codes: the
+ * defaults) with version 0. */
+#define STORE_OFFICE_HOURS_SZ 4096
+#define STORE_FEATURE_CODES_SZ 1024
+
+struct store_tenant_settings {
+	uint64_t tenant_id;
+	char office_hours[STORE_OFFICE_HOURS_SZ];   /* "" for none */
+	char feature_codes[STORE_FEATURE_CODES_SZ]; /* "" or "{}" for none */
+	int64_t updated_at;
+	int64_t version; /* 0: never written */
+};
+
+/* A holiday of a tenant (user_id 0) or of one of its users: a name and the
+ * holiday's JSON ({"start_date", "end_date", "start_time", "end_time",
+ * "every_year"}, as pbx/schedule.h's sched_holiday_from_json reads it), stored
+ * as given. A user's holidays go with the user; every holiday with its tenant.
+ * At most STORE_HOLIDAYS_MAX per owner (the tenant's, or one user's). */
+#define STORE_HOLIDAYS_MAX 1000
+#define STORE_HOLIDAY_SZ 256
+
+struct store_holiday {
+	uint64_t id, tenant_id;
+	uint64_t user_id; /* 0: the tenant's */
+	char name[STORE_NAME_SZ];
+	char json[STORE_HOLIDAY_SZ];
+	int64_t created_at, updated_at;
+	int64_t version;
+};
+
+/* Holidays of one owner, oldest first. Refcounted: free with mem_deref(). */
+struct store_holidays {
+	size_t n;
+	struct store_holiday *v;
+};
+
 /* --- the connection ----------------------------------------------------------- */
 
 struct store;
 
-/* Called for each row of a scan (a struct store_tenant, store_user or
- * store_location, valid during the call); non-zero stops the scan and is returned. */
+/* Called for each row of a scan (a struct store_tenant, store_user,
+ * store_location, store_tenant_settings or store_holiday, valid during the
+ * call); non-zero stops the scan and is returned. */
 typedef int (store_scan_h)(const void *row, void *arg);
 
 struct store_ops {
@@ -393,6 +438,17 @@ struct store_ops {
 	int (*outbox_retry)(struct store *st, uint64_t id, int attempts, int64_t next_ms, bool whole_webhook);
 	int (*outbox_resume)(struct store *st, uint64_t webhook_id, int64_t now_ms);
 	int (*outbox_expire)(struct store *st, int64_t before_ms, uint32_t *n);
+
+	int (*tenant_settings_get)(struct store *st, uint64_t tenant_id, struct store_tenant_settings *s);
+	int (*tenant_settings_update)(struct store *st, struct store_tenant_settings *s);
+	int (*tenant_settings_scan)(struct store *st, store_scan_h *h, void *arg);
+	int (*holiday_create)(struct store *st, struct store_holiday *h);
+	int (*holiday_get)(struct store *st, uint64_t tenant_id, uint64_t user_id, uint64_t id,
+			   struct store_holiday *h);
+	int (*holiday_update)(struct store *st, struct store_holiday *h);
+	int (*holiday_delete)(struct store *st, uint64_t tenant_id, uint64_t user_id, uint64_t id);
+	int (*holiday_list)(struct store *st, uint64_t tenant_id, uint64_t user_id, struct store_holidays **out);
+	int (*holiday_scan)(struct store *st, store_scan_h *h, void *arg);
 };
 
 struct store {
@@ -532,6 +588,31 @@ int store_outbox_delete(struct store *st, uint64_t id);
 int store_outbox_retry(struct store *st, uint64_t id, int attempts, int64_t next_ms, bool whole_webhook);
 int store_outbox_resume(struct store *st, uint64_t webhook_id, int64_t now_ms);
 int store_outbox_expire(struct store *st, int64_t before_ms, uint32_t *n);
+
+/* A tenant's office hours and feature codes (struct store_tenant_settings).
+ * get: ENOENT when the tenant does not exist; a tenant that never wrote them
+ *   gets "" for both and version 0.
+ * update: writes both texts (too long: EINVAL) if s->version is still the
+ *   stored one (0: nothing stored yet), else ESTALE; ENOENT when the tenant is
+ *   gone; sets the new version.
+ * scan: every tenant's row that was written (for the signalling thread's copy). */
+int store_tenant_settings_get(struct store *st, uint64_t tenant_id, struct store_tenant_settings *s);
+int store_tenant_settings_update(struct store *st, struct store_tenant_settings *s);
+int store_tenant_settings_scan(struct store *st, store_scan_h *h, void *arg);
+
+/* Holidays, per tenant and owner (user_id 0: the tenant's own; tenant 0 is
+ * EINVAL): one owner's holidays are never found through another's. create
+ * assigns the id: EDQUOT at STORE_HOLIDAYS_MAX for the owner, ENOENT when the
+ * tenant (or the user in that tenant) does not exist, EINVAL for a name or JSON
+ * too long. update writes name and json (found by id, tenant and owner) if
+ * h->version is current, else ESTALE. list: the owner's, oldest first. scan:
+ * every holiday of every tenant and user (the signalling thread's copy). */
+int store_holiday_create(struct store *st, struct store_holiday *h);
+int store_holiday_get(struct store *st, uint64_t tenant_id, uint64_t user_id, uint64_t id, struct store_holiday *h);
+int store_holiday_update(struct store *st, struct store_holiday *h);
+int store_holiday_delete(struct store *st, uint64_t tenant_id, uint64_t user_id, uint64_t id);
+int store_holiday_list(struct store *st, uint64_t tenant_id, uint64_t user_id, struct store_holidays **out);
+int store_holiday_scan(struct store *st, store_scan_h *h, void *arg);
 
 /* --- the storage worker ------------------------------------------------------- */
 

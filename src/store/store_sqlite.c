@@ -155,6 +155,27 @@ static const char *const migrations[] = {
 	"CREATE INDEX webhook_outbox_next ON webhook_outbox(webhook_id, next_attempt_at, id);"
 	"CREATE INDEX webhook_outbox_tenant ON webhook_outbox(tenant_id, id);"
 	"CREATE INDEX webhook_outbox_created ON webhook_outbox(created_at);",
+	/* 7: office hours and holidays (issue 13): a tenant's time zone; its office
+	 * hours and feature access code overrides (JSON, one row once written); the
+	 * holidays of a tenant (user_id NULL) and of its users */
+	"ALTER TABLE tenants ADD COLUMN timezone TEXT NOT NULL DEFAULT '';"
+	"CREATE TABLE tenant_settings ("
+	"  tenant_id INTEGER PRIMARY KEY REFERENCES tenants(id) ON DELETE CASCADE,"
+	"  office_hours TEXT NOT NULL DEFAULT '',"
+	"  feature_codes TEXT NOT NULL DEFAULT '{}',"
+	"  updated_at INTEGER NOT NULL,"
+	"  version INTEGER NOT NULL DEFAULT 1);"
+	"CREATE TABLE holidays ("
+	"  id INTEGER PRIMARY KEY,"
+	"  tenant_id INTEGER NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,"
+	"  user_id INTEGER REFERENCES users(id) ON DELETE CASCADE,"
+	"  name TEXT NOT NULL DEFAULT '',"
+	"  json TEXT NOT NULL CHECK (json_valid(json)),"
+	"  created_at INTEGER NOT NULL,"
+	"  updated_at INTEGER NOT NULL,"
+	"  version INTEGER NOT NULL DEFAULT 1);"
+	"CREATE INDEX holidays_owner ON holidays(tenant_id, user_id);"
+	"CREATE INDEX holidays_user ON holidays(user_id) WHERE user_id IS NOT NULL;",
 };
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -473,4 +494,13 @@ static const struct store_ops sq_ops = {
 	.outbox_retry = store_sq_outbox_retry,
 	.outbox_resume = store_sq_outbox_resume,
 	.outbox_expire = store_sq_outbox_expire,
+	.tenant_settings_get = store_sq_tenant_settings_get,
+	.tenant_settings_update = store_sq_tenant_settings_update,
+	.tenant_settings_scan = store_sq_tenant_settings_scan,
+	.holiday_create = store_sq_holiday_create,
+	.holiday_get = store_sq_holiday_get,
+	.holiday_update = store_sq_holiday_update,
+	.holiday_delete = store_sq_holiday_delete,
+	.holiday_list = store_sq_holiday_list,
+	.holiday_scan = store_sq_holiday_scan,
 };

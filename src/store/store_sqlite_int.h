@@ -7,6 +7,8 @@
  *   store_sqlite_locations.c registered devices
  *   store_sqlite_cdrs.c      call detail records and users' call logs
  *   store_sqlite_webhooks.c  tenants' webhooks and the outbox of their deliveries
+ *   store_sqlite_tenant_settings.c  tenants' office hours and feature access codes
+ *   store_sqlite_holidays.c  tenants' and users' holidays
  *   store_sqlite_list.c      filtered, paged lists
  * Only src/store includes it. */
 #ifndef STORE_STORE_SQLITE_INT_H
@@ -22,7 +24,7 @@ struct store_sq {
 	sqlite3 *db;
 };
 
-#define TENANT_COLS "id, name, domain, enabled, max_users, max_calls, created_at, updated_at, version"
+#define TENANT_COLS "id, name, domain, enabled, max_users, max_calls, created_at, updated_at, version, timezone"
 #define USER_COLS "id, tenant_id, username, password_hash, email, display_name, role, enabled," \
 		  " ext_number, ext_password, created_at, updated_at, settings, version, cred_gen"
 
@@ -120,6 +122,18 @@ int store_sq_outbox_delete(struct store *st, uint64_t id);
 int store_sq_outbox_retry(struct store *st, uint64_t id, int attempts, int64_t next_ms, bool whole_webhook);
 int store_sq_outbox_resume(struct store *st, uint64_t webhook_id, int64_t now_ms);
 int store_sq_outbox_expire(struct store *st, int64_t before_ms, uint32_t *n);
+
+int store_sq_tenant_settings_get(struct store *st, uint64_t tenant_id, struct store_tenant_settings *s);
+int store_sq_tenant_settings_update(struct store *st, struct store_tenant_settings *s);
+int store_sq_tenant_settings_scan(struct store *st, store_scan_h *h, void *arg);
+
+int store_sq_holiday_create(struct store *st, struct store_holiday *h);
+int store_sq_holiday_get(struct store *st, uint64_t tenant_id, uint64_t user_id, uint64_t id,
+			 struct store_holiday *h);
+int store_sq_holiday_update(struct store *st, struct store_holiday *h);
+int store_sq_holiday_delete(struct store *st, uint64_t tenant_id, uint64_t user_id, uint64_t id);
+int store_sq_holiday_list(struct store *st, uint64_t tenant_id, uint64_t user_id, struct store_holidays **out);
+int store_sq_holiday_scan(struct store *st, store_scan_h *h, void *arg);
 
 /* Runs a DELETE/UPDATE/INSERT whose parameters are ?1 a hash (or an id when hash
  * is NULL) and ?2 an integer (when two is not NULL). */

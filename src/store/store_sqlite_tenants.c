@@ -23,6 +23,7 @@ void store_sq_tenant_fill(sqlite3_stmt *stmt, void *out)
 	t->created_at = sqlite3_column_int64(stmt, 6);
 	t->updated_at = sqlite3_column_int64(stmt, 7);
 	t->version = sqlite3_column_int64(stmt, 8);
+	store_sq_col_text(stmt, 9, t->timezone, sizeof(t->timezone));
 }
 
 static int tenant_write(struct store_sq *s, const char *sql, const struct store_tenant *t, bool update)
@@ -40,6 +41,7 @@ static int tenant_write(struct store_sq *s, const char *sql, const struct store_
 	sqlite3_bind_int64(stmt, 7, (sqlite3_int64)t->id);
 	if (!update)
 		sqlite3_bind_int64(stmt, 8, t->created_at);
+	store_sq_bind_text(stmt, 9, t->timezone);
 	e = store_sq_step_done(s, stmt, update, "tenant write");
 	if (e == EEXIST) /* ids are fresh: the domain is the only unique key left */
 		store_sq_conflict(s, "domain");
@@ -56,7 +58,7 @@ int store_sq_tenant_create(struct store *st, struct store_tenant *t, struct stor
 	t->created_at = t->updated_at = store_now_ms();
 	t->version = 1;
 	e = tenant_write(s, "INSERT INTO tenants (name, domain, enabled, max_users, max_calls, updated_at,"
-			    " id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", t, false);
+			    " id, created_at, timezone) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?9)", t, false);
 	if (!e && first_admin) {
 		first_admin->tenant_id = t->id;
 		e = store_sq_user_insert(s, first_admin);
@@ -112,7 +114,7 @@ static int tenant_update_locked(struct store_sq *s, struct store_tenant *t)
 		return e;
 	t->updated_at = store_now_ms();
 	e = tenant_write(s, "UPDATE tenants SET name = ?, domain = ?, enabled = ?, max_users = ?, max_calls = ?,"
-			    " updated_at = ?, version = version + 1 WHERE id = ?", t, true);
+			    " updated_at = ?, version = version + 1, timezone = ?9 WHERE id = ?7", t, true);
 	if (e || !was_enabled || t->enabled)
 		return e;
 	/* Disabled: a sign-in into it that is still verifying a password must not

@@ -256,6 +256,31 @@ def test_every_route_success_path(pbxd):
     assert ws_handshake(pbxd, boss.token).startswith(b"HTTP/1.1 101 ")
     seen.add(("get", "/api/events"))
 
+    # office hours, holidays, feature codes (tests/api/test_office_hours.py, test_holidays.py,
+    # test_feature_codes.py and tests/wire/test_office_hours.py have more)
+    assert hit(admin, "POST", "/api/tenants/{id}", f"/api/tenants/{tid}", {"timezone": "Europe/Paris"})[
+        "timezone"] == "Europe/Paris"
+    w = hit(boss, "GET", "/api/tenant/office_hours")
+    assert w["mon"] == [{"start": "00:00", "end": "23:59"}]
+    w = hit(boss, "POST", "/api/tenant/office_hours", body={"mon": [{"start": "09:00", "end": "17:00"}], "sun": []})
+    assert w["sun"] == [] and w["tue"] == [{"start": "00:00", "end": "23:59"}]
+    assert hit(boss, "GET", "/api/users/{id}/office_hours", f"/api/users/{uid}/office_hours") == {"mode": "global"}
+    oh = hit(boss, "POST", "/api/users/{id}/office_hours", f"/api/users/{uid}/office_hours",
+             {"mode": "specific", "week": {"mon": [{"start": "08:00", "end": "16:00"}]}})
+    assert oh["mode"] == "specific"
+    for base, tmpl in (("/api/holidays", "/api/holidays/{id}"),
+                       (f"/api/users/{uid}/holidays", "/api/users/{id}/holidays/{holiday_id}")):
+        btmpl = "/api/holidays" if base == "/api/holidays" else "/api/users/{id}/holidays"
+        h = hit(boss, "POST", btmpl, base, {"name": "Christmas", "start_date": "2026-12-25"}, status=201)
+        assert h["end_date"] == "2026-12-25" and hit(boss, "GET", btmpl, base)["count"] == 1
+        hit(boss, "GET", tmpl, f"{base}/{h['id']}")
+        assert hit(boss, "POST", tmpl, f"{base}/{h['id']}", {"every_year": True})["every_year"] is True
+        hit(boss, "POST", tmpl + "/destroy", f"{base}/{h['id']}/destroy", status=204)
+    fac = hit(boss, "GET", "/api/feature_access_codes")
+    assert fac["count"] == len(fac["items"]) == 13
+    fac = hit(boss, "POST", "/api/feature_access_codes", body={"dnd_on": "*11"})
+    assert [c["code"] for c in fac["items"] if c["feature"] == "dnd_on"] == ["*11"]
+
     # a device registers for extension 101 (issue 11): listed, then unregistered
     assert register(pbxd.sip_port, "101", "sip-Secret-3", domain=f"{name}.test", user_agent="api-tests/1") == 200
     devs = {"count": 0}

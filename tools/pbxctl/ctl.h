@@ -174,6 +174,9 @@ int ctl_cmd_registrations(struct ctl *c, int argc, char **argv);
 int ctl_cmd_calls(struct ctl *c, int argc, char **argv);
 int ctl_cmd_cdrs(struct ctl *c, int argc, char **argv);
 int ctl_cmd_ban(struct ctl *c, int argc, char **argv);
+int ctl_cmd_office_hours(struct ctl *c, int argc, char **argv);
+int ctl_cmd_holiday(struct ctl *c, int argc, char **argv);
+int ctl_cmd_feature_codes(struct ctl *c, int argc, char **argv);
 int ctl_cmd_init(struct ctl *c, int argc, char **argv);
 
 #endif

@@ -331,7 +331,8 @@ void ctl_api_report(struct ctl *c, long status, const json_t *resp)
 /* Routes that act in a tenant: a system admin gets 403 there unless switched. */
 static bool tenant_route(const char *path)
 {
-	static const char *const prefixes[] = { "/api/users", "/api/cdrs", "/api/call_sessions" };
+	static const char *const prefixes[] = { "/api/users", "/api/cdrs", "/api/call_sessions", "/api/tenant/",
+						"/api/holidays", "/api/feature_access_codes" };
 	for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
 		if (strncmp(path, prefixes[i], strlen(prefixes[i])) == 0)
 			return true;

@@ -68,6 +68,20 @@ static const char usage_text[] =
 	"  ban list                          SIP sources banned after failed authentications\n"
 	"                                    (system admin)\n"
 	"  ban lift ADDRESS                  lift a ban (IPv6: any address of the banned /64)\n"
+	"  office-hours [show] [--user=ID]   the tenant's office hours (a user's own with --user)\n"
+	"  office-hours set [--user=ID [--mode=global|specific]] [--mon=HH:MM-HH:MM[,...]|closed]\n"
+	"                   [--tue=...] ... [--sun=...]\n"
+	"                                    change the days given (tenant admin); outside office\n"
+	"                                    hours calls follow outside_office_hours forwarding\n"
+	"  holiday list [--user=ID]          the tenant's holidays (a user's own with --user)\n"
+	"  holiday show ID [--user=ID]\n"
+	"  holiday add --name=N --start-date=YYYY-MM-DD [--end-date=YYYY-MM-DD]\n"
+	"              [--start-time=HH:MM] [--end-time=HH:MM] [--every-year] [--user=ID]\n"
+	"  holiday update ID [--user=ID] --FIELD=VALUE...\n"
+	"  holiday delete ID [--user=ID]\n"
+	"  feature-codes [list]              the codes users dial (*78 DND on...) and their defaults\n"
+	"  feature-codes set --FEATURE=CODE...  e.g. --dnd-on=*11 (tenant admin)\n"
+	"  feature-codes reset FEATURE...    back to the default code, e.g. dnd_on\n"
 	"  init --data-dir=DIR [--admin-password=PW]\n"
 	"                                    prepare an empty data dir; runs nothing itself\n"
 	"\n"
@@ -117,6 +131,10 @@ static const struct {
 	{ "cdrs", ctl_cmd_cdrs },
 	{ "ban", ctl_cmd_ban },
 	{ "bans", ctl_cmd_ban },
+	{ "office-hours", ctl_cmd_office_hours },
+	{ "holiday", ctl_cmd_holiday },
+	{ "holidays", ctl_cmd_holiday },
+	{ "feature-codes", ctl_cmd_feature_codes },
 	{ "init", ctl_cmd_init },
 };
 

@@ -140,8 +140,8 @@ static void counts_start(struct call *c)
 	c->counted = true;
 }
 
-/* Time windows of the rules, in the tenant's zone (UTC until a tenant names
- * one): the local time is taken once per delivery. */
+/* Time windows of the rules, office hours and holidays, in the tenant's zone
+ * (UTC when it names none): the local time is taken once per delivery. */
 struct rules_clock {
 	struct tz_tm now;
 	bool ok;
@@ -161,9 +161,28 @@ static bool in_schedules(const json_t *scheds, void *arg)
 	return rc->ok && sched_shifts_from_schedules(&s, scheds, NULL, NULL) == 0 && sched_shifts_in(&s, &rc->now);
 }
 
+/* Whether x's office hours are open now: a holiday (the tenant's or the
+ * user's own) closes them; otherwise the week that applies decides: the user's
+ * own with mode "specific", else the tenant's ("global"; a tenant that set none
+ * is open at all times). */
+static bool office_open(const struct dir_ext *x, const struct rules_clock *rc)
+{
+	const struct dir_tenant *t = x->tenant;
+	if (sched_holidays_in(t->holidays, &rc->now) || sched_holidays_in(x->holidays, &rc->now))
+		return false;
+	const json_t *oh = json_object_get(x->settings, "office_hours");
+	const char *mode = json_string_value(json_object_get(oh, "mode"));
+	if (mode && strcmp(mode, "specific") == 0) {
+		struct sched_shifts s = { .n = 0 };
+		return sched_shifts_from_week(&s, json_object_get(oh, "week"), NULL, NULL) != 0 ||
+		       sched_shifts_in(&s, &rc->now);
+	}
+	return !t->has_hours || sched_shifts_in(&t->hours, &rc->now);
+}
+
 /* The status that picks x's rule set: the one the user set, else, while the
- * office hours that apply (the user's specific week; the tenant's, once stored)
- * are closed, outside_office_hours; "" for available. */
+ * office hours that apply are closed (or on a holiday), outside_office_hours;
+ * "" for available. */
 static void effective_status(const struct dir_ext *x, const struct rules_clock *rc, char *out, size_t size)
 {
 	const char *st = json_string_value(json_object_get(x->settings, "status"));
@@ -172,11 +191,7 @@ static void effective_status(const struct dir_ext *x, const struct rules_clock *
 		return;
 	}
 	out[0] = '\0';
-	const json_t *oh = json_object_get(x->settings, "office_hours");
-	const char *mode = json_string_value(json_object_get(oh, "mode"));
-	struct sched_shifts s = { .n = 0 };
-	if (rc->ok && mode && strcmp(mode, "specific") == 0 &&
-	    sched_shifts_from_week(&s, json_object_get(oh, "week"), NULL, NULL) == 0 && !sched_shifts_in(&s, &rc->now))
+	if (rc->ok && !office_open(x, rc))
 		snprintf(out, size, "%s", "outside_office_hours");
 }
 
@@ -185,6 +200,12 @@ static const struct fwd_ctx *rules_ctx(struct call *c, struct fwd_ctx *ctx, stru
 	const struct dir_tenant *t = directory_tenant(c->e->d.dir, c->tenant_id);
 	struct tz *zone = NULL;
 	rc->ok = tz_cache_get(c->e->tzc, t && t->tz[0] ? t->tz : "UTC", &zone) == 0;
+	if (!rc->ok && t && t->tz[0]) {
+		/* The API checked the zone; tzdata may have lost it since. */
+		log_warn("call %llu: tenant %s: time zone %s not loaded; UTC instead",
+			 (unsigned long long)c->session_id, t->domain, t->tz);
+		rc->ok = tz_cache_get(c->e->tzc, "UTC", &zone) == 0;
+	}
 	if (rc->ok)
 		tz_local(zone, store_now_ms() / 1000, &rc->now);
 	mem_deref(zone);

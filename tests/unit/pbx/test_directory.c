@@ -342,6 +342,68 @@ static void test_many(void **state)
 	assert_int_equal(f->ndrops, 0);
 }
 
+/* Office hours, feature codes and holidays: parsed when put, per tenant and per
+ * extension; what does not parse counts as none (open at all times, the
+ * default codes, the holiday skipped); a tenant's zone comes with its row. */
+static void test_office_hours_holidays_codes(void **state)
+{
+	struct fx *f = *state;
+	struct store_tenant t = tenant(1, "acme.example", true);
+	snprintf(t.timezone, sizeof(t.timezone), "Europe/Paris");
+	assert_int_equal(directory_tenant_put(f->d, &t), 0);
+	put_user(f, 10, 1, "100", true);
+	struct dir_tenant *dt = directory_tenant(f->d, 1);
+	struct dir_ext *x = directory_ext_by_user(f->d, 10);
+	assert_string_equal(dt->tz, "Europe/Paris");
+	assert_false(dt->has_hours);
+	assert_null(dt->holidays);
+	assert_string_equal(dt->codes.code[FEATURE_DND_ON], "*78");
+
+	struct store_tenant_settings s = { .tenant_id = 1 };
+	snprintf(s.office_hours, sizeof(s.office_hours), "{\"mon\":[{\"start\":\"09:00\",\"end\":\"17:00\"}]}");
+	snprintf(s.feature_codes, sizeof(s.feature_codes), "{\"dnd_on\":\"*11\"}");
+	assert_int_equal(directory_tenant_settings_put(f->d, &s), 0);
+	assert_true(dt->has_hours);
+	assert_int_equal(dt->hours.n, 1);
+	assert_string_equal(dt->codes.code[FEATURE_DND_ON], "*11");
+	/* a row put again keeps them: they come with their own put */
+	assert_int_equal(directory_tenant_put(f->d, &t), 0);
+	assert_true(dt->has_hours);
+	snprintf(s.office_hours, sizeof(s.office_hours), "{\"mon\":\"all\"}");
+	snprintf(s.feature_codes, sizeof(s.feature_codes), "{\"dnd_on\":\"*79\"}");
+	assert_int_equal(directory_tenant_settings_put(f->d, &s), 0);
+	assert_false(dt->has_hours);
+	assert_string_equal(dt->codes.code[FEATURE_DND_ON], "*78");
+	s.tenant_id = 99;
+	assert_int_equal(directory_tenant_settings_put(f->d, &s), ENOENT);
+
+	struct store_holiday rows[2] = {
+		{ .id = 1, .tenant_id = 1, .json = "{\"start_date\":\"2031-12-25\"}" },
+		{ .id = 2, .tenant_id = 1, .json = "{\"start_date\":\"2031-13-01\"}" }, /* skipped */
+	};
+	struct store_holidays hs = { .n = 2, .v = rows };
+	assert_int_equal(directory_holidays_put(f->d, 1, 0, &hs), 0);
+	assert_non_null(dt->holidays);
+	assert_int_equal(dt->holidays->n, 1);
+	struct tz_tm xmas = { .year = 2031, .month = 12, .day = 25, .hour = 10 };
+	assert_true(sched_holidays_in(dt->holidays, &xmas));
+	assert_null(x->holidays);
+	rows[0].user_id = rows[1].user_id = 10;
+	assert_int_equal(directory_holidays_put(f->d, 1, 10, &hs), 0);
+	assert_int_equal(x->holidays->n, 1);
+	assert_int_equal(directory_holiday_add(f->d, &rows[0]), 0);
+	assert_int_equal(x->holidays->n, 2);
+	assert_int_equal(directory_holidays_put(f->d, 1, 10, NULL), 0);
+	assert_null(x->holidays);
+	/* an owner not there, or the user in another tenant */
+	assert_int_equal(directory_holidays_put(f->d, 1, 11, &hs), ENOENT);
+	assert_int_equal(directory_holidays_put(f->d, 2, 10, &hs), ENOENT);
+	assert_int_equal(directory_holidays_put(f->d, 2, 0, &hs), ENOENT);
+	/* freed with their owners (the sanitizer build checks) */
+	directory_ext_remove(f->d, 10);
+	directory_tenant_remove(f->d, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -351,6 +413,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_disable_drops, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tenant_remove_removes_exts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_many, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_office_hours_holidays_codes, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
