@@ -92,6 +92,22 @@ def free_port(kind=socket.SOCK_DGRAM, avoid=()):
     raise RuntimeError("no free port")
 
 
+def free_port_both(avoid=()):
+    """A port free on 127.0.0.1 for UDP and TCP at once (a phone that listens on
+    both, as baresip's sip_listen does)."""
+    for _ in range(50):
+        port = free_port(socket.SOCK_DGRAM, avoid)
+        t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            t.bind(("127.0.0.1", port))
+            return port
+        except OSError:
+            continue
+        finally:
+            t.close()
+    raise RuntimeError("no port free for both UDP and TCP")
+
+
 def free_port_pair():
     """(udp, tcp) ports, both free, distinct."""
     u = free_port(socket.SOCK_DGRAM)

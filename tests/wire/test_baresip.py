@@ -43,7 +43,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Pbxd, free_port
+from conftest import Pbxd, free_port, free_port_both
 
 DOMAIN = "pbx.local"
 RTP_MIN, RTP_MAX = 31000, 31999          # pbxd's --rtp-ports here
@@ -188,7 +188,7 @@ class Baresip:
         self.dir = Path(workdir)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.ext, self.freq, self.addr = ext, freq, addr
-        self.sip_port = free_port(socket.SOCK_DGRAM, avoid=(pbx_port,))
+        self.sip_port = free_port_both(avoid=(pbx_port,))  # sip_listen binds UDP and TCP
         self.ctrl_port = free_port(socket.SOCK_STREAM, avoid=(pbx_port, self.sip_port))
         (self.dir / "config").write_text(f"""\
 poll_method		epoll

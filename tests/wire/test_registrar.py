@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Pbxd, SipMsg, free_port
+from conftest import Pbxd, SipMsg, free_port, free_port_both
 from sipua import RegUA, contact_expiries
 
 SCEN = Path(__file__).resolve().parent / "scenarios"
@@ -395,7 +395,7 @@ def run_baresip(p, api, uid, ext, password, tmp_path):
         pytest.fail("baresip is not installed (tools/install-deps.sh installs it)")
     conf = tmp_path / "baresip"
     conf.mkdir()
-    sport = free_port(avoid=(p.udp_port,))
+    sport = free_port_both(avoid=(p.udp_port, p.tcp_port))  # baresip listens on both
     (conf / "config").write_text(
         "poll_method\t\tepoll\n"
         f"sip_listen\t\t127.0.0.1:{sport}\n"
