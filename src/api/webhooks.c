@@ -196,6 +196,21 @@ static json_t *webhook_json(const struct store_webhook *w)
 
 /* --- routes --------------------------------------------------------------------------- */
 
+/* The PBX learns which events the tenant's enabled webhooks want now (a tenant
+ * without any queues nothing); a list that cannot be read means all of them. */
+static void changed(struct api_req *rq)
+{
+	struct store_webhooks *l = NULL;
+	unsigned events = STORE_WH_CALL_START | STORE_WH_CALL_CDR;
+	if (store_webhook_list(rq->st, rq->who.tenant_id, &l) == 0) {
+		events = 0;
+		for (size_t i = 0; i < l->n; i++)
+			events |= l->v[i].enabled ? l->v[i].events : 0;
+	}
+	mem_deref(l);
+	pbx_webhooks_changed(rq->api->pbx, rq->who.tenant_id, events);
+}
+
 void api_h_webhooks_list(struct api_req *rq, struct api_resp *rs)
 {
 	struct store_webhooks *l;
@@ -221,8 +236,10 @@ void api_h_webhooks_create(struct api_req *rq, struct api_resp *rs)
 		api_error(rs, 409, "limit_reached", NULL, "a tenant has at most %d webhooks", STORE_WEBHOOKS_MAX);
 	else if (e)
 		api_store_error(rs, rq->st, e, "webhook");
-	else
+	else {
+		changed(rq);
 		api_ok(rs, 201, webhook_json(&w));
+	}
 }
 
 void api_h_webhook_get(struct api_req *rq, struct api_resp *rs)
@@ -251,15 +268,17 @@ void api_h_webhook_update(struct api_req *rq, struct api_resp *rs)
 		api_store_error(rs, rq->st, e, "webhook");
 		return;
 	}
-	pbx_webhooks_changed(rq->api->pbx);
+	changed(rq);
 	api_ok(rs, 200, webhook_json(&w));
 }
 
 void api_h_webhook_destroy(struct api_req *rq, struct api_resp *rs)
 {
 	int e = store_webhook_delete(rq->st, rq->who.tenant_id, rq->id);
-	if (e)
+	if (e) {
 		api_store_error(rs, rq->st, e, "webhook");
-	else
+	} else {
+		changed(rq);
 		api_ok(rs, 204, NULL);
+	}
 }

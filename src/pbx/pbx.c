@@ -739,10 +739,12 @@ int pbx_feed_open(struct pbx *p, uint64_t tenant_id, size_t max, struct pbx_feed
 	return p ? feeds_open(p->feeds, tenant_id, max, fp) : ENOENT;
 }
 
-void pbx_webhooks_changed(struct pbx *p)
+void pbx_webhooks_changed(struct pbx *p, uint64_t tenant_id, unsigned events)
 {
-	if (p)
-		webhooks_kick(p->wh);
+	if (!p)
+		return;
+	webhooks_tenant_set(p->wh, tenant_id, events);
+	webhooks_kick(p->wh);
 }
 
 /* --- housekeeping ---------------------------------------------------------------- */

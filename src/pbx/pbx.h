@@ -104,8 +104,10 @@ int pbx_feed_fd(const struct pbx_feed *f);
 char *pbx_feed_next(struct pbx_feed *f, bool *overrun);
 void pbx_feed_close(struct pbx_feed *f);
 
-/* The API changed a tenant's webhooks: the delivery thread looks at the outbox
- * now (a webhook enabled again delivers what waited for it). p may be NULL. */
-void pbx_webhooks_changed(struct pbx *p);
+/* The API changed a tenant's webhooks; events: the STORE_WH_* bits its enabled
+ * webhooks now want (0: none, so its calls queue nothing). The delivery thread
+ * looks at the outbox now (a webhook enabled again delivers what waited for
+ * it). p may be NULL. */
+void pbx_webhooks_changed(struct pbx *p, uint64_t tenant_id, unsigned events);
 
 #endif

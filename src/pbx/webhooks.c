@@ -21,7 +21,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/hash.h"
 #include "core/list.h"
+#include "core/mem.h"
 #include "core/log.h"
 #include "core/sa.h"
 
@@ -59,7 +61,77 @@ struct webhooks {
 	uint32_t queue_max;
 	bool allow_private;
 	struct list xfers;            /* delivery thread: requests in flight */
+	/* Which events each tenant's enabled webhooks want, so that a call of a
+	 * tenant without webhooks costs the storage worker nothing. Written by the
+	 * API's threads after each webhook write, read by the signalling thread. */
+	pthread_mutex_t lock;
+	struct hash wanted;           /* struct wanted by tenant id */
+	bool all;                     /* not known (loading failed): queue everything */
 };
+
+struct wanted {
+	uint64_t tenant_id;
+	unsigned events;
+	struct le le;
+};
+
+static struct wanted *wanted_find(struct webhooks *w, uint64_t tenant_id)
+{
+	LIST_FOREACH(hash_bucket(&w->wanted, hash_u64(tenant_id)), le) {
+		struct wanted *x = le->data;
+		if (x->tenant_id == tenant_id)
+			return x;
+	}
+	return NULL;
+}
+
+void webhooks_tenant_set(struct webhooks *w, uint64_t tenant_id, unsigned events)
+{
+	if (!w || !w->wanted.buckets)
+		return; /* no table: everything is queued (w->all) */
+	pthread_mutex_lock(&w->lock);
+	struct wanted *x = wanted_find(w, tenant_id);
+	if (!x && events && (x = calloc(1, sizeof(*x)))) {
+		x->tenant_id = tenant_id;
+		hash_insert(&w->wanted, hash_u64(tenant_id), &x->le, x);
+	} else if (!x && events) {
+		w->all = true; /* no memory for the entry: never skip again */
+	}
+	if (x && !events) {
+		list_unlink(&x->le);
+		free(x);
+	} else if (x) {
+		x->events = events;
+	}
+	pthread_mutex_unlock(&w->lock);
+}
+
+static bool wanted_by(struct webhooks *w, uint64_t tenant_id, unsigned bit)
+{
+	pthread_mutex_lock(&w->lock);
+	const struct wanted *x = w->all ? NULL : wanted_find(w, tenant_id);
+	bool yes = w->all || (x && (x->events & bit));
+	pthread_mutex_unlock(&w->lock);
+	return yes;
+}
+
+/* At start (signalling thread, before the loop): every tenant's webhooks. */
+static int load_tenant(const void *row, void *arg)
+{
+	struct webhooks *w = arg;
+	const struct store_tenant *t = row;
+	struct store_webhooks *l = NULL;
+	if (store_webhook_list(w->st, t->id, &l)) {
+		w->all = true;
+		return 0;
+	}
+	unsigned events = 0;
+	for (size_t i = 0; i < l->n; i++)
+		events |= l->v[i].enabled ? l->v[i].events : 0;
+	mem_deref(l);
+	webhooks_tenant_set(w, t->id, events);
+	return 0;
+}
 
 /* --- events into the outbox (signalling thread, then the storage worker) ---------- */
 
@@ -99,7 +171,7 @@ static void on_event(const struct pbx_event *ev, void *arg)
 	struct webhooks *w = arg;
 	unsigned bit = ev->kind == PBX_EV_CALL_START ? STORE_WH_CALL_START
 		     : ev->kind == PBX_EV_CALL_CDR   ? STORE_WH_CALL_CDR : 0;
-	if (!bit || !ev->json || !ev->tenant_id)
+	if (!bit || !ev->json || !ev->tenant_id || !wanted_by(w, ev->tenant_id, bit))
 		return;
 	size_t len = strlen(ev->json);
 	struct enq *q = malloc(sizeof(*q) + len + 1);
@@ -476,6 +548,9 @@ int webhooks_alloc(struct webhooks **wp, const struct conf *conf, struct pbx_eve
 	w->max_age_ms = conf_int(conf, "webhook-max-age") * 1000;
 	w->queue_max = (uint32_t)conf_int(conf, "webhook-queue-max");
 	w->allow_private = conf_bool(conf, "webhook-allow-private");
+	pthread_mutex_init(&w->lock, NULL);
+	if (hash_init(&w->wanted, 256) || store_tenant_scan(st, load_tenant, w))
+		w->all = true;
 	/* Before any thread: curl's global state is set up once. */
 	int e = curl_global_init(CURL_GLOBAL_DEFAULT) ? EIO : 0;
 	w->curl = !e;
@@ -524,5 +599,14 @@ void webhooks_free(struct webhooks *w)
 		curl_multi_cleanup(w->multi);
 	if (w->curl)
 		curl_global_cleanup();
+	for (uint32_t i = 0; w->wanted.buckets && i <= w->wanted.mask; i++) {
+		while (w->wanted.buckets[i].head) {
+			struct wanted *x = w->wanted.buckets[i].head->data;
+			list_unlink(&x->le);
+			free(x);
+		}
+	}
+	hash_close(&w->wanted);
+	pthread_mutex_destroy(&w->lock);
 	free(w);
 }

@@ -36,6 +36,9 @@ int webhooks_alloc(struct webhooks **wp, const struct conf *conf, struct pbx_eve
 		   struct store_worker *worker);
 /* Any thread: the outbox changed (rows added, a webhook enabled): look now. */
 void webhooks_kick(struct webhooks *w);
+/* Any thread: the events (STORE_WH_* bits) the tenant's enabled webhooks now
+ * want, after the API wrote one (0: none; its calls then queue nothing). */
+void webhooks_tenant_set(struct webhooks *w, uint64_t tenant_id, unsigned events);
 /* At shutdown, before the last events (the calls hung up by the stop): the
  * delivery thread stops (what it was sending is sent again at the next start)
  * and events are written through st from now on, the worker being stopped. */
