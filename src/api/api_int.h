@@ -232,6 +232,9 @@ json_t *api_openapi(void);
 /* Route handlers, one file per resource. */
 api_route_h api_h_info, api_h_sign_in, api_h_refresh, api_h_sign_out, api_h_me, api_h_me_password,
 	api_h_openapi;
+api_route_h api_h_own_tenant_get, api_h_own_tenant_update;
+api_route_h api_h_user_holidays_list, api_h_user_holidays_create, api_h_user_holiday_get, api_h_user_holiday_update,
+	api_h_user_holiday_destroy;
 api_route_h api_h_tenants_list, api_h_tenants_create, api_h_tenant_get, api_h_tenant_update,
 	api_h_tenant_destroy, api_h_tenant_switch;
 api_route_h api_h_users_list, api_h_users_create, api_h_users_get, api_h_users_update,
@@ -250,7 +253,7 @@ api_route_h api_h_tenant_office_hours_get, api_h_tenant_office_hours_update, api
 	api_h_feature_codes_update;
 
 extern const struct api_schema api_s_sign_in, api_s_refresh, api_s_token, api_s_tenant,
-	api_s_tenant_create, api_s_tenant_update, api_s_user, api_s_user_create, api_s_user_update,
+	api_s_own_tenant, api_s_tenant_create, api_s_tenant_update, api_s_user, api_s_user_create, api_s_user_update,
 	api_s_user_summary, api_s_profile, api_s_password, api_s_user_password, api_s_ext_password,
 	api_s_settings, api_s_tenant_summary, api_s_me, api_s_info, api_s_error, api_s_device, api_s_ban,
 	api_s_device_list, api_s_ban_list, api_s_cdr, api_s_call_session_list, api_s_webhook,

@@ -242,3 +242,44 @@ void api_h_users_holiday_destroy(struct api_req *rq, struct api_resp *rs)
 	if (holiday_id(rq, &id, rs))
 		destroy(rq, rq->id, id, rs);
 }
+
+/* A user's own holidays (their status follows them as the tenant's do). A
+ * principal without a user (a system admin acting in a tenant) has none: the
+ * tenant's own (user 0) are never reached this way. */
+static bool own(struct api_req *rq, struct api_resp *rs)
+{
+	if (rq->who.user_id)
+		return true;
+	api_error(rs, 403, "forbidden", NULL, "only a user of the tenant has holidays of their own");
+	return false;
+}
+
+void api_h_user_holidays_list(struct api_req *rq, struct api_resp *rs)
+{
+	if (own(rq, rs))
+		list(rq, rq->who.user_id, rs);
+}
+
+void api_h_user_holidays_create(struct api_req *rq, struct api_resp *rs)
+{
+	if (own(rq, rs))
+		create(rq, rq->who.user_id, rs);
+}
+
+void api_h_user_holiday_get(struct api_req *rq, struct api_resp *rs)
+{
+	if (own(rq, rs))
+		get(rq, rq->who.user_id, rq->id, rs);
+}
+
+void api_h_user_holiday_update(struct api_req *rq, struct api_resp *rs)
+{
+	if (own(rq, rs))
+		update(rq, rq->who.user_id, rq->id, rs);
+}
+
+void api_h_user_holiday_destroy(struct api_req *rq, struct api_resp *rs)
+{
+	if (own(rq, rs))
+		destroy(rq, rq->who.user_id, rq->id, rs);
+}

@@ -199,6 +199,45 @@ void api_h_tenant_update(struct api_req *rq, struct api_resp *rs)
 	api_error(rs, 409, "conflict", NULL, "the tenant changed too often meanwhile; try again");
 }
 
+/* The tenant admin's own tenant: read, and the one setting that is theirs (the
+ * zone of their office hours); name, domain, limits and state stay the system
+ * admin's. */
+static const struct api_field own_fields[] = { TENANT_TZ };
+const struct api_schema api_s_own_tenant = API_SCHEMA("OwnTenantUpdate", own_fields,
+	"What a tenant admin may change of their tenant");
+
+void api_h_own_tenant_get(struct api_req *rq, struct api_resp *rs)
+{
+	struct store_tenant t;
+	int e = store_tenant_get(rq->st, rq->who.tenant_id, &t);
+	if (e)
+		api_store_error(rs, rq->st, e, "tenant");
+	else
+		api_ok(rs, 200, tenant_json(rq->st, &t));
+}
+
+void api_h_own_tenant_update(struct api_req *rq, struct api_resp *rs)
+{
+	for (int i = 0; i < API_EDIT_TRIES; i++) {
+		struct store_tenant t;
+		int e = store_tenant_get(rq->st, rq->who.tenant_id, &t);
+		if (!e) {
+			api_take_str(rq->json, "timezone", t.timezone, sizeof(t.timezone));
+			e = store_tenant_update(rq->st, &t);
+		}
+		if (e == ESTALE)
+			continue;
+		if (e) {
+			api_store_error(rs, rq->st, e, "tenant");
+			return;
+		}
+		pbx_notify_tenant(rq->api->pbx, t.id, true);
+		api_ok(rs, 200, tenant_json(rq->st, &t));
+		return;
+	}
+	api_error(rs, 409, "conflict", NULL, "the tenant changed too often meanwhile; try again");
+}
+
 void api_h_tenant_destroy(struct api_req *rq, struct api_resp *rs)
 {
 	int e = store_tenant_delete(rq->st, rq->id);

@@ -228,6 +228,12 @@ def test_every_route_success_path(pbxd):
         body={"extension_password": "sip-Secret-3", "password": "Bond-pass-9"}, status=204)
     hit(bond, "POST", "/api/me/password", body={"old_password": "Bond-pass-9", "new_password": "Bond-pass-10"},
         status=204)
+    hol = hit(bond, "POST", "/api/user/holidays", body={"name": "Trip", "start_date": "2030-01-02"}, status=201)
+    assert [h["id"] for h in hit(bond, "GET", "/api/user/holidays")["items"]] == [hol["id"]]
+    assert hit(bond, "GET", "/api/user/holidays/{id}", f"/api/user/holidays/{hol['id']}")["name"] == "Trip"
+    assert hit(bond, "POST", "/api/user/holidays/{id}", f"/api/user/holidays/{hol['id']}",
+               {"name": "Trip 2"})["name"] == "Trip 2"
+    hit(bond, "POST", "/api/user/holidays/{id}/destroy", f"/api/user/holidays/{hol['id']}/destroy", status=204)
     mine = hit(bond, "GET", "/api/user/extension")
     assert mine["record_audio"] is True
     mine = hit(bond, "POST", "/api/user/extension", body={"dnd": True})
@@ -260,6 +266,8 @@ def test_every_route_success_path(pbxd):
     # test_feature_codes.py and tests/wire/test_office_hours.py have more)
     assert hit(admin, "POST", "/api/tenants/{id}", f"/api/tenants/{tid}", {"timezone": "Europe/Paris"})[
         "timezone"] == "Europe/Paris"
+    assert hit(boss, "GET", "/api/tenant")["timezone"] == "Europe/Paris"
+    assert hit(boss, "POST", "/api/tenant", body={"timezone": "Asia/Kolkata"})["timezone"] == "Asia/Kolkata"
     w = hit(boss, "GET", "/api/tenant/office_hours")
     assert w["mon"] == [{"start": "00:00", "end": "23:59"}]
     w = hit(boss, "POST", "/api/tenant/office_hours", body={"mon": [{"start": "09:00", "end": "17:00"}], "sun": []})
