@@ -330,9 +330,10 @@ void api_ws_adopt(struct api *a, uint64_t tenant_id, const char *authorization, 
 {
 	struct api_ws *hub = a->ws;
 	struct ws_conn *c = calloc(1, sizeof(*c));
-	bool ok = c && hub && extra_len <= sizeof(c->in);
+	bool ok = c && hub && extra_len <= sizeof(c->in), stopping = false;
 	if (ok) {
 		pthread_mutex_lock(&hub->lock);
+		stopping = hub->stopping;
 		ok = !hub->stopping && hub->count < WS_MAX_CONNS;
 		if (ok)
 			hub->count++;
@@ -355,6 +356,14 @@ void api_ws_adopt(struct api *a, uint64_t tenant_id, const char *authorization, 
 		pthread_mutex_unlock(&hub->lock);
 	}
 	free(c);
+	if (stopping) {
+		/* The 101 went out just as pbxd began to stop: the stream still ends
+		 * the way every stream does then (close 1001), not with a bare EOF. */
+		static const uint8_t going_away[] = { 0x88, 18, 0x03, 0xe9, 'p', 'b', 'x', 'd', ' ', 'i', 's', ' ',
+						      's', 't', 'o', 'p', 'p', 'i', 'n', 'g' };
+		ssize_t n = send(sock, going_away, sizeof(going_away), MSG_NOSIGNAL | MSG_DONTWAIT);
+		(void)n;
+	}
 	MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
 }
 
