@@ -62,14 +62,11 @@ struct call_deps {
 int call_engine_alloc(struct call_engine **cp, const struct call_deps *d);
 void call_engine_free(struct call_engine *c);
 
-size_t call_engine_count(const struct call_engine *c);
 /* Active calls of a tenant (user_id 0) or of one user, oldest first, into a
  * malloc'd array. */
 int call_engine_list(struct call_engine *c, uint64_t tenant_id, uint64_t user_id, struct pbx_call_info **out,
 		     size_t *n);
 /* 0 or ENOENT. */
 int call_engine_hangup(struct call_engine *c, uint64_t tenant_id, uint64_t session_id);
-/* RTP port pairs in use (two per call), for tests of leaks. */
-unsigned call_engine_ports_in_use(const struct call_engine *c);
 
 #endif

@@ -534,19 +534,6 @@ void call_engine_free(struct call_engine *e)
 	free(e);
 }
 
-size_t call_engine_count(const struct call_engine *e)
-{
-	size_t n = 0;
-	LIST_FOREACH(&e->calls, le)
-		n++;
-	return n;
-}
-
-unsigned call_engine_ports_in_use(const struct call_engine *e)
-{
-	return media_ports_in_use(e->ports);
-}
-
 static bool visible(const struct call *c, uint64_t tenant_id, uint64_t user_id)
 {
 	return c->tenant_id == tenant_id && (!user_id || c->caller_uid == user_id || c->callee_uid == user_id);
