@@ -213,6 +213,7 @@ void api_stop(struct api *a)
 		return;
 	api_ws_stop(a); /* MHD stops once every upgraded connection is closed */
 	api_http_stop(a);
+	api_ws_free(a);
 	for (size_t i = 0; i < a->npool; i++)
 		store_close(a->pool[i]);
 	api_ratelimit_free(a->rl);

@@ -270,9 +270,11 @@ json_t *api_cdr_params(void);
 
 struct MHD_UpgradeResponseHandle;
 /* The hub thread serving /api/events' WebSockets: started before the HTTP
- * server, stopped before it (every stream closed: MHD stops only then). */
+ * server, stopped before it (every stream closed: MHD stops only then), freed
+ * after it (a handshake answered meanwhile is still told pbxd is stopping). */
 int api_ws_start(struct api *a);
 void api_ws_stop(struct api *a);
+void api_ws_free(struct api *a);
 /* Whether a new stream would be refused (too many, stopping, no PBX). */
 bool api_ws_full(struct api *a);
 /* MHD's upgrade handler (any MHD thread): the hub takes over sock for the

@@ -330,16 +330,8 @@ void api_ws_adopt(struct api *a, uint64_t tenant_id, const char *authorization, 
 {
 	struct api_ws *hub = a->ws;
 	struct ws_conn *c = calloc(1, sizeof(*c));
-	bool ok = c && hub && extra_len <= sizeof(c->in), stopping = false;
-	if (ok) {
-		pthread_mutex_lock(&hub->lock);
-		stopping = hub->stopping;
-		ok = !hub->stopping && hub->count < WS_MAX_CONNS;
-		if (ok)
-			hub->count++;
-		pthread_mutex_unlock(&hub->lock);
-	}
-	if (ok) {
+	bool stopping = false;
+	if (c && hub && extra_len <= sizeof(c->in) && pbx_feed_open(a->pbx, tenant_id, WS_FEED_MAX, &c->feed) == 0) {
 		c->hub = hub;
 		c->fd = sock;
 		c->urh = urh;
@@ -347,13 +339,18 @@ void api_ws_adopt(struct api *a, uint64_t tenant_id, const char *authorization, 
 		snprintf(c->authorization, sizeof(c->authorization), "%s", authorization);
 		memcpy(c->in, extra, extra_len);
 		c->in_len = extra_len;
-		if (pbx_feed_open(a->pbx, tenant_id, WS_FEED_MAX, &c->feed) == 0 &&
-		    worker_push(hub->worker, MSG_ADOPT, c) == 0)
+		/* The test and the push under one lock with the stop's flag: a stream
+		 * queued here is ahead of the stop's close-all, so it too gets its
+		 * close 1001; none is queued after. */
+		pthread_mutex_lock(&hub->lock);
+		stopping = hub->stopping;
+		bool ok = !stopping && hub->count < WS_MAX_CONNS && worker_push(hub->worker, MSG_ADOPT, c) == 0;
+		if (ok)
+			hub->count++;
+		pthread_mutex_unlock(&hub->lock);
+		if (ok)
 			return;
 		pbx_feed_close(c->feed);
-		pthread_mutex_lock(&hub->lock);
-		hub->count--;
-		pthread_mutex_unlock(&hub->lock);
 	}
 	free(c);
 	if (stopping) {
@@ -398,14 +395,25 @@ int api_ws_start(struct api *a)
 void api_ws_stop(struct api *a)
 {
 	struct api_ws *hub = a->ws;
-	if (!hub)
+	if (!hub || !hub->worker)
 		return;
 	pthread_mutex_lock(&hub->lock);
 	hub->stopping = true;
-	pthread_mutex_unlock(&hub->lock);
 	/* Every stream ends (in the hub: it owns them) before the thread stops. */
-	worker_push(hub->worker, MSG_CLOSE_ALL, NULL);
-	if (worker_stop(hub->worker))
+	int e = worker_push(hub->worker, MSG_CLOSE_ALL, NULL);
+	pthread_mutex_unlock(&hub->lock);
+	if (e)
+		log_error("api: events: cannot end the streams: %d", e);
+	if (worker_stop(hub->worker) == 0)
+		hub->worker = NULL;
+}
+
+/* After MHD stopped: until then a handshake answered 101 may still be handed
+ * over (api_ws_adopt), and it needs the hub to learn that pbxd is stopping. */
+void api_ws_free(struct api *a)
+{
+	struct api_ws *hub = a->ws;
+	if (!hub || hub->worker)
 		return; /* the thread still runs: leaked with what it uses */
 	pthread_mutex_destroy(&hub->lock);
 	free(hub);
