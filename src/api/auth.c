@@ -471,7 +471,7 @@ static int sign_in_fail(struct api_resp *rs)
 	return api_error(rs, 401, "unauthorized", NULL, "wrong username, password or domain");
 }
 
-/* The principal is read once, before its password is verified; the tokens carry
+/* The principal is read before its password is verified; the tokens carry
  * the credential generation of that read, so a reset or a disable that commits
  * while Argon2 runs leaves them dead on arrival (principal_ok). */
 void api_h_sign_in(struct api_req *rq, struct api_resp *rs)
@@ -496,6 +496,12 @@ void api_h_sign_in(struct api_req *rq, struct api_resp *rs)
 	int e = store_tenant_get_by_domain(rq->st, domain, &t);
 	if (!e)
 		e = store_user_get_by_name(rq->st, t.id, username, &u);
+	/* The tenant's state is read again after the user: a disable that commits
+	 * between the two reads has already moved the user's generation, so the
+	 * first read's "enabled" would mint a session of the new generation that
+	 * works again once the tenant is enabled. Read after, it says disabled. */
+	if (!e)
+		e = store_tenant_get(rq->st, t.id, &t);
 	store_user_reset(&u);
 	e = api_pw_check(rq, rs, domain, username, e ? NULL : u.pw_hash, password);
 	bool ok = !e && u.enabled && t.enabled;
