@@ -105,6 +105,12 @@ class Client {
     return this.state !== null;
   }
 
+  // The current access token (the event stream's WebSocket carries it in its URL:
+  // browsers cannot set headers on a WebSocket).
+  token(): string | null {
+    return this.state?.current.token ?? null;
+  }
+
   switched(): boolean {
     return (this.state?.stack.length ?? 0) > 0;
   }

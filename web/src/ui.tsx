@@ -1,7 +1,7 @@
 // Small building blocks every page shares: labelled fields that show the API's
 // error next to the field it names, alerts, modal dialogs, a pager and a switch.
 import type { ComponentChildren, TargetedSubmitEvent } from "preact";
-import { useEffect, useRef } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import { ApiError } from "./api";
 import { linkClick } from "./router";
 
@@ -53,7 +53,7 @@ interface FieldProps {
   label: string;
   value: string;
   onInput: (v: string) => void;
-  type?: "text" | "password" | "email";
+  type?: "text" | "password" | "email" | "time" | "date" | "number";
   required?: boolean;
   autocomplete?: string;
   error?: FormError | null;
@@ -61,6 +61,9 @@ interface FieldProps {
   hint?: string;
   inputMode?: "numeric" | "email" | "text";
   autofocus?: boolean;
+  min?: number;
+  max?: number;
+  class?: string;
 }
 
 export function Field(p: FieldProps) {
@@ -74,10 +77,12 @@ export function Field(p: FieldProps) {
   }, []);
   const described = [p.hint ? p.id + "-hint" : "", err ? p.id + "-error" : ""].filter(Boolean).join(" ");
   return (
-    <div class="field">
+    <div class={p.class ? "field " + p.class : "field"}>
       <label for={p.id}>{p.label}</label>
       <input
         ref={ref}
+        min={p.min}
+        max={p.max}
         id={p.id}
         name={p.name ?? p.id}
         {...({ type: p.type ?? "text" } as { type: "text" }) /* preact types narrow ARIA per input type */}
@@ -107,15 +112,22 @@ interface SelectProps {
   onChange: (v: string) => void;
   error?: FormError | null;
   name?: string;
+  class?: string;
 }
 
 export function Select(p: SelectProps) {
   const err = p.error && p.name && p.error.field === p.name ? besideField(p.error) : null;
+  const ref = useRef<HTMLSelectElement>(null);
+  useEffect(() => {
+    if (err) ref.current?.focus();
+  }, [err]);
   return (
-    <div class="field">
+    <div class={p.class ? "field " + p.class : "field"}>
       <label for={p.id}>{p.label}</label>
       <select
+        ref={ref}
         id={p.id}
+        name={p.name ?? p.id}
         value={p.value}
         aria-invalid={err ? "true" : undefined}
         aria-describedby={err ? p.id + "-error" : undefined}
@@ -244,3 +256,94 @@ export function SearchBox({ id, value, onInput }: { id: string; value: string; o
 }
 
 export type Submit = TargetedSubmitEvent<HTMLFormElement>;
+
+// Radio buttons in a fieldset whose legend names the choice.
+export function RadioGroup({ id, legend, value, options, onChange }: { id: string; legend: string; value: string; options: [string, string][]; onChange: (v: string) => void }) {
+  return (
+    <fieldset class="radios">
+      <legend>{legend}</legend>
+      {options.map(([v, l]) => (
+        <div class="check" key={v}>
+          <input type="radio" id={`${id}-${v}`} name={id} value={v} checked={value === v} onChange={() => onChange(v)} />
+          <label for={`${id}-${v}`}>{l}</label>
+        </div>
+      ))}
+    </fieldset>
+  );
+}
+
+// Tabs (WAI-ARIA tabs pattern: arrows, Home and End move between them); the
+// panels are the caller's, each with id `${id}-panel-${key}`.
+export function Tabs({ id, label, tabs, current, onChange }: { id: string; label: string; tabs: [string, string][]; current: string; onChange: (key: string) => void }) {
+  const move = (e: KeyboardEvent, i: number) => {
+    let j = -1;
+    if (e.key === "ArrowRight") j = (i + 1) % tabs.length;
+    else if (e.key === "ArrowLeft") j = (i - 1 + tabs.length) % tabs.length;
+    else if (e.key === "Home") j = 0;
+    else if (e.key === "End") j = tabs.length - 1;
+    if (j < 0) return;
+    e.preventDefault();
+    onChange(tabs[j][0]);
+    document.getElementById(`${id}-tab-${tabs[j][0]}`)?.focus();
+  };
+  return (
+    <div role="tablist" aria-label={label} class="tabs">
+      {tabs.map(([k, l], i) => (
+        <button
+          key={k}
+          type="button"
+          role="tab"
+          id={`${id}-tab-${k}`}
+          aria-controls={`${id}-panel-${k}`}
+          aria-selected={current === k ? "true" : "false"}
+          tabIndex={current === k ? 0 : -1}
+          onClick={() => onChange(k)}
+          onKeyDown={(e) => move(e as unknown as KeyboardEvent, i)}
+        >
+          {l}
+        </button>
+      ))}
+    </div>
+  );
+}
+
+// Whether a form's error names no control the form shows (then the form shows
+// it as a whole): the API's field is matched against the controls' names.
+export function useUnplaced(form: { current: HTMLFormElement | null }, error: FormError | null): boolean {
+  const [unplaced, setUnplaced] = useState(false);
+  useEffect(() => {
+    if (!error) return setUnplaced(false);
+    const f = error.field;
+    setUnplaced(!f || !form.current?.querySelector(`[name="${CSS.escape(f)}"]`));
+  }, [error]);
+  return unplaced;
+}
+
+export const DAYS: [string, string][] = [
+  ["mon", "Monday"], ["tue", "Tuesday"], ["wed", "Wednesday"], ["thu", "Thursday"], ["fri", "Friday"], ["sat", "Saturday"], ["sun", "Sunday"],
+];
+
+// Days of the week as check boxes in a fieldset.
+export function DaysPicker({ id, legend, days, onChange, name, error }: { id: string; legend: string; days: string[]; onChange: (d: string[]) => void; name?: string; error?: FormError | null }) {
+  const err = error && name && error.field === name ? besideField(error) : null;
+  return (
+    <fieldset class="days" name={name} aria-describedby={err ? id + "-error" : undefined}>
+      <legend>{legend}</legend>
+      {DAYS.map(([k, l]) => (
+        <div class="check" key={k}>
+          <input
+            type="checkbox"
+            id={`${id}-${k}`}
+            checked={days.includes(k)}
+            onChange={(e) => {
+              const on = (e.currentTarget as HTMLInputElement).checked;
+              onChange(DAYS.map(([d]) => d).filter((d) => (d === k ? on : days.includes(d))));
+            }}
+          />
+          <label for={`${id}-${k}`}>{l.slice(0, 3)}</label>
+        </div>
+      ))}
+      {err && <Alert id={id + "-error"}>{err}</Alert>}
+    </fieldset>
+  );
+}
