@@ -1,6 +1,6 @@
 // The portal: who is signed in decides the menu and the pages.
 //   system admin              Tenants (and Manage: acts as a tenant's admin)
-//   tenant admin / managing   Call Manager > Users, Extensions; Call Statistics > CDR
+//   tenant admin / managing   Call Manager > Users, Extensions; Call Statistics > CDR, Active Calls
 //   tenant user (either role) My portal: profile, Do not disturb, password, calls
 // The API decides what each token may do; a page the API refuses says so.
 import { render } from "preact";
@@ -13,6 +13,7 @@ import { Tenants } from "./pages/Tenants";
 import { Users } from "./pages/Users";
 import { Cdrs } from "./pages/Cdrs";
 import { Personal } from "./pages/Personal";
+import { ActiveCalls } from "./pages/ActiveCalls";
 import "./styles.css";
 
 function home(me: Me): string {
@@ -110,6 +111,8 @@ function Page({ me, path }: { me: Me; path: string }) {
       return <Users title="Extensions" key="extensions" />;
     case "/call-statistics/cdr":
       return <Cdrs />;
+    case "/call-statistics/active-calls":
+      return <ActiveCalls me={me} />;
     case "/me":
       return <Personal me={me} />;
     case "/":
@@ -208,6 +211,11 @@ function Layout({ me, path, onSignOut, children }: { me: Me; path: string; onSig
                   <li>
                     <Link to="/call-statistics/cdr" current={path === "/call-statistics/cdr"}>
                       CDR
+                    </Link>
+                  </li>
+                  <li>
+                    <Link to="/call-statistics/active-calls" current={path === "/call-statistics/active-calls"}>
+                      Active Calls
                     </Link>
                   </li>
                 </ul>
