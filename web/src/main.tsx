@@ -1,7 +1,8 @@
 // The portal: who is signed in decides the menu and the pages.
 //   system admin              Tenants (and Manage: acts as a tenant's admin)
 //   tenant admin / managing   Call Manager > Users, Extensions; Call Statistics > CDR, Active Calls
-//   tenant user (either role) My portal: profile, Do not disturb, password, calls
+//   tenant user (either role) My portal: profile, Do not disturb, status, password, calls;
+//                             Forwarding Rule; Office Hours (with holidays)
 // The API decides what each token may do; a page the API refuses says so.
 import { render } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
@@ -12,7 +13,7 @@ import { SignIn } from "./pages/SignIn";
 import { Tenants } from "./pages/Tenants";
 import { Users } from "./pages/Users";
 import { Cdrs } from "./pages/Cdrs";
-import { Personal } from "./pages/Personal";
+import { MyForwarding, MyOfficeHours, Personal } from "./pages/Personal";
 import { ActiveCalls } from "./pages/ActiveCalls";
 import "./styles.css";
 
@@ -115,6 +116,10 @@ function Page({ me, path }: { me: Me; path: string }) {
       return <ActiveCalls me={me} />;
     case "/me":
       return <Personal me={me} />;
+    case "/me/forwarding":
+      return <MyForwarding me={me} />;
+    case "/me/office-hours":
+      return <MyOfficeHours me={me} />;
     case "/":
     case "/sign-in":
       return <p>Loading…</p>;
@@ -223,9 +228,21 @@ function Layout({ me, path, onSignOut, children }: { me: Me; path: string; onSig
             )}
             {user && (
               <li>
-                <Link to="/me" current={path === "/me"}>
+                <Link to="/me" current={path === "/me"} class="group">
                   My portal
                 </Link>
+                <ul>
+                  <li>
+                    <Link to="/me/forwarding" current={path === "/me/forwarding"}>
+                      Forwarding Rule
+                    </Link>
+                  </li>
+                  <li>
+                    <Link to="/me/office-hours" current={path === "/me/office-hours"}>
+                      Office Hours
+                    </Link>
+                  </li>
+                </ul>
               </li>
             )}
           </ul>

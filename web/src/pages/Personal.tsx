@@ -1,11 +1,14 @@
 // The personal portal of a tenant's user (either role): profile, the extension
-// settings a user may change (Do not disturb, Call waiting: each switch saves
-// at once), the login password, and their own calls.
+// settings a user may change (Do not disturb, Call waiting, Status: each saves
+// at once), the login password, and their own calls; the Forwarding Rule and
+// Office Hours pages edit the rest of what a user may change.
 import { useEffect, useState } from "preact/hooks";
 import { api, ApiError, Me } from "../api";
 import { useList } from "../list";
-import { Alert, Field, FormError, formError, message, refused, Submit, Switch } from "../ui";
+import { Alert, Field, FormError, formError, message, refused, Select, Submit, Switch } from "../ui";
 import { CallTable, Cdr } from "./Cdrs";
+import { ForwardingEditor, STATUSES } from "./Forwarding";
+import { HolidaysEditor, OfficeHoursEditor } from "./OfficeHours";
 
 interface Profile {
   display_name: string;
@@ -15,17 +18,49 @@ interface Profile {
 interface Settings {
   dnd: boolean;
   call_waiting: boolean;
+  status: string;
+}
+
+function NoPortal({ title }: { title: string }) {
+  return (
+    <section>
+      <h1>{title}</h1>
+      <Alert>The personal portal is for a tenant's users; a system administrator has none.</Alert>
+    </section>
+  );
+}
+
+// My portal > Forwarding Rule
+export function MyForwarding({ me }: { me: Me }) {
+  if (me.role === "system_admin") return <NoPortal title="Forwarding Rule" />;
+  return (
+    <section>
+      <h1>Forwarding Rule</h1>
+      <p class="sub">
+        My portal · extension {me.extension_number}
+      </p>
+      <ForwardingEditor settingsPath="/user/extension" />
+    </section>
+  );
+}
+
+// My portal > Office Hours
+export function MyOfficeHours({ me }: { me: Me }) {
+  if (me.role === "system_admin") return <NoPortal title="Office Hours" />;
+  return (
+    <section>
+      <h1>Office Hours</h1>
+      <p class="sub">
+        My portal · extension {me.extension_number}
+      </p>
+      <OfficeHoursEditor settingsPath="/user/extension" />
+      <HolidaysEditor path="/user/holidays" />
+    </section>
+  );
 }
 
 export function Personal({ me }: { me: Me }) {
-  if (me.role === "system_admin") {
-    return (
-      <section>
-        <h1>My portal</h1>
-        <Alert>The personal portal is for a tenant's users; a system administrator has none.</Alert>
-      </section>
-    );
-  }
+  if (me.role === "system_admin") return <NoPortal title="My portal" />;
   return (
     <section>
       <h1>My portal</h1>
@@ -73,6 +108,8 @@ function CallSettings() {
         <>
           <Switch id="dnd" label="Do not disturb" checked={s.dnd} disabled={busy} onChange={(v) => change({ dnd: v })} />
           <Switch id="call-waiting" label="Call waiting" checked={s.call_waiting} disabled={busy} onChange={(v) => change({ call_waiting: v })} />
+          <Select id="my-status" label="Status" value={s.status} options={STATUSES.filter(([k]) => k !== "outside_office_hours")} onChange={(v) => change({ status: v })} />
+          <p class="hint">Your status picks your forwarding rules.</p>
         </>
       )}
       {error && <Alert>{error}</Alert>}
