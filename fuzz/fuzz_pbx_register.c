@@ -163,7 +163,7 @@ static int conf_setup(uint16_t udp_port)
 	const char *const set[][2] = {
 		{ "sip-address", "127.0.0.1" },
 		{ "sip-udp-port", port },
-		{ "sip-tcp-port", "0" },
+		{ "sip-tcp-port", "0" }, { "sip-tls-port", "0" }, { "sip-wss-port", "0" },
 		/* transactions end within 64*T1 = 640 ms, so few are alive at once */
 		{ "sip-t1", "10" },
 		{ "sip-t2", "100" },

@@ -1,15 +1,16 @@
 /* libFuzzer target for the WebSocket frame parser of /api/events
- * (ws_frame_parse in src/api/ws.c): the input is a stream of client frames,
+ * (ws_frame_parse in src/core/ws.c): the input is a stream of client frames,
  * parsed one after another as the event hub does (with its 4096-byte payload
  * limit), each frame's size checked against what was given; then the first 24
- * bytes as a Sec-WebSocket-Key (ws_accept_key). */
+ * bytes as a Sec-WebSocket-Key (ws_accept_key), and the whole input as the head
+ * of an upgrade request (ws_upgrade_check, as SIP over WebSocket reads it). */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/ws.h"
+#include "core/ws.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -44,6 +45,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(key, data, kl);
 	key[kl] = '\0';
 	if (ws_accept_key(key, out) == 0 && strlen(out) != WS_ACCEPT_SZ - 1)
+		abort();
+	struct ws_upgrade u;
+	int st = ws_upgrade_check((const char *)data, size, "sip", &u);
+	if (st != 0 && st != 101 && st != 400 && st != 426 && st != 431)
+		abort();
+	if (st == 101 && (u.head_len > size || strlen(u.accept) != WS_ACCEPT_SZ - 1))
+		abort();
+	if (st > 101 && (!u.reason || !u.why))
 		abort();
 	free(buf);
 	return 0;

@@ -180,12 +180,13 @@ msg 'v=0\no=polycom 1 2 IN IP6 2001:db8::5\ns=-\ni=x\nc=IN IP6 2001:db8::5\nb=CT
 msg 'v=0\r\no=b 5 6 IN IP4 host.example\r\ns= \r\nc=IN IP4 0.0.0.0\r\nt=0 0\r\na=sendonly\r\nm=audio 7078 RTP/AVP 8 96\r\na=rtpmap:96 opus/48000/2\r\na=rtcp:7079\r\na=maxptime:40\r\n' | seed "$S/sdp" hold
 # WebSocket client frames for fuzz_ws_frame (masked, as clients send them): a
 # ping, a close with its code, a text frame with a 16-bit length, a ping and a
-# pong back to back; and the handshake key of RFC 6455 §1.3.
+# pong back to back; the handshake key of RFC 6455 §1.3; an upgrade request.
 msg '\x89\x84\x01\x02\x03\x04qkpc' | seed "$S/ws" ping
 msg '\x88\x82\x11\x22\x33\x44\x12\xca' | seed "$S/ws" close
 { msg '\x81\xfe\x00\x80\x00\x00\x00\x00'; head -c 128 /dev/zero; } | seed "$S/ws" text16
 msg '\x89\x80\x01\x02\x03\x04\x8a\x81\x05\x06\x07\x08A' | seed "$S/ws" ping-pong
 printf '%s' 'dGhlIHNhbXBsZSBub25jZQ==' | seed "$S/ws" key
+msg 'GET /ws HTTP/1.1\r\nHost: pbx\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Protocol: sip\r\nSec-WebSocket-Version: 13\r\n\r\n' | seed "$S/ws" upgrade
 
 # A dictionary of SIP tokens helps the mutator past the keyword checks.
 cat >"$WORK/sip.dict" <<'EOF'

@@ -17,6 +17,7 @@
 #include "core/fdlimit.h"
 #include "core/log.h"
 #include "core/loop.h"
+#include "core/tlsfiles.h"
 #include "media/media.h"
 #include "pbx/call/call.h"
 #include "pbx/keepalive.h"
@@ -57,13 +58,53 @@ static int conf_join(struct conf *c, const struct opt_table *t, size_t nt, struc
 	return conf_init(c, *all, n);
 }
 
+struct sig_ctx {
+	struct loop *loop;
+	struct sip_stack *sip;
+};
+
+/* SIGHUP reloads the SIP TLS certificate (new handshakes take it, nothing in
+ * progress ends); SIGTERM and SIGINT stop. */
 static void on_signal(int fd, int events, void *arg)
 {
+	struct sig_ctx *sc = arg;
 	struct signalfd_siginfo si;
-	if (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+	while (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		if (si.ssi_signo == SIGHUP) {
+			log_info("SIGHUP received: reloading the SIP TLS certificate");
+			if (sc->sip)
+				sip_stack_tls_reload(sc->sip);
+			continue;
+		}
 		log_info("signal %u received, stopping", si.ssi_signo);
-		loop_stop(arg);
+		loop_stop(sc->loop);
 	}
+}
+
+/* SIP over TLS and WSS use the HTTPS certificate unless given their own; the
+ * paths are settled here, before the SIP stack starts, so that it and a
+ * SIGHUP read the same files (core/tlsfiles.h makes the default pair). */
+static int sip_tls_files(struct conf *conf, const char *data_dir)
+{
+	if (!conf_int(conf, "sip-tls-port") && !conf_int(conf, "sip-wss-port"))
+		return 0;
+	const char *cert = conf_str(conf, "sip-tls-cert"), *key = conf_str(conf, "sip-tls-key");
+	bool own = (cert && *cert) || (key && *key);
+	char cert_path[TLS_PATH_MAX], key_path[TLS_PATH_MAX], err[256];
+	int e = tls_files_resolve(data_dir, own ? cert : conf_str(conf, "http-tls-cert"),
+				  own ? key : conf_str(conf, "http-tls-key"), cert_path, key_path);
+	if (e) {
+		log_error("SIP TLS: %s", e == EINVAL ? (own ? "--sip-tls-cert and --sip-tls-key go together"
+							    : "--http-tls-cert and --http-tls-key go together")
+						      : strerror(e));
+		return e;
+	}
+	if (conf_set(conf, "sip-tls-cert", cert_path, err, sizeof(err)) ||
+	    conf_set(conf, "sip-tls-key", key_path, err, sizeof(err))) {
+		log_error("SIP TLS: %s", err);
+		return EINVAL;
+	}
+	return 0;
 }
 
 /* Creates dir and any missing parents (as mkdir -p), then checks we can write. */
@@ -174,21 +215,26 @@ int main(int argc, char **argv)
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-	if (sfd < 0 || loop_fd_listen(loop, sfd, LOOP_READ, on_signal, loop)) {
+	struct sig_ctx sig = { .loop = loop };
+	if (sfd < 0 || loop_fd_listen(loop, sfd, LOOP_READ, on_signal, &sig)) {
 		log_error("cannot watch signals");
 		goto out_loop;
 	}
 
 	struct sip_stack *sip = NULL;
-	int e = sip_stack_alloc(&sip, loop, &conf);
+	int e = sip_tls_files(&conf, conf_str(&conf, "data-dir"));
+	if (!e)
+		e = sip_stack_alloc(&sip, loop, &conf);
 	if (e) {
 		log_error("SIP stack: %s", strerror(e));
 		goto out_sig;
 	}
 	sip_transport_configure(sip_stack_transport(sip), &conf);
+	sig.sip = sip;
 
 	/* Storage first: migrations run at this first open, and the PBX loads its
 	 * tenants, extensions and devices from it; then the worker takes the

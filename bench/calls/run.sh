@@ -351,7 +351,7 @@ PBXD_PID=
 start_pbxd() {
 	printf '%s\n' "$ADMIN_PW" >"$WORK/admin-pw"
 	"$PBXD" --data-dir="$WORK/pbxd-data" --sip-address=127.0.0.1 --sip-udp-port=$PBX_UDP_PORT \
-		--sip-tcp-port=$PBX_TCP_PORT --log-level="$LOG_LEVEL" --http-tls=off --http-address=127.0.0.1 \
+		--sip-tcp-port=$PBX_TCP_PORT --sip-tls-port=0 --sip-wss-port=0 --log-level="$LOG_LEVEL" --http-tls=off --http-address=127.0.0.1 \
 		--http-port=$PBX_HTTP_PORT --admin-password-file="$WORK/admin-pw" "${PBXD_EXTRA[@]}" \
 		>>"$WORK/pbxd.log" 2>&1 &
 	PBXD_PID=$!

@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 #include "api/api.h"
-#include "api/ws.h"
+#include "core/ws.h"
 #include "pbx/pbx.h"
 #include "store/store.h"
 

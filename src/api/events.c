@@ -22,7 +22,7 @@
 #include <unistd.h>
 
 #include "api/api_int.h"
-#include "api/ws.h"
+#include "core/ws.h"
 #include "core/list.h"
 #include "core/log.h"
 #include "core/worker.h"

@@ -17,6 +17,14 @@ const struct conf_opt sip_stack_opts[] = {
 	  "addresses to listen on for SIP, comma-separated (empty: all IPv4 and IPv6)" },
 	{ "sip-udp-port", CONF_INT, "5060", 0, 65535, NULL, "SIP UDP port (0 disables UDP)" },
 	{ "sip-tcp-port", CONF_INT, "5063", 0, 65535, NULL, "SIP TCP port (0 disables TCP)" },
+	{ "sip-tls-port", CONF_INT, "5061", 0, 65535, NULL, "SIP over TLS port (0 disables TLS)" },
+	{ "sip-wss-port", CONF_INT, "5065", 0, 65535, NULL,
+	  "SIP over secure WebSocket port, for browsers and the WebRTC phone (0 disables WSS)" },
+	{ "sip-ws-port", CONF_INT, "0", 0, 65535, NULL,
+	  "SIP over plain WebSocket port, behind a proxy that terminates TLS (0: off)" },
+	{ "sip-tls-cert", CONF_STR, "", 0, 0, NULL,
+	  "PEM certificate (chain) for SIP over TLS and WSS; default: the HTTPS certificate (SIGHUP reloads it)" },
+	{ "sip-tls-key", CONF_STR, "", 0, 0, NULL, "PEM private key of --sip-tls-cert" },
 	{ "sip-trace", CONF_BOOL, "off", 0, 0, NULL, "log every SIP message sent and received" },
 	{ "sip-tcp-idle-timeout", CONF_INT, "600", 1, 86400, NULL, "close a TCP connection idle this many seconds" },
 	{ "sip-tcp-max-connections", CONF_INT, "8192", 1, 1000000, NULL, "TCP connections in all" },
@@ -175,6 +183,7 @@ struct sip_stack {
 	void *filter_arg;
 	bool trace;
 	struct sip_stack_limit *limit; /* NULL: stateless answers are not limited */
+	char tls_cert[4096], tls_key[4096]; /* what sip_stack_tls_reload reads again */
 	char server_hdr[128];
 	char allow[160];
 };
@@ -549,7 +558,9 @@ void sip_stack_input(struct sip_stack *s, const struct sip_peer *src, const char
 	trace_msg(s, "recv from", src, data, len);
 	struct sip_msg *msg;
 	struct sip_perr perr;
-	int err = sip_msg_parse(&msg, data, len, src->tp == SIP_TP_UDP ? 0 : SIP_PARSE_STREAM, &perr);
+	/* Over WebSocket the framing delimits the message, as a datagram does. */
+	bool stream = src->tp == SIP_TP_TCP || src->tp == SIP_TP_TLS;
+	int err = sip_msg_parse(&msg, data, len, stream ? SIP_PARSE_STREAM : 0, &perr);
 	if (msg) {
 		msg->src = *src;
 		msg->src.conn = mem_ref(src->conn);
@@ -595,6 +606,9 @@ static int listen_all(struct sip_stack *s, const struct conf *conf)
 		return ENOMEM;
 	uint16_t uport = (uint16_t)conf_int(conf, "sip-udp-port");
 	uint16_t tport = (uint16_t)conf_int(conf, "sip-tcp-port");
+	uint16_t tlsport = (uint16_t)conf_int(conf, "sip-tls-port");
+	uint16_t wssport = (uint16_t)conf_int(conf, "sip-wss-port");
+	uint16_t wsport = (uint16_t)conf_int(conf, "sip-ws-port");
 	int err = 0, nok = 0;
 	for (char *a = strtok_r(list, ", ", &save); a; a = strtok_r(NULL, ", ", &save)) {
 		struct sa sa;
@@ -604,9 +618,10 @@ static int listen_all(struct sip_stack *s, const struct conf *conf)
 			break;
 		}
 		const struct { enum sip_transport_kind k; uint16_t port; } want[] = {
-			{ SIP_TP_UDP, uport }, { SIP_TP_TCP, tport },
+			{ SIP_TP_UDP, uport }, { SIP_TP_TCP, tport }, { SIP_TP_TLS, tlsport },
+			{ SIP_TP_WSS, wssport }, { SIP_TP_WS, wsport },
 		};
-		for (size_t i = 0; i < 2; i++) {
+		for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
 			if (!want[i].port)
 				continue;
 			sa_set_port(&sa, want[i].port);
@@ -633,6 +648,38 @@ static int listen_all(struct sip_stack *s, const struct conf *conf)
 		err = EINVAL;
 	}
 	return err;
+}
+
+/* TLS and WSS need the certificate before they listen. The paths are resolved
+ * by the caller (main: the HTTPS pair unless --sip-tls-cert is given). */
+static int tls_setup(struct sip_stack *s, const struct conf *conf)
+{
+	if (!conf_int(conf, "sip-tls-port") && !conf_int(conf, "sip-wss-port"))
+		return 0;
+	const char *cert = conf_str(conf, "sip-tls-cert"), *key = conf_str(conf, "sip-tls-key");
+	if (!cert || !*cert || !key || !*key) {
+		log_error("SIP TLS/WSS: --sip-tls-cert and --sip-tls-key are needed (or turn off --sip-tls-port and"
+			  " --sip-wss-port)");
+		return EINVAL;
+	}
+	snprintf(s->tls_cert, sizeof(s->tls_cert), "%s", cert);
+	snprintf(s->tls_key, sizeof(s->tls_key), "%s", key);
+	char why[512];
+	int e = sip_transport_tls_load(s->tp, s->tls_cert, s->tls_key, why, sizeof(why));
+	if (e)
+		log_error("SIP TLS: %s", why);
+	return e;
+}
+
+int sip_stack_tls_reload(struct sip_stack *s)
+{
+	if (!s->tls_cert[0])
+		return ENOENT;
+	char why[512];
+	int e = sip_transport_tls_load(s->tp, s->tls_cert, s->tls_key, why, sizeof(why));
+	if (e)
+		log_error("SIP TLS: the certificate was not reloaded, the one in use stays: %s", why);
+	return e;
 }
 
 int sip_stack_alloc(struct sip_stack **sp, struct loop *loop, const struct conf *conf)
@@ -665,6 +712,9 @@ int sip_stack_alloc(struct sip_stack **sp, struct loop *loop, const struct conf 
 	if (!err) {
 		sip_transport_err_handler_set(s->tp, on_tp_err, s);
 		sip_tsx_layer_max_set(s->tsx, (size_t)conf_int(conf, "sip-max-transactions"));
+		err = tls_setup(s, conf);
+	}
+	if (!err) {
 		err = listen_all(s, conf);
 	}
 	if (err) {

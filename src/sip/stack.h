@@ -59,6 +59,10 @@ enum { SIP_STACK_LISTENERS = 16 };
 /* Not reference counted: free with sip_stack_free(). */
 int sip_stack_alloc(struct sip_stack **sp, struct loop *loop, const struct conf *conf);
 void sip_stack_free(struct sip_stack *s);
+/* Reads the TLS certificate and key files again (SIGHUP): new TLS and WSS
+ * handshakes use them, connections open keep theirs. ENOENT when TLS is off;
+ * on a bad pair the one in use stays (logged). */
+int sip_stack_tls_reload(struct sip_stack *s);
 /* A gate in front of everything the stack does with a request (retransmissions
  * included): returns false to drop it silently (a banned source, a scanner, a
  * flood). Responses are not filtered: they match transactions we started. */

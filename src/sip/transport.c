@@ -1,6 +1,8 @@
-/* SIP over UDP and TCP (see transport.h). Everything runs on the signalling
- * thread's loop; sockets are non-blocking and a connection that cannot take a
- * write queues it until the socket is writable. */
+/* SIP over UDP, TCP, TLS, WebSocket and secure WebSocket (see transport.h).
+ * Everything runs on the signalling thread's loop; sockets are non-blocking and
+ * a connection that cannot take a write queues it until the socket is
+ * writable. TLS is a byte layer under the framing (tp_tls.c); WebSocket is a
+ * framing of its own (tp_ws.c). */
 #include "sip/transport.h"
 
 #include <errno.h>
@@ -16,8 +18,9 @@
 #include "core/log.h"
 #include "core/mbuf.h"
 #include "core/mem.h"
+#include "sip/transport_int.h"
 
-enum { MAX_LISTENERS = 16, RBUF_MAX = SIP_MSG_MAX_SIZE + 4096, WBUF_MAX = 4 * 1024 * 1024,
+enum { RBUF_MAX = SIP_MSG_MAX_SIZE + 4096, WBUF_MAX = 4 * 1024 * 1024,
        ACCEPT_BATCH = 32, BACKOFF_FIRST_MS = 100, BACKOFF_MAX_MS = 1600 };
 
 const struct conf_opt sip_transport_opts[] = {
@@ -26,57 +29,16 @@ const struct conf_opt sip_transport_opts[] = {
 };
 const size_t sip_transport_opts_count = sizeof(sip_transport_opts) / sizeof(sip_transport_opts[0]);
 
-struct listener {
-	struct sip_transport *tp;
-	enum sip_transport_kind kind;
-	struct sa addr;
-	int fd;
-	struct tmr retry;     /* re-enables accepting after a resource failure */
-	unsigned backoff_ms;  /* the last rest, 0 after an accept succeeds */
-};
-
-/* The byte layer of a stream connection. Plain TCP calls recv/send; TLS and
- * WebSocket supply their own, and framing, limits and keep-alives above stay
- * shared. Both return bytes moved, or -1 with errno (EAGAIN when it would block). */
-struct conn_io {
-	ssize_t (*recv)(struct sip_conn *c, void *buf, size_t len);
-	ssize_t (*send)(struct sip_conn *c, const void *buf, size_t len);
-};
-
-struct sip_conn {
-	struct le le;   /* all connections */
-	struct le hle;  /* by source address, for the per-address cap */
-	struct sip_transport *tp;
-	enum sip_transport_kind kind;
-	struct sa peer, local;
-	int fd;         /* -1 once closed */
-	const struct conn_io *io;
-	bool connecting;
-	bool closing;   /* lingering after a framing error */
-	struct mbuf *rbuf, *wbuf;
-	struct tmr idle;
-	struct tmr partial;     /* armed while rbuf holds part of a message */
-};
-
-struct sip_transport {
-	struct loop *loop;
-	struct sip_tp_conf conf;
-	sip_tp_recv_h *rh;
-	void *arg;
-	sip_tp_err_h *eh;
-	void *earg;
-	struct listener lst[MAX_LISTENERS];
-	size_t nlst;
-	struct list conns;
-	struct hash by_addr;
-	int spare_fd;           /* /dev/null, given up to shed a connection at EMFILE */
-	char dgram[SIP_MSG_MAX_SIZE + 1];
-};
-
 const char *sip_transport_name(enum sip_transport_kind kind)
 {
 	static const char *const names[SIP_TP_COUNT] = { "UDP", "TCP", "TLS", "WS", "WSS" };
 	return kind < SIP_TP_COUNT ? names[kind] : "?";
+}
+
+const char *sip_transport_uri_param(enum sip_transport_kind kind)
+{
+	static const char *const names[SIP_TP_COUNT] = { "udp", "tcp", "tls", "ws", "ws" };
+	return kind < SIP_TP_COUNT ? names[kind] : "udp";
 }
 
 static int set_nonblock(int fd)
@@ -194,16 +156,25 @@ static void conn_destroy(void *data)
 	struct sip_conn *c = data;
 	tmr_cancel(&c->idle);
 	tmr_cancel(&c->partial);
+	sip_tp_tls_detach(c);
+	mem_deref(c->wsmsg);
 	mem_deref(c->rbuf);
 	mem_deref(c->wbuf);
+}
+
+const char *sip_tp_conn_name(const struct sip_conn *c, char *buf, size_t sz)
+{
+	char a[64];
+	snprintf(buf, sz, "%s %s", sip_transport_name(c->kind), sa_str(&c->peer, a, sizeof(a)));
+	return buf;
 }
 
 static void conn_shutdown(struct sip_conn *c)
 {
 	if (c->fd < 0)
 		return;
-	char a[64];
-	log_debug("tcp %s closed", sa_str(&c->peer, a, sizeof(a)));
+	char a[80];
+	log_debug("%s closed", sip_tp_conn_name(c, a, sizeof(a)));
 	tmr_cancel(&c->idle);
 	tmr_cancel(&c->partial);
 	loop_fd_close(c->tp->loop, c->fd);
@@ -212,6 +183,11 @@ static void conn_shutdown(struct sip_conn *c)
 	list_unlink(&c->le);
 	list_unlink(&c->hle);
 	mem_deref(c); /* the transport's own reference */
+}
+
+void sip_tp_conn_shutdown(struct sip_conn *c)
+{
+	conn_shutdown(c);
 }
 
 void sip_conn_close(struct sip_conn *c)
@@ -251,9 +227,9 @@ static void conn_idle(void *arg)
 static void conn_stalled(void *arg)
 {
 	struct sip_conn *c = arg;
-	char a[64];
-	log_info("tcp %s: message not completed in %u s, closing", sa_str(&c->peer, a, sizeof(a)),
-		 c->tp->conf.tcp_message_s);
+	char a[80];
+	log_info("%s: %s not completed in %u s, closing", sip_tp_conn_name(c, a, sizeof(a)),
+		 c->handshaking ? "handshake" : "message", c->tp->conf.tcp_message_s);
 	conn_shutdown(c);
 }
 
@@ -277,8 +253,10 @@ static int conn_flush(struct sip_conn *c)
 	}
 	if (c->wbuf->pos == c->wbuf->end) {
 		mbuf_reset(c->wbuf);
-		if (c->closing)
+		if (c->closing) {
+			sip_tp_tls_close_notify(c);
 			shutdown(c->fd, SHUT_WR);
+		}
 	} else if (c->wbuf->pos > c->wbuf->size / 2) {
 		/* Drop what was sent so the cap counts only what is still queued. */
 		mbuf_shift(c->wbuf, c->wbuf->pos);
@@ -290,7 +268,7 @@ static void conn_event(int fd, int events, void *arg);
 
 static int conn_watch(struct sip_conn *c)
 {
-	int ev = LOOP_READ | (c->connecting || c->wbuf->pos < c->wbuf->end ? LOOP_WRITE : 0);
+	int ev = LOOP_READ | (c->connecting || c->io_want_write || c->wbuf->pos < c->wbuf->end ? LOOP_WRITE : 0);
 	return loop_fd_listen(c->tp->loop, c->fd, ev, conn_event, c);
 }
 
@@ -324,10 +302,34 @@ static void conn_linger(struct sip_conn *c)
 	tmr_start(loop_timers(c->tp->loop), &c->idle, 2000, conn_idle, c);
 }
 
+void sip_tp_conn_linger(struct sip_conn *c)
+{
+	conn_linger(c);
+}
+
+void sip_tp_conn_deliver(struct sip_conn *c, const char *data, size_t len)
+{
+	struct sip_peer src = { .tp = c->kind, .addr = c->peer, .local = c->local, .fd = -1, .conn = c };
+	c->tp->rh(&src, data, len, c->tp->arg);
+}
+
+/* The deadline runs from the first byte of a message (or of the handshake): a
+ * message completed cancels it, and the bytes after it start their own. */
+void sip_tp_conn_partial(struct sip_conn *c, bool in_progress, bool restart)
+{
+	if (!in_progress && !c->handshaking)
+		tmr_cancel(&c->partial);
+	else if (restart || !tmr_active(&c->partial))
+		tmr_start(loop_timers(c->tp->loop), &c->partial, (uint64_t)c->tp->conf.tcp_message_s * 1000,
+			  conn_stalled, c);
+}
+
 /* Frames and hands up every complete message in rbuf. Returns false when the
  * connection closed meanwhile (a handler may close it). */
 static bool conn_dispatch(struct sip_conn *c)
 {
+	if (c->kind == SIP_TP_WS || c->kind == SIP_TP_WSS)
+		return sip_tp_ws_dispatch(c);
 	struct sip_transport *tp = c->tp;
 	size_t off = 0;
 	while (c->fd >= 0 && !c->closing && off < c->rbuf->end) {
@@ -337,8 +339,8 @@ static bool conn_dispatch(struct sip_conn *c)
 		if (err == EAGAIN)
 			break;
 		if (err == EMSGSIZE) {
-			char a[64];
-			log_warn("tcp %s: message over %u bytes, closing", sa_str(&c->peer, a, sizeof(a)),
+			char a[80];
+			log_warn("%s: message over %u bytes, closing", sip_tp_conn_name(c, a, sizeof(a)),
 				 (unsigned)SIP_MSG_MAX_SIZE);
 			conn_shutdown(c);
 			return false;
@@ -358,13 +360,7 @@ static bool conn_dispatch(struct sip_conn *c)
 	if (c->closing)
 		return true;
 	mbuf_shift(c->rbuf, off);
-	/* The deadline runs from the first byte of a message: a message completed
-	 * here cancels it, and the bytes after it (the next message) start their own. */
-	if (!c->rbuf->end)
-		tmr_cancel(&c->partial);
-	else if (off || !tmr_active(&c->partial))
-		tmr_start(loop_timers(tp->loop), &c->partial, (uint64_t)tp->conf.tcp_message_s * 1000,
-			  conn_stalled, c);
+	sip_tp_conn_partial(c, c->rbuf->end > 0, off > 0);
 	return true;
 }
 
@@ -375,7 +371,9 @@ static void conn_readable(struct sip_conn *c)
 	/* Frame after every read, so a burst of pipelined messages is served as it
 	 * comes and never counts against the one-message size limit; a bounded
 	 * number of reads per wake-up keeps one busy peer from starving the rest. */
-	for (int i = 0; i < 16 && c->fd >= 0; i++) {
+	/* TLS may hold the rest of a record it has decrypted: the socket will not
+	 * wake us for it, so it is read before leaving. */
+	for (int i = 0; (i < 16 || sip_tp_tls_pending(c)) && c->fd >= 0; i++) {
 		if (mbuf_reserve(c->rbuf, 4096)) {
 			conn_shutdown(c);
 			break;
@@ -427,6 +425,10 @@ static void conn_event(int fd, int events, void *arg)
 			return;
 		}
 		c->connecting = false;
+	}
+	if ((events & LOOP_WRITE) && c->io_want_write) {
+		c->io_want_write = false; /* TLS goes on reading (a handshake) now it can write */
+		events |= LOOP_READ;
 	}
 	if (events & LOOP_WRITE) {
 		int err = conn_flush(c);
@@ -481,13 +483,14 @@ static struct sip_conn *conn_new(struct sip_transport *tp, enum sip_transport_ki
 	c->tp = tp;
 	c->kind = kind;
 	c->fd = fd;
-	c->io = &tcp_io; /* the seam: TLS and WebSocket kinds will choose theirs here */
+	c->io = &tcp_io;
 	c->peer = *peer;
 	c->local.len = sizeof(c->local.u);
 	getsockname(fd, &c->local.u.sa, &c->local.len);
 	c->rbuf = mbuf_alloc(4096, RBUF_MAX);
 	c->wbuf = mbuf_alloc(0, WBUF_MAX);
-	if (!c->rbuf || !c->wbuf) {
+	c->handshaking = kind != SIP_TP_TCP;
+	if (!c->rbuf || !c->wbuf || ((kind == SIP_TP_TLS || kind == SIP_TP_WSS) && sip_tp_tls_attach(c))) {
 		c->fd = -1;
 		return mem_deref(c);
 	}
@@ -577,10 +580,11 @@ static void tcp_acceptable(int fd, int events, void *arg)
 			return;
 		}
 		l->backoff_ms = 0;
-		char a[64];
+		char a[80];
 		if (tp->conns.n >= tp->conf.tcp_max_conns ||
 		    conns_from(tp, &peer) >= tp->conf.tcp_max_conns_per_ip) {
-			log_warn("tcp %s refused: connection limit", sa_str(&peer, a, sizeof(a)));
+			log_warn("%s %s refused: connection limit", sip_transport_name(l->kind),
+				 sa_str(&peer, a, sizeof(a)));
 			close(cfd);
 			continue;
 		}
@@ -596,7 +600,8 @@ static void tcp_acceptable(int fd, int events, void *arg)
 			continue;
 		}
 		conn_touch(c);
-		log_debug("tcp %s accepted", sa_str(&peer, a, sizeof(a)));
+		sip_tp_conn_partial(c, c->handshaking, true); /* the handshake has a deadline too */
+		log_debug("%s accepted", sip_tp_conn_name(c, a, sizeof(a)));
 	}
 }
 
@@ -638,7 +643,10 @@ static struct sip_conn *conn_find(struct sip_transport *tp, enum sip_transport_k
 
 static int conn_send(struct sip_conn *c, const void *data, size_t len)
 {
-	int err = mbuf_write_mem(c->wbuf, data, len);
+	if (c->handshaking && !c->connecting)
+		return ENOTCONN; /* nothing of SIP before the TLS or WebSocket handshake is done */
+	int err = c->kind == SIP_TP_WS || c->kind == SIP_TP_WSS ? sip_tp_ws_send(c, data, len)
+								: mbuf_write_mem(c->wbuf, data, len);
 	if (err)
 		return err;
 	if (c->connecting)
@@ -655,10 +663,12 @@ static int conn_send(struct sip_conn *c, const void *data, size_t len)
 
 int sip_transport_listen(struct sip_transport *tp, enum sip_transport_kind kind, const struct sa *addr)
 {
-	if (tp->nlst >= MAX_LISTENERS)
+	if (tp->nlst >= SIP_TP_MAX_LISTENERS)
 		return ENOSPC;
-	if (kind != SIP_TP_UDP && kind != SIP_TP_TCP)
+	if (kind >= SIP_TP_COUNT)
 		return ENOTSUP;
+	if ((kind == SIP_TP_TLS || kind == SIP_TP_WSS) && !tp->tls)
+		return ENOKEY; /* sip_transport_tls_load first */
 	int fd = socket(addr->u.sa.sa_family, (kind == SIP_TP_UDP ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return errno;
@@ -674,7 +684,7 @@ int sip_transport_listen(struct sip_transport *tp, enum sip_transport_kind kind,
 		else
 			setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one));
 	}
-	if (bind(fd, &addr->u.sa, addr->len) < 0 || (kind == SIP_TP_TCP && listen(fd, 1024) < 0) ||
+	if (bind(fd, &addr->u.sa, addr->len) < 0 || (kind != SIP_TP_UDP && listen(fd, 1024) < 0) ||
 	    (err = set_nonblock(fd)) != 0) {
 		err = errno;
 		close(fd);
@@ -709,12 +719,16 @@ int sip_transport_send(struct sip_transport *tp, const struct sip_peer *dst, con
 			return ENOTCONN;
 		return udp_send(fd, dst, data, len);
 	}
-	if (dst->tp != SIP_TP_TCP)
+	if (dst->tp >= SIP_TP_COUNT)
 		return ENOTSUP;
 	struct sa addr = dst->addr;
 	if (dst->conn && !sip_conn_is_open(dst->conn) && dst->reconnect_port)
 		sa_set_port(&addr, dst->reconnect_port);
 	struct sip_conn *c = sip_conn_is_open(dst->conn) ? dst->conn : conn_find(tp, dst->tp, &addr);
+	/* pbxd opens plain TCP only: a TLS or WebSocket peer is reached over the
+	 * connection it opened (its registration's flow), or not at all. */
+	if (!c && dst->tp != SIP_TP_TCP)
+		return ENOTCONN;
 	if (!c) {
 		errno = 0;
 		c = conn_connect(tp, dst->tp, &addr);
@@ -793,6 +807,7 @@ void sip_transport_free(struct sip_transport *tp)
 	}
 	if (tp->spare_fd >= 0)
 		close(tp->spare_fd);
+	sip_tp_tls_free_ctx(tp);
 	hash_close(&tp->by_addr);
 	free(tp);
 }

@@ -1,12 +1,14 @@
-/* SIP transports (RFC 3261 §18): UDP sockets and TCP listeners/connections with
- * Content-Length framing, RFC 5626 CRLF keep-alives, idle time-outs, a deadline
- * for each message to arrive whole, and caps of connections in all (clamped to
- * the descriptor budget, core/fdlimit.h) and per source address. A listener that
- * cannot accept for want of descriptors or memory rests and retries with a
- * growing back-off rather than spinning. The transport frames bytes into
- * messages and hands them up; it never parses SIP. Stream kinds share one
- * connection type with a byte-layer hook, which is where TLS and WebSocket plug
- * in. */
+/* SIP transports (RFC 3261 §18): UDP sockets; TCP and TLS (§26) connections with
+ * Content-Length framing; WebSocket and secure WebSocket (RFC 7118), one SIP
+ * message per WebSocket message. RFC 5626 CRLF keep-alives, idle time-outs, a
+ * deadline for each message (and each TLS handshake or WebSocket upgrade) to
+ * arrive whole, and caps of connections in all (clamped to the descriptor
+ * budget, core/fdlimit.h) and per source address, shared by every stream kind. A
+ * listener that cannot accept for want of descriptors or memory rests and
+ * retries with a growing back-off rather than spinning. The transport frames
+ * bytes into messages and hands them up; it never parses SIP. pbxd opens plain
+ * TCP connections only: TLS and WebSocket peers are reached over the
+ * connections they opened. */
 #ifndef SIP_TRANSPORT_H
 #define SIP_TRANSPORT_H
 
@@ -51,7 +53,13 @@ void sip_transport_free(struct sip_transport *tp);
 void sip_transport_err_handler_set(struct sip_transport *tp, sip_tp_err_h *h, void *arg);
 /* Applies sip_transport_opts from conf; call before the loop runs. */
 void sip_transport_configure(struct sip_transport *tp, const struct conf *conf);
+/* TLS and WSS listeners need a certificate first: ENOKEY without one. */
 int sip_transport_listen(struct sip_transport *tp, enum sip_transport_kind kind, const struct sa *addr);
+/* Loads the certificate (chain) and key PEM files for TLS and WSS. Called
+ * again, later handshakes use the new pair and open connections keep theirs;
+ * on failure (EINVAL, err says why) the pair in use stays. */
+int sip_transport_tls_load(struct sip_transport *tp, const char *cert_path, const char *key_path, char *err,
+			   size_t errsz);
 /* Sends bytes to dst: UDP from the socket dst->fd (or any of dst's family); a
  * stream over dst->conn while it is open, else over a new connection to dst->addr.
  * A connect that fails at once returns its error (ENOTCONN when no socket could
@@ -64,5 +72,7 @@ bool sip_conn_is_open(const struct sip_conn *c);
 int sip_transport_laddr(const struct sip_transport *tp, enum sip_transport_kind kind, int af, struct sa *out);
 unsigned sip_transport_conn_count(const struct sip_transport *tp);
 const char *sip_transport_name(enum sip_transport_kind kind);
+/* The transport= URI parameter for kind: udp, tcp, tls, ws (WSS too: RFC 7118 §5.2). */
+const char *sip_transport_uri_param(enum sip_transport_kind kind);
 
 #endif

@@ -143,7 +143,7 @@ class Pbxd:
     def start(self):
         args = [pbxd_bin(), f"--data-dir={self.dir}", "--http-address=127.0.0.1",
                 f"--http-port={self.port}", f"--sip-udp-port={self.sip_port}",
-                f"--sip-tcp-port={free_port()}", "--sip-address=127.0.0.1",
+                f"--sip-tcp-port={free_port()}", "--sip-tls-port=0", "--sip-wss-port=0", "--sip-address=127.0.0.1",
                 f"--admin-password={ADMIN_PASSWORD}", "--http-tls=" + ("on" if self.tls else "off")]
         args += self.extra
         self.log = open(os.path.join(self.dir, "pbxd.log"), "ab")

@@ -42,7 +42,7 @@ def test_first_start_random_password(tmp_path):
     import time
     port = free_port()
     args = [pbxd_bin(), f"--data-dir={tmp_path}", "--http-address=127.0.0.1", f"--http-port={port}",
-            "--http-tls=off", f"--sip-udp-port={free_port(socket.SOCK_DGRAM)}", f"--sip-tcp-port={free_port()}",
+            "--http-tls=off", f"--sip-udp-port={free_port(socket.SOCK_DGRAM)}", f"--sip-tcp-port={free_port()}", "--sip-tls-port=0", "--sip-wss-port=0",
             "--sip-address=127.0.0.1", "--default-domain=first.test"]
     log = tmp_path / "out.log"
     for run in range(2):

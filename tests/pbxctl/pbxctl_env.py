@@ -68,7 +68,7 @@ class Pbxd:
         args = [PBXD_BIN,
                 "--http-tls=%s" % ("on" if tls else "off"), "--http-address=127.0.0.1", "--http-port=%d" % self.port,
                 "--sip-address=127.0.0.1", "--sip-udp-port=%d" % self.sip_port,
-                "--sip-tcp-port=%d" % free_port(),
+                "--sip-tcp-port=%d" % free_port(), "--sip-tls-port=0", "--sip-wss-port=0",
                 "--data-dir=%s" % self.data_dir] + list(extra_args)
         if admin_password is not None:
             args.append("--admin-password=%s" % admin_password)

@@ -66,7 +66,7 @@ export class Pbxd {
     this.argv = [
       `--data-dir=${join(this.dir, "data")}`, `--admin-password=${ADMIN_PASSWORD}`,
       "--http-address=127.0.0.1", `--http-port=${this.httpPort}`, "--http-tls=off",
-      "--sip-address=127.0.0.1", `--sip-udp-port=${this.sipPort}`, `--sip-tcp-port=${this.sipPort}`,
+      "--sip-address=127.0.0.1", `--sip-udp-port=${this.sipPort}`, `--sip-tcp-port=${this.sipPort}`, "--sip-tls-port=0", "--sip-wss-port=0",
       "--sip-source-rate=0", "--log-level=debug", ...this.extra,
     ];
     this.proc = spawn(pbxdBin(), this.argv, { stdio: ["ignore", log, log] });

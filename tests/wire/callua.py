@@ -26,8 +26,11 @@ inbox that tests take from with bounded waits; every datagram in and out is kept
 in `trace` (`dump()` formats it for assertion messages). Retransmissions are
 traced but not put in the inbox.
 
-UDP only: requests go to pbxd (127.0.0.1:pbx_port), in-dialog requests to the
-dialog's first Route or remote target. Nothing here waits longer than the timeout
+Over UDP requests go to pbxd (127.0.0.1:pbx_port), in-dialog requests to the
+dialog's first Route or remote target. With transport="TCP", "TLS", "WS" or "WSS"
+the UA opens one connection to pbx_port (sipstream.SipStream) and everything goes
+over it, as for a phone behind NAT or a browser; WS and WSS write a made-up
+.invalid host in Via and Contact, as RFC 7118 has browsers do. Nothing here waits longer than the timeout
 given (3 s by default).
 """
 
@@ -41,6 +44,7 @@ import time
 from collections import namedtuple
 
 from conftest import SipMsg
+from sipstream import SipStream
 from sipdigest import digest_header, md5_challenge_of
 
 DOMAIN = "pbx.local"
@@ -331,7 +335,7 @@ class Dialog:
             cseq = self.local_cseq
         branch = new_branch()
         lines = [f"{method} {self.remote_target} SIP/2.0",
-                 f"Via: SIP/2.0/UDP {self.ua.bind}:{self.ua.lport};branch={branch};rport",
+                 self.ua.via(branch),
                  "Max-Forwards: 70"]
         lines += [f"Route: {r}" for r in self.route_set]
         lines += [f"From: {self.local_hdr}", f"To: {to or self.remote_hdr}", f"Call-ID: {self.call_id}",
@@ -396,10 +400,10 @@ class OutgoingCall(Dialog):
         self.branch = new_branch()
         self.auth = auth
         lines = [f"INVITE {self.ruri} SIP/2.0",
-                 f"Via: SIP/2.0/UDP {self.ua.bind}:{self.ua.lport};branch={self.branch};rport",
+                 self.ua.via(self.branch),
                  "Max-Forwards: 70", f"From: {self.local_hdr}", f"To: {self.to_hdr}",
                  f"Call-ID: {self.call_id}", f"CSeq: {self.local_cseq} INVITE",
-                 f"Contact: <sip:{self.ua.ext}@{self.ua.bind}:{self.ua.lport};transport=udp>",
+                 f"Contact: {self.ua.dialog_contact()}",
                  "Allow: INVITE, ACK, CANCEL, BYE, OPTIONS"]
         if auth:
             lines.append(f"Proxy-Authorization: {auth}")
@@ -443,7 +447,7 @@ class OutgoingCall(Dialog):
         resp = resp or self.final
         self._establish(resp)
         lines = [f"ACK {self.remote_target} SIP/2.0",
-                 f"Via: SIP/2.0/UDP {self.ua.bind}:{self.ua.lport};branch={new_branch()};rport",
+                 self.ua.via(new_branch()),
                  "Max-Forwards: 70"]
         lines += [f"Route: {r}" for r in self.route_set]
         lines += [f"From: {self.local_hdr}", f"To: {self.remote_hdr}", f"Call-ID: {self.call_id}",
@@ -559,14 +563,25 @@ class CallUA:
 
     def __init__(self, pbx_port, ext, password=None, domain=DOMAIN, display=None, bind="127.0.0.1",
                  contact_port=None, pbx_host="127.0.0.1", auto_trying=True, auto_bye=True,
-                 user_agent="pbxd-wire-tests/callua", timeout=3.0):
+                 user_agent="pbxd-wire-tests/callua", timeout=3.0, transport="UDP"):
         self.pbx = (pbx_host, pbx_port)
         self.ext, self.password, self.domain, self.display = str(ext), password, domain, display
         self.bind, self.user_agent, self.timeout = bind, user_agent, timeout
         self.auto_trying, self.auto_bye = auto_trying, auto_bye
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind((bind, 0))
-        self.lport = self.sock.getsockname()[1]
+        self.transport = transport.upper()
+        self.sock = self.stream = None
+        if self.transport == "UDP":
+            self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            self.sock.bind((bind, 0))
+            self.lport = self.sock.getsockname()[1]
+        else:
+            # one connection to pbxd (pbx_port is that transport's port), as a
+            # phone behind NAT or a browser has: everything goes over it
+            self.stream = SipStream(self.transport, pbx_port, host=pbx_host, timeout=timeout)
+            self.lport = self.stream.local()[1]
+        # A browser knows no address of its own: RFC 7118 has it write a made-up
+        # .invalid host in Via and Contact; pbxd must answer over the connection.
+        self.via_host = f"{secrets.token_hex(6)}.invalid" if self.transport in ("WS", "WSS") else None
         self.contact_port = contact_port or self.lport
         self.reg_call_id = f"{secrets.token_hex(10)}@{bind}"
         self.reg_tag = new_tag()
@@ -593,7 +608,10 @@ class CallUA:
             return
         self._stop = True
         self._thread.join(timeout=2)
-        self.sock.close()
+        if self.sock is not None:
+            self.sock.close()
+        if self.stream is not None:
+            self.stream.close()
         for d in list(self._dialogs.values()):
             d.close()
 
@@ -625,8 +643,22 @@ class CallUA:
             except OSError:
                 pass
 
+    def _uri_transport(self):
+        return "ws" if self.transport in ("WS", "WSS") else self.transport.lower()
+
     def contact(self):
-        return f"<sip:{self.ext}@{self.bind}:{self.contact_port};transport=udp>"
+        if self.via_host:
+            return f"<sip:{self.ext}@{self.via_host};transport=ws>"
+        return f"<sip:{self.ext}@{self.bind}:{self.contact_port};transport={self._uri_transport()}>"
+
+    def dialog_contact(self):
+        if self.via_host:
+            return f"<sip:{self.ext}@{self.via_host};transport=ws>"
+        return f"<sip:{self.ext}@{self.bind}:{self.lport};transport={self._uri_transport()}>"
+
+    def via(self, branch):
+        sent_by = self.via_host or f"{self.bind}:{self.lport}"
+        return f"Via: SIP/2.0/{self.transport} {sent_by};branch={branch};rport"
 
     def dump(self, last=40):
         """The last datagrams in and out, for assertion messages."""
@@ -644,6 +676,9 @@ class CallUA:
             with self._cv:
                 now = time.monotonic()
                 nxt = min([r[2] for r in self._retx.values()] + [now + 0.05])
+            if self.stream is not None:
+                self._run_stream(max(0.0, nxt - now))
+                continue
             r, _, _ = select.select([self.sock], [], [], max(0.0, nxt - now))
             with self._cv:
                 if r:
@@ -654,6 +689,16 @@ class CallUA:
                     if data.strip():  # CRLF keep-alives aside
                         self._on_datagram(data, addr)
                 self._timers()
+
+    def _run_stream(self, wait):
+        r = self.stream.pending() or select.select([self.stream], [], [], wait)[0]
+        with self._cv:
+            if r and not self.stream.closed:
+                for data in self.stream.poll():
+                    self._on_datagram(data, self.pbx)
+            self._timers()
+        if self.stream.closed:
+            time.sleep(wait)
 
     def _timers(self):
         now = time.monotonic()
@@ -668,7 +713,10 @@ class CallUA:
     def _sendto(self, data, addr):
         self.trace.append((time.monotonic(), ">", addr, data.decode("utf-8", "replace")))
         try:
-            self.sock.sendto(data, addr)
+            if self.stream is not None:
+                self.stream.send(data)  # whatever addr: the one connection
+            else:
+                self.sock.sendto(data, addr)
         except OSError:
             pass
 
@@ -763,7 +811,7 @@ class CallUA:
         lines += [f"From: {req.get('from')}", f"To: {to}", f"Call-ID: {req.get('call-id')}",
                   f"CSeq: {req.get('cseq')}"]
         if meth == "INVITE" and 100 < code < 300:
-            lines.append(f"Contact: <sip:{self.ext}@{self.bind}:{self.lport};transport=udp>")
+            lines.append(f"Contact: {self.dialog_contact()}")
         lines += list(extra)
         data = self._build(lines, body, "application/sdp" if body else None)
         st.last = data
@@ -857,7 +905,7 @@ class CallUA:
         self.reg_cseq += 1
         branch = new_branch()
         lines = [f"REGISTER sip:{self.domain} SIP/2.0",
-                 f"Via: SIP/2.0/UDP {self.bind}:{self.lport};branch={branch};rport", "Max-Forwards: 70",
+                 self.via(branch), "Max-Forwards: 70",
                  f"From: <sip:{self.ext}@{self.domain}>;tag={self.reg_tag}",
                  f"To: <sip:{self.ext}@{self.domain}>",
                  f"Call-ID: {self.reg_call_id}", f"CSeq: {self.reg_cseq} REGISTER",

@@ -131,12 +131,20 @@ class Pbxd:
         self.tcp_port = tcp_port
         self.argv = [pbxd_bin(), f"--data-dir={self.datadir}"]
         self.http_port = None
+        self.tls_port = self.wss_port = None
         if ports_in_args:
             self.http_port = free_port(socket.SOCK_STREAM, avoid=(udp_port, tcp_port))
+            # SIP over TLS and WSS on free ports too (their defaults, 5061 and
+            # 5065, would collide between two pbxd running at once)
+            self.tls_port = free_port(socket.SOCK_STREAM, avoid=(udp_port, tcp_port, self.http_port))
+            self.wss_port = free_port(socket.SOCK_STREAM, avoid=(udp_port, tcp_port, self.http_port,
+                                                                 self.tls_port))
             self.argv += [
                 "--sip-address=127.0.0.1",
                 f"--sip-udp-port={udp_port}",
                 f"--sip-tcp-port={tcp_port}",
+                f"--sip-tls-port={self.tls_port}",
+                f"--sip-wss-port={self.wss_port}",
                 "--log-level=debug",
                 "--sip-trace=on",
                 # the REST API on its own free port, so several pbxd can run at once

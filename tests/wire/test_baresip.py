@@ -183,11 +183,11 @@ class Baresip:
     (outbound=127.0.0.1:udp_port), a tone of `freq` Hz, recordings in its dir."""
 
     def __init__(self, env, workdir, ext, password, pbx_port, freq, codec, addr="127.0.0.1",
-                 pbx_host="127.0.0.1", rtp_ports=PHONE_RTP):
+                 pbx_host="127.0.0.1", rtp_ports=PHONE_RTP, transport="udp", cafile=None):
         self.exe, self.mods = env
         self.dir = Path(workdir)
         self.dir.mkdir(parents=True, exist_ok=True)
-        self.ext, self.freq, self.addr = ext, freq, addr
+        self.ext, self.freq, self.addr, self.transport = ext, freq, addr, transport
         self.sip_port = free_port_both(avoid=(pbx_port,))  # sip_listen binds UDP and TCP
         self.ctrl_port = free_port(socket.SOCK_STREAM, avoid=(pbx_port, self.sip_port))
         (self.dir / "config").write_text(f"""\
@@ -213,9 +213,9 @@ module_app		menu.so
 module_app		ctrl_tcp.so
 ctrl_tcp_listen		127.0.0.1:{self.ctrl_port}
 snd_path		{self.dir}
-""")
+""" + (f"sip_cafile\t\t{cafile}\n" if cafile else ""))
         (self.dir / "accounts").write_text(
-            f'<sip:{ext}@{DOMAIN}>;auth_pass={password};outbound="sip:{pbx_host}:{pbx_port}"'
+            f'<sip:{ext}@{DOMAIN}>;auth_pass={password};outbound="sip:{pbx_host}:{pbx_port};transport={transport}"'
             f";regint=60;answermode=auto;audio_codecs={codec};ptime=20\n")
         self.logpath = self.dir / "baresip.log"
         self._log = open(self.logpath, "wb")
@@ -263,9 +263,13 @@ class Phones:
         self.pbx, self.env, self.tmp = pbx, env, tmp_path
         self.all = []
 
-    def start(self, ext, freq, codec="PCMU"):
-        b = Baresip(self.env, self.tmp / f"bs-{ext}", ext, self.pbx.passwords[ext], self.pbx.p.udp_port,
-                    freq, codec)
+    def start(self, ext, freq, codec="PCMU", transport="udp"):
+        """A baresip registering over UDP, or over TLS (trusting pbxd's certificate,
+        the self-signed HTTPS one, as its CA file)."""
+        tls = transport == "tls"
+        b = Baresip(self.env, self.tmp / f"bs-{ext}", ext, self.pbx.passwords[ext],
+                    self.pbx.p.tls_port if tls else self.pbx.p.udp_port, freq, codec, transport=transport,
+                    cafile=self.pbx.p.datadir / "tls" / "cert.pem" if tls else None)
         self.all.append(b)
         return b
 
@@ -275,7 +279,10 @@ class Phones:
         deadline = time.monotonic() + timeout
         while True:
             devs = self.pbx.api.devices(uid)
-            if any(d.get("port") == b.sip_port for d in devs):
+            # over UDP from its SIP port; over TLS from the connection it opened
+            if any(d.get("port") == b.sip_port if b.transport == "udp" else d.get("transport") == b.transport
+                   for d in devs):
+                b.device = next(d for d in devs if d.get("transport") == b.transport)
                 return devs
             if time.monotonic() > deadline or b.proc.poll() is not None:
                 pytest.fail(f"baresip {b.ext} did not register within {timeout}s (devices: {devs}):\n"
@@ -421,12 +428,13 @@ def rtp_sources(phone):
 # --------------------------------------------------------------------------- calls
 
 
-def baresip_call(pbx, phones, codec, hang_up_by):
+def baresip_call(pbx, phones, codec, hang_up_by, transports=("udp", "udp")):
     """A call from one baresip to another with `codec`, TALK seconds long, hung up
-    by 'caller' or 'callee'. Checks the call session, the CDR and what each heard."""
+    by 'caller' or 'callee', each registered over its transport. Checks the call
+    session, the CDR and what each heard."""
     x, y = pbx.new_ext(), pbx.new_ext()
-    a = phones.start(x, FREQ["caller"], codec)
-    b = phones.start(y, FREQ["callee"], codec)
+    a = phones.start(x, FREQ["caller"], codec, transports[0])
+    b = phones.start(y, FREQ["callee"], codec, transports[1])
     phones.wait_registered(a)
     devs = phones.wait_registered(b)
     assert any("baresip" in (d.get("user_agent") or "").lower() for d in devs), devs
@@ -468,7 +476,7 @@ def baresip_call(pbx, phones, codec, hang_up_by):
     assert int(cdr["ended_time"]) - int(cdr["answered_time"]) >= int(TALK) - 1, cdr
     assert len(cdr["call_targets"]) == 1, cdr
     t = cdr["call_targets"][0]
-    assert t["callee"] == y and re.search(rf"@127\.0\.0\.1:{b.sip_port}(?:[;>]|$)", t["destination"]), t
+    assert t["callee"] == y and re.search(rf"@127\.0\.0\.1:{b.device['port']}(?:[;>]|$)", t["destination"]), t
     assert t["answered_time"] != "0", t
 
     # baresip closes its recordings when the call's audio is destroyed
@@ -502,3 +510,11 @@ def test_baresip_call_pcma_callee_hangs_up(pbx, phones):
     """CALL-01, CALL-07 with real phones: the same in PCMA; the callee hangs up:
     callee_disconnect."""
     baresip_call(pbx, phones, "PCMA", "callee")
+
+
+@pytest.mark.parametrize("transports", [("tls", "udp"), ("udp", "tls")], ids=["tls-calls-udp", "udp-calls-tls"])
+def test_baresip_over_tls(pbx, phones, transports):
+    """SIP-03 with a real phone: baresip registers over TLS (port --sip-tls-port,
+    verifying pbxd's certificate against it as CA), calls and is called; each side
+    hears the other's tone; the callee over TLS is rung over its own connection."""
+    baresip_call(pbx, phones, "PCMU", "callee", transports)

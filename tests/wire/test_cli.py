@@ -9,7 +9,8 @@ import pytest
 
 from conftest import Pbxd, free_port, make_options, pbxd_bin, sip_udp_request
 
-OPTIONS = ["--data-dir", "--config", "--sip-address", "--sip-udp-port", "--sip-tcp-port",
+OPTIONS = ["--data-dir", "--config", "--sip-address", "--sip-udp-port", "--sip-tcp-port", "--sip-tls-port",
+           "--sip-wss-port", "--sip-ws-port", "--sip-tls-cert", "--sip-tls-key",
            "--log-level", "--sip-trace"]
 
 

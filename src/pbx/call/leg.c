@@ -120,10 +120,10 @@ void leg_reply(struct leg *a, uint16_t scode, const char *reason, bool sdp)
 		if (scode >= 200 && leg_common_hdrs(a, hdrs, sizeof(hdrs)) == 0 &&
 		    session_timer_reply_hdrs(a, se, sizeof(se)) == 0)
 			snprintf(extra, sizeof(extra), "Contact: <sip:%s;transport=%s>\r\n%s%s", a->sentby,
-				 sip_transport_name(a->peer.tp), hdrs, se);
+				 sip_transport_uri_param(a->peer.tp), hdrs, se);
 		else
 			snprintf(extra, sizeof(extra), "Contact: <sip:%s;transport=%s>\r\n%s", a->sentby,
-				 sip_transport_name(a->peer.tp), allow_hdr);
+				 sip_transport_uri_param(a->peer.tp), allow_hdr);
 	}
 	struct mbuf *body = sdp ? leg_sdp(a) : NULL;
 	struct pl b = body ? pl_from((const char *)body->buf, body->end) : (struct pl){ NULL, 0 };
@@ -188,7 +188,7 @@ int leg_invite(struct leg *l, const struct loc_binding *b)
 		quoted(name, sizeof(name), c->caller_name);
 	snprintf(from, sizeof(from), "%s%s<sip:%s@%s>", name, name[0] ? " " : "", c->caller, c->domain);
 	snprintf(to, sizeof(to), "<sip:%s@%s>", c->callee, c->domain);
-	snprintf(contact, sizeof(contact), "<sip:%s;transport=%s>", l->sentby, sip_transport_name(l->peer.tp));
+	snprintf(contact, sizeof(contact), "<sip:%s;transport=%s>", l->sentby, sip_transport_uri_param(l->peer.tp));
 	l->inv_cseq = 1;
 	err = sip_dialog_uac_alloc(&l->dlg, callid, from, tag, to, b->contact, l->inv_cseq, contact);
 	if (err)

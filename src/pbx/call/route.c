@@ -410,7 +410,7 @@ void call_route(struct call_engine *e, struct sip_msg *req)
 	}
 	sip_stsx_cancel_handler_set(a->st, call_caller_cancel, c);
 	char contact[128];
-	snprintf(contact, sizeof(contact), "<sip:%s;transport=%s>", a->sentby, sip_transport_name(a->peer.tp));
+	snprintf(contact, sizeof(contact), "<sip:%s;transport=%s>", a->sentby, sip_transport_uri_param(a->peer.tp));
 	if (sip_dialog_uas_alloc(&a->dlg, req, sip_stsx_totag(a->st), contact)) {
 		call_end(c, NULL, "None", 400);
 		return;

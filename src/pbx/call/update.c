@@ -24,7 +24,7 @@ static void reply_upd(struct leg *from, uint16_t code, const char *reason, bool 
 	if (code >= 200 && code < 300) {
 		session_timer_reply_hdrs(from, se, sizeof(se));
 		snprintf(extra, sizeof(extra), "Contact: <sip:%s;transport=%s>\r\n%s", from->sentby,
-			 sip_transport_name(from->peer.tp), se);
+			 sip_transport_uri_param(from->peer.tp), se);
 	}
 	struct mbuf *body = sdp ? leg_sdp(from) : NULL;
 	struct pl b = body ? pl_from((const char *)body->buf, body->end) : (struct pl){ NULL, 0 };

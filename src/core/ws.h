@@ -1,9 +1,9 @@
-/* WebSocket (RFC 6455) as the REST server speaks it at /api/events: the
- * handshake's accept key, the parser of the frames a client sends, and the
- * header of the frames pbxd sends. No I/O here (events.c does it), so the
- * parser is fuzzed alone (fuzz/fuzz_ws_frame.c). Internal to src/api. */
-#ifndef API_WS_H
-#define API_WS_H
+/* WebSocket (RFC 6455) as pbxd speaks it, at /api/events (api/events.c) and for
+ * SIP over WebSocket (RFC 7118, sip/tp_ws.c): the handshake's accept key, the
+ * parser of the frames a client sends, and the header of the frames pbxd sends.
+ * No I/O here, so the parser is fuzzed alone (fuzz/fuzz_ws_frame.c). */
+#ifndef CORE_WS_H
+#define CORE_WS_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -46,5 +46,23 @@ int ws_frame_parse(uint8_t *buf, size_t n, size_t max, struct ws_frame *f);
 /* The header of a server frame (FIN set, not masked) with len bytes of payload
  * into out; returns its size: 2, 4 or 10. */
 size_t ws_frame_header(uint8_t out[10], enum ws_opcode op, size_t len);
+
+/* The head of an upgrade request a server reads (§4.2.1), limited to 8 KiB. */
+#define WS_HEAD_MAX 8192
+
+struct ws_upgrade {
+	size_t head_len;            /* the request's bytes up to its empty line */
+	char accept[WS_ACCEPT_SZ];  /* Sec-WebSocket-Accept, when 101 */
+	const char *reason;         /* the HTTP reason phrase of a refusal */
+	const char *extra;          /* header lines a refusal carries (CRLF-ended), or NULL */
+	const char *why;            /* what was wrong, for the refusal's body and the log */
+};
+
+/* Checks the upgrade request at the start of head (n bytes): GET ... HTTP/1.1,
+ * Upgrade: websocket, Connection: Upgrade, version 13, a valid key and, when
+ * protocol is not NULL, that sub-protocol offered. Returns 101 with u->accept
+ * and u->head_len; 0 while the head is incomplete; else the status to refuse
+ * with (400, 426, 431), u saying why. */
+int ws_upgrade_check(const char *head, size_t n, const char *protocol, struct ws_upgrade *u);
 
 #endif

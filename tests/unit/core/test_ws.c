@@ -1,4 +1,4 @@
-/* Unit tests of the WebSocket framing (src/api/ws.c): the handshake's accept key
+/* Unit tests of the WebSocket framing (src/core/ws.c): the handshake's accept key
  * (RFC 6455 §1.3's example), client frames parsed (masked, every length form,
  * split anywhere) and refused (unmasked, reserved bits, unknown opcodes, long or
  * fragmented control frames, lengths not in their shortest form, too large),
@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "api/ws.h"
+#include "core/ws.h"
 
 static void test_accept_key(void **state)
 {
@@ -141,6 +141,59 @@ static void test_header(void **state)
 	assert_memory_equal(h + 2, "\0\0\0\0\0\1\0\0", 8);
 }
 
+/* The RFC 6455 §1.3 example, with the sip sub-protocol among others, split
+ * anywhere: 0 until the empty line, then 101 with the accept key. */
+static void test_upgrade_accepted(void **state)
+{
+	(void)state;
+	const char *req = "GET /any/path?x=1 HTTP/1.1\r\nHost: pbx\r\nupgrade: WebSocket\r\n"
+			  "Connection: keep-alive, Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+			  "Sec-WebSocket-Protocol: chat\r\nSec-WebSocket-Protocol: foo, sip\r\n"
+			  "Sec-WebSocket-Version: 13\r\n\r\nAFTER";
+	struct ws_upgrade u;
+	size_t head = strlen(req) - 5;
+	for (size_t n = 0; n < head; n++)
+		assert_int_equal(ws_upgrade_check(req, n, "sip", &u), 0);
+	assert_int_equal(ws_upgrade_check(req, strlen(req), "sip", &u), 101);
+	assert_int_equal(u.head_len, head);
+	assert_string_equal(u.accept, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+}
+
+static void test_upgrade_refused(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *req;
+		int status;
+		const char *why;
+	} cases[] = {
+		{ "GET / HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+		  "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Protocol: chat, sipx\r\n\r\n",
+		  400, "Sec-WebSocket-Protocol" },
+		{ "GET / HTTP/1.1\r\nHost: x\r\n\r\n", 426, "Upgrade: websocket" },
+		{ "GET / HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 8\r\n"
+		  "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Protocol: sip\r\n\r\n",
+		  426, "version 13" },
+		{ "GET / HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+		  "Sec-WebSocket-Key: c2hvcnQ=\r\nSec-WebSocket-Protocol: sip\r\n\r\n", 400, "Sec-WebSocket-Key" },
+		{ "POST / HTTP/1.1\r\nUpgrade: websocket\r\n\r\n", 400, "GET" },
+		{ "GET / HTTP/1.0\r\nUpgrade: websocket\r\n\r\n", 400, "HTTP/1.1" },
+		{ "\r\n\r\n", 400, "GET" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct ws_upgrade u;
+		assert_int_equal(ws_upgrade_check(cases[i].req, strlen(cases[i].req), "sip", &u), cases[i].status);
+		assert_non_null(strstr(u.why, cases[i].why));
+		assert_non_null(u.reason);
+	}
+	/* no empty line within 8 KiB */
+	char big[WS_HEAD_MAX + 10];
+	memset(big, 'a', sizeof(big));
+	struct ws_upgrade u;
+	assert_int_equal(ws_upgrade_check(big, WS_HEAD_MAX - 1, "sip", &u), 0);
+	assert_int_equal(ws_upgrade_check(big, sizeof(big), "sip", &u), 431);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -149,6 +202,8 @@ int main(void)
 		cmocka_unit_test(test_parse_two_frames),
 		cmocka_unit_test(test_parse_refusals),
 		cmocka_unit_test(test_header),
+		cmocka_unit_test(test_upgrade_accepted),
+		cmocka_unit_test(test_upgrade_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
