@@ -22,6 +22,7 @@ struct loc_aor {
 
 struct location {
 	struct hash aors, ids;
+	struct hash conns; /* bindings of stream flows, by connection */
 	size_t count;
 	struct tmr_heap *th;
 	loc_clock_h *wall_ms;
@@ -107,6 +108,7 @@ static void detach(struct location *l, struct loc_binding *b)
 	tmr_cancel(&b->tmr);
 	list_unlink(&b->le_aor);
 	list_unlink(&b->le_id);
+	list_unlink(&b->le_conn);
 	l->count--;
 	mem_deref(b);
 }
@@ -123,6 +125,30 @@ static void unbind(struct location *l, struct loc_binding *b, enum loc_reason wh
 void location_unbind(struct location *l, struct loc_binding *b, enum loc_reason why)
 {
 	unbind(l, b, why);
+}
+
+static uint32_t conn_hash(const struct sip_conn *c)
+{
+	return hash_u64((uint64_t)(uintptr_t)c);
+}
+
+void location_unbind_conn(struct location *l, const struct sip_conn *c, enum loc_reason why)
+{
+	if (!c)
+		return;
+	for (;;) {
+		struct loc_binding *hit = NULL;
+		LIST_FOREACH(hash_bucket(&l->conns, conn_hash(c)), le) {
+			struct loc_binding *b = le->data;
+			if (b->peer.conn == c) {
+				hit = b;
+				break;
+			}
+		}
+		if (!hit)
+			return;
+		unbind(l, hit, why); /* the bucket changed: look again */
+	}
 }
 
 void location_unbind_aor(struct location *l, uint64_t user_id, enum loc_reason why)
@@ -219,6 +245,8 @@ static struct loc_binding *binding_make(struct location *l, const struct loc_spe
 static void binding_link(struct location *l, struct loc_binding *b)
 {
 	hash_insert(&l->ids, hash_u64(b->id), &b->le_id, b);
+	if (b->peer.conn)
+		hash_insert(&l->conns, conn_hash(b->peer.conn), &b->le_conn, b);
 	l->count++;
 	arm(l, b);
 }
@@ -341,6 +369,7 @@ const char *location_reason_name(enum loc_reason why)
 	case LOC_DROPPED: return "dropped";
 	case LOC_ADMIN: return "unregistered by an administrator";
 	case LOC_UNREACHABLE: return "unreachable (no answer to keep-alives)";
+	case LOC_FLOW_CLOSED: return "its connection closed";
 	}
 	return "?";
 }
@@ -357,6 +386,7 @@ static void loc_destroy(void *arg)
 	}
 	hash_close(&l->aors);
 	hash_close(&l->ids);
+	hash_close(&l->conns);
 }
 
 int location_alloc(struct location **lp, struct tmr_heap *th, loc_clock_h *wall_ms, loc_change_h *h, void *arg)
@@ -368,7 +398,7 @@ int location_alloc(struct location **lp, struct tmr_heap *th, loc_clock_h *wall_
 	l->wall_ms = wall_ms;
 	l->h = h;
 	l->arg = arg;
-	if (hash_init(&l->aors, BUCKETS) || hash_init(&l->ids, BUCKETS)) {
+	if (hash_init(&l->aors, BUCKETS) || hash_init(&l->ids, BUCKETS) || hash_init(&l->conns, BUCKETS)) {
 		mem_deref(l);
 		return ENOMEM;
 	}

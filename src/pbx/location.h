@@ -36,7 +36,7 @@ struct loc_binding {
 	struct sip_peer peer;   /* where it registered from (after NAT) */
 	uint8_t unanswered;     /* keep-alive pings in a row without an answer */
 	/* internal */
-	struct le le_aor, le_id;
+	struct le le_aor, le_id, le_conn;
 	struct tmr tmr;
 	struct location *loc;
 	struct loc_aor *aor;
@@ -44,7 +44,8 @@ struct loc_binding {
 
 enum loc_event { LOC_ADDED, LOC_REFRESHED, LOC_REMOVED };
 /* Why a binding went. */
-enum loc_reason { LOC_EXPIRED, LOC_UNREGISTERED, LOC_REPLACED, LOC_DROPPED, LOC_ADMIN, LOC_UNREACHABLE };
+enum loc_reason { LOC_EXPIRED, LOC_UNREGISTERED, LOC_REPLACED, LOC_DROPPED, LOC_ADMIN, LOC_UNREACHABLE,
+		  LOC_FLOW_CLOSED };
 
 /* The observer: called after a binding is added or refreshed, and before a removed
  * one is freed (reason says why). */
@@ -72,6 +73,9 @@ int location_alloc(struct location **lp, struct tmr_heap *th, loc_clock_h *wall_
 const struct list *location_aor(const struct location *l, uint64_t user_id);
 size_t location_aor_count(const struct location *l, uint64_t user_id);
 struct loc_binding *location_find(const struct location *l, uint64_t id);
+/* Ends every binding registered over connection c (why: LOC_FLOW_CLOSED when c
+ * closed and nothing can reach the device through it any more). */
+void location_unbind_conn(struct location *l, const struct sip_conn *c, enum loc_reason why);
 /* The binding of user_id a spec would refresh: the same instance and reg-id when
  * the spec has an instance, else the same Contact URI. NULL when none. */
 struct loc_binding *location_match(const struct location *l, const struct loc_spec *s);

@@ -182,6 +182,17 @@ static void persist(struct pbx *p, uint64_t id)
 }
 
 /* The location service's observer: save, log, tell subscribers. */
+/* A device that registered over TLS or a WebSocket is reached over that
+ * connection only (pbxd does not connect out with them): once it closes the
+ * device is gone, until it registers again (a browser does at once when it
+ * reconnects). A TCP device may still be reached by a new connection. */
+static void on_conn_closed(const struct sip_conn *c, enum sip_transport_kind kind, void *arg)
+{
+	struct pbx *p = arg;
+	if (kind != SIP_TP_TCP && kind != SIP_TP_UDP && !p->closing)
+		location_unbind_conn(p->loc, c, LOC_FLOW_CLOSED);
+}
+
 static void on_binding(struct location *l, const struct loc_binding *b, enum loc_event ev, enum loc_reason why,
 		       void *arg)
 {
@@ -841,6 +852,8 @@ int pbx_alloc(struct pbx **pp, struct loop *loop, struct sip_stack *sip, const s
 		err = registrar_alloc(&p->reg, sip, conf, p->dir, p->loc, &p->authn);
 	}
 	if (!err)
+		sip_transport_close_handler_set(sip_stack_transport(sip), on_conn_closed, p);
+	if (!err)
 		err = keepalive_alloc(&p->ka, loop, sip, p->loc, conf);
 	if (!err)
 		tmr_start(loop_timers(loop), &p->housekeep_tmr, HOUSEKEEP_MS, on_housekeep, p);
@@ -868,8 +881,10 @@ void pbx_free(struct pbx *p)
 	/* What the worker and the API sent last is handled, not dropped. */
 	if (p->mq)
 		mqueue_flush(p->mq);
-	if (p->sip)
+	if (p->sip) {
 		sip_stack_filter_set(p->sip, NULL, NULL);
+		sip_transport_close_handler_set(sip_stack_transport(p->sip), NULL, NULL);
+	}
 	call_engine_free(p->calls);
 	webhooks_free(p->wh);
 	feeds_free(p->feeds);

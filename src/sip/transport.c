@@ -182,6 +182,8 @@ static void conn_shutdown(struct sip_conn *c)
 	c->fd = -1;
 	list_unlink(&c->le);
 	list_unlink(&c->hle);
+	if (c->tp->ch)
+		c->tp->ch(c, c->kind, c->tp->carg);
 	mem_deref(c); /* the transport's own reference */
 }
 
@@ -787,6 +789,12 @@ void sip_transport_err_handler_set(struct sip_transport *tp, sip_tp_err_h *h, vo
 {
 	tp->eh = h;
 	tp->earg = arg;
+}
+
+void sip_transport_close_handler_set(struct sip_transport *tp, sip_tp_close_h *h, void *arg)
+{
+	tp->ch = h;
+	tp->carg = arg;
 }
 
 void sip_transport_configure(struct sip_transport *tp, const struct conf *conf)

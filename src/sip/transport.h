@@ -46,11 +46,18 @@ typedef void (sip_tp_recv_h)(const struct sip_peer *src, const char *data, size_
  * from the handler opens a new connection. */
 typedef void (sip_tp_err_h)(const struct sip_peer *p, int err, void *arg);
 
+/* A stream connection closed (for whatever reason, at either end); c is valid
+ * during the call only (compare it, do not keep it). */
+typedef void (sip_tp_close_h)(const struct sip_conn *c, enum sip_transport_kind kind, void *arg);
+
 /* Not reference counted: free with sip_transport_free(). */
 int sip_transport_alloc(struct sip_transport **tpp, struct loop *loop, const struct sip_tp_conf *conf,
 			sip_tp_recv_h *rh, void *arg);
 void sip_transport_free(struct sip_transport *tp);
 void sip_transport_err_handler_set(struct sip_transport *tp, sip_tp_err_h *h, void *arg);
+/* One observer of closing connections (the location service ends the bindings
+ * of a flow nothing can reach any more); NULL to stop. */
+void sip_transport_close_handler_set(struct sip_transport *tp, sip_tp_close_h *h, void *arg);
 /* Applies sip_transport_opts from conf; call before the loop runs. */
 void sip_transport_configure(struct sip_transport *tp, const struct conf *conf);
 /* TLS and WSS listeners need a certificate first: ENOKEY without one. */

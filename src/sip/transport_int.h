@@ -68,6 +68,8 @@ struct sip_transport {
 	void *arg;
 	sip_tp_err_h *eh;
 	void *earg;
+	sip_tp_close_h *ch;
+	void *carg;
 	struct listener lst[SIP_TP_MAX_LISTENERS];
 	size_t nlst;
 	struct list conns;

@@ -691,14 +691,18 @@ class CallUA:
                 self._timers()
 
     def _run_stream(self, wait):
-        r = self.stream.pending() or select.select([self.stream], [], [], wait)[0]
+        if self.stream.closed:  # pbxd's end, or the test closed it (a tab closed)
+            time.sleep(wait)
+            return
+        try:
+            r = self.stream.pending() or select.select([self.stream], [], [], wait)[0]
+        except (ValueError, OSError):  # closed meanwhile
+            return
         with self._cv:
             if r and not self.stream.closed:
                 for data in self.stream.poll():
                     self._on_datagram(data, self.pbx)
             self._timers()
-        if self.stream.closed:
-            time.sleep(wait)
 
     def _timers(self):
         now = time.monotonic()

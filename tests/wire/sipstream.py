@@ -114,6 +114,7 @@ class SipStream:
         return self.sock.getpeercert(binary_form=True)
 
     def close(self):
+        self.closed = True
         try:
             self.sock.close()
         except OSError:

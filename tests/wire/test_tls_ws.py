@@ -413,3 +413,28 @@ def test_default_certificate_is_the_https_one(tmp_path):
         assert oct((p.datadir / "tls" / "key.pem").stat().st_mode & 0o777) == "0o600"
     finally:
         p.assert_clean_exit()
+
+
+@pytest.mark.parametrize("tp", ["TLS", "WSS"])
+def test_device_gone_when_its_connection_closes(pbx, phones, tp):
+    """A device registered over TLS or WSS is reachable over that connection only:
+    when it closes (a browser tab closed), the device leaves the devices list at
+    once (not at its expiry), and a call to it is answered 480; registering again
+    over a new connection brings it back."""
+    x, y = pbx.new_ext(), pbx.new_ext()
+    a = phones.ua(x, "UDP")
+    b = phones.ua(y, tp)
+    assert len(pbx.api.devices(pbx.ids[y])) == 1
+    b.stream.close()
+    deadline = time.monotonic() + 3
+    while pbx.api.devices(pbx.ids[y]) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert pbx.api.devices(pbx.ids[y]) == [], pbx.p.log_tail()
+    assert "its connection closed" in pbx.p.log_text()
+    call = a.invite(y)
+    final = call.wait_final()
+    assert final is not None and final.code == 480, phones.dump()
+    c = phones.ua(y, tp)
+    assert [d["transport"] for d in pbx.api.devices(pbx.ids[y])] == [tp.lower()]
+    call = a.invite(y)
+    assert c.wait_invite() is not None, phones.dump()

@@ -318,6 +318,49 @@ static void test_unbind_aor(void **state)
 	assert_int_equal(location_count(f->l), 0);
 }
 
+/* The bindings of one connection go when it closes, whatever their AOR; those
+ * of other connections and of UDP stay; a refresh over a new connection moves
+ * the binding to it. The connections are stand-ins (only compared and held). */
+static void test_unbind_conn(void **state)
+{
+	struct fx *f = *state;
+	struct sip_conn *c1 = mem_zalloc(16, NULL), *c2 = mem_zalloc(16, NULL);
+	assert_non_null(c1);
+	assert_non_null(c2);
+	f->peer.tp = SIP_TP_WSS;
+	f->peer.conn = c1;
+	bind_new(f, 42, "sip:a@x.invalid;transport=ws", NULL, 0, 60000);
+	bind_new(f, 43, "sip:b@x.invalid;transport=ws", NULL, 0, 60000);
+	struct loc_binding *moved = bind_new(f, 44, "sip:c@x.invalid;transport=ws", NULL, 0, 60000);
+	f->peer.conn = c2;
+	uint64_t kept = bind_new(f, 42, "sip:d@y.invalid;transport=ws", NULL, 0, 60000)->id;
+	struct loc_spec s = spec(f, 44, "sip:c@x.invalid;transport=ws", NULL, 0, 60000);
+	assert_ptr_equal(location_match(f->l, &s), moved);
+	assert_int_equal(location_bind(f->l, moved, &s, &moved), 0); /* now over c2 */
+	f->peer.tp = SIP_TP_UDP;
+	f->peer.conn = NULL;
+	bind_new(f, 45, "sip:e@192.0.2.5", NULL, 0, 60000);
+	f->nev = 0;
+	location_unbind_conn(f->l, c1, LOC_FLOW_CLOSED);
+	assert_int_equal(f->nev, 2);
+	for (size_t i = 0; i < 2; i++) {
+		assert_int_equal(f->evs[i].ev, LOC_REMOVED);
+		assert_int_equal(f->evs[i].why, LOC_FLOW_CLOSED);
+	}
+	assert_int_equal(location_count(f->l), 3);
+	assert_non_null(location_find(f->l, kept));
+	assert_int_equal(location_aor_count(f->l, 44), 1);
+	location_unbind_conn(f->l, c1, LOC_FLOW_CLOSED); /* nothing left on it */
+	location_unbind_conn(f->l, NULL, LOC_FLOW_CLOSED);
+	assert_int_equal(f->nev, 2);
+	location_unbind_conn(f->l, c2, LOC_FLOW_CLOSED);
+	assert_int_equal(f->nev, 4);
+	assert_int_equal(location_count(f->l), 1);
+	assert_string_equal(location_reason_name(LOC_FLOW_CLOSED), "its connection closed");
+	mem_deref(c1);
+	mem_deref(c2);
+}
+
 /* The observer sees ADDED, REFRESHED, REMOVED, in that order, for one id. */
 static void test_observer_order(void **state)
 {
@@ -603,6 +646,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_refresh_keeps_position, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_expiry, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unbind_aor, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unbind_conn, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_observer_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_restore, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_round_trip, setup, teardown),
