@@ -30,7 +30,7 @@ JOBS=${FUZZ_JOBS:-$((NCPU < 3 ? NCPU : 3))}
 
 # The targets fuzz/meson.build defines; fuzz_api_json only where src/api
 # provides api_request_fuzz().
-ALL_TARGETS="fuzz_sip_msg fuzz_sip_uri fuzz_sip_frame fuzz_sip_auth fuzz_pbx_register fuzz_sdp fuzz_ws_frame fuzz_tzif"
+ALL_TARGETS="fuzz_sip_msg fuzz_sip_uri fuzz_sip_frame fuzz_sip_auth fuzz_pbx_register fuzz_sdp fuzz_ws_frame fuzz_stun fuzz_tzif"
 if grep -qs 'api_request_fuzz' "$REPO/src/api/api.h"; then
 	ALL_TARGETS="$ALL_TARGETS fuzz_api_json"
 fi
@@ -187,6 +187,11 @@ msg '\x88\x82\x11\x22\x33\x44\x12\xca' | seed "$S/ws" close
 msg '\x89\x80\x01\x02\x03\x04\x8a\x81\x05\x06\x07\x08A' | seed "$S/ws" ping-pong
 printf '%s' 'dGhlIHNhbXBsZSBub25jZQ==' | seed "$S/ws" key
 msg 'GET /ws HTTP/1.1\r\nHost: pbx\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Protocol: sip\r\nSec-WebSocket-Version: 13\r\n\r\n' | seed "$S/ws" upgrade
+# STUN for fuzz_stun: RFC 5769's sample request (ICE attributes, integrity,
+# fingerprint) and its IPv4 response.
+mkdir -p "$S/stun"
+msg '\x00\x01\x00\x58\x21\x12\xa4\x42\xb7\xe7\xa7\x01\xbc\x34\xd6\x86\xfa\x87\xdf\xae\x80\x22\x00\x10STUN test client\x00\x24\x00\x04\x6e\x00\x01\xff\x80\x29\x00\x08\x93\x2f\xf9\xb1\x51\x26\x3b\x36\x00\x06\x00\x09evtj:h6vY   \x00\x08\x00\x14\x9a\xea\xa7\x0c\xbf\xd8\xcb\x56\x78\x1e\xf2\xb5\xb2\xd3\xf2\x49\xc1\xb5\x71\xa2\x80\x28\x00\x04\xe5\x7a\x3b\xcf' | seed "$S/stun" request
+msg '\x01\x01\x00\x3c\x21\x12\xa4\x42\xb7\xe7\xa7\x01\xbc\x34\xd6\x86\xfa\x87\xdf\xae\x80\x22\x00\x0btest vector \x00\x20\x00\x08\x00\x01\xa1\x47\xe1\x12\xa6\x43\x00\x08\x00\x14\x2b\x91\xf5\x99\xfd\x9e\x90\xc3\x8c\x74\x89\xf9\x2a\xf9\xba\x53\xf0\x6b\xe7\xd7\x80\x28\x00\x04\xc0\x7d\x4c\x96' | seed "$S/stun" response
 
 # A dictionary of SIP tokens helps the mutator past the keyword checks.
 cat >"$WORK/sip.dict" <<'EOF'
@@ -282,6 +287,7 @@ seeds_of() {
 	fuzz_sdp) echo "$S/sdp" ;;
 	fuzz_tzif) echo "$S/tzif" ;;
 	fuzz_ws_frame) echo "$S/ws" ;;
+	fuzz_stun) echo "$S/stun" ;;
 	esac
 }
 
@@ -308,7 +314,7 @@ run_one() { # run_one TARGET: writes $WORK/TARGET.rc
 	fuzz_api_json) ;;
 	fuzz_pbx_register) dict=(-dict="$WORK/reg.dict") ;;
 	fuzz_sdp) dict=(-dict="$WORK/sdp.dict") ;;
-	fuzz_ws_frame) dict=() ;;
+	fuzz_ws_frame | fuzz_stun) dict=() ;;
 	*) dict=(-dict="$WORK/sip.dict") ;;
 	esac
 	"$BUILD/fuzz/$t" -max_total_time="$SECONDS_EACH" -max_len=65535 -timeout=10 -rss_limit_mb=2048 \

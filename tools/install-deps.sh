@@ -23,6 +23,8 @@ libjansson-dev
 libmicrohttpd-dev
 libargon2-dev
 libcurl4-openssl-dev
+libsrtp2-dev
+libopus-dev
 sip-tester
 kamailio
 baresip

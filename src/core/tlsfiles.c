@@ -65,12 +65,8 @@ static int add_ext(X509 *crt, int nid, const char *value)
 	return 0;
 }
 
-/* An EC P-256 key and a 10-year self-signed certificate for this host. */
-static int generate(const char *cert_path, const char *key_path)
+int tls_selfsigned(const char *cn, const char *san, long days, struct evp_pkey_st **kp, struct x509_st **cp)
 {
-	char host[256] = "localhost", san[600];
-	gethostname(host, sizeof(host) - 1);
-	snprintf(san, sizeof(san), "DNS:%s,DNS:localhost,IP:127.0.0.1,IP:::1", host);
 	EVP_PKEY *key = EVP_EC_gen("P-256");
 	X509 *crt = X509_new();
 	int e = key && crt ? 0 : ENOMEM;
@@ -80,16 +76,35 @@ static int generate(const char *cert_path, const char *key_path)
 		RAND_bytes((unsigned char *)&serial, sizeof(serial));
 		ASN1_INTEGER_set_uint64(X509_get_serialNumber(crt), serial >> 1); /* positive, unique enough */
 		X509_gmtime_adj(X509_getm_notBefore(crt), -3600);
-		X509_gmtime_adj(X509_getm_notAfter(crt), 10L * 365 * 24 * 3600);
+		X509_gmtime_adj(X509_getm_notAfter(crt), days * 24 * 3600);
 		X509_set_pubkey(crt, key);
 		X509_NAME *name = X509_get_subject_name(crt);
 		X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC, (const unsigned char *)"pbxd", -1, -1, 0);
-		X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)host, -1, -1, 0);
+		X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0);
 		X509_set_issuer_name(crt, name);
-		if (add_ext(crt, NID_subject_alt_name, san) || add_ext(crt, NID_basic_constraints, "critical,CA:FALSE") ||
-		    !X509_sign(crt, key, EVP_sha256()))
+		if ((san && add_ext(crt, NID_subject_alt_name, san)) ||
+		    add_ext(crt, NID_basic_constraints, "critical,CA:FALSE") || !X509_sign(crt, key, EVP_sha256()))
 			e = EIO;
 	}
+	if (e) {
+		X509_free(crt);
+		EVP_PKEY_free(key);
+		return e;
+	}
+	*kp = key;
+	*cp = crt;
+	return 0;
+}
+
+/* An EC P-256 key and a 10-year self-signed certificate for this host. */
+static int generate(const char *cert_path, const char *key_path)
+{
+	char host[256] = "localhost", san[600];
+	gethostname(host, sizeof(host) - 1);
+	snprintf(san, sizeof(san), "DNS:%s,DNS:localhost,IP:127.0.0.1,IP:::1", host);
+	EVP_PKEY *key = NULL;
+	X509 *crt = NULL;
+	int e = tls_selfsigned(host, san, 10L * 365, &key, &crt);
 	if (!e) {
 		/* The key file is created 0600 before anything is written to it. */
 		int fd = open(key_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);

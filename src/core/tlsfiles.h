@@ -14,6 +14,12 @@
  * when missing (the key file 0600). */
 int tls_files_resolve(const char *data_dir, const char *cert_file, const char *key_file,
 		      char cert_path[TLS_PATH_MAX], char key_path[TLS_PATH_MAX]);
+struct evp_pkey_st;
+struct x509_st;
+/* A new EC P-256 key and a self-signed certificate for it (CN cn, O pbxd,
+ * subjectAltName san when not NULL, valid days from an hour ago). Free with
+ * EVP_PKEY_free and X509_free. 0, ENOMEM or EIO. */
+int tls_selfsigned(const char *cn, const char *san, long days, struct evp_pkey_st **kp, struct x509_st **cp);
 /* Reads a PEM file (at most 1 MiB) into a new NUL-terminated buffer (free()). */
 int tls_file_read(const char *path, char **out);
 

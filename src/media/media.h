@@ -14,7 +14,13 @@
  *
  * Workers: --media-threads of them (MEDIA_WORKERS_MAX at most), each its own
  * thread and loop; the caller picks a worker per call and sends it every message
- * of that relay. No SRTP or ICE yet. */
+ * of that relay.
+ *
+ * WebRTC: a side may be a browser's (webrtc.c): ICE-lite answers its checks
+ * (stun.c) and takes the address it nominates as the only one media goes to
+ * and comes from, DTLS-SRTP (RFC 5763/5764) over rtcp-mux keys libsrtp2, and
+ * the side's media is decrypted and encrypted between the socket and the other
+ * side, which sees plain RTP. */
 #ifndef MEDIA_MEDIA_H
 #define MEDIA_MEDIA_H
 
@@ -91,6 +97,11 @@ struct media_stats {
 	uint64_t rx_foreign;        /* from a source other than the latched one: dropped */
 	uint64_t tx_dropped;        /* nowhere to send yet (no latch, no hint), or socket full */
 	uint32_t relatches;         /* times the remote address moved after the first latch */
+	/* WebRTC sides */
+	uint32_t ice_checks;        /* valid connectivity checks answered */
+	uint32_t ice_refused;       /* checks refused (wrong credentials, integrity) */
+	bool dtls_up;               /* DTLS done, the fingerprint matched, SRTP keyed */
+	uint64_t srtp_failed;       /* packets that did not authenticate or decrypt */
 };
 
 /* --- the media worker ---------------------------------------------------------- */
@@ -151,6 +162,38 @@ void media_worker_stop(struct media_worker *w);
  * MEDIA_MSG_DONE with err) or ENOMEM/ESHUTDOWN. */
 int media_relay_create(struct media_worker *w, uint64_t id, const struct media_sockpair side[2],
 		       const struct media_hint hints[2], struct mqueue *reply);
+
+/* --- WebRTC sides --------------------------------------------------------------- */
+
+/* pbxd's DTLS identity: an EC P-256 key and a self-signed certificate made at
+ * start (RFC 8827 lets it be ephemeral), shared by every WebRTC side; its
+ * fingerprint goes in SDP. Refcounted (mem_deref); any thread once made. */
+struct media_dtls_cert;
+int media_dtls_cert_new(struct media_dtls_cert **cp);
+/* "sha-256 AB:CD:...", as a=fingerprint writes it. */
+const char *media_dtls_cert_fingerprint(const struct media_dtls_cert *c);
+
+/* libsrtp2 is set up once per process, here (its srtp_init is not idempotent):
+ * whoever else in the process uses libsrtp2 calls this instead. 0 or EIO. */
+int media_srtp_init(void);
+
+/* pbxd's DTLS role on a side: the server waits for the browser's ClientHello
+ * (SDP a=setup:passive), the client sends one (a=setup:active). */
+enum media_dtls_role { MEDIA_DTLS_SERVER = 0, MEDIA_DTLS_CLIENT };
+
+struct media_webrtc_params {
+	char local_ufrag[32], local_pwd[64]; /* pbxd's ICE credentials of this side (its SDP) */
+	char remote_ufrag[64];               /* the browser's a=ice-ufrag ("" accepts any) */
+	char remote_fp[200];                 /* the browser's a=fingerprint: "sha-256 AB:CD:..." */
+	enum media_dtls_role role;
+};
+
+/* As media_relay_create, where side i is a browser's when webrtc[i] is not NULL
+ * (its hint is then not used: media goes only where ICE says). cert: pbxd's
+ * DTLS identity (held by the relay). */
+int media_relay_create_webrtc(struct media_worker *w, uint64_t id, const struct media_sockpair side[2],
+			      const struct media_hint hints[2], const struct media_webrtc_params *webrtc[2],
+			      struct media_dtls_cert *cert, struct mqueue *reply);
 /* Any thread. Answered on the reply mqueue given at creation; an unknown id is
  * logged and ignored (there is no queue to answer on). ENOMEM/ESHUTDOWN. */
 int media_relay_destroy(struct media_worker *w, uint64_t id);

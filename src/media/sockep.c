@@ -169,8 +169,9 @@ void media_sockep_readable(int fd, int events, void *arg)
 		struct mmsghdr *m = &b->mh[i];
 		struct media_pkt *p = &b->pkts[i];
 		p->src.len = m->msg_hdr.msg_namelen;
-		bool moved;
-		if ((m->msg_hdr.msg_flags & MSG_TRUNC) || !media_latch_input(&k->latch, &p->src, &moved)) {
+		bool moved = false;
+		if ((m->msg_hdr.msg_flags & MSG_TRUNC) ||
+		    (!s->ice && !media_latch_input(&k->latch, &p->src, &moved))) {
 			s->st.rx_foreign++;
 			continue;
 		}
@@ -181,7 +182,7 @@ void media_sockep_readable(int fd, int events, void *arg)
 		}
 		s->st.rx_pkts++;
 		s->st.rx_bytes += m->msg_len;
-		if (s->te_pt >= 0 && k->comp == MEDIA_RTP)
+		if (s->te_pt >= 0 && k->comp == MEDIA_RTP && !s->ice)
 			media_sockep_dtmf_check(s, b->buf[i], m->msg_len);
 		/* Compact accepted packets to the front, keeping their order. */
 		struct media_pkt keep = { .buf = b->buf[i], .len = m->msg_len, .src = p->src };

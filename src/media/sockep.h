@@ -59,6 +59,10 @@ struct media_sockep {
 	uint32_t te_last_ts;
 	media_dtmf_h *dtmf;
 	void *dtmf_arg;
+	/* A browser's side (webrtc.c): no latching here, every packet goes up to
+	 * the WebRTC endpoint, which decides by ICE what is accepted and sets
+	 * where the RTP socket sends. */
+	bool ice;
 };
 
 void media_sockep_init(struct media_sockep *s, const struct media_sockpair *sp,

@@ -14,6 +14,7 @@
 #include "core/worker.h"
 #include "media/media.h"
 #include "media/sockep.h"
+#include "media/webrtc.h"
 
 const struct conf_opt media_opts[] = {
 	{ "rtp-address", CONF_STR, "", 0, 0, NULL,
@@ -37,6 +38,7 @@ struct relay {
 	uint32_t te_clock[2];
 	struct media_sockpair sp[2];
 	struct media_sockep side[2];
+	struct media_webrtc *wr[2]; /* a browser's side, or NULL */
 };
 
 /* What a create message carries (refcounted: mqueue data). */
@@ -45,6 +47,9 @@ struct create {
 	struct media_sockpair sp[2];
 	struct media_hint hints[2];
 	bool has_hints;
+	struct media_webrtc_params wr[2];
+	bool has_wr[2];
+	struct media_dtls_cert *cert;
 	struct mqueue *reply;
 };
 
@@ -150,15 +155,31 @@ static void on_create(struct media_worker *w, struct create *c)
 	if (!e) {
 		*r = tmp;
 		for (int i = 0; i < 2; i++)
-			media_sockep_init(&r->side[i], &c->sp[i], c->has_hints ? &c->hints[i] : NULL,
-					  w->batch);
-		/* The relay is nothing more than this: each side's peer is the other. */
-		r->side[0].ep.peer = &r->side[1].ep;
-		r->side[1].ep.peer = &r->side[0].ep;
-		e = relay_listen(w, r);
+			media_sockep_init(&r->side[i], &c->sp[i],
+					  c->has_hints && !c->has_wr[i] ? &c->hints[i] : NULL, w->batch);
+		/* The relay is nothing more than this: each side's peer is the other,
+		 * through a browser side's decryption and encryption. */
+		for (int i = 0; i < 2 && !e; i++) {
+			if (c->has_wr[i])
+				e = media_webrtc_alloc(&r->wr[i], &c->wr[i], c->cert, &r->side[i],
+						       loop_timers(worker_loop(w->wk)));
+		}
+		for (int i = 0; i < 2 && !e; i++) {
+			struct media_endpoint *far = r->wr[1 - i] ? media_webrtc_out(r->wr[1 - i]) : &r->side[1 - i].ep;
+			if (r->wr[i])
+				media_webrtc_far_set(r->wr[i], far);
+			else
+				r->side[i].ep.peer = far;
+		}
+		if (!e)
+			e = relay_listen(w, r);
 	}
 	if (e) {
 		report(&tmp, MEDIA_MSG_DONE, e, true);
+		if (r) {
+			for (int i = 0; i < 2; i++)
+				media_webrtc_free(r->wr[i]);
+		}
 		free(r);
 		return;
 	}
@@ -185,6 +206,8 @@ static void on_dtmf(struct media_sockep *s, uint8_t event, uint16_t duration, vo
 static void relay_free(struct media_worker *w, struct relay *r)
 {
 	relay_unlisten(w, r);
+	for (int i = 0; i < 2; i++)
+		media_webrtc_free(r->wr[i]);
 	list_unlink(&r->le);
 	free(r);
 }
@@ -201,7 +224,7 @@ static void on_msg(int id, void *data, void *arg)
 		struct relay *r = relay_find(w, m->id);
 		if (!r)
 			log_warn("media: no relay %llu", (unsigned long long)m->id);
-		else if (hint_check(&m->hint, r->sp[m->side].rtp) == 0)
+		else if (!r->wr[m->side] && hint_check(&m->hint, r->sp[m->side].rtp) == 0)
 			media_sockep_hint(&r->side[m->side], &m->hint);
 		break;
 	}
@@ -245,8 +268,10 @@ static void worker_free(struct media_worker *w)
 	while (w->relays.head) {
 		struct relay *r = w->relays.head->data;
 		list_unlink(&r->le);
-		for (int i = 0; i < 2; i++)
+		for (int i = 0; i < 2; i++) {
+			media_webrtc_free(r->wr[i]);
 			media_sockpair_close(&r->sp[i]);
+		}
 		free(r);
 	}
 	free(w->batch);
@@ -294,12 +319,25 @@ void media_worker_stop(struct media_worker *w)
 	worker_free(w);
 }
 
+static void create_destroy(void *arg)
+{
+	struct create *c = arg;
+	mem_deref(c->cert);
+}
+
 int media_relay_create(struct media_worker *w, uint64_t id, const struct media_sockpair side[2],
 		       const struct media_hint hints[2], struct mqueue *reply)
 {
-	if (!side || !reply)
+	return media_relay_create_webrtc(w, id, side, hints, NULL, NULL, reply);
+}
+
+int media_relay_create_webrtc(struct media_worker *w, uint64_t id, const struct media_sockpair side[2],
+			      const struct media_hint hints[2], const struct media_webrtc_params *webrtc[2],
+			      struct media_dtls_cert *cert, struct mqueue *reply)
+{
+	if (!side || !reply || (webrtc && (webrtc[0] || webrtc[1]) && !cert))
 		return EINVAL;
-	struct create *c = mem_zalloc(sizeof(*c), NULL);
+	struct create *c = mem_zalloc(sizeof(*c), create_destroy);
 	if (!c)
 		return ENOMEM;
 	c->id = id;
@@ -310,6 +348,13 @@ int media_relay_create(struct media_worker *w, uint64_t id, const struct media_s
 		c->hints[1] = hints[1];
 		c->has_hints = true;
 	}
+	for (int i = 0; webrtc && i < 2; i++) {
+		if (webrtc[i]) {
+			c->wr[i] = *webrtc[i];
+			c->has_wr[i] = true;
+		}
+	}
+	c->cert = mem_ref(cert);
 	c->reply = reply;
 	return push(w, MSG_CREATE, c);
 }
