@@ -194,6 +194,12 @@ struct media_webrtc_params {
 int media_relay_create_webrtc(struct media_worker *w, uint64_t id, const struct media_sockpair side[2],
 			      const struct media_hint hints[2], const struct media_webrtc_params *webrtc[2],
 			      struct media_dtls_cert *cert, struct mqueue *reply);
+/* Any thread. Makes side of a running relay a browser's (its answer told
+ * pbxd the browser's ICE and DTLS terms), or gives such a side the browser's
+ * terms again; a side whose DTLS is up keeps what it has. 0, EINVAL, ENOMEM or
+ * ESHUTDOWN. */
+int media_relay_webrtc(struct media_worker *w, uint64_t id, int side, const struct media_webrtc_params *p,
+		       struct media_dtls_cert *cert);
 /* Any thread. Answered on the reply mqueue given at creation; an unknown id is
  * logged and ignored (there is no queue to answer on). ENOMEM/ESHUTDOWN. */
 int media_relay_destroy(struct media_worker *w, uint64_t id);

@@ -470,6 +470,12 @@ int media_webrtc_alloc(struct media_webrtc **wp, const struct media_webrtc_param
 		SSL_set_accept_state(w->ssl);
 	sock->ice = true;
 	sock->ep.peer = &w->in;
+	/* What the side latched or was told as a plain side means nothing now. */
+	for (int c = 0; c < MEDIA_COMP_COUNT; c++) {
+		sock->sock[c].latch.set = false;
+		sock->sock[c].latch.hint.len = 0;
+		sock->sock[c].latch.move_from.len = 0;
+	}
 	*wp = w;
 	return 0;
 }
@@ -477,6 +483,24 @@ int media_webrtc_alloc(struct media_webrtc **wp, const struct media_webrtc_param
 void media_webrtc_free(struct media_webrtc *w)
 {
 	mem_deref(w);
+}
+
+int media_webrtc_update(struct media_webrtc *w, const struct media_webrtc_params *p)
+{
+	if (strcmp(w->p.local_ufrag, p->local_ufrag) != 0 || strcmp(w->p.local_pwd, p->local_pwd) != 0)
+		return EALREADY;
+	if (w->dtls_done || w->dtls_started)
+		return 0; /* what is up stays up: a re-INVITE of the same session */
+	snprintf(w->p.remote_ufrag, sizeof(w->p.remote_ufrag), "%s", p->remote_ufrag);
+	snprintf(w->p.remote_fp, sizeof(w->p.remote_fp), "%s", p->remote_fp);
+	if (p->role != w->p.role) {
+		w->p.role = p->role;
+		if (p->role == MEDIA_DTLS_CLIENT)
+			SSL_set_connect_state(w->ssl);
+		else
+			SSL_set_accept_state(w->ssl);
+	}
+	return 0;
 }
 
 struct media_endpoint *media_webrtc_out(struct media_webrtc *w)

@@ -18,6 +18,11 @@ struct media_webrtc;
 int media_webrtc_alloc(struct media_webrtc **wp, const struct media_webrtc_params *p, struct media_dtls_cert *cert,
 		       struct media_sockep *sock, struct tmr_heap *th);
 void media_webrtc_free(struct media_webrtc *w);
+/* The browser's terms again (a re-INVITE, or its answer after pbxd's offer):
+ * taken while DTLS is not up with the same local credentials; EALREADY when
+ * the side must be made anew (other local credentials), 0 when nothing changes
+ * for a side that is up. */
+int media_webrtc_update(struct media_webrtc *w, const struct media_webrtc_params *p);
 struct media_endpoint *media_webrtc_out(struct media_webrtc *w);
 void media_webrtc_far_set(struct media_webrtc *w, struct media_endpoint *far);
 

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "core/list.h"
@@ -29,7 +30,7 @@ const struct conf_opt media_opts[] = {
 };
 const size_t media_opts_count = sizeof(media_opts) / sizeof(media_opts[0]);
 
-enum { MSG_CREATE = 1, MSG_DESTROY, MSG_STATS, MSG_HINT, MSG_DTMF };
+enum { MSG_CREATE = 1, MSG_DESTROY, MSG_STATS, MSG_HINT, MSG_DTMF, MSG_WEBRTC };
 
 struct relay {
 	struct le le;
@@ -55,6 +56,13 @@ struct create {
 
 struct idmsg {
 	uint64_t id;
+};
+
+struct webrtcmsg {
+	uint64_t id;
+	int side;
+	struct media_webrtc_params p;
+	struct media_dtls_cert *cert;
 };
 
 struct hintmsg {
@@ -143,6 +151,19 @@ static int hint_check(const struct media_hint *h, int fd)
 	return 0;
 }
 
+/* The relay is nothing more than this: each side's peer is the other, through
+ * a browser side's decryption and encryption. */
+static void relay_wire(struct relay *r)
+{
+	for (int i = 0; i < 2; i++) {
+		struct media_endpoint *far = r->wr[1 - i] ? media_webrtc_out(r->wr[1 - i]) : &r->side[1 - i].ep;
+		if (r->wr[i])
+			media_webrtc_far_set(r->wr[i], far);
+		else
+			r->side[i].ep.peer = far;
+	}
+}
+
 static void on_create(struct media_worker *w, struct create *c)
 {
 	struct relay tmp = { .id = c->id, .reply = c->reply, .sp = { c->sp[0], c->sp[1] } };
@@ -157,20 +178,13 @@ static void on_create(struct media_worker *w, struct create *c)
 		for (int i = 0; i < 2; i++)
 			media_sockep_init(&r->side[i], &c->sp[i],
 					  c->has_hints && !c->has_wr[i] ? &c->hints[i] : NULL, w->batch);
-		/* The relay is nothing more than this: each side's peer is the other,
-		 * through a browser side's decryption and encryption. */
 		for (int i = 0; i < 2 && !e; i++) {
 			if (c->has_wr[i])
 				e = media_webrtc_alloc(&r->wr[i], &c->wr[i], c->cert, &r->side[i],
 						       loop_timers(worker_loop(w->wk)));
 		}
-		for (int i = 0; i < 2 && !e; i++) {
-			struct media_endpoint *far = r->wr[1 - i] ? media_webrtc_out(r->wr[1 - i]) : &r->side[1 - i].ep;
-			if (r->wr[i])
-				media_webrtc_far_set(r->wr[i], far);
-			else
-				r->side[i].ep.peer = far;
-		}
+		if (!e)
+			relay_wire(r);
 		if (!e)
 			e = relay_listen(w, r);
 	}
@@ -184,6 +198,26 @@ static void on_create(struct media_worker *w, struct create *c)
 		return;
 	}
 	list_append(&w->relays, &r->le, r);
+}
+
+static void on_webrtc(struct media_worker *w, struct webrtcmsg *m)
+{
+	struct relay *r = relay_find(w, m->id);
+	if (!r) {
+		log_warn("media: no relay %llu", (unsigned long long)m->id);
+		return;
+	}
+	if (r->wr[m->side] && media_webrtc_update(r->wr[m->side], &m->p) == 0)
+		return;
+	struct media_webrtc *nw = NULL;
+	int e = media_webrtc_alloc(&nw, &m->p, m->cert, &r->side[m->side], loop_timers(worker_loop(w->wk)));
+	if (e) {
+		log_warn("media: relay %llu: no WebRTC side: %s", (unsigned long long)m->id, strerror(e));
+		return;
+	}
+	media_webrtc_free(r->wr[m->side]);
+	r->wr[m->side] = nw;
+	relay_wire(r);
 }
 
 static const char dtmf_chars[] = "0123456789*#ABCD!";
@@ -241,6 +275,9 @@ static void on_msg(int id, void *data, void *arg)
 		r->te_clock[m->side] = m->clock;
 		break;
 	}
+	case MSG_WEBRTC:
+		on_webrtc(w, data);
+		break;
 	case MSG_DESTROY:
 	case MSG_STATS: {
 		uint64_t rid = ((struct idmsg *)data)->id;
@@ -387,6 +424,27 @@ int media_relay_hint(struct media_worker *w, uint64_t id, int side, const struct
 		return ENOMEM;
 	*m = (struct hintmsg){ .id = id, .side = side, .hint = *hint };
 	return push(w, MSG_HINT, m);
+}
+
+static void webrtcmsg_destroy(void *arg)
+{
+	struct webrtcmsg *m = arg;
+	mem_deref(m->cert);
+}
+
+int media_relay_webrtc(struct media_worker *w, uint64_t id, int side, const struct media_webrtc_params *p,
+		       struct media_dtls_cert *cert)
+{
+	if (side < 0 || side > 1 || !p || !cert)
+		return EINVAL;
+	struct webrtcmsg *m = mem_zalloc(sizeof(*m), webrtcmsg_destroy);
+	if (!m)
+		return ENOMEM;
+	m->id = id;
+	m->side = side;
+	m->p = *p;
+	m->cert = mem_ref(cert);
+	return push(w, MSG_WEBRTC, m);
 }
 
 int media_relay_dtmf(struct media_worker *w, uint64_t id, int side, int pt, uint32_t clock)

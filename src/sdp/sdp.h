@@ -176,6 +176,11 @@ struct sdp_stream {
 	bool rtcp_mux;
 	enum sdp_dir dir;   /* ours, as written in our SDP (send bit: we send) */
 	uint32_t ptime;     /* 0: not given */
+	/* WebRTC (RFC 8829): the stream is DTLS-SRTP (UDP/TLS/RTP/SAVPF), and the
+	 * peer's ICE and DTLS terms from its SDP (media level, else session level). */
+	bool secure;
+	char mid[32];
+	char r_ufrag[64], r_pwd[128], r_fp[200], r_setup[12];
 };
 
 struct sdp_neg {
@@ -217,7 +222,21 @@ void sdp_offer(struct sdp_neg *neg, const struct sdp_caps *caps, bool video, enu
  * offered codec left, every stream rejected). */
 int sdp_answer_process(struct sdp_neg *neg, const struct sdp_session *answer, const char **reason);
 
-/* Prints our SDP for neg (offer or answer) with origin o. */
+/* Prints our SDP for neg (offer or answer) with origin o. A stream that came
+ * secure (a browser's) is written RTP/AVP: this prints a plain leg. */
 int sdp_neg_print(struct mbuf *mb, const struct sdp_origin *o, const struct sdp_neg *neg);
+
+/* pbxd's terms for a WebRTC leg: ICE-lite with one host candidate (the c=
+ * address and the stream's port), rtcp-mux, DTLS-SRTP. */
+struct sdp_webrtc {
+	const char *ufrag, *pwd;
+	const char *fingerprint; /* "sha-256 AB:..." */
+	const char *setup;       /* actpass (offer), passive or active (answer) */
+};
+/* As sdp_neg_print, for a browser: UDP/TLS/RTP/SAVPF, the ICE and DTLS
+ * attributes of w, a=mid on every stream (the offer's, else its index) and
+ * a=group:BUNDLE of them. */
+int sdp_neg_print_webrtc(struct mbuf *mb, const struct sdp_origin *o, const struct sdp_neg *neg,
+			 const struct sdp_webrtc *w);
 
 #endif

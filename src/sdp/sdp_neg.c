@@ -74,6 +74,31 @@ static void remote_set(struct sdp_stream *st, const struct sdp_session *s, const
 	}
 }
 
+/* A value from the section's attribute, else the session's (ICE and DTLS terms
+ * may be written at either level). */
+static void term_copy(char *dst, size_t size, const struct pl *media_val, const struct sdp_session *s,
+		      const char *name)
+{
+	const struct pl *v = media_val;
+	const struct sdp_attr *a = NULL;
+	if (!v->p && (a = sdp_attr_find(s->attrs, s->nattrs, name)) != NULL)
+		v = &a->val;
+	if (v->p && v->l < size)
+		pl_copy(dst, size, v);
+	else
+		dst[0] = '\0';
+}
+
+static void secure_take(struct sdp_stream *st, const struct sdp_session *s, const struct sdp_media *m)
+{
+	st->secure = pl_eq_str(&m->proto, "UDP/TLS/RTP/SAVPF") || pl_eq_str(&m->proto, "UDP/TLS/RTP/SAVP");
+	term_copy(st->mid, sizeof(st->mid), &m->mid, s, "mid");
+	term_copy(st->r_ufrag, sizeof(st->r_ufrag), &m->ice_ufrag, s, "ice-ufrag");
+	term_copy(st->r_pwd, sizeof(st->r_pwd), &m->ice_pwd, s, "ice-pwd");
+	term_copy(st->r_fp, sizeof(st->r_fp), &m->fingerprint, s, "fingerprint");
+	term_copy(st->r_setup, sizeof(st->r_setup), &m->setup, s, "setup");
+}
+
 static bool proto_ok(const struct sdp_caps *caps, const struct pl *proto)
 {
 	for (const char *const *p = caps->protos ? caps->protos : default_protos; *p; p++) {
@@ -156,6 +181,7 @@ static void stream_answer(struct sdp_stream *st, const struct sdp_session *s, co
 	te_choose(st, m, cc, ncc);
 	st->rtcp_mux = caps->rtcp_mux;
 	remote_set(st, s, m);
+	secure_take(st, s, m);
 	st->dir = sdp_dir_reverse(m->dir) & hold;
 	st->ptime = m->ptime ? m->ptime : caps->ptime;
 }
@@ -263,6 +289,11 @@ static int stream_take_answer(struct sdp_stream *st, const struct sdp_session *s
 		return EBADMSG;
 	}
 	remote_set(st, s, m);
+	char mid[sizeof(st->mid)];
+	snprintf(mid, sizeof(mid), "%s", st->mid);
+	secure_take(st, s, m);
+	if (!st->mid[0]) /* an answer repeats the offer's mid; keep ours if it did not */
+		snprintf(st->mid, sizeof(st->mid), "%s", mid);
 	/* The answer's direction is the peer's; ours is its reverse, within what we offered. */
 	st->dir = sdp_dir_reverse(m->dir) & st->dir;
 	if (m->ptime)
@@ -327,12 +358,26 @@ static int codec_attrs_print(struct mbuf *mb, const struct sdp_codec *c)
 	return err;
 }
 
-static int stream_print(struct mbuf *mb, const struct sdp_stream *st)
+static const char *stream_mid(const struct sdp_stream *st, unsigned i, char *buf, size_t sz)
 {
-	if (st->rejected)
-		return mbuf_printf(mb, "m=%s 0 %s %s\r\n", st->media, st->proto,
-				   st->fmt0[0] ? st->fmt0 : "0");
-	int err = mbuf_printf(mb, "m=%s %u %s", st->media, st->local_port, st->proto);
+	if (st->mid[0])
+		return st->mid;
+	snprintf(buf, sz, "%u", i);
+	return buf;
+}
+
+static int stream_print(struct mbuf *mb, const struct sdp_stream *st, unsigned idx, const struct sdp_origin *o,
+			const struct sdp_webrtc *w)
+{
+	const char *proto = w ? "UDP/TLS/RTP/SAVPF" : st->secure ? "RTP/AVP" : st->proto;
+	if (st->rejected) {
+		char mid[16];
+		int e = mbuf_printf(mb, "m=%s 0 %s %s\r\n", st->media, proto, st->fmt0[0] ? st->fmt0 : "0");
+		if (!e && w) /* JSEP: a rejected section keeps its mid */
+			e = mbuf_printf(mb, "a=mid:%s\r\n", stream_mid(st, idx, mid, sizeof(mid)));
+		return e;
+	}
+	int err = mbuf_printf(mb, "m=%s %u %s", st->media, st->local_port, proto);
 	for (unsigned i = 0; i < st->ncodecs && !err; i++)
 		err = mbuf_printf(mb, " %u", st->codecs[i].pt);
 	if (!err && st->te_pt >= 0)
@@ -345,21 +390,47 @@ static int stream_print(struct mbuf *mb, const struct sdp_stream *st)
 		err = codec_attrs_print(mb, &st->te);
 	if (!err && st->ptime)
 		err = mbuf_printf(mb, "a=ptime:%u\r\n", st->ptime);
-	if (!err && st->rtcp_mux)
+	if (!err && w) {
+		/* ICE-lite: one host candidate, pbxd's address and this port; priority
+		 * as RFC 8445 §5.1.2.1 gives a host candidate of component 1. */
+		char mid[16];
+		err = mbuf_printf(mb, "a=mid:%s\r\na=ice-ufrag:%s\r\na=ice-pwd:%s\r\na=fingerprint:%s\r\na=setup:%s\r\n"
+				      "a=rtcp-mux\r\na=candidate:1 1 UDP 2130706431 %s %u typ host\r\na=end-of-candidates\r\n",
+				  stream_mid(st, idx, mid, sizeof(mid)), w->ufrag, w->pwd, w->fingerprint, w->setup, o->addr,
+				  st->local_port);
+	} else if (!err && st->rtcp_mux) {
 		err = mbuf_write_str(mb, "a=rtcp-mux\r\n");
+	}
 	if (!err)
 		err = mbuf_printf(mb, "a=%s\r\n", sdp_dir_name(st->dir));
 	return err;
 }
 
-int sdp_neg_print(struct mbuf *mb, const struct sdp_origin *o, const struct sdp_neg *neg)
+int sdp_neg_print_webrtc(struct mbuf *mb, const struct sdp_origin *o, const struct sdp_neg *neg,
+			 const struct sdp_webrtc *w)
 {
 	const char *at = o->af == AF_INET6 ? "IP6" : "IP4";
 	int err = mbuf_printf(mb,
 			      "v=0\r\no=%s %llu %llu IN %s %s\r\ns=pbxd\r\nc=IN %s %s\r\nt=0 0\r\n",
 			      o->user, (unsigned long long)o->id, (unsigned long long)o->version, at,
 			      o->addr, at, o->addr);
+	if (!err && w) {
+		/* Every stream in one BUNDLE group (there is one relayed stream). */
+		err = mbuf_write_str(mb, "a=ice-lite\r\na=group:BUNDLE");
+		for (unsigned i = 0; i < neg->nstreams && !err; i++) {
+			char mid[16];
+			if (!neg->streams[i].rejected)
+				err = mbuf_printf(mb, " %s", stream_mid(&neg->streams[i], i, mid, sizeof(mid)));
+		}
+		if (!err)
+			err = mbuf_write_str(mb, "\r\n");
+	}
 	for (unsigned i = 0; i < neg->nstreams && !err; i++)
-		err = stream_print(mb, &neg->streams[i]);
+		err = stream_print(mb, &neg->streams[i], i, o, w);
 	return err;
+}
+
+int sdp_neg_print(struct mbuf *mb, const struct sdp_origin *o, const struct sdp_neg *neg)
+{
+	return sdp_neg_print_webrtc(mb, o, neg, NULL);
 }

@@ -55,6 +55,11 @@ struct leg {
 	uint64_t sdp_hash;       /* content of the last SDP we sent (0: none), for its version */
 	bool awaiting_answer;    /* A: our offer went in the 2xx (the caller's INVITE had
 				  * none); the answer comes in the ACK */
+	/* A browser (WebRTC): its SDP is DTLS-SRTP with ICE, pbxd's DTLS role on
+	 * it is known once one side's SDP said (an offer's setup, or the answer's). */
+	bool webrtc;
+	bool dtls_role_set;
+	enum media_dtls_role dtls_role;
 	/* A re-INVITE or UPDATE received on this leg (upd_st), passed on to the
 	 * other leg (whose upd_ct and upd_cseq it is) until its answer. */
 	struct sip_stsx *upd_st;
@@ -107,6 +112,9 @@ struct call {
 	bool relay;               /* a relay runs under session_id, on worker mw */
 	struct media_worker *mw;
 	struct media_sockpair sp[2]; /* [0] faces the caller, [1] the callee */
+	struct call_ice {            /* pbxd's ICE credentials of each side, for browsers */
+		char ufrag[12], pwd[28];
+	} ice[2];
 	bool a_acked;
 	int max_forwards;         /* what the devices' INVITEs carry: the caller's less one */
 	bool counted;             /* in the per-user and per-tenant counts */
@@ -133,6 +141,7 @@ struct call_engine {
 	struct mqueue *mq;        /* media worker reports */
 	char rtp_addr[48];        /* the address written in SDP; "" = the leg's signalling address */
 	struct sdp_caps caps;
+	struct media_dtls_cert *dtls; /* pbxd's DTLS identity for every browser leg */
 	uint32_t ring_timeout_ms;
 	uint32_t se_s, min_se_s;  /* session timer: our interval, the least we accept */
 	struct list calls;        /* oldest first */
@@ -185,7 +194,12 @@ void call_answered(struct call *c, struct leg *b);
  * left the caller gets the best failure. */
 void call_fork_failed(struct call *c, struct leg *b, uint16_t status);
 /* The media of side (0 caller, 1 callee) now goes where neg says. */
-void call_media_hint(struct call *c, int side, const struct sdp_neg *neg, const struct sip_peer *sig);
+/* A side's media terms are known (its offer or answer): a plain side is hinted
+ * where to send, a browser's side is made WebRTC with its ICE and DTLS terms. */
+void call_media_hint(struct call *c, int side, const struct leg *l);
+/* pbxd's DTLS role towards l from the setup its SDP wrote (RFC 4145 §4,
+ * RFC 8842): passive makes pbxd the client, anything else the server. */
+void call_dtls_role_from(struct leg *l, const char *their_setup);
 
 /* route.c */
 /* A new INVITE outside a dialog: the caller authenticated, the call made and

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 
 #include "core/log.h"
@@ -143,10 +144,41 @@ static void on_media(int id, void *data, void *arg)
 	mem_deref(r);
 }
 
-void call_media_hint(struct call *c, int side, const struct sdp_neg *neg, const struct sip_peer *sig)
+void call_dtls_role_from(struct leg *l, const char *their_setup)
+{
+	l->dtls_role = strcasecmp(their_setup, "passive") == 0 ? MEDIA_DTLS_CLIENT : MEDIA_DTLS_SERVER;
+	l->dtls_role_set = true;
+}
+
+/* A browser's side: pbxd's credentials of the side, the browser's terms from
+ * its SDP's (first kept) stream. */
+static void media_webrtc_side(struct call *c, int side, const struct leg *l)
+{
+	const struct sdp_neg *neg = &l->neg;
+	for (unsigned i = 0; i < neg->nstreams; i++) {
+		const struct sdp_stream *st = &neg->streams[i];
+		if (st->rejected)
+			continue;
+		struct media_webrtc_params p = { .role = l->dtls_role };
+		snprintf(p.local_ufrag, sizeof(p.local_ufrag), "%s", c->ice[side].ufrag);
+		snprintf(p.local_pwd, sizeof(p.local_pwd), "%s", c->ice[side].pwd);
+		snprintf(p.remote_ufrag, sizeof(p.remote_ufrag), "%s", st->r_ufrag);
+		snprintf(p.remote_fp, sizeof(p.remote_fp), "%s", st->r_fp);
+		media_relay_webrtc(c->mw, c->session_id, side, &p, c->e->dtls);
+		return;
+	}
+}
+
+void call_media_hint(struct call *c, int side, const struct leg *l)
 {
 	if (!c->relay)
 		return;
+	const struct sdp_neg *neg = &l->neg;
+	const struct sip_peer *sig = &l->peer;
+	if (l->webrtc) {
+		media_webrtc_side(c, side, l);
+		goto dtmf;
+	}
 	struct media_hint h = { 0 };
 	for (unsigned i = 0; i < neg->nstreams; i++) {
 		const struct sdp_stream *st = &neg->streams[i];
@@ -168,6 +200,7 @@ void call_media_hint(struct call *c, int side, const struct sdp_neg *neg, const 
 	 * from is its own (a NATed phone that moved its media). */
 	h.move_from = sig->addr;
 	media_relay_hint(c->mw, c->session_id, side, &h);
+dtmf:
 	/* DTMF the side sends (RFC 4733) is relayed as it came, and told to us. */
 	for (unsigned i = 0; i < neg->nstreams; i++) {
 		const struct sdp_stream *st = &neg->streams[i];
@@ -378,7 +411,7 @@ static void in_dialog(struct call_engine *e, struct leg *l, struct sip_msg *req)
 			const char *why = "";
 			if (c->a->awaiting_answer) {
 				if (negotiate_ack_answer(c, req, &why) == 0) {
-					call_media_hint(c, 0, &c->a->neg, &c->a->peer);
+					call_media_hint(c, 0, c->a);
 				} else {
 					log_info("call %llu: the caller's ACK has no usable answer (%s)",
 						 (unsigned long long)c->session_id, why);
@@ -474,7 +507,10 @@ int call_engine_alloc(struct call_engine **cp, const struct call_deps *d)
 	e->d = *d;
 	if (getrandom(&e->rnd, sizeof(e->rnd), 0) != sizeof(e->rnd) || !e->rnd)
 		e->rnd = (uint64_t)store_now_ms() | 1;
-	e->caps = (struct sdp_caps){ .audio = audio_caps, .naudio = sizeof(audio_caps) / sizeof(audio_caps[0]) };
+	/* Browsers speak DTLS-SRTP (RFC 8827): their legs are WebRTC ones. */
+	static const char *const protos[] = { "RTP/AVP", "UDP/TLS/RTP/SAVPF", NULL };
+	e->caps = (struct sdp_caps){ .audio = audio_caps, .naudio = sizeof(audio_caps) / sizeof(audio_caps[0]),
+				     .protos = protos };
 	e->ring_timeout_ms = (uint32_t)conf_int(d->conf, "call-ring-timeout") * 1000u;
 	e->se_s = (uint32_t)conf_int(d->conf, "session-expires");
 	e->min_se_s = (uint32_t)conf_int(d->conf, "session-min-se");
@@ -487,6 +523,8 @@ int call_engine_alloc(struct call_engine **cp, const struct call_deps *d)
 		err = tz_cache_alloc(&e->tzc, NULL);
 	if (!err)
 		err = rtp_setup(e, d->conf);
+	if (!err)
+		err = media_dtls_cert_new(&e->dtls);
 	if (!err) {
 		const struct sip_listener l = {
 			.methods = SIP_METHOD_BIT(SIP_INVITE) | SIP_METHOD_BIT(SIP_BYE) | SIP_METHOD_BIT(SIP_ACK) |
@@ -528,6 +566,7 @@ void call_engine_free(struct call_engine *e)
 		}
 	}
 	mem_deref(e->tzc);
+	mem_deref(e->dtls);
 	hash_close(&e->by_sid);
 	hash_close(&e->dialogs);
 	hash_close(&e->busy);

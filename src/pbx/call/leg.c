@@ -81,6 +81,22 @@ static uint64_t sdp_content_hash(const struct mbuf *mb)
 	return h | 1;
 }
 
+/* A browser's leg gets pbxd's ICE and DTLS terms of its side: actpass while
+ * pbxd offers and no answer said, then the role agreed. */
+static int leg_sdp_print(struct mbuf *mb, const struct leg *l)
+{
+	if (!l->webrtc)
+		return sdp_neg_print(mb, &l->orig, &l->neg);
+	const struct call *c = l->call;
+	int side = l->uas ? 0 : 1;
+	const struct sdp_webrtc w = {
+		.ufrag = c->ice[side].ufrag, .pwd = c->ice[side].pwd,
+		.fingerprint = media_dtls_cert_fingerprint(c->e->dtls),
+		.setup = !l->dtls_role_set ? "actpass" : l->dtls_role == MEDIA_DTLS_SERVER ? "passive" : "active",
+	};
+	return sdp_neg_print_webrtc(mb, &l->orig, &l->neg, &w);
+}
+
 struct mbuf *leg_sdp(struct leg *l)
 {
 	struct mbuf *mb = mbuf_alloc(512, 4096);
@@ -89,7 +105,7 @@ struct mbuf *leg_sdp(struct leg *l)
 		if (!l->neg.streams[i].rejected)
 			l->neg.streams[i].local_port = l->call->sp[side].port;
 	}
-	if (mb && sdp_neg_print(mb, &l->orig, &l->neg)) {
+	if (mb && leg_sdp_print(mb, l)) {
 		mem_deref(mb);
 		return NULL;
 	}
@@ -99,7 +115,7 @@ struct mbuf *leg_sdp(struct leg *l)
 	if (mb && l->sdp_hash && h != l->sdp_hash) {
 		sdp_origin_bump(&l->orig);
 		mbuf_reset(mb);
-		if (sdp_neg_print(mb, &l->orig, &l->neg)) {
+		if (leg_sdp_print(mb, l)) {
 			mem_deref(mb);
 			return NULL;
 		}
@@ -250,7 +266,7 @@ static void provisional(struct leg *l, const struct sip_msg *resp)
 	/* Early media (RFC 3960): the first device to send SDP before answering is
 	 * heard by the caller; the caller's answer is then fixed by it. */
 	if (resp->body.l && !c->a->negotiated && negotiate_answer_b(c, l, resp, &why) == 0) {
-		call_media_hint(c, 1, &l->neg, &l->peer);
+		call_media_hint(c, 1, l);
 		leg_reply(c->a, 183, NULL, true);
 		return;
 	}
@@ -291,7 +307,7 @@ static void on_invite_resp(int err, const struct sip_msg *resp, void *arg)
 		call_fork_failed(c, l, 488);
 		return;
 	}
-	call_media_hint(c, 1, &l->neg, &l->peer);
+	call_media_hint(c, 1, l);
 	session_timer_uac(l, resp);
 	call_answered(c, l);
 }

@@ -65,6 +65,15 @@ static bool keep_one_audio(struct sdp_neg *neg)
 	return kept;
 }
 
+static const struct sdp_stream *kept_stream(const struct sdp_neg *neg)
+{
+	for (unsigned i = 0; i < neg->nstreams; i++) {
+		if (!neg->streams[i].rejected)
+			return &neg->streams[i];
+	}
+	return NULL;
+}
+
 /* to's offer mirrors from's agreed streams: from's formats, from's direction. */
 static void offer_mirror(struct sdp_neg *to, const struct sdp_neg *from)
 {
@@ -116,6 +125,15 @@ uint16_t negotiate_offer_a(struct call *c, const struct sip_msg *inv, const char
 		*why = "no audio stream";
 		return 488;
 	}
+	const struct sdp_stream *st = kept_stream(&a->neg);
+	if (st && st->secure) {
+		if (!st->r_fp[0] || !st->r_ufrag[0] || !st->r_pwd[0]) {
+			*why = "DTLS-SRTP offer without ICE credentials or fingerprint";
+			return 488;
+		}
+		a->webrtc = true;
+		call_dtls_role_from(a, st->r_setup);
+	}
 	a->has_offer = true;
 	return 0;
 }
@@ -134,6 +152,11 @@ int negotiate_answer_b(struct call *c, struct leg *b, const struct sip_msg *resp
 	int err = answer_take(&b->neg, resp, "answer without SDP", why);
 	if (err)
 		return err;
+	const struct sdp_stream *st = kept_stream(&b->neg);
+	if (b->webrtc && st && st->secure && st->r_fp[0])
+		call_dtls_role_from(b, st->r_setup);
+	else
+		b->webrtc = false; /* a WebSocket phone that answered plain RTP */
 	b->negotiated = true;
 	struct leg *a = c->a;
 	if (a->negotiated)

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include "core/log.h"
 #include "core/mem.h"
@@ -62,9 +63,29 @@ static struct call *call_alloc(struct call_engine *e, const struct dir_ext *call
 	return c;
 }
 
+/* ICE credentials (RFC 8445 §5.3: a ufrag of 4+ and a password of 22+
+ * characters of ice-char, 24 and 128 bits of randomness at least). */
+static void ice_credentials(struct call_ice *ice)
+{
+	static const char chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	uint8_t r[sizeof(ice->ufrag) + sizeof(ice->pwd)];
+	if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r)) {
+		for (size_t i = 0; i < sizeof(r); i++)
+			r[i] = (uint8_t)(store_id_next() >> 3);
+	}
+	for (size_t i = 0; i < sizeof(ice->ufrag) - 1; i++)
+		ice->ufrag[i] = chars[r[i] & 63];
+	ice->ufrag[sizeof(ice->ufrag) - 1] = '\0';
+	for (size_t i = 0; i < sizeof(ice->pwd) - 1; i++)
+		ice->pwd[i] = chars[r[sizeof(ice->ufrag) + i] & 63];
+	ice->pwd[sizeof(ice->pwd) - 1] = '\0';
+}
+
 static int media_start(struct call *c)
 {
 	struct call_engine *e = c->e;
+	ice_credentials(&c->ice[0]);
+	ice_credentials(&c->ice[1]);
 	int err = media_ports_get(e->ports, &c->sp[0]);
 	if (!err)
 		err = media_ports_get(e->ports, &c->sp[1]);
@@ -104,6 +125,8 @@ static void ring(struct call *c, const struct dir_ext *callee)
 			break;
 		l->target = target_add(c, b);
 		list_append(&c->forks, &l->le, l);
+		/* A device on a WebSocket is a browser: it gets a WebRTC offer. */
+		l->webrtc = b->peer.tp == SIP_TP_WS || b->peer.tp == SIP_TP_WSS;
 		negotiate_offer_b(c, l);
 		int err = leg_invite(l, b);
 		if (err) {
@@ -459,7 +482,7 @@ void call_route(struct call_engine *e, struct sip_msg *req)
 		call_end(c, NULL, "None", 503);
 		return;
 	}
-	call_media_hint(c, 0, &a->neg, &a->peer);
+	call_media_hint(c, 0, a);
 	char *ev = e->d.start ? cdr_start_json(c) : NULL;
 	if (ev) {
 		e->d.start(c->tenant_id, ev, e->d.arg);

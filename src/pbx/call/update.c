@@ -63,7 +63,7 @@ static void on_answer(int err, const struct sip_msg *resp, void *arg)
 		reply_upd(from, 488, why, false);
 		return;
 	}
-	call_media_hint(c, to == c->a ? 0 : 1, &to->neg, &to->peer);
+	call_media_hint(c, to == c->a ? 0 : 1, to);
 	reply_upd(from, 200, NULL, true);
 }
 
@@ -94,7 +94,7 @@ void call_reoffer(struct call *c, struct leg *l, struct sip_msg *req)
 		reply_upd(l, code, why, false);
 		return;
 	}
-	call_media_hint(c, l == c->a ? 0 : 1, &l->neg, &l->peer);
+	call_media_hint(c, l == c->a ? 0 : 1, l);
 	struct mbuf *body = leg_sdp(other);
 	struct pl b = body ? pl_from((const char *)body->buf, body->end) : (struct pl){ NULL, 0 };
 	other->upd_invite = req->mid == SIP_INVITE;
