@@ -176,6 +176,8 @@ int api_start(struct api **ap, const struct conf *conf, const char *data_dir, st
 	if (e)
 		return e;
 	a->pbx = pbx;
+	a->sip_wss_port = (int)conf_int(conf, "sip-wss-port");
+	a->sip_ws_port = (int)conf_int(conf, "sip-ws-port");
 	bool tls = conf_bool(conf, "http-tls");
 	const char *addr = conf_str(conf, "http-address");
 	int port = (int)conf_int(conf, "http-port");

@@ -53,6 +53,7 @@ struct api {
 	int http_max_per_address; /* 0: API_HTTP_PER_ADDRESS */
 	struct api_http *http;    /* connection tracking of http.c */
 	struct pbx *pbx;          /* told what the API writes; asked what it holds (NULL: none) */
+	int sip_wss_port, sip_ws_port; /* for the browser phone (phone.c) */
 	struct api_ws *ws;        /* the WebSocket streams of /api/events (events.c) */
 	struct api_static *web;   /* the web portal's files at / (static.c) */
 	/* Argon2 runs in progress (password.c), at most API_COSTLY_MAX: a burst of
@@ -250,7 +251,7 @@ api_route_h api_h_tenant_office_hours_get, api_h_tenant_office_hours_update, api
 	api_h_users_office_hours_update, api_h_holidays_list, api_h_holidays_create, api_h_holiday_get,
 	api_h_holiday_update, api_h_holiday_destroy, api_h_users_holidays_list, api_h_users_holidays_create,
 	api_h_users_holiday_get, api_h_users_holiday_update, api_h_users_holiday_destroy, api_h_feature_codes_get,
-	api_h_feature_codes_update;
+	api_h_feature_codes_update, api_h_user_phone_credentials;
 
 extern const struct api_schema api_s_sign_in, api_s_refresh, api_s_token, api_s_tenant,
 	api_s_own_tenant, api_s_tenant_create, api_s_tenant_update, api_s_user, api_s_user_create, api_s_user_update,
@@ -259,7 +260,7 @@ extern const struct api_schema api_s_sign_in, api_s_refresh, api_s_token, api_s_
 	api_s_device_list, api_s_ban_list, api_s_cdr, api_s_call_session_list, api_s_webhook,
 	api_s_webhook_create, api_s_webhook_update, api_s_webhook_list;
 extern const struct api_schema api_s_week, api_s_ext_office_hours, api_s_holiday, api_s_holiday_create,
-	api_s_holiday_update, api_s_holiday_list, api_s_feature_codes, api_s_feature_code_list;
+	api_s_holiday_update, api_s_holiday_list, api_s_feature_codes, api_s_feature_code_list, api_s_phone_cred;
 
 /* --- calls (calls.c) ------------------------------------------------------------- */
 

@@ -141,6 +141,9 @@ static const struct api_route routes[] = {
 	  false, "user", "Update my display name and email" },
 	{ "POST", "/api/user/password", API_USER, api_h_user_password, &api_s_user_password, true, NULL, 204,
 	  false, "user", "Change my login password (the old one is required)" },
+	{ "POST", "/api/user/phone_credentials", API_USER, api_h_user_phone_credentials, &s_empty, false,
+	  "PhoneCredentials", 201, false, "user",
+	  "A SIP credential for the browser phone: registers as my extension for an hour (my SIP password stays unsent)" },
 	{ "POST", "/api/user/extension_password", API_USER, api_h_user_ext_password, &api_s_ext_password, true,
 	  NULL, 204, false, "user", "Change my extension (SIP) password" },
 	{ "GET", "/api/user/holidays", API_USER, api_h_user_holidays_list, NULL, false, "HolidayList", 200, false,
@@ -314,7 +317,7 @@ static const struct api_schema s_tenant_created = { "TenantCreated", tenant_crea
 static const struct api_schema *schema_by_name(const char *name)
 {
 	static const struct api_schema *const all[] = {
-		&api_s_info, &api_s_token, &api_s_me, &api_s_tenant, &s_tenant_created, &api_s_tenant_summary,
+		&api_s_info, &api_s_phone_cred, &api_s_token, &api_s_me, &api_s_tenant, &s_tenant_created, &api_s_tenant_summary,
 		&api_s_user, &api_s_user_summary, &api_s_settings, &api_s_error, &api_s_device_list, &api_s_ban_list,
 		&api_s_cdr, &api_s_call_session_list, &api_s_webhook, &api_s_webhook_list,
 		&api_s_week, &api_s_ext_office_hours, &api_s_holiday, &api_s_holiday_list, &api_s_feature_code_list,

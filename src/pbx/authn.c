@@ -88,15 +88,35 @@ struct dir_ext *authn_request(struct authn *a, struct sip_stack *s, struct sip_m
 		return NULL;
 	}
 	char ubuf[SIP_AUTH_MAX_FIELD];
-	struct pl name;
+	struct pl name, webid = PL_INIT;
 	struct dir_ext *x = NULL;
-	if (sip_auth_unquote(&c.username, ubuf, sizeof(ubuf), &name) == 0 && t)
+	if (sip_auth_unquote(&c.username, ubuf, sizeof(ubuf), &name) == 0 && t) {
+		/* "101~id": extension 101 through a browser phone credential */
+		const char *tilde = name.l ? memchr(name.p, '~', name.l) : NULL;
+		if (tilde) {
+			webid = pl_from(tilde + 1, name.l - (size_t)(tilde + 1 - name.p));
+			name.l = (size_t)(tilde - name.p);
+		}
 		x = directory_ext(t, &name);
+	}
 	/* The credentials must be the address-of-record's own: extension 101 cannot
 	 * register (or call as) 102 with its own password. */
 	bool own = x && pl_eq(&name, user) && directory_usable(x);
-	enum sip_auth_result r = sip_auth_verify(a->auth, &c, &req->method, realm, own ? x->password : dummy_password,
-						 (uint64_t)time(NULL));
+	const char *password = own ? x->password : dummy_password;
+	if (own && webid.p) {
+		password = dummy_password;
+		own = false;
+		int64_t now = (int64_t)time(NULL) * 1000;
+		for (size_t i = 0; i < DIR_WEBCRED_MAX; i++) {
+			const struct dir_webcred *w = &x->webcred[i];
+			if (w->expires_ms > now && pl_eq_str(&webid, w->id)) {
+				password = w->secret;
+				own = true;
+				break;
+			}
+		}
+	}
+	enum sip_auth_result r = sip_auth_verify(a->auth, &c, &req->method, realm, password, (uint64_t)time(NULL));
 	if (r == SIP_AUTH_BAD_NONCE) {
 		challenge(a, s, req, realm, proxy, false);
 		return NULL;

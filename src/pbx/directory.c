@@ -215,6 +215,9 @@ int directory_ext_put(struct directory *d, const struct store_user *u)
 	if (!t)
 		return ENOENT;
 	struct dir_ext *x = directory_ext_by_user(d, u->id);
+	if (x && (x->tenant != t || strcmp(x->number, u->ext_number) != 0 || strcmp(x->password, u->ext_password) != 0 ||
+		  !u->enabled))
+		memset(x->webcred, 0, sizeof(x->webcred)); /* the browser phones sign in again */
 	if (x && (x->tenant != t || strcmp(x->number, u->ext_number) != 0 || (x->enabled && !u->enabled))) {
 		/* A new number (or owner) is another address: what was bound to the
 		 * old one goes. */

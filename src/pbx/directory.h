@@ -38,6 +38,16 @@ struct dir_tenant {
 	struct directory *dir;
 };
 
+/* A short-lived SIP credential for the browser phone (api: POST
+ * /api/user/phone_credentials): the page registers as "<number>~<id>" with it,
+ * so the extension's own password never reaches a browser. */
+enum { DIR_WEBCRED_MAX = 4, DIR_WEBCRED_ID_SZ = 13, DIR_WEBCRED_SECRET_SZ = 33 };
+struct dir_webcred {
+	char id[DIR_WEBCRED_ID_SZ];
+	char secret[DIR_WEBCRED_SECRET_SZ];
+	int64_t expires_ms; /* 0: unused */
+};
+
 struct dir_ext {
 	uint64_t user_id;
 	struct dir_tenant *tenant;
@@ -55,6 +65,9 @@ struct dir_ext {
 	struct json_t *settings;
 	struct json_t *forwarding;
 	struct sched_holidays *holidays; /* the user's own (NULL: none) */
+	/* Browser phone credentials; all forgotten when the extension's password,
+	 * number or owner changes or the account is disabled. */
+	struct dir_webcred webcred[DIR_WEBCRED_MAX];
 	struct le le_tenant, le_num, le_id;
 };
 

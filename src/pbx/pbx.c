@@ -9,6 +9,8 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
+#include <sys/random.h>
 #include <time.h>
 
 #include <jansson.h>
@@ -603,6 +605,61 @@ static int unregister_h(struct pbx *p, void *arg)
 		return ENOENT;
 	location_unbind(p->loc, b, LOC_ADMIN);
 	return 0;
+}
+
+struct webcred_q {
+	uint64_t tenant_id, user_id;
+	struct pbx_webcred *out;
+};
+
+static void random_chars(char *out, size_t n)
+{
+	static const char chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+	uint8_t r[64];
+	if (n > sizeof(r) || getrandom(r, n, 0) != (ssize_t)n) {
+		for (size_t i = 0; i < n && i < sizeof(r); i++)
+			r[i] = (uint8_t)(store_id_next() >> (i % 8));
+	}
+	for (size_t i = 0; i < n && i < sizeof(r); i++)
+		out[i] = chars[r[i] & 63];
+}
+
+static int webcred_h(struct pbx *p, void *arg)
+{
+	struct webcred_q *q = arg;
+	struct dir_ext *x = directory_ext_by_user(p->dir, q->user_id);
+	if (!x || x->tenant->id != q->tenant_id || !directory_usable(x) || !x->number[0])
+		return ENOENT;
+	int64_t now = store_now_ms();
+	struct dir_webcred *w = &x->webcred[0];
+	for (size_t i = 0; i < DIR_WEBCRED_MAX; i++) {
+		if (x->webcred[i].expires_ms <= now) {
+			w = &x->webcred[i];
+			break;
+		}
+		if (x->webcred[i].expires_ms < w->expires_ms)
+			w = &x->webcred[i];
+	}
+	random_chars(w->id, DIR_WEBCRED_ID_SZ - 1);
+	w->id[DIR_WEBCRED_ID_SZ - 1] = '\0';
+	random_chars(w->secret, DIR_WEBCRED_SECRET_SZ - 1);
+	w->secret[DIR_WEBCRED_SECRET_SZ - 1] = '\0';
+	w->expires_ms = now + PBX_WEBCRED_TTL_S * 1000LL;
+	struct pbx_webcred *o = q->out;
+	snprintf(o->username, sizeof(o->username), "%s~%s", x->number, w->id);
+	snprintf(o->password, sizeof(o->password), "%s", w->secret);
+	snprintf(o->number, sizeof(o->number), "%s", x->number);
+	snprintf(o->domain, sizeof(o->domain), "%s", x->tenant->domain);
+	snprintf(o->display_name, sizeof(o->display_name), "%s", x->display_name);
+	o->expires_ms = w->expires_ms;
+	return 0;
+}
+
+int pbx_webcred_new(struct pbx *p, uint64_t tenant_id, uint64_t user_id, struct pbx_webcred *out)
+{
+	struct webcred_q q = { .tenant_id = tenant_id, .user_id = user_id, .out = out };
+	memset(out, 0, sizeof(*out));
+	return sync_run(p, webcred_h, &q);
 }
 
 int pbx_device_unregister(struct pbx *p, uint64_t tenant_id, uint64_t user_id, uint64_t device_id)

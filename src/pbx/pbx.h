@@ -61,6 +61,17 @@ int pbx_devices(struct pbx *p, uint64_t tenant_id, uint64_t user_id, struct stor
 int pbx_device_unregister(struct pbx *p, uint64_t tenant_id, uint64_t user_id, uint64_t device_id);
 /* Numbers of registered devices per user, for lists: counts[i] for users[i]. */
 int pbx_device_counts(struct pbx *p, const uint64_t *users, size_t n, unsigned *counts);
+/* A browser phone's SIP credential for a user's extension (dir_webcred): the
+ * digest username "<number>~<id>" and its secret, valid an hour, at most
+ * DIR_WEBCRED_MAX at once per extension (the oldest is replaced). 0, or ENOENT
+ * (no such usable extension of that tenant). */
+struct pbx_webcred {
+	char username[80], password[40];
+	char number[STORE_EXT_SZ], domain[STORE_DOMAIN_SZ], display_name[STORE_NAME_SZ];
+	int64_t expires_ms;
+};
+enum { PBX_WEBCRED_TTL_S = 3600 };
+int pbx_webcred_new(struct pbx *p, uint64_t tenant_id, uint64_t user_id, struct pbx_webcred *out);
 /* Current bans (malloc'd array, the caller frees). */
 int pbx_bans(struct pbx *p, struct security_ban **out, size_t *n);
 /* Lifts a ban: 0, ENOENT (not banned) or EINVAL (not an address). */

@@ -563,9 +563,10 @@ class CallUA:
 
     def __init__(self, pbx_port, ext, password=None, domain=DOMAIN, display=None, bind="127.0.0.1",
                  contact_port=None, pbx_host="127.0.0.1", auto_trying=True, auto_bye=True,
-                 user_agent="pbxd-wire-tests/callua", timeout=3.0, transport="UDP"):
+                 user_agent="pbxd-wire-tests/callua", timeout=3.0, transport="UDP", auth_user=None):
         self.pbx = (pbx_host, pbx_port)
         self.ext, self.password, self.domain, self.display = str(ext), password, domain, display
+        self.auth_user = auth_user or self.ext  # a browser phone's credential: "101~id"
         self.bind, self.user_agent, self.timeout = bind, user_agent, timeout
         self.auto_trying, self.auto_bye = auto_trying, auto_bye
         self.transport = transport.upper()
@@ -899,7 +900,7 @@ class CallUA:
             return r
         ch = md5_challenge_of(r.all("www-authenticate"))
         assert ch, f"401 without an MD5 challenge:\n{r}"
-        auth = digest_header(ch, self.ext, self.password, "REGISTER", f"sip:{self.domain}")
+        auth = digest_header(ch, self.auth_user, self.password, "REGISTER", f"sip:{self.domain}")
         return self._register(expires, auth, timeout)
 
     def unregister(self, timeout=None):
@@ -937,7 +938,7 @@ class CallUA:
             call.challenge = r
             ch = md5_challenge_of(r.all("proxy-authenticate") + r.all("www-authenticate"))
             assert ch, f"{r.code} without an MD5 challenge:\n{r}"
-            call.send_invite(digest_header(ch, self.ext, self.password, "INVITE", call.ruri))
+            call.send_invite(digest_header(ch, self.auth_user, self.password, "INVITE", call.ruri))
         elif r is not None:
             with self._cv:
                 self.inbox.insert(0, r)  # not a challenge: left for wait_response/wait_final

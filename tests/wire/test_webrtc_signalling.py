@@ -253,3 +253,59 @@ def test_dtls_offer_without_terms_refused(pbx, uas, missing):
     final = call.wait_final()
     assert final is not None and final.code == 488, brw.dump()
     assert phone.no_request(0.5, "INVITE")
+
+
+# ---- the browser phone's credentials
+
+def phone_credentials(pbx, ext):
+    user = pbx.p.api(f"u{ext}", f"Login-pw-{ext}", "pbx.local")
+    return user.ok("POST", "/user/phone_credentials", {}, status=201)
+
+
+def test_phone_credentials_register_over_wss(pbx, uas):
+    """POST /api/user/phone_credentials mints a credential for the user's own
+    extension ("<number>~<id>", a 32-character secret, an hour, the WSS port):
+    a WSS phone registers and calls with it; a wrong secret, an unknown id, or
+    the id with the extension's own password are refused (403)."""
+    x, y = pbx.new_ext(), pbx.new_ext()
+    cred = phone_credentials(pbx, x)
+    assert cred["username"].startswith(f"{x}~") and len(cred["password"]) == 32, cred
+    assert cred["extension_number"] == x and cred["domain"] == "pbx.local", cred
+    assert cred["expires_in"] == 3600 and cred["wss_port"] == pbx.p.wss_port, cred
+    brw = CallUA(pbx.p.wss_port, x, cred["password"], transport="WSS", auth_user=cred["username"])
+    uas.append(brw)
+    r = brw.register()
+    assert r is not None and r.code == 200, brw.dump()
+    assert [d["transport"] for d in pbx.api.devices(pbx.api.ok("GET", "/users", params={"search": f"u{x}"})
+                                                     ["items"][0]["id"])] == ["wss"]
+    phone = pbx.ua(y, "UDP")
+    uas.append(phone)
+    call = brw.invite(y, sdp=browser_sdp(9))
+    inc = phone.wait_invite()
+    assert inc is not None, brw.dump()
+    inc.answer()
+    assert call.wait_final().code == 200
+    assert call.bye().code == 200
+    for user, pw in ((cred["username"], "x" * 32), (f"{x}~nosuchid0000", cred["password"]),
+                     (cred["username"], pbx.passwords[x])):
+        bad = CallUA(pbx.p.wss_port, x, pw, transport="WSS", auth_user=user)
+        uas.append(bad)
+        r = bad.register()
+        assert r is not None and r.code == 403, (user, bad.dump())
+
+
+def test_phone_credentials_end_with_the_sip_password(pbx, uas):
+    """A new SIP password for the extension (or its account disabled) forgets
+    every browser phone credential: the next REGISTER with one is refused."""
+    x = pbx.new_ext()
+    cred = phone_credentials(pbx, x)
+    uid = pbx.api.ok("GET", "/users", params={"search": f"u{x}"})["items"][0]["id"]
+    pbx.api.ok("POST", f"/users/{uid}/extension_password", {"extension_password": "another-Secret-99"}, status=204)
+    brw = CallUA(pbx.p.wss_port, x, cred["password"], transport="WSS", auth_user=cred["username"])
+    uas.append(brw)
+    r = brw.register()
+    assert r is not None and r.code == 403, brw.dump()
+    cred = phone_credentials(pbx, x)
+    brw2 = CallUA(pbx.p.wss_port, x, cred["password"], transport="WSS", auth_user=cred["username"])
+    uas.append(brw2)
+    assert brw2.register().code == 200
