@@ -16,7 +16,7 @@ static const struct api_field phone_cred_fields[] = {
 	  "The address-of-record's user part: sip:NUMBER@DOMAIN" },
 	{ "domain", API_T_STRING, API_F_READONLY, 0, 0, NULL, NULL, NULL, 0, "The tenant's SIP domain" },
 	{ "display_name", API_T_STRING, API_F_READONLY, 0, 0, NULL, NULL, NULL, 0, NULL },
-	{ "expires_in", API_T_INT, API_F_READONLY, 0, 0, NULL, NULL, NULL, 0,
+	{ "expires_in", API_T_INT, API_F_READONLY, 0, 86400, NULL, NULL, NULL, 0,
 	  "Seconds the credential is good for; mint another before (or when a REGISTER gets 403)" },
 	{ "wss_port", API_T_INT, API_F_READONLY, 0, 65535, NULL, NULL, NULL, 0,
 	  "SIP over secure WebSocket (--sip-wss-port; 0 when off)" },

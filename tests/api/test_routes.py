@@ -228,6 +228,8 @@ def test_every_route_success_path(pbxd):
         body={"extension_password": "sip-Secret-3", "password": "Bond-pass-9"}, status=204)
     hit(bond, "POST", "/api/me/password", body={"old_password": "Bond-pass-9", "new_password": "Bond-pass-10"},
         status=204)
+    cred = hit(bond, "POST", "/api/user/phone_credentials", body={}, status=201)
+    assert cred["username"].startswith(cred["extension_number"] + "~") and len(cred["password"]) == 32, cred
     hol = hit(bond, "POST", "/api/user/holidays", body={"name": "Trip", "start_date": "2030-01-02"}, status=201)
     assert [h["id"] for h in hit(bond, "GET", "/api/user/holidays")["items"]] == [hol["id"]]
     assert hit(bond, "GET", "/api/user/holidays/{id}", f"/api/user/holidays/{hol['id']}")["name"] == "Trip"
