@@ -43,8 +43,14 @@ if (!args.has("--no-check")) {
 const tmp = join(here, "dist.tmp");
 rmSync(tmp, { recursive: true, force: true });
 mkdirSync(join(tmp, "assets"), { recursive: true });
+// Two pages, each its own bundle: the portal (/) and the browser phone
+// (/phone/, docs/web.md), which pbxd serves from dist/phone/index.html.
+const pages = [
+  { name: "main", entry: join(src, "main.tsx"), html: join(src, "index.html"), out: "index.html" },
+  { name: "phone", entry: join(src, "phone", "main.tsx"), html: join(src, "phone", "index.html"), out: "phone/index.html" },
+];
 const result = await build({
-  entryPoints: [join(src, "main.tsx")],
+  entryPoints: Object.fromEntries(pages.map((p) => [p.name, p.entry])),
   bundle: true,
   format: "esm",
   target: ["es2022"],
@@ -60,19 +66,23 @@ const result = await build({
   logLevel: "warning",
 });
 
-let js = "";
-let css = "";
-for (const [out, meta] of Object.entries(result.metafile.outputs)) {
-  const url = "/" + relative(tmp, join(here, out)).split("\\").join("/");
-  if (meta.entryPoint && out.endsWith(".js")) js = url;
-  else if (out.endsWith(".css")) css = url;
+const built = [];
+for (const page of pages) {
+  let js = "";
+  let css = "";
+  for (const [out, meta] of Object.entries(result.metafile.outputs)) {
+    if (!meta.entryPoint || !out.endsWith(".js") || join(here, meta.entryPoint) !== page.entry) continue;
+    js = "/" + relative(tmp, join(here, out)).split("\\").join("/");
+    if (meta.cssBundle) css = "/" + relative(tmp, join(here, meta.cssBundle)).split("\\").join("/");
+  }
+  if (!js) throw new Error(`esbuild produced no script for ${page.name}`);
+  const html = readFileSync(page.html, "utf8")
+    .replace("<!--STYLES-->", css ? `<link rel="stylesheet" href="${css}">` : "")
+    .replace("<!--SCRIPTS-->", `<script type="module" src="${js}"></script>`);
+  mkdirSync(dirname(join(tmp, page.out)), { recursive: true });
+  writeFileSync(join(tmp, page.out), html);
+  built.push(js, css);
 }
-if (!js) throw new Error("esbuild produced no script");
-
-const page = readFileSync(join(src, "index.html"), "utf8")
-  .replace("<!--STYLES-->", css ? `<link rel="stylesheet" href="${css}">` : "")
-  .replace("<!--SCRIPTS-->", `<script type="module" src="${js}"></script>`);
-writeFileSync(join(tmp, "index.html"), page);
 writeFileSync(join(tmp, ".stamp"), new Date().toISOString() + "\n");
 
 const old = join(here, "dist.old");
@@ -80,4 +90,4 @@ rmSync(old, { recursive: true, force: true });
 if (existsSync(dist)) renameSync(dist, old);
 renameSync(tmp, dist);
 rmSync(old, { recursive: true, force: true });
-console.log(`web: built dist/ (${js}${css ? ", " + css : ""})`);
+console.log(`web: built dist/ (${built.filter(Boolean).join(", ")})`);

@@ -11,8 +11,11 @@
  * - a strict Content-Security-Policy: scripts, styles and connections from this
  *   origin only, no inline script or style, no plugins, no framing.
  * A path that names no file and has no extension in its last segment is a page
- * of the portal's own routing (/tenants, /users/123): index.html answers it. A
- * missing file with an extension (/assets/old-ABCD1234.js) is 404.
+ * of the portal's own routing (/tenants, /users/123): index.html answers it, or
+ * the index.html of the path's first folder when there is one (the browser
+ * phone: /phone/ is phone/index.html). A missing file with an extension
+ * (/assets/old-ABCD1234.js) is 404. The phone's pages may also connect to SIP
+ * over WebSocket on their host (--sip-wss-port, --sip-ws-port).
  *
  * Nothing outside the folder is ever served: the path (already percent-decoded
  * by libmicrohttpd) is refused when a segment is empty, starts with a dot (.., .,
@@ -142,9 +145,39 @@ static int open_file(const struct api_static *s, const char *rel, struct stat *s
 	return fd;
 }
 
-static void security_headers(struct MHD_Response *r)
+/* The browser phone's pages may also connect to SIP over (secure) WebSocket on
+ * the host they were loaded from: that host and the WSS/WS ports, nothing else. */
+static void phone_csp(const struct api *a, struct MHD_Connection *c, char *out, size_t sz)
 {
-	MHD_add_response_header(r, "Content-Security-Policy", STATIC_CSP);
+	const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
+	char h[256] = "";
+	size_t n = 0;
+	if (host && host[0] == '[') { /* [v6]:port */
+		const char *end = strchr(host, ']');
+		n = end ? (size_t)(end - host + 1) : 0;
+	} else if (host) {
+		n = strcspn(host, ":");
+	}
+	bool ok = n > 0 && n < sizeof(h);
+	for (size_t i = 0; ok && i < n; i++)
+		ok = strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-[]:", host[i]) != NULL;
+	if (ok)
+		memcpy(h, host, n);
+	h[ok ? n : 0] = '\0';
+	char ws[600] = "";
+	if (h[0] && a->sip_wss_port)
+		snprintf(ws, sizeof(ws), " wss://%s:%d", h, a->sip_wss_port);
+	if (h[0] && a->sip_ws_port)
+		snprintf(ws + strlen(ws), sizeof(ws) - strlen(ws), " ws://%s:%d", h, a->sip_ws_port);
+	snprintf(out, sz,
+		 "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
+		 "connect-src 'self'%s; manifest-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+		 ws);
+}
+
+static void security_headers(struct MHD_Response *r, const char *csp)
+{
+	MHD_add_response_header(r, "Content-Security-Policy", csp ? csp : STATIC_CSP);
 	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
 	MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
 	MHD_add_response_header(r, "X-Frame-Options", "DENY");
@@ -171,7 +204,7 @@ static int send_error(struct MHD_Connection *c, int status, const char *code, co
 	MHD_add_response_header(r, "Cache-Control", "no-store");
 	if (allow)
 		MHD_add_response_header(r, "Allow", allow);
-	security_headers(r);
+	security_headers(r, NULL);
 	int ret = MHD_queue_response(c, (unsigned)status, r);
 	MHD_destroy_response(r);
 	return ret;
@@ -193,7 +226,7 @@ static bool etag_matches(const char *header, const char *etag)
 }
 
 /* Sends the open file fd (taken: MHD closes it with the response). */
-static int send_file(struct MHD_Connection *c, int fd, const struct stat *st, const char *rel)
+static int send_file(struct MHD_Connection *c, int fd, const struct stat *st, const char *rel, const char *csp)
 {
 	char etag[64];
 	snprintf(etag, sizeof(etag), "\"%llx-%llx\"", (unsigned long long)st->st_size,
@@ -214,7 +247,7 @@ static int send_file(struct MHD_Connection *c, int fd, const struct stat *st, co
 		MHD_add_response_header(r, "Content-Type", content_type(rel));
 	MHD_add_response_header(r, "Cache-Control", strncmp(rel, "assets/", 7) == 0 ? STATIC_IMMUTABLE : "no-cache");
 	MHD_add_response_header(r, "ETag", etag);
-	security_headers(r);
+	security_headers(r, csp);
 	int ret = MHD_queue_response(c, unchanged ? MHD_HTTP_NOT_MODIFIED : MHD_HTTP_OK, r);
 	MHD_destroy_response(r);
 	return ret;
@@ -242,12 +275,27 @@ int api_static_serve(struct api *a, struct MHD_Connection *c, const char *method
 		const char *last = strrchr(rel, '/');
 		if (!e && strchr(last ? last : rel, '.'))
 			return send_error(c, 404, "not_found", NULL, "no such file");
-		snprintf(rel, sizeof(rel), "index.html"); /* a page of the portal's routing */
+		/* A page of the portal's routing: the index of its first folder
+		 * when it has one (the phone's, /phone/...), else the portal's. */
+		size_t first = strcspn(url + 1, "/");
+		bool folder = (url[1 + first] == '/' || url[1 + first] == '\0') && first > 0 && first < 64;
+		if (folder) {
+			snprintf(rel, sizeof(rel), "%.*s/index.html", (int)first, url + 1);
+			/* no dot in the folder's name: nothing hidden, nothing above */
+			if (strchr(rel, '.') == rel + first + 6 && (fd = open_file(s, rel, &st)) >= 0)
+				goto found;
+		}
+		snprintf(rel, sizeof(rel), "index.html");
 		fd = open_file(s, rel, &st);
 		if (fd < 0)
 			return send_error(c, 404, "not_found", NULL, "the web portal has no index.html");
 	}
-	return send_file(c, fd, &st, rel);
+found:;
+	char csp[1024];
+	bool phone = strncmp(rel, "phone/", 6) == 0;
+	if (phone)
+		phone_csp(a, c, csp, sizeof(csp));
+	return send_file(c, fd, &st, rel, phone ? csp : NULL);
 }
 
 /* --- the folder -------------------------------------------------------------------- */

@@ -67,8 +67,11 @@ export class Pbxd {
       `--data-dir=${join(this.dir, "data")}`, `--admin-password=${ADMIN_PASSWORD}`,
       "--http-address=127.0.0.1", `--http-port=${this.httpPort}`, "--http-tls=off",
       "--sip-address=127.0.0.1", `--sip-udp-port=${this.sipPort}`, `--sip-tcp-port=${this.sipPort}`, "--sip-tls-port=0", "--sip-wss-port=0",
-      "--sip-source-rate=0", "--log-level=debug", ...this.extra,
+      "--sip-source-rate=0", "--log-level=debug",
     ];
+    // What a test gives replaces the default of the same option.
+    const given = new Set(this.extra.map((a) => a.split("=")[0]));
+    this.argv = [...this.argv.filter((a) => !given.has(a.split("=")[0])), ...this.extra];
     this.proc = spawn(pbxdBin(), this.argv, { stdio: ["ignore", log, log] });
     this.exited = new Promise((r) => this.proc.on("exit", (code, sig) => r({ code, sig })));
     const deadline = Date.now() + 15000;
