@@ -61,6 +61,7 @@ static int conf_join(struct conf *c, const struct opt_table *t, size_t nt, struc
 struct sig_ctx {
 	struct loop *loop;
 	struct sip_stack *sip;
+	struct api *api;
 };
 
 /* SIGHUP reloads the SIP TLS certificate (new handshakes take it, nothing in
@@ -71,9 +72,11 @@ static void on_signal(int fd, int events, void *arg)
 	struct signalfd_siginfo si;
 	while (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
 		if (si.ssi_signo == SIGHUP) {
-			log_info("SIGHUP received: reloading the SIP TLS certificate");
+			log_info("SIGHUP received: reloading the TLS certificates");
 			if (sc->sip)
 				sip_stack_tls_reload(sc->sip);
+			if (sc->api)
+				api_tls_reload(sc->api);
 			continue;
 		}
 		log_info("signal %u received, stopping", si.ssi_signo);
@@ -262,6 +265,7 @@ int main(int argc, char **argv)
 		goto out_pbx;
 	}
 
+	sig.api = api;
 	log_info("pbxd %s running (data dir %s)", PBXD_VERSION, data_dir);
 	e = loop_run(loop);
 	rc = e ? 1 : 0;

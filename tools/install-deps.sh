@@ -21,6 +21,7 @@ libssl-dev
 libsqlite3-dev
 libjansson-dev
 libmicrohttpd-dev
+libgnutls28-dev
 libargon2-dev
 libcurl4-openssl-dev
 libsrtp2-dev

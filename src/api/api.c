@@ -189,8 +189,7 @@ int api_start(struct api **ap, const struct conf *conf, const char *data_dir, st
 	snprintf(url, sizeof(url), "%s://%s:%d", tls ? "https" : "http", host, port);
 	e = bootstrap(a, a->pool[0], conf, url);
 	if (!e && tls)
-		e = api_tls_load(data_dir, conf_str(conf, "http-tls-cert"), conf_str(conf, "http-tls-key"),
-				 &a->cert_pem, &a->key_pem);
+		e = api_tls_open(a, data_dir, conf_str(conf, "http-tls-cert"), conf_str(conf, "http-tls-key"));
 	a->http_max_per_address = (int)conf_int(conf, "http-max-per-address");
 	if (!e)
 		e = api_static_open(&a->web, conf_str(conf, "web-dir"));
@@ -220,8 +219,7 @@ void api_stop(struct api *a)
 		store_close(a->pool[i]);
 	api_ratelimit_free(a->rl);
 	api_static_free(a->web);
-	free(a->cert_pem);
-	free(a->key_pem);
+	api_tls_close(a);
 	pthread_cond_destroy(&a->pool_cond);
 	pthread_cond_destroy(&a->costly_cond);
 	pthread_mutex_destroy(&a->costly_lock);

@@ -25,6 +25,10 @@ struct pbx;
  * for the devices and bans the API shows. */
 int api_start(struct api **ap, const struct conf *conf, const char *data_dir, struct pbx *pbx);
 void api_stop(struct api *a);
+/* Reads the HTTPS certificate files again (SIGHUP): the next handshakes use the
+ * new pair, connections open keep theirs; a bad pair is logged and the one in
+ * use stays. 0, ENOENT (no HTTPS), or the error. Any thread. */
+int api_tls_reload(struct api *a);
 
 /* Fuzzing entry: runs data as a request body through the same parsing,
  * validation and route handlers a socket request goes through, against a

@@ -48,7 +48,7 @@ struct api {
 	bool busy[API_POOL];
 	size_t npool;
 	char dummy_hash[STORE_HASH_SZ]; /* verified against when a user is unknown */
-	char *cert_pem, *key_pem;
+	struct api_tls *tls;      /* the HTTPS certificate (tls.c), NULL without HTTPS */
 	_Atomic int64_t purge_due; /* ms: the next sign-in after it sweeps expired sessions */
 	int http_max_per_address; /* 0: API_HTTP_PER_ADDRESS */
 	struct api_http *http;    /* connection tracking of http.c */
@@ -251,7 +251,7 @@ api_route_h api_h_tenant_office_hours_get, api_h_tenant_office_hours_update, api
 	api_h_users_office_hours_update, api_h_holidays_list, api_h_holidays_create, api_h_holiday_get,
 	api_h_holiday_update, api_h_holiday_destroy, api_h_users_holidays_list, api_h_users_holidays_create,
 	api_h_users_holiday_get, api_h_users_holiday_update, api_h_users_holiday_destroy, api_h_feature_codes_get,
-	api_h_feature_codes_update, api_h_user_phone_credentials;
+	api_h_feature_codes_update, api_h_user_phone_credentials, api_h_certificate_get, api_h_certificate_upload;
 
 extern const struct api_schema api_s_sign_in, api_s_refresh, api_s_token, api_s_tenant,
 	api_s_own_tenant, api_s_tenant_create, api_s_tenant_update, api_s_user, api_s_user_create, api_s_user_update,
@@ -260,7 +260,8 @@ extern const struct api_schema api_s_sign_in, api_s_refresh, api_s_token, api_s_
 	api_s_device_list, api_s_ban_list, api_s_cdr, api_s_call_session_list, api_s_webhook,
 	api_s_webhook_create, api_s_webhook_update, api_s_webhook_list;
 extern const struct api_schema api_s_week, api_s_ext_office_hours, api_s_holiday, api_s_holiday_create,
-	api_s_holiday_update, api_s_holiday_list, api_s_feature_codes, api_s_feature_code_list, api_s_phone_cred;
+	api_s_holiday_update, api_s_holiday_list, api_s_feature_codes, api_s_feature_code_list, api_s_phone_cred,
+	api_s_certificate, api_s_certificate_upload;
 
 /* --- calls (calls.c) ------------------------------------------------------------- */
 
@@ -353,10 +354,13 @@ int api_sched_error(struct api_resp *rs, const struct sched_err *err);
 
 /* --- TLS (tls.c) ------------------------------------------------------------------ */
 
-/* Loads cert and key PEM from the given files, or from data_dir/tls/ where a
- * self-signed pair is made at first start. Strings are malloc'd. */
-int api_tls_load(const char *data_dir, const char *cert_file, const char *key_file,
-		 char **cert_pem, char **key_pem);
+/* The HTTPS pair from the given files, or from data_dir/tls/ where a
+ * self-signed pair is made at first start; libmicrohttpd takes it through
+ * api_tls_callback() (a gnutls_certificate_retrieve_function2), so a reload
+ * serves the next handshake. */
+int api_tls_open(struct api *a, const char *data_dir, const char *cert_file, const char *key_file);
+void api_tls_close(struct api *a);
+void *api_tls_callback(void);
 
 /* --- HTTP (http.c) ---------------------------------------------------------------- */
 

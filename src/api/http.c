@@ -568,8 +568,8 @@ int api_http_start(struct api *a, const char *address, int port, bool tls)
 	if (have_addr)
 		opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_SOCK_ADDR, 0, &sa.u.sa };
 	if (tls) {
-		opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_CERT, 0, a->cert_pem };
-		opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_KEY, 0, a->key_pem };
+		/* The certificate is asked for at each handshake: a reload takes effect at once. */
+		opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_CERT_CALLBACK, 0, api_tls_callback() };
 		/* GnuTLS priorities: its defaults, less every version before TLS 1.2. */
 		opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_PRIORITIES, 0,
 						     (void *)"NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2" };

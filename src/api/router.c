@@ -65,6 +65,11 @@ static const struct api_route routes[] = {
 	{ "POST", "/api/users/{id}/devices/{device_id}/destroy", API_TENANT_ADMIN, api_h_users_device_destroy,
 	  &s_empty, false, NULL, 204, false, "users", "Unregister one of the user's devices" },
 
+	{ "GET", "/api/system/certificate", API_SYSADMIN, api_h_certificate_get, NULL, false, "Certificate", 200, false,
+	  "system", "The HTTPS certificate in use (also SIP over TLS and WSS unless --sip-tls-cert is given)" },
+	{ "POST", "/api/system/certificate", API_SYSADMIN, api_h_certificate_upload, &api_s_certificate_upload, true,
+	  "Certificate", 200, false, "system",
+	  "Install a certificate (chain) and its key: the next HTTPS, SIP TLS and WSS handshakes use it" },
 	{ "GET", "/api/security/bans", API_SYSADMIN, api_h_bans_list, NULL, false, "BanList", 200, false, "security",
 	  "Sources banned after failed SIP authentications" },
 	{ "POST", "/api/security/bans/{address}/destroy", API_SYSADMIN, api_h_ban_destroy, &s_empty, false, NULL,
@@ -317,7 +322,7 @@ static const struct api_schema s_tenant_created = { "TenantCreated", tenant_crea
 static const struct api_schema *schema_by_name(const char *name)
 {
 	static const struct api_schema *const all[] = {
-		&api_s_info, &api_s_phone_cred, &api_s_token, &api_s_me, &api_s_tenant, &s_tenant_created, &api_s_tenant_summary,
+		&api_s_info, &api_s_phone_cred, &api_s_certificate, &api_s_token, &api_s_me, &api_s_tenant, &s_tenant_created, &api_s_tenant_summary,
 		&api_s_user, &api_s_user_summary, &api_s_settings, &api_s_error, &api_s_device_list, &api_s_ban_list,
 		&api_s_cdr, &api_s_call_session_list, &api_s_webhook, &api_s_webhook_list,
 		&api_s_week, &api_s_ext_office_hours, &api_s_holiday, &api_s_holiday_list, &api_s_feature_code_list,

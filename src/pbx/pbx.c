@@ -662,6 +662,17 @@ int pbx_webcred_new(struct pbx *p, uint64_t tenant_id, uint64_t user_id, struct 
 	return sync_run(p, webcred_h, &q);
 }
 
+static int sip_tls_reload_h(struct pbx *p, void *arg)
+{
+	(void)arg;
+	return sip_stack_tls_reload(p->sip);
+}
+
+int pbx_sip_tls_reload(struct pbx *p)
+{
+	return sync_run(p, sip_tls_reload_h, NULL);
+}
+
 int pbx_device_unregister(struct pbx *p, uint64_t tenant_id, uint64_t user_id, uint64_t device_id)
 {
 	struct devices_q q = { .tenant_id = tenant_id, .user_id = user_id, .device_id = device_id };

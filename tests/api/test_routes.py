@@ -138,7 +138,7 @@ def test_schema_validator_itself():
     assert schema_errors(doc, {"type": "string", "format": "x"}, "s")
 
 
-def test_every_route_success_path(pbxd):
+def test_every_route_success_path(pbxd, make_pbxd, tmp_path):
     """Walks every operation of the API once with a success answer; each request
     body and each answer is validated against the served OpenAPI document."""
     c = pbxd.client()
@@ -324,6 +324,18 @@ def test_every_route_success_path(pbxd):
     hit(admin, "POST", "/api/tenants/{id}/destroy", f"/api/tenants/{tid}/destroy", status=204)
     refused(admin, "GET", "/api/tenants/{id}", f"/api/tenants/{tid}", 404)
     refused(boss, "GET", "/api/me", "/api/me", 401)  # its users went with it
+
+    # the TLS certificate, on a pbxd with HTTPS
+    tp = make_pbxd(tls=True)
+    tadmin = tp.client().as_user("admin", ADMIN_PASSWORD)
+    assert hit(tadmin, "GET", "/api/system/certificate")["self_signed"] is True
+    import subprocess
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                    "-keyout", str(tmp_path / "k"), "-out", str(tmp_path / "c"), "-days", "2", "-subj", "/CN=r.test"],
+                   check=True, capture_output=True, timeout=30)
+    got = hit(tadmin, "POST", "/api/system/certificate",
+              body={"certificate": (tmp_path / "c").read_text(), "private_key": (tmp_path / "k").read_text()})
+    assert "r.test" in got["subject"], got
 
     documented = {(m, p) for p, item in doc["paths"].items() for m in item}
     assert documented == seen, f"not exercised: {documented - seen}; undocumented: {seen - documented}"
