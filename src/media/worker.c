@@ -237,9 +237,10 @@ static void on_dtmf(struct media_sockep *s, uint8_t event, uint16_t duration, vo
 		mem_deref(d);
 }
 
+/* After relay_unlisten (and the report that gave the sockets back). */
 static void relay_free(struct media_worker *w, struct relay *r)
 {
-	relay_unlisten(w, r);
+	(void)w;
 	for (int i = 0; i < 2; i++)
 		media_webrtc_free(r->wr[i]);
 	list_unlink(&r->le);
@@ -290,8 +291,14 @@ static void on_msg(int id, void *data, void *arg)
 			report(r, MEDIA_MSG_STATS, 0, false);
 			break;
 		}
+		/* Off the loop before the sockets go back: once the caller has them
+		 * it closes them, and their numbers may at once belong to new sockets
+		 * (another relay's here); a late EPOLL_CTL_DEL would then remove
+		 * those, or fail on a descriptor still open elsewhere and leave a
+		 * stale registration that makes the next listen on it fail. */
+		relay_unlisten(w, r);
 		report(r, MEDIA_MSG_DONE, 0, true);
-		relay_free(w, r); /* unlistens: the sockets are the caller's again */
+		relay_free(w, r);
 		break;
 	}
 	}
