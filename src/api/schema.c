@@ -266,6 +266,8 @@ int api_validate_at(const struct api_schema *s, const json_t *obj, bool create, 
 			return api_error(rs, 400, "unknown_field", path, "%s: unknown field", path);
 		if (f->flags & API_F_READONLY)
 			return api_error(rs, 422, "invalid_field", path, "%s: is read-only", path);
+		if (json_is_null(v) && (f->flags & API_F_NULLABLE))
+			continue; /* null where the field may be absent: an update that removes it */
 		int e = check_value(f, f->type, path, v, create, rs);
 		if (e)
 			return e;

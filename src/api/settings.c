@@ -65,21 +65,22 @@ static const struct api_schema s_exception = API_SCHEMA("ForwardException", exce
 	"A caller (and optional time shift) whose calls bypass the normal rules");
 
 /* The rules of one status (the seeds: "each status requires a call-forwarding
- * rule"); a condition left out falls back to the top-level one. */
+ * rule"); a condition left out falls back to the top-level one, and null in an
+ * update removes one that was set (it falls back again). */
 static const struct api_field status_rules_fields[] = {
-	{ "busy", API_T_OBJECT, 0, 0, 0, NULL, NULL, &s_dest, 0, NULL },
-	{ "no_answer", API_T_OBJECT, 0, 0, 0, NULL, NULL, &s_no_answer, 0, NULL },
-	{ "not_reachable", API_T_OBJECT, 0, 0, 0, NULL, NULL, &s_dest, 0, NULL },
+	{ "busy", API_T_OBJECT, API_F_NULLABLE, 0, 0, NULL, NULL, &s_dest, 0, "null removes it" },
+	{ "no_answer", API_T_OBJECT, API_F_NULLABLE, 0, 0, NULL, NULL, &s_no_answer, 0, "null removes it" },
+	{ "not_reachable", API_T_OBJECT, API_F_NULLABLE, 0, 0, NULL, NULL, &s_dest, 0, "null removes it" },
 };
 static const struct api_schema s_status_rules = API_SCHEMA("StatusForwarding", status_rules_fields,
 	"The forwarding rules while the user has this status");
 
 static const struct api_field by_status_fields[] = {
-	{ "away", API_T_OBJECT, 0, 0, 0, NULL, NULL, &s_status_rules, 0, NULL },
-	{ "lunch", API_T_OBJECT, 0, 0, 0, NULL, NULL, &s_status_rules, 0, NULL },
-	{ "business_trip", API_T_OBJECT, 0, 0, 0, NULL, NULL, &s_status_rules, 0, NULL },
-	{ "outside_office_hours", API_T_OBJECT, 0, 0, 0, NULL, NULL, &s_status_rules, 0,
-	  "While the office hours (the user's or the tenant's) are closed or on a holiday" },
+	{ "away", API_T_OBJECT, API_F_NULLABLE, 0, 0, NULL, NULL, &s_status_rules, 0, "null removes the set" },
+	{ "lunch", API_T_OBJECT, API_F_NULLABLE, 0, 0, NULL, NULL, &s_status_rules, 0, "null removes the set" },
+	{ "business_trip", API_T_OBJECT, API_F_NULLABLE, 0, 0, NULL, NULL, &s_status_rules, 0, "null removes the set" },
+	{ "outside_office_hours", API_T_OBJECT, API_F_NULLABLE, 0, 0, NULL, NULL, &s_status_rules, 0,
+	  "While the office hours (the user's or the tenant's) are closed or on a holiday; null removes the set" },
 };
 static const struct api_schema s_by_status = API_SCHEMA("ForwardingByStatus", by_status_fields,
 	"Rule sets by status; the top-level busy, no_answer and not_reachable are the available status's");

@@ -335,8 +335,10 @@ struct refresh {
 	struct store_holidays *hol;  /* the tenant's own holidays, or the user's */
 };
 
-/* Objects merge key by key, other values replace; a discriminator the patch sets
- * takes the fields that depend on it along (docs/api.md, "Extension settings"). */
+/* Objects merge key by key, other values replace, null removes (RFC 7396: where
+ * the schema lets a field be null, an optional rule set); a discriminator the
+ * patch sets takes the fields that depend on it along (docs/api.md, "Extension
+ * settings"). */
 static const struct {
 	const char *key;
 	const char *const dependents[3];
@@ -359,7 +361,9 @@ void pbx_settings_merge(json_t *dst, const json_t *patch)
 	json_t *v;
 	json_object_foreach((json_t *)patch, k, v) {
 		json_t *d = json_object_get(dst, k);
-		if (json_is_object(d) && json_is_object(v))
+		if (json_is_null(v))
+			json_object_del(dst, k);
+		else if (json_is_object(d) && json_is_object(v))
 			pbx_settings_merge(d, v);
 		else
 			json_object_set_new(dst, k, json_deep_copy(v));

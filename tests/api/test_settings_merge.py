@@ -84,3 +84,23 @@ def test_partial_update_still_merges(env):
     assert s["forwarding"]["no_answer"] == {"action": "number", "number": "106", "ring_time": 40}
     s = c.ok("POST", path, {"voicemail": {"pin": "4321"}})
     assert s["voicemail"]["pin"] == "4321" and s["voicemail"]["enabled"] is True
+
+
+@pytest.mark.parametrize("who,route", ROUTES, ids=["admin", "user"])
+def test_null_removes_an_optional_rule_set(env, who, route):
+    """A status's rule (forwarding.by_status.STATUS.CONDITION) or a whole
+    status's set, once set, is removed by null (RFC 7396): the status falls back
+    to the available status's rules. null where a value is required is refused."""
+    c, path = env[who], route.format(id=env["u"]["id"])
+    c.ok("POST", path, {"forwarding": {"by_status": {
+        "away": {"busy": {"action": "hangup"}, "not_reachable": {"action": "number", "number": "107"}},
+        "lunch": {"busy": {"action": "ring"}}}}})
+    s = c.ok("POST", path, {"forwarding": {"by_status": {"away": {"busy": None}}}})
+    assert s["forwarding"]["by_status"]["away"] == {"not_reachable": {"action": "number", "number": "107"}}, s
+    assert s["forwarding"]["by_status"]["lunch"] == {"busy": {"action": "ring"}}
+    s = c.ok("POST", path, {"forwarding": {"by_status": {"lunch": None}}})
+    assert "lunch" not in s["forwarding"]["by_status"] and "away" in s["forwarding"]["by_status"], s
+    assert "lunch" not in c.ok("GET", path)["forwarding"]["by_status"]
+    r = c.post(path, {"forwarding": {"busy": None}})
+    assert r.status_code == 422, r.text
+    assert c.ok("GET", path)["forwarding"]["busy"]  # nothing stored
