@@ -178,6 +178,7 @@ int api_start(struct api **ap, const struct conf *conf, const char *data_dir, st
 	a->pbx = pbx;
 	a->sip_wss_port = (int)conf_int(conf, "sip-wss-port");
 	a->sip_ws_port = (int)conf_int(conf, "sip-ws-port");
+	e = api_system_info_init(a, conf);
 	bool tls = conf_bool(conf, "http-tls");
 	const char *addr = conf_str(conf, "http-address");
 	int port = (int)conf_int(conf, "http-port");
@@ -187,7 +188,8 @@ int api_start(struct api **ap, const struct conf *conf, const char *data_dir, st
 	else
 		gethostname(host, sizeof(host) - 1);
 	snprintf(url, sizeof(url), "%s://%s:%d", tls ? "https" : "http", host, port);
-	e = bootstrap(a, a->pool[0], conf, url);
+	if (!e)
+		e = bootstrap(a, a->pool[0], conf, url);
 	if (!e && tls)
 		e = api_tls_open(a, data_dir, conf_str(conf, "http-tls-cert"), conf_str(conf, "http-tls-key"));
 	a->http_max_per_address = (int)conf_int(conf, "http-max-per-address");
@@ -220,6 +222,7 @@ void api_stop(struct api *a)
 	api_ratelimit_free(a->rl);
 	api_static_free(a->web);
 	api_tls_close(a);
+	json_decref(a->sysinfo);
 	pthread_cond_destroy(&a->pool_cond);
 	pthread_cond_destroy(&a->costly_cond);
 	pthread_mutex_destroy(&a->costly_lock);

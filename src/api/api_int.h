@@ -54,6 +54,8 @@ struct api {
 	struct api_http *http;    /* connection tracking of http.c */
 	struct pbx *pbx;          /* told what the API writes; asked what it holds (NULL: none) */
 	int sip_wss_port, sip_ws_port; /* for the browser phone (phone.c) */
+	struct json_t *sysinfo;   /* where pbxd listens, as configured (system.c) */
+	int64_t started_ms;
 	struct api_ws *ws;        /* the WebSocket streams of /api/events (events.c) */
 	struct api_static *web;   /* the web portal's files at / (static.c) */
 	/* Argon2 runs in progress (password.c), at most API_COSTLY_MAX: a burst of
@@ -251,7 +253,9 @@ api_route_h api_h_tenant_office_hours_get, api_h_tenant_office_hours_update, api
 	api_h_users_office_hours_update, api_h_holidays_list, api_h_holidays_create, api_h_holiday_get,
 	api_h_holiday_update, api_h_holiday_destroy, api_h_users_holidays_list, api_h_users_holidays_create,
 	api_h_users_holiday_get, api_h_users_holiday_update, api_h_users_holiday_destroy, api_h_feature_codes_get,
-	api_h_feature_codes_update, api_h_user_phone_credentials, api_h_certificate_get, api_h_certificate_upload;
+	api_h_feature_codes_update, api_h_user_phone_credentials, api_h_certificate_get, api_h_certificate_upload,
+	api_h_system_info;
+int api_system_info_init(struct api *a, const struct conf *c);
 
 extern const struct api_schema api_s_sign_in, api_s_refresh, api_s_token, api_s_tenant,
 	api_s_own_tenant, api_s_tenant_create, api_s_tenant_update, api_s_user, api_s_user_create, api_s_user_update,
@@ -261,7 +265,7 @@ extern const struct api_schema api_s_sign_in, api_s_refresh, api_s_token, api_s_
 	api_s_webhook_create, api_s_webhook_update, api_s_webhook_list;
 extern const struct api_schema api_s_week, api_s_ext_office_hours, api_s_holiday, api_s_holiday_create,
 	api_s_holiday_update, api_s_holiday_list, api_s_feature_codes, api_s_feature_code_list, api_s_phone_cred,
-	api_s_certificate, api_s_certificate_upload;
+	api_s_certificate, api_s_certificate_upload, api_s_system_info;
 
 /* --- calls (calls.c) ------------------------------------------------------------- */
 

@@ -65,6 +65,8 @@ static const struct api_route routes[] = {
 	{ "POST", "/api/users/{id}/devices/{device_id}/destroy", API_TENANT_ADMIN, api_h_users_device_destroy,
 	  &s_empty, false, NULL, 204, false, "users", "Unregister one of the user's devices" },
 
+	{ "GET", "/api/system/info", API_SYSADMIN, api_h_system_info, NULL, false, "SystemInfo", 200, false, "system",
+	  "This pbxd: version, uptime, where it listens, tenants, extensions, devices and calls now" },
 	{ "GET", "/api/system/certificate", API_SYSADMIN, api_h_certificate_get, NULL, false, "Certificate", 200, false,
 	  "system", "The HTTPS certificate in use (also SIP over TLS and WSS unless --sip-tls-cert is given)" },
 	{ "POST", "/api/system/certificate", API_SYSADMIN, api_h_certificate_upload, &api_s_certificate_upload, true,
@@ -322,7 +324,7 @@ static const struct api_schema s_tenant_created = { "TenantCreated", tenant_crea
 static const struct api_schema *schema_by_name(const char *name)
 {
 	static const struct api_schema *const all[] = {
-		&api_s_info, &api_s_phone_cred, &api_s_certificate, &api_s_token, &api_s_me, &api_s_tenant, &s_tenant_created, &api_s_tenant_summary,
+		&api_s_info, &api_s_phone_cred, &api_s_certificate, &api_s_system_info, &api_s_token, &api_s_me, &api_s_tenant, &s_tenant_created, &api_s_tenant_summary,
 		&api_s_user, &api_s_user_summary, &api_s_settings, &api_s_error, &api_s_device_list, &api_s_ban_list,
 		&api_s_cdr, &api_s_call_session_list, &api_s_webhook, &api_s_webhook_list,
 		&api_s_week, &api_s_ext_office_hours, &api_s_holiday, &api_s_holiday_list, &api_s_feature_code_list,

@@ -666,6 +666,22 @@ int pbx_webcred_new(struct pbx *p, uint64_t tenant_id, uint64_t user_id, struct 
 	return sync_run(p, webcred_h, &q);
 }
 
+static int stats_h(struct pbx *p, void *arg)
+{
+	struct pbx_stats *s = arg;
+	s->tenants = directory_tenant_count(p->dir);
+	s->extensions = directory_ext_count(p->dir);
+	s->devices = location_count(p->loc);
+	s->calls = call_engine_active(p->calls);
+	return 0;
+}
+
+int pbx_stats(struct pbx *p, struct pbx_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	return sync_run(p, stats_h, out);
+}
+
 static int sip_tls_reload_h(struct pbx *p, void *arg)
 {
 	(void)arg;

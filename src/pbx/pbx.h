@@ -75,6 +75,11 @@ int pbx_webcred_new(struct pbx *p, uint64_t tenant_id, uint64_t user_id, struct 
 /* SIP over TLS and WSS read their certificate files again (after an upload):
  * 0, ENOENT (TLS is off), or the load's error (the pair in use stays). */
 int pbx_sip_tls_reload(struct pbx *p);
+/* What the system holds now, for the system admin's overview. */
+struct pbx_stats {
+	size_t tenants, extensions, devices, calls;
+};
+int pbx_stats(struct pbx *p, struct pbx_stats *out);
 /* Current bans (malloc'd array, the caller frees). */
 int pbx_bans(struct pbx *p, struct security_ban **out, size_t *n);
 /* Lifts a ban: 0, ENOENT (not banned) or EINVAL (not an address). */

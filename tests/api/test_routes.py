@@ -325,6 +325,12 @@ def test_every_route_success_path(pbxd, make_pbxd, tmp_path):
     refused(admin, "GET", "/api/tenants/{id}", f"/api/tenants/{tid}", 404)
     refused(boss, "GET", "/api/me", "/api/me", 401)  # its users went with it
 
+    sysinfo = hit(admin, "GET", "/api/system/info")
+    assert sysinfo["version"] == info["version"] and sysinfo["uptime_s"] >= 0, sysinfo
+    assert sysinfo["sip"]["udp_port"] == pbxd.sip_port and sysinfo["http"]["tls"] is False, sysinfo
+    assert sysinfo["counts"]["tenants"] >= 1 and sysinfo["counts"]["active_calls"] == 0, sysinfo
+    refused(bond, "GET", "/api/system/info", "/api/system/info", 401)
+
     # the TLS certificate, on a pbxd with HTTPS
     tp = make_pbxd(tls=True)
     tadmin = tp.client().as_user("admin", ADMIN_PASSWORD)

@@ -61,6 +61,8 @@ struct call_deps {
  * still handed over), stops the media worker and frees the ports. */
 int call_engine_alloc(struct call_engine **cp, const struct call_deps *d);
 void call_engine_free(struct call_engine *c);
+/* Calls in progress (ringing or answered), all tenants. */
+size_t call_engine_active(const struct call_engine *e);
 
 /* Active calls of a tenant (user_id 0) or of one user, oldest first, into a
  * malloc'd array. */

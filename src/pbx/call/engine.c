@@ -540,6 +540,11 @@ int call_engine_alloc(struct call_engine **cp, const struct call_deps *d)
 	return 0;
 }
 
+size_t call_engine_active(const struct call_engine *e)
+{
+	return e ? e->calls.n : 0;
+}
+
 void call_engine_free(struct call_engine *e)
 {
 	if (!e)
