@@ -102,12 +102,13 @@ static const struct api_route routes[] = {
 	  "A WebSocket streaming the tenant's call events (call_start, call_cdr) as text frames of JSON;"
 	  " the token may be given as ?token= (browsers cannot set headers on a WebSocket)" },
 
-	{ "GET", "/api/tenant/office_hours", API_TENANT_ADMIN, api_h_tenant_office_hours_get, NULL, false, "WeekShifts",
-	  200, false, "office hours", "The tenant's office hours, in its time zone (never set: open at all times)" },
+	{ "GET", "/api/tenant/office_hours", API_TENANT, api_h_tenant_office_hours_get, NULL, false, "WeekShifts",
+	  200, false, "office hours", "The tenant's office hours, in its time zone (never set: open at all times);"
+	  " its users read them too (their global office hours)" },
 	{ "POST", "/api/tenant/office_hours", API_TENANT_ADMIN, api_h_tenant_office_hours_update, &api_s_week, false,
 	  "WeekShifts", 200, false, "office hours", "Change the tenant's office hours: the days given replace theirs" },
-	{ "GET", "/api/holidays", API_TENANT_ADMIN, api_h_holidays_list, NULL, false, "HolidayList", 200, false,
-	  "office hours", "The tenant's holidays, oldest first" },
+	{ "GET", "/api/holidays", API_TENANT, api_h_holidays_list, NULL, false, "HolidayList", 200, false,
+	  "office hours", "The tenant's holidays, oldest first (its users read them too)" },
 	{ "POST", "/api/holidays", API_TENANT_ADMIN, api_h_holidays_create, &api_s_holiday_create, true, "Holiday", 201,
 	  false, "office hours", "Add a holiday of the tenant: every extension's office hours are closed during it" },
 	{ "GET", "/api/holidays/{id}", API_TENANT_ADMIN, api_h_holiday_get, NULL, false, "Holiday", 200, false,

@@ -319,7 +319,12 @@ void api_user_settings_get(struct api_req *rq, uint64_t id, const char *member, 
 	struct store_user u = { 0 };
 	if (load(rq, id, &u, rs))
 		return;
-	api_ok(rs, 200, api_settings_load(&u));
+	json_t *o = api_settings_load(&u);
+	/* The status in force now: the user's, or outside_office_hours. */
+	char st[32];
+	if (!member && o && pbx_user_status(rq->api->pbx, u.tenant_id, u.id, st, sizeof(st)) == 0)
+		json_object_set_new(o, "effective_status", json_string(st));
+	api_ok(rs, 200, o);
 	store_user_reset(&u);
 	settings_member(rs, member);
 }

@@ -666,6 +666,25 @@ int pbx_webcred_new(struct pbx *p, uint64_t tenant_id, uint64_t user_id, struct 
 	return sync_run(p, webcred_h, &q);
 }
 
+struct status_q {
+	uint64_t tenant_id, user_id;
+	char *out;
+	size_t size;
+};
+
+static int status_h(struct pbx *p, void *arg)
+{
+	struct status_q *q = arg;
+	return call_engine_status(p->calls, q->tenant_id, q->user_id, q->out, q->size);
+}
+
+int pbx_user_status(struct pbx *p, uint64_t tenant_id, uint64_t user_id, char *out, size_t size)
+{
+	struct status_q q = { tenant_id, user_id, out, size };
+	out[0] = '\0';
+	return sync_run(p, status_h, &q);
+}
+
 static int stats_h(struct pbx *p, void *arg)
 {
 	struct pbx_stats *s = arg;

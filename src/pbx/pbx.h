@@ -75,6 +75,8 @@ int pbx_webcred_new(struct pbx *p, uint64_t tenant_id, uint64_t user_id, struct 
 /* SIP over TLS and WSS read their certificate files again (after an upload):
  * 0, ENOENT (TLS is off), or the load's error (the pair in use stays). */
 int pbx_sip_tls_reload(struct pbx *p);
+/* call_engine_status() for the API: out holds at least 32 bytes. */
+int pbx_user_status(struct pbx *p, uint64_t tenant_id, uint64_t user_id, char *out, size_t size);
 /* What the system holds now, for the system admin's overview. */
 struct pbx_stats {
 	size_t tenants, extensions, devices, calls;

@@ -92,7 +92,8 @@ def test_tenant_week_refusals_name_the_field(env, body, status, code, field):
 
 
 def test_tenant_week_is_the_tenant_admins(env):
-    assert env["user"].get("/api/tenant/office_hours").status_code == 403
+    # a user reads the tenant's week (their global office hours), never writes it
+    assert env["user"].ok("GET", "/api/tenant/office_hours") == env["boss"].ok("GET", "/api/tenant/office_hours")
     assert env["user"].post("/api/tenant/office_hours", {"mon": []}).status_code == 403
     assert env["admin"].get("/api/tenant/office_hours").status_code == 403  # not switched
 
@@ -165,3 +166,24 @@ def test_everything_survives_a_restart(make_pbxd):
     codes = {c["feature"]: c["code"] for c in boss.ok("GET", "/api/feature_access_codes")["items"]}
     assert codes["dnd_on"] == "*11"
     assert boss.ok("GET", f"/api/holidays/{h['id']}")["name"] == "Founders"
+
+
+def test_effective_status_is_read_with_the_settings(pbxd):
+    """GET .../extension says the status in force now (the portal shows it):
+    the user's own status, else outside_office_hours while the office hours that
+    apply are closed (the user's specific week here: closed every day), else
+    available; it is read-only."""
+    admin = pbxd.admin()
+    t, boss = new_tenant(admin)
+    u = new_user(boss, password="User-pass-1")
+    user = pbxd.client().as_user(u["username"], "User-pass-1", t["domain"])
+    assert user.ok("GET", "/api/user/extension")["effective_status"] == "available"
+    user.ok("POST", "/api/user/extension", {"office_hours": {"mode": "specific", "week": {d: [] for d in DAYS}}})
+    assert user.ok("GET", "/api/user/extension")["effective_status"] == "outside_office_hours"
+    assert boss.ok("GET", f"/api/users/{u['id']}/extension")["effective_status"] == "outside_office_hours"
+    user.ok("POST", "/api/user/extension", {"status": "lunch"})
+    assert user.ok("GET", "/api/user/extension")["effective_status"] == "lunch"
+    user.ok("POST", "/api/user/extension", {"status": "available", "office_hours": {"mode": "specific",
+                                                                                     "week": {d: ALL_DAY for d in DAYS}}})
+    assert user.ok("GET", "/api/user/extension")["effective_status"] == "available"
+    err(user.post("/api/user/extension", {"effective_status": "away"}), 422, "invalid_field", "effective_status")

@@ -61,6 +61,10 @@ struct call_deps {
  * still handed over), stops the media worker and frees the ports. */
 int call_engine_alloc(struct call_engine **cp, const struct call_deps *d);
 void call_engine_free(struct call_engine *c);
+/* The status that picks the user's forwarding rules now: the one they set,
+ * else outside_office_hours while their office hours are closed, else
+ * available. 0 or ENOENT (no such extension of the tenant). */
+int call_engine_status(struct call_engine *e, uint64_t tenant_id, uint64_t user_id, char *out, size_t size);
 /* Calls in progress (ringing or answered), all tenants. */
 size_t call_engine_active(const struct call_engine *e);
 

@@ -218,20 +218,38 @@ static void effective_status(const struct dir_ext *x, const struct rules_clock *
 		snprintf(out, size, "%s", "outside_office_hours");
 }
 
-static const struct fwd_ctx *rules_ctx(struct call *c, struct fwd_ctx *ctx, struct rules_clock *rc)
+/* Now, in the tenant's time zone. */
+static void rules_clock_of(struct call_engine *e, uint64_t tenant_id, struct rules_clock *rc)
 {
-	const struct dir_tenant *t = directory_tenant(c->e->d.dir, c->tenant_id);
+	const struct dir_tenant *t = directory_tenant(e->d.dir, tenant_id);
 	struct tz *zone = NULL;
-	rc->ok = tz_cache_get(c->e->tzc, t && t->tz[0] ? t->tz : "UTC", &zone) == 0;
+	rc->ok = tz_cache_get(e->tzc, t && t->tz[0] ? t->tz : "UTC", &zone) == 0;
 	if (!rc->ok && t && t->tz[0]) {
 		/* The API checked the zone; tzdata may have lost it since. */
-		log_warn("call %llu: tenant %s: time zone %s not loaded; UTC instead",
-			 (unsigned long long)c->session_id, t->domain, t->tz);
-		rc->ok = tz_cache_get(c->e->tzc, "UTC", &zone) == 0;
+		log_warn("tenant %s: time zone %s not loaded; UTC instead", t->domain, t->tz);
+		rc->ok = tz_cache_get(e->tzc, "UTC", &zone) == 0;
 	}
 	if (rc->ok)
 		tz_local(zone, store_now_ms() / 1000, &rc->now);
 	mem_deref(zone);
+}
+
+int call_engine_status(struct call_engine *e, uint64_t tenant_id, uint64_t user_id, char *out, size_t size)
+{
+	const struct dir_ext *x = directory_ext_by_user(e->d.dir, user_id);
+	if (!x || x->tenant->id != tenant_id)
+		return ENOENT;
+	struct rules_clock rc;
+	rules_clock_of(e, tenant_id, &rc);
+	effective_status(x, &rc, out, size);
+	if (!out[0])
+		snprintf(out, size, "available");
+	return 0;
+}
+
+static const struct fwd_ctx *rules_ctx(struct call *c, struct fwd_ctx *ctx, struct rules_clock *rc)
+{
+	rules_clock_of(c->e, c->tenant_id, rc);
 	*ctx = (struct fwd_ctx){ .caller = c->caller, .in_window = in_window, .in_schedules = in_schedules,
 				 .arg = rc };
 	return ctx;
