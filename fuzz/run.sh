@@ -30,7 +30,7 @@ JOBS=${FUZZ_JOBS:-$((NCPU < 3 ? NCPU : 3))}
 
 # The targets fuzz/meson.build defines; fuzz_api_json only where src/api
 # provides api_request_fuzz().
-ALL_TARGETS="fuzz_sip_msg fuzz_sip_uri fuzz_sip_frame fuzz_sip_auth fuzz_pbx_register fuzz_sdp fuzz_ws_frame fuzz_stun fuzz_tzif"
+ALL_TARGETS="fuzz_sip_msg fuzz_sip_uri fuzz_sip_frame fuzz_sip_auth fuzz_pbx_register fuzz_sdp fuzz_ws_frame fuzz_stun fuzz_srtp fuzz_tzif"
 if grep -qs 'api_request_fuzz' "$REPO/src/api/api.h"; then
 	ALL_TARGETS="$ALL_TARGETS fuzz_api_json"
 fi
@@ -192,6 +192,19 @@ msg 'GET /ws HTTP/1.1\r\nHost: pbx\r\nUpgrade: websocket\r\nConnection: Upgrade\
 mkdir -p "$S/stun"
 msg '\x00\x01\x00\x58\x21\x12\xa4\x42\xb7\xe7\xa7\x01\xbc\x34\xd6\x86\xfa\x87\xdf\xae\x80\x22\x00\x10STUN test client\x00\x24\x00\x04\x6e\x00\x01\xff\x80\x29\x00\x08\x93\x2f\xf9\xb1\x51\x26\x3b\x36\x00\x06\x00\x09evtj:h6vY   \x00\x08\x00\x14\x9a\xea\xa7\x0c\xbf\xd8\xcb\x56\x78\x1e\xf2\xb5\xb2\xd3\xf2\x49\xc1\xb5\x71\xa2\x80\x28\x00\x04\xe5\x7a\x3b\xcf' | seed "$S/stun" request
 msg '\x01\x01\x00\x3c\x21\x12\xa4\x42\xb7\xe7\xa7\x01\xbc\x34\xd6\x86\xfa\x87\xdf\xae\x80\x22\x00\x0btest vector \x00\x20\x00\x08\x00\x01\xa1\x47\xe1\x12\xa6\x43\x00\x08\x00\x14\x2b\x91\xf5\x99\xfd\x9e\x90\xc3\x8c\x74\x89\xf9\x2a\xf9\xba\x53\xf0\x6b\xe7\xd7\x80\x28\x00\x04\xc0\x7d\x4c\x96' | seed "$S/stun" response
+# SRTP for fuzz_srtp: a flags byte (bit 0 AES-GCM, bit 1 RTCP), then packets,
+# each a 2-byte length and its bytes (see fuzz/fuzz_srtp.c). Plain RTP
+# (CSRCs, a header extension, a sequence number wrap) and RTCP (SR + SDES);
+# the target protects them itself for its round trip.
+mkdir -p "$S/srtp"
+rtp_seed() { # rtp_seed SEQ: a 2-CSRC, one-word-extension RTP packet of 20 bytes of payload, with its length
+	msg "\x00\x30\x92\x6f$1\x00\x00\x03\xc0\x12\x34\x56\x78\xc0\xc1\xc2\xc3\xc4\xc5\xc6\xc7\xbe\xde\x00\x01\x10\xaa\x00\x00"
+	head -c 20 /dev/zero | tr '\0' 'U'
+}
+for f in 0 1; do
+	{ msg "\x0$f"; rtp_seed '\xff\xfe'; rtp_seed '\xff\xff'; rtp_seed '\x00\x00'; rtp_seed '\xff\xfd'; rtp_seed '\x00\x00'; } | seed "$S/srtp" "rtp-$f"
+	msg "\x0$((f + 2))\x00\x2c\x80\xc8\x00\x06\xca\xfe\x00\x01ntp-ts--rtp-pkts-oct\x81\xca\x00\x03\xca\xfe\x00\x01\x01\x05pbxd!\x00" | seed "$S/srtp" "rtcp-$f"
+done
 
 # A dictionary of SIP tokens helps the mutator past the keyword checks.
 cat >"$WORK/sip.dict" <<'EOF'
@@ -288,6 +301,7 @@ seeds_of() {
 	fuzz_tzif) echo "$S/tzif" ;;
 	fuzz_ws_frame) echo "$S/ws" ;;
 	fuzz_stun) echo "$S/stun" ;;
+	fuzz_srtp) echo "$S/srtp" ;;
 	esac
 }
 
@@ -314,7 +328,7 @@ run_one() { # run_one TARGET: writes $WORK/TARGET.rc
 	fuzz_api_json) ;;
 	fuzz_pbx_register) dict=(-dict="$WORK/reg.dict") ;;
 	fuzz_sdp) dict=(-dict="$WORK/sdp.dict") ;;
-	fuzz_ws_frame | fuzz_stun) dict=() ;;
+	fuzz_ws_frame | fuzz_stun | fuzz_srtp) dict=() ;;
 	*) dict=(-dict="$WORK/sip.dict") ;;
 	esac
 	"$BUILD/fuzz/$t" -max_total_time="$SECONDS_EACH" -max_len=65535 -timeout=10 -rss_limit_mb=2048 \

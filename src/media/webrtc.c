@@ -2,16 +2,15 @@
  * told apart by its first byte (RFC 7983): STUN checks are answered (ICE-lite,
  * RFC 8445 §7.3: pbxd is always controlled, the browser nominates), DTLS goes
  * to OpenSSL through memory BIOs, SRTP and SRTCP (rtcp-mux, RFC 5761) are
- * decrypted with libsrtp2 and handed on as plain RTP. Nothing is accepted from
- * an address that has not passed a check with pbxd's password, and nothing is
- * sent anywhere else: the browser's SDP addresses are never used. */
+ * decrypted with pbxd's own SRTP (srtp.c, keyed from the DTLS exporter) and
+ * handed on as plain RTP. Nothing is accepted from an address that has not
+ * passed a check with pbxd's password, and nothing is sent anywhere else: the
+ * browser's SDP addresses are never used. */
 #include "media/webrtc.h"
 
 #include <errno.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
-#include <pthread.h>
-#include <srtp2/srtp.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +19,7 @@
 #include "core/log.h"
 #include "core/mem.h"
 #include "media/dtls.h"
+#include "media/srtp.h"
 #include "media/stun.h"
 
 enum { VALID_MAX = 4, DTLS_DGRAM_MAX = 1200, SRTP_KEY = 16, SRTP_SALT_MAX = 14 };
@@ -36,27 +36,13 @@ struct media_webrtc {
 	SSL *ssl;
 	BIO *rbio, *wbio;
 	bool dtls_started, dtls_done, dtls_failed;
-	srtp_t srtp_in, srtp_out;
+	struct media_srtp *srtp_in, *srtp_out;
 	/* Addresses that passed a check (the latest first), and the nominated one. */
 	struct sa valid[VALID_MAX];
 	unsigned nvalid;
 	struct sa selected;
 	bool has_selected;
 };
-
-static pthread_once_t srtp_once = PTHREAD_ONCE_INIT;
-static srtp_err_status_t srtp_init_status = srtp_err_status_fail;
-
-static void srtp_init_once(void)
-{
-	srtp_init_status = srtp_init();
-}
-
-int media_srtp_init(void)
-{
-	pthread_once(&srtp_once, srtp_init_once);
-	return srtp_init_status == srtp_err_status_ok ? 0 : EIO;
-}
 
 static bool is_valid(const struct media_webrtc *w, const struct sa *src)
 {
@@ -172,24 +158,6 @@ static bool fingerprint_ok(struct media_webrtc *w)
 	return ok;
 }
 
-static int srtp_session(srtp_t *s, srtp_profile_t prof, const uint8_t *key, const uint8_t *salt, size_t salt_len,
-			bool inbound)
-{
-	uint8_t master[SRTP_KEY + SRTP_SALT_MAX];
-	memcpy(master, key, SRTP_KEY);
-	memcpy(master + SRTP_KEY, salt, salt_len);
-	srtp_policy_t pol;
-	memset(&pol, 0, sizeof(pol));
-	if (srtp_crypto_policy_set_from_profile_for_rtp(&pol.rtp, prof) != srtp_err_status_ok ||
-	    srtp_crypto_policy_set_from_profile_for_rtcp(&pol.rtcp, prof) != srtp_err_status_ok)
-		return EINVAL;
-	pol.ssrc.type = inbound ? ssrc_any_inbound : ssrc_any_outbound;
-	pol.key = master;
-	pol.window_size = 1024;
-	pol.allow_repeat_tx = 1; /* a packet relayed twice (a retransmission) is not an error */
-	return srtp_create(s, &pol) == srtp_err_status_ok ? 0 : EINVAL;
-}
-
 /* Keys both directions from the handshake (RFC 5764 §4.2): client key, server
  * key, client salt, server salt. */
 static int srtp_keys(struct media_webrtc *w, const char **name)
@@ -197,13 +165,13 @@ static int srtp_keys(struct media_webrtc *w, const char **name)
 	const SRTP_PROTECTION_PROFILE *sp = SSL_get_selected_srtp_profile(w->ssl);
 	if (!sp)
 		return EPROTO;
-	srtp_profile_t prof;
+	int suite;
 	size_t salt;
 	if (sp->id == SRTP_AES128_CM_SHA1_80) {
-		prof = srtp_profile_aes128_cm_sha1_80;
+		suite = MEDIA_SRTP_AES_CM_SHA1_80;
 		salt = 14;
 	} else if (sp->id == SRTP_AEAD_AES_128_GCM) {
-		prof = srtp_profile_aead_aes_128_gcm;
+		suite = MEDIA_SRTP_AEAD_AES_128_GCM;
 		salt = 12;
 	} else {
 		return EPROTO;
@@ -215,9 +183,9 @@ static int srtp_keys(struct media_webrtc *w, const char **name)
 		return EPROTO;
 	const uint8_t *ck = km, *sk = km + SRTP_KEY, *cs = km + 2 * SRTP_KEY, *ss = cs + salt;
 	bool server = w->p.role == MEDIA_DTLS_SERVER;
-	int e = srtp_session(&w->srtp_in, prof, server ? ck : sk, server ? cs : ss, salt, true);
+	int e = media_srtp_new(&w->srtp_in, suite, server ? ck : sk, SRTP_KEY, server ? cs : ss, salt);
 	if (!e)
-		e = srtp_session(&w->srtp_out, prof, server ? sk : ck, server ? ss : cs, salt, false);
+		e = media_srtp_new(&w->srtp_out, suite, server ? sk : ck, SRTP_KEY, server ? ss : cs, salt);
 	OPENSSL_cleanse(km, sizeof(km));
 	return e;
 }
@@ -366,24 +334,24 @@ static void in_deliver(struct media_endpoint *ep, enum media_comp comp, struct m
 		}
 		if (b < 128 || b > 191 || !w->dtls_done)
 			continue;
-		int len = (int)p->len;
+		size_t len = p->len;
 		if (is_rtcp(p->buf, p->len)) {
-			if (srtp_unprotect_rtcp(w->srtp_in, p->buf, &len) != srtp_err_status_ok) {
+			if (media_srtp_unprotect_rtcp(w->srtp_in, p->buf, &len)) {
 				w->sock->st.srtp_failed++;
 				continue;
 			}
-			struct media_pkt q = { .buf = p->buf, .len = (size_t)len, .src = p->src };
+			struct media_pkt q = { .buf = p->buf, .len = len, .src = p->src };
 			if (w->far)
 				w->far->ops->deliver(w->far, MEDIA_RTCP, &q, 1);
 			continue;
 		}
-		if (srtp_unprotect(w->srtp_in, p->buf, &len) != srtp_err_status_ok) {
+		if (media_srtp_unprotect(w->srtp_in, p->buf, &len)) {
 			w->sock->st.srtp_failed++;
 			continue;
 		}
 		if (w->sock->te_pt >= 0)
-			media_sockep_dtmf_check(w->sock, p->buf, (size_t)len);
-		rtp[nr++] = (struct media_pkt){ .buf = p->buf, .len = (size_t)len, .src = p->src };
+			media_sockep_dtmf_check(w->sock, p->buf, len);
+		rtp[nr++] = (struct media_pkt){ .buf = p->buf, .len = len, .src = p->src };
 	}
 	if (nr && w->far)
 		w->far->ops->deliver(w->far, MEDIA_RTP, rtp, nr);
@@ -398,19 +366,16 @@ static void out_deliver(struct media_endpoint *ep, enum media_comp comp, struct 
 	}
 	unsigned m = 0;
 	for (unsigned i = 0; i < n; i++) {
-		int len = (int)pkts[i].len;
-		if (pkts[i].len + SRTP_MAX_TRAILER_LEN > MEDIA_PKT_MAX || pkts[i].len < 12) {
-			w->sock->st.tx_dropped++;
-			continue;
-		}
-		srtp_err_status_t st = comp == MEDIA_RTCP ? srtp_protect_rtcp(w->srtp_out, pkts[i].buf, &len)
-							  : srtp_protect(w->srtp_out, pkts[i].buf, &len);
-		if (st != srtp_err_status_ok) {
+		size_t len = pkts[i].len;
+		/* a packet buffer holds MEDIA_PKT_MAX bytes: room for the tag, or ENOBUFS */
+		int e = comp == MEDIA_RTCP ? media_srtp_protect_rtcp(w->srtp_out, pkts[i].buf, &len, MEDIA_PKT_MAX)
+					   : media_srtp_protect(w->srtp_out, pkts[i].buf, &len, MEDIA_PKT_MAX);
+		if (e) {
 			w->sock->st.tx_dropped++;
 			continue;
 		}
 		pkts[m] = pkts[i];
-		pkts[m++].len = (size_t)len;
+		pkts[m++].len = len;
 	}
 	/* rtcp-mux: SRTCP leaves by the RTP socket too. */
 	if (m)
@@ -427,18 +392,14 @@ static void webrtc_destroy(void *arg)
 	struct media_webrtc *w = arg;
 	tmr_cancel(&w->dtls_tmr);
 	SSL_free(w->ssl); /* and its BIOs */
-	if (w->srtp_in)
-		srtp_dealloc(w->srtp_in);
-	if (w->srtp_out)
-		srtp_dealloc(w->srtp_out);
+	mem_deref(w->srtp_in);
+	mem_deref(w->srtp_out);
 	mem_deref(w->cert);
 }
 
 int media_webrtc_alloc(struct media_webrtc **wp, const struct media_webrtc_params *p, struct media_dtls_cert *cert,
 		       struct media_sockep *sock, struct tmr_heap *th)
 {
-	if (media_srtp_init())
-		return EIO;
 	if (!p->local_ufrag[0] || !p->local_pwd[0] || !cert)
 		return EINVAL;
 	struct media_webrtc *w = mem_zalloc(sizeof(*w), webrtc_destroy);
