@@ -61,7 +61,6 @@ export class Pbxd {
   async start() {
     this.httpPort = await freePort();
     this.sipPort = await freePort("udp");
-    this.base = `http://127.0.0.1:${this.httpPort}`;
     const log = openSync(join(this.dir, "pbxd.log"), "a");
     this.argv = [
       `--data-dir=${join(this.dir, "data")}`, `--admin-password=${ADMIN_PASSWORD}`,
@@ -72,6 +71,10 @@ export class Pbxd {
     // What a test gives replaces the default of the same option.
     const given = new Set(this.extra.map((a) => a.split("=")[0]));
     this.argv = [...this.argv.filter((a) => !given.has(a.split("=")[0])), ...this.extra];
+    // HTTPS when a test asks for it (--http-tls=on: pbxd's self-signed certificate,
+    // which the test's own fetch and browser context must then accept)
+    this.tls = this.argv.includes("--http-tls=on");
+    this.base = `${this.tls ? "https" : "http"}://127.0.0.1:${this.httpPort}`;
     this.proc = spawn(pbxdBin(), this.argv, { stdio: ["ignore", log, log] });
     this.exited = new Promise((r) => this.proc.on("exit", (code, sig) => r({ code, sig })));
     const deadline = Date.now() + 15000;

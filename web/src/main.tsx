@@ -1,5 +1,5 @@
 // The portal: who is signed in decides the menu and the pages.
-//   system admin              Tenants (and Manage: acts as a tenant's admin)
+//   system admin              Tenants (and Manage: acts as a tenant's admin); System (info, certificate)
 //   tenant admin / managing   Call Manager > Users, Extensions; Call Statistics > CDR, Active Calls
 //   tenant user (either role) My portal: profile, Do not disturb, status, password, calls;
 //                             Forwarding Rule; Office Hours (with holidays)
@@ -15,6 +15,7 @@ import { Users } from "./pages/Users";
 import { Cdrs } from "./pages/Cdrs";
 import { MyForwarding, MyOfficeHours, Personal } from "./pages/Personal";
 import { ActiveCalls } from "./pages/ActiveCalls";
+import { System } from "./pages/System";
 import "./styles.css";
 
 function home(me: Me): string {
@@ -106,6 +107,8 @@ function Page({ me, path }: { me: Me; path: string }) {
   switch (path) {
     case "/tenants":
       return <Tenants />;
+    case "/system":
+      return <System />;
     case "/call-manager/users":
       return <Users title="Users" key="users" />;
     case "/call-manager/extensions":
@@ -185,6 +188,13 @@ function Layout({ me, path, onSignOut, children }: { me: Me; path: string; onSig
               <li>
                 <Link to="/tenants" current={path === "/tenants"}>
                   Tenants
+                </Link>
+              </li>
+            )}
+            {sysadmin && (
+              <li>
+                <Link to="/system" current={path === "/system"}>
+                  System
                 </Link>
               </li>
             )}
