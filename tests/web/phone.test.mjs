@@ -75,6 +75,40 @@ describe("browser phone", () => {
     });
   });
 
+  // Votes for freq over about a second in what the page hears (0..10).
+  const hears = async (p, freq) => ((await heardFrequency(p.page)).votes || {})[freq] || 0;
+  const until = (what, fn, ms = 10000) => waitFor(what, async () => ((await fn()) ? true : null), ms);
+
+  test("in a call: Mute silences the microphone, Hold stops what the holder hears, the dial pad sends DTMF in the media", async () => {
+    const [a, b] = phones;
+    if (!(await a.page.getByText("Ready", { exact: true }).isVisible())) await signIn(a, pbxd.base, "james.bond");
+    if (!(await b.page.getByText("Ready", { exact: true }).isVisible())) await signIn(b, pbxd.base, "moneypenny");
+    await field(a.page, "Number").fill("102");
+    await byRole(a.page, "button", "Call").click();
+    await byRole(b.page, "button", "Answer").click({ timeout: 10000 });
+    await a.page.getByText("In call with 102", { exact: false }).waitFor({ timeout: 10000 });
+    await until("102 to hear 101", async () => (await hears(b, TONE["101"])) >= 5, 15000);
+
+    await byRole(a.page, "button", "Mute").click();
+    await a.page.getByText("(muted)", { exact: false }).waitFor();
+    await until("101's tone to stop at 102 while 101 is muted", async () => (await hears(b, TONE["101"])) <= 1);
+    await byRole(a.page, "button", "Unmute").click();
+    await until("101's tone back at 102", async () => (await hears(b, TONE["101"])) >= 5);
+
+    await byRole(a.page, "button", "Hold").click();
+    await a.page.getByText("(on hold)", { exact: false }).waitFor({ timeout: 10000 });
+    await until("101, holding, to stop hearing 102", async () => (await hears(a, TONE["102"])) <= 1);
+    await byRole(a.page, "button", "Resume").click();
+    await until("101 to hear 102 again", async () => (await hears(a, TONE["102"])) >= 5);
+
+    // RFC 4733 events through pbxd's WebRTC leg: the call engine sees the digit
+    await byRole(a.page, "button", "5").click();
+    await until("pbxd to see DTMF 5", async () => /DTMF 5 from the caller/.test(pbxd.fullLog()));
+
+    await byRole(b.page, "button", "Hang up").click();
+    await a.page.getByText("The other side hung up.", { exact: true }).waitFor({ timeout: 10000 });
+  });
+
   test("the phone page passes axe-core and fits a 390-px-wide screen", async () => {
     const [a] = phones;
     await assertAccessible(a.page, "phone");

@@ -354,8 +354,9 @@ function Phone({ onSignOut }: { onSignOut: () => void }) {
               const answered = c.answered_time !== "0";
               return (
                 <li key={c.session_id}>
-                  <button type="button" class="link" onClick={() => setDial(other)} aria-label={`Call ${other} back`}>
+                  <button type="button" class="link" onClick={() => setDial(other)}>
                     {out ? "To" : "From"} {other}
+                    <span class="sr-only">: put the number in the dialer</span>
                   </button>{" "}
                   <span>{new Date(Number(c.start_time) * 1000).toLocaleString()}</span> <span>{answered ? "" : out ? "(not answered)" : "(missed)"}</span>
                 </li>
