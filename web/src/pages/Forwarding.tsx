@@ -3,7 +3,8 @@
 // forward calls / to a destination / by schedule), the conditional forward by
 // status (Available is the top-level rules; Away, Lunch, Business trip and
 // Outside office hours may have their own, a condition left out following
-// Available's), exceptions (a caller, when, where to) and exception numbers.
+// Available's; one put back to "Same as Available" is sent as null, which removes
+// it), exceptions (a caller, when, where to) and exception numbers.
 //
 // The editor is given the settings' path: the user's own (/user/extension) or,
 // for a tenant admin, a user's (/users/{id}/extension). One Save sends the whole
@@ -144,11 +145,18 @@ function toForwarding(s: FormState): Record<string, unknown> {
   const by: Record<string, unknown> = {};
   for (const [st] of STATUSES) {
     const set: Record<string, unknown> = {};
+    let own = 0;
+    let stored = 0;
     for (const [c] of CONDS) {
       const d = s.rules[st][c];
-      if (d.action !== "same") set[c] = toDest(d, c === "no_answer");
+      if (d.action !== "same") {
+        set[c] = toDest(d, c === "no_answer");
+        own++;
+      } else if (s.stored[st]?.[c]) set[c] = null; // back to Available's: removed (RFC 7396)
+      if (s.stored[st]?.[c]) stored++;
     }
     if (st === "available") Object.assign(out, set);
+    else if (!own && stored) by[st] = null; // nothing of its own left: the whole set goes
     else if (Object.keys(set).length) by[st] = set;
   }
   if (Object.keys(by).length) out.by_status = by;
@@ -303,7 +311,7 @@ export function ForwardingEditor({ settingsPath }: { settingsPath: string }) {
                 d={s.rules[st][c]}
                 onChange={(d) => setRule(st, c, d)}
                 error={error}
-                same={st !== "available" && !s.stored[st][c]}
+                same={st !== "available"}
                 ring={c === "no_answer"}
               />
             ))}

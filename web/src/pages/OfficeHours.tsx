@@ -98,7 +98,12 @@ export function OfficeHoursEditor({ settingsPath }: { settingsPath: string }) {
             setMode(v as OfficeHours["mode"]);
           }}
         />
-        {mode === "global" && <p class="hint">The tenant's office hours and holidays apply, set by its administrator.</p>}
+        {mode === "global" && (
+          <>
+            <p class="hint">The tenant's office hours and holidays apply, set by its administrator.</p>
+            <TenantHours />
+          </>
+        )}
         {mode === "specific" && (
           <>
             <p class="hint">A day without a time shift is closed. 00:00–23:59 is open all day; a shift whose end is before its start runs past midnight.</p>
@@ -139,6 +144,66 @@ export function OfficeHoursEditor({ settingsPath }: { settingsPath: string }) {
         </div>
       </section>
     </form>
+  );
+}
+
+// The tenant's office hours and holidays, read-only (GET /api/tenant/office_hours
+// and /api/holidays: any member of the tenant may read them).
+function TenantHours() {
+  const [week, setWeek] = useState<Week | null>(null);
+  const [hols, setHols] = useState<Holiday[] | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  useEffect(() => {
+    api
+      .get<Week>("/tenant/office_hours")
+      .then((w) => setWeek(fullWeek(w)))
+      .catch((e) => setError(refused(e)));
+    api
+      .get<List<Holiday>>("/holidays")
+      .then((l) => setHols(l.items))
+      .catch((e) => setError(refused(e)));
+  }, []);
+  const shifts = (l: Shift[]) => {
+    if (!l.length) return "Closed";
+    if (l.length === 1 && l[0].start === "00:00" && l[0].end === "23:59") return "Open all day";
+    return l.map((x) => (x.start === x.end ? "Closed" : `${x.start}–${x.end}`)).join(", ");
+  };
+  return (
+    <div class="global-hours">
+      {error && <Alert>{error}</Alert>}
+      {week && (
+        <div class="table-wrap">
+          <table aria-labelledby="h-global-hours">
+            <caption id="h-global-hours">Global office hours</caption>
+            <tbody>
+              {DAYS.map(([d, name]) => (
+                <tr key={d}>
+                  <th scope="row">{name}</th>
+                  <td>{shifts(week[d])}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      {hols && (
+        <>
+          <h3 id="h-global-holidays">Global holidays</h3>
+          {hols.length === 0 ? (
+            <p>No global holidays.</p>
+          ) : (
+            <ul aria-labelledby="h-global-holidays">
+              {hols.map((h) => (
+                <li key={h.id}>
+                  {h.name}: {when(h)}
+                  {h.every_year ? " (every year)" : ""}
+                </li>
+              ))}
+            </ul>
+          )}
+        </>
+      )}
+    </div>
   );
 }
 

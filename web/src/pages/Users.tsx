@@ -1,12 +1,15 @@
 // Tenant admin: Call Manager > Users / Extensions. The list with search, paging
 // and a Status column (devices registered now, Do not disturb), refreshed on
-// an interval; Add / Edit in a dialog with the seeds' tabs (User, Extension);
-// Delete after confirmation. A failed save keeps what was typed and shows the
+// an interval; Add / Edit in a dialog with the seeds' tabs (User, Extension; for
+// an existing user also Forwarding Rule, Office Hours with the user's holidays,
+// Devices with Unregister, Reset password); Delete after confirmation. A failed save keeps what was typed and shows the
 // API's message next to the field it names, on the tab that holds it.
 import { useEffect, useState } from "preact/hooks";
-import { api } from "../api";
+import { api, ApiError, duration } from "../api";
 import { useDebounced, useList } from "../list";
-import { Alert, Checkbox, Confirm, Dialog, Field, FormError, formError, message, Pager, refused, SearchBox, Select, Submit } from "../ui";
+import { Alert, Checkbox, Confirm, Dialog, Field, FormError, formError, message, Pager, refused, SearchBox, Select, Submit, Tabs } from "../ui";
+import { ForwardingEditor } from "./Forwarding";
+import { HolidaysEditor, OfficeHoursEditor } from "./OfficeHours";
 
 const TOP = 20;
 const REFRESH_MS = 10000;
@@ -181,11 +184,13 @@ export function Users({ title }: { title: string }) {
   );
 }
 
+type Tab = "user" | "extension" | "forwarding" | "office_hours" | "devices" | "password";
+
 const USER_FIELDS = ["username", "password", "email", "display_name", "role", "enabled"];
 const EXT_FIELDS = ["extension_number", "extension_password", "dnd", "call_waiting"];
 
 function UserDialog({ user, onClose, onSaved }: { user: UserRow | null; onClose: () => void; onSaved: () => void }) {
-  const [tab, setTab] = useState<"user" | "extension">("user");
+  const [tab, setTab] = useState<Tab>("user");
   const [username, setUsername] = useState(user?.username ?? "");
   const [password, setPassword] = useState("");
   const [email, setEmail] = useState(user?.email ?? "");
@@ -258,18 +263,39 @@ function UserDialog({ user, onClose, onSaved }: { user: UserRow | null; onClose:
 
   const editing = user !== null || createdId !== null;
   const shown = error && !USER_FIELDS.includes(error.field ?? "") && !EXT_FIELDS.includes(error.field ?? "");
+  // An existing user's other settings: each tab saves on its own (its own Save).
+  const tabs: [string, string][] = user
+    ? [["user", "User"], ["extension", "Extension"], ["forwarding", "Forwarding Rule"], ["office_hours", "Office Hours"], ["devices", "Devices"], ["password", "Reset password"]]
+    : [["user", "User"], ["extension", "Extension"]];
+  // A tab's editor, once opened, stays (hidden) so that switching tabs keeps what was typed.
+  const [opened, setOpened] = useState<string[]>(["user", "extension"]);
+  const pick = (k: string) => {
+    setTab(k as Tab);
+    if (!opened.includes(k)) setOpened([...opened, k]);
+  };
+  const other = (k: string) => user && opened.includes(k) && (
+    <div role="tabpanel" id={`ud-panel-${k}`} aria-labelledby={`ud-tab-${k}`} hidden={tab !== k} key={k}>
+      {k === "forwarding" && <ForwardingEditor settingsPath={`/users/${user.id}/extension`} />}
+      {k === "office_hours" && (
+        <>
+          <OfficeHoursEditor settingsPath={`/users/${user.id}/extension`} />
+          <HolidaysEditor path={`/users/${user.id}/holidays`} />
+        </>
+      )}
+      {k === "devices" && <Devices user={user} active={tab === "devices"} />}
+      {k === "password" && <ResetPassword user={user} />}
+      <div class="buttons">
+        <button type="button" onClick={onClose}>
+          Close
+        </button>
+      </div>
+    </div>
+  );
   return (
     <Dialog title={user ? `Edit ${user.username}` : "Add user"} onClose={onClose} wide>
-      <form onSubmit={save} noValidate>
-        <div role="tablist" aria-label="Settings" class="tabs">
-          <button type="button" role="tab" id="tab-user" aria-controls="panel-user" aria-selected={tab === "user" ? "true" : "false"} tabIndex={tab === "user" ? 0 : -1} onClick={() => setTab("user")} onKeyDown={(e) => (e.key === "ArrowRight" || e.key === "ArrowLeft") && (setTab("extension"), document.getElementById("tab-extension")?.focus())}>
-            User
-          </button>
-          <button type="button" role="tab" id="tab-extension" aria-controls="panel-extension" aria-selected={tab === "extension" ? "true" : "false"} tabIndex={tab === "extension" ? 0 : -1} onClick={() => setTab("extension")} onKeyDown={(e) => (e.key === "ArrowRight" || e.key === "ArrowLeft") && (setTab("user"), document.getElementById("tab-user")?.focus())}>
-            Extension
-          </button>
-        </div>
-        <div role="tabpanel" id="panel-user" aria-labelledby="tab-user" hidden={tab !== "user"}>
+      <Tabs id="ud" label="Settings" tabs={tabs} current={tab} onChange={pick} />
+      <form onSubmit={save} noValidate hidden={tab !== "user" && tab !== "extension"}>
+        <div role="tabpanel" id="ud-panel-user" aria-labelledby="ud-tab-user" hidden={tab !== "user"}>
           <Field id="u-username" name="username" label="Username" value={username} onInput={setUsername} error={error} required autofocus />
           <Field id="u-password" name="password" label="Password" type="password" autocomplete="new-password" hint={editing ? "Leave empty to keep the current password" : "8 or more characters, letters with digits or symbols"} value={password} onInput={setPassword} error={error} required={!editing} />
           <Field id="u-email" name="email" label="Email" type="email" value={email} onInput={setEmail} error={error} required />
@@ -277,7 +303,7 @@ function UserDialog({ user, onClose, onSaved }: { user: UserRow | null; onClose:
           <Select id="u-role" name="role" label="Role" value={role} options={[["user", "User"], ["admin", "Admin"]]} onChange={setRole} error={error} />
           <Checkbox id="u-enabled" label="Allowed to sign in" checked={enabled} onChange={setEnabled} />
         </div>
-        <div role="tabpanel" id="panel-extension" aria-labelledby="tab-extension" hidden={tab !== "extension"}>
+        <div role="tabpanel" id="ud-panel-extension" aria-labelledby="ud-tab-extension" hidden={tab !== "extension"}>
           <Field id="u-ext" name="extension_number" label="Extension number" inputMode="numeric" value={ext} onInput={setExt} error={error} required />
           <Field id="u-ext-password" name="extension_password" label="Extension password" type="password" autocomplete="new-password" hint={editing ? "Leave empty to keep the current SIP password" : "The SIP password phones register with"} value={extPassword} onInput={setExtPassword} error={error} required={!editing} />
           <Checkbox id="u-dnd" label="Do not disturb" checked={settings.dnd} onChange={(v) => setSettings({ ...settings, dnd: v })} />
@@ -294,6 +320,164 @@ function UserDialog({ user, onClose, onSaved }: { user: UserRow | null; onClose:
           </button>
         </div>
       </form>
+      {tabs.slice(2).map(([k]) => other(k))}
     </Dialog>
+  );
+}
+
+interface Device {
+  id: string;
+  contact: string;
+  address: string;
+  port: number;
+  transport: string;
+  user_agent: string;
+  expires: number;
+  registered_at: string;
+}
+
+// Edit > Devices: the devices registered for the user's extension; Unregister
+// one after confirmation (a device still running registers again at its next
+// refresh: a new Extension password keeps it out).
+function Devices({ user, active }: { user: UserRow; active: boolean }) {
+  const list = useList<Device>(`/users/${user.id}/devices`, {}, REFRESH_MS);
+  const { reload } = list;
+  useEffect(() => {
+    if (active) reload(); // read again each time the tab is shown
+  }, [active]);
+  const [leaving, setLeaving] = useState<Device | null>(null);
+  const [busy, setBusy] = useState(false);
+  const [err, setErr] = useState<string | null>(null);
+  const [done, setDone] = useState<string | null>(null);
+  const unregister = async () => {
+    if (!leaving) return;
+    setBusy(true);
+    setErr(null);
+    try {
+      await api.post(`/users/${user.id}/devices/${encodeURIComponent(leaving.id)}/destroy`);
+      setDone(`${leaving.user_agent || leaving.contact} was unregistered.`);
+      setLeaving(null);
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 404) setLeaving(null); // it had gone already
+      else setErr(message(e));
+    } finally {
+      setBusy(false);
+      list.reload();
+    }
+  };
+  return (
+    <section aria-labelledby="h-devices">
+      <h3 id="h-devices">Registered devices of extension {user.extension_number}</h3>
+      {list.error != null && <Alert>{refused(list.error)}</Alert>}
+      {done && <p role="status">{done}</p>}
+      {list.data && list.data.count === 0 && <p>No device is registered.</p>}
+      {list.data && list.data.count > 0 && (
+        <div class="table-wrap">
+          <table>
+            <thead>
+              <tr>
+                <th scope="col">Device</th>
+                <th scope="col">Address</th>
+                <th scope="col">Transport</th>
+                <th scope="col">Registered</th>
+                <th scope="col">Expires in</th>
+                <th scope="col">
+                  <span class="sr-only">Actions</span>
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {list.data.items.map((d) => (
+                <tr key={d.id}>
+                  <td>
+                    {d.user_agent || "Unknown"}
+                    <br />
+                    <small class="contact">{d.contact}</small>
+                  </td>
+                  <td>
+                    {d.address}:{d.port}
+                  </td>
+                  <td>{d.transport.toUpperCase()}</td>
+                  <td>{new Date(d.registered_at).toLocaleString()}</td>
+                  <td>{duration(d.expires)}</td>
+                  <td class="actions">
+                    <button type="button" class="danger" onClick={() => setLeaving(d)}>
+                      Unregister
+                    </button>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      <p class="hint">A device that is still running registers again at its next refresh; change the Extension password to keep it out.</p>
+      {leaving && (
+        <Confirm
+          title="Unregister device"
+          text={`Unregister ${leaving.user_agent || leaving.contact} (${leaving.address}:${leaving.port}) from extension ${user.extension_number}? Calls stop reaching it until it registers again.`}
+          action="Unregister"
+          busy={busy}
+          error={err}
+          onConfirm={unregister}
+          onCancel={() => {
+            setLeaving(null);
+            setErr(null);
+          }}
+        />
+      )}
+    </section>
+  );
+}
+
+// Edit > Reset password: a new login password for the user, after confirmation.
+function ResetPassword({ user }: { user: UserRow }) {
+  const [pw, setPw] = useState("");
+  const [error, setError] = useState<FormError | null>(null);
+  const [asking, setAsking] = useState(false);
+  const [busy, setBusy] = useState(false);
+  const [done, setDone] = useState(false);
+  const ask = (e: Submit) => {
+    e.preventDefault();
+    setError(null);
+    setDone(false);
+    setAsking(true);
+  };
+  const reset = async () => {
+    setBusy(true);
+    try {
+      await api.post(`/users/${user.id}/password`, { password: pw });
+      setPw("");
+      setDone(true);
+    } catch (e) {
+      setError(formError(e));
+    } finally {
+      setAsking(false);
+      setBusy(false);
+    }
+  };
+  return (
+    <form onSubmit={ask} noValidate aria-labelledby="h-reset">
+      <h3 id="h-reset">Reset password</h3>
+      <p class="hint">Sets a new password for {user.username} to sign in to the portal and apps. Their sessions end; the Extension password of their phones stays.</p>
+      <Field id="rp-password" name="password" label="New password" type="password" autocomplete="new-password" hint="8 or more characters, letters with digits or symbols" value={pw} onInput={setPw} error={error} />
+      {error && error.field !== "password" && <Alert>{error.text}</Alert>}
+      {done && <p role="status">The password of {user.username} was reset.</p>}
+      <div class="buttons">
+        <button type="submit" class="primary" disabled={busy}>
+          Reset password
+        </button>
+      </div>
+      {asking && (
+        <Confirm
+          title="Reset password"
+          text={`Reset the password of ${user.username}? The old one stops working at once.`}
+          action="Reset"
+          busy={busy}
+          onConfirm={reset}
+          onCancel={() => setAsking(false)}
+        />
+      )}
+    </form>
   );
 }
