@@ -313,3 +313,114 @@ describe("a user's own settings", () => {
     assert.deepEqual(page.errors.filter((e) => !/Failed to load resource/.test(e)), []);
   });
 });
+
+// The third slice: the tenant's office hours and holidays shown read-only under
+// "Use global office hours", the status in force now, a status's rule put back
+// to "Same as Available" (null to the API), and the link to the browser phone.
+describe("a user's portal: the office hours in force, Same as Available, the phone", () => {
+  let page;
+  let me;
+
+  before(async () => {
+    me = await pbxd.client("james.bond", "User-pass-1", domain);
+    page = await openPage(browser, pbxd.base);
+    await signInTenant(page, domain, "james.bond", "User-pass-1");
+    await byRole(page, "heading", "My portal").waitFor();
+  });
+  after(async () => {
+    await page?.context().close();
+  });
+
+  test("Use global office hours shows the tenant's week and holidays, read-only (axe-core, 390 px)", async () => {
+    await boss.ok("POST", "/api/tenant/office_hours", {
+      mon: [{ start: "08:00", end: "12:00" }, { start: "13:00", end: "17:30" }], tue: [{ start: "00:00", end: "23:59" }], wed: [], sat: [], sun: [],
+    });
+    await boss.ok("POST", "/api/holidays", { name: "Founders day", start_date: "2026-06-12", every_year: true });
+    assert.equal((await me.ok("GET", "/api/user/extension")).office_hours.mode, "global");
+    await byRole(page, "link", "Office Hours").click();
+    const global = byRole(page, "radio", "Use global office hours");
+    await global.waitFor();
+    assert.equal(await global.isChecked(), true);
+    const table = page.getByRole("table", { name: "Global office hours" });
+    await table.waitFor();
+    const day = (d) => table.getByRole("row", { name: new RegExp(`^${d}\\b`) }).getByRole("cell");
+    assert.equal(await day("Monday").innerText(), "08:00–12:00, 13:00–17:30");
+    assert.equal(await day("Tuesday").innerText(), "Open all day");
+    assert.equal(await day("Wednesday").innerText(), "Closed");
+    const hol = page.getByRole("list", { name: "Global holidays" });
+    assert.match(await hol.innerText(), /Founders day: 2026-06-12 \(every year\)/);
+    assert.equal(await table.locator("input, button, select").count(), 0, "read-only");
+    await assertAccessible(page, "Office Hours with the global ones");
+    await page.setViewportSize({ width: 390, height: 844 });
+    try {
+      await assertFits(page, "Office Hours with the global ones");
+    } finally {
+      await page.setViewportSize({ width: 1280, height: 900 });
+    }
+  });
+
+  test("My portal says the status in force: Outside office hours while the tenant is closed", async () => {
+    const closed = {};
+    for (const d of ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]) closed[d] = [];
+    await boss.ok("POST", "/api/tenant/office_hours", closed);
+    assert.equal((await settingsOf("101")).effective_status, "outside_office_hours");
+    await byRole(page, "link", "My portal").click();
+    const now = page.locator("#effective-status");
+    await now.waitFor();
+    assert.equal(await now.innerText(), "Now: Outside office hours");
+    await field(page, "Status").selectOption({ label: "Away" });
+    await waitFor("Now: Away", async () => (await now.innerText()) === "Now: Away");
+    assert.equal((await settingsOf("101")).effective_status, "away");
+    await field(page, "Status").selectOption({ label: "Available" });
+    await waitFor("Now: Outside office hours again", async () => (await now.innerText()) === "Now: Outside office hours");
+    const open = {};
+    for (const d of Object.keys(closed)) open[d] = [{ start: "00:00", end: "23:59" }];
+    await boss.ok("POST", "/api/tenant/office_hours", open);
+    await page.reload();
+    await waitFor("Now: Available", async () => (await now.innerText()) === "Now: Available");
+    assert.equal((await settingsOf("101")).effective_status, "available");
+  });
+
+  test("a status's stored rule goes back to Same as Available (removed through the API)", async () => {
+    let f = (await settingsOf("101")).forwarding;
+    assert.ok(f.by_status?.away?.no_answer && f.by_status?.lunch?.busy, JSON.stringify(f.by_status));
+    await byRole(page, "link", "Forwarding Rule").click();
+    await byRole(page, "tab", "Lunch").click();
+    const lunchBusy = page.getByRole("group", { name: "Forward calls when number is busy (Lunch)" });
+    assert.equal(await field(lunchBusy, "Forward to").inputValue(), "number");
+    await field(lunchBusy, "Forward to").selectOption({ label: "Same as Available" });
+    await byRole(page, "button", "Save").click();
+    await page.getByRole("status").filter({ hasText: "Saved." }).waitFor();
+    f = (await settingsOf("101")).forwarding;
+    assert.equal(f.by_status?.lunch, undefined, "Lunch's set is gone");
+    assert.deepEqual(f.by_status.away, { no_answer: { action: "number", number: "0700", ring_time: 30 } }, "Away's is kept");
+    await byRole(page, "tab", "Away").click();
+    const awayNoAns = page.getByRole("group", { name: "Forward calls when number doesn't answer (Away)" });
+    await field(awayNoAns, "Forward to").selectOption({ label: "Same as Available" });
+    await byRole(page, "button", "Save").click();
+    await waitFor("Away's set gone", async () => !(await settingsOf("101")).forwarding.by_status?.away);
+    await page.reload();
+    await byRole(page, "tab", "Away").click();
+    assert.equal(await field(page.getByRole("group", { name: "Forward calls when number doesn't answer (Away)" }), "Forward to").inputValue(), "same");
+  });
+
+  test("Open the phone leads to the browser phone (axe-core, 390 px)", async () => {
+    await byRole(page, "link", "My portal").click();
+    const link = byRole(page, "link", "Open the phone");
+    await link.waitFor();
+    assert.equal(await link.getAttribute("href"), "/phone/");
+    await assertAccessible(page, "My portal");
+    await page.setViewportSize({ width: 390, height: 844 });
+    try {
+      await assertFits(page, "My portal");
+      assert.ok(await link.isVisible());
+    } finally {
+      await page.setViewportSize({ width: 1280, height: 900 });
+    }
+    await link.focus(); // a plain link: Enter follows it
+
+    await Promise.all([page.waitForURL(pbxd.base + "/phone/"), page.keyboard.press("Enter")]);
+    const r = await fetch(pbxd.base + "/phone/");
+    assert.equal(r.status, 200);
+  });
+});

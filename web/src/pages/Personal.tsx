@@ -19,7 +19,10 @@ interface Settings {
   dnd: boolean;
   call_waiting: boolean;
   status: string;
+  effective_status?: string;
 }
+
+const STATUS_NAME: Record<string, string> = Object.fromEntries(STATUSES);
 
 function NoPortal({ title }: { title: string }) {
   return (
@@ -67,6 +70,10 @@ export function Personal({ me }: { me: Me }) {
       <p class="sub">
         {me.username} · extension {me.extension_number} · {me.tenant?.domain}
       </p>
+      <p class="phone-link">
+        <a href="/phone/">Open the phone</a>
+        <span class="hint"> · call from this browser with extension {me.extension_number}</span>
+      </p>
       <CallSettings />
       <ProfileForm />
       <PasswordForm />
@@ -84,6 +91,15 @@ function CallSettings() {
       .get<Settings>("/user/extension")
       .then(setS)
       .catch((e) => setError(refused(e)));
+    // the status in force moves with the office hours: read again each minute
+    const t = window.setInterval(() => {
+      if (document.visibilityState !== "visible") return;
+      api
+        .get<Settings>("/user/extension")
+        .then((x) => setS((cur) => (cur ? { ...cur, effective_status: x.effective_status } : x)))
+        .catch(() => undefined);
+    }, 60000);
+    return () => clearInterval(t);
   }, []);
   const change = async (patch: Partial<Settings>) => {
     if (!s) return;
@@ -94,6 +110,11 @@ function CallSettings() {
     try {
       const saved = await api.post<Settings>("/user/extension", patch);
       if (saved && typeof saved.dnd === "boolean") setS(saved);
+      if (!saved?.effective_status) {
+        // the status in force may have moved with the change: read it back
+        const x = await api.get<Settings>("/user/extension");
+        setS((cur) => ({ ...(cur ?? x), effective_status: x.effective_status }));
+      }
     } catch (e) {
       setS(before);
       setError(message(e));
@@ -109,7 +130,12 @@ function CallSettings() {
           <Switch id="dnd" label="Do not disturb" checked={s.dnd} disabled={busy} onChange={(v) => change({ dnd: v })} />
           <Switch id="call-waiting" label="Call waiting" checked={s.call_waiting} disabled={busy} onChange={(v) => change({ call_waiting: v })} />
           <Select id="my-status" label="Status" value={s.status} options={STATUSES.filter(([k]) => k !== "outside_office_hours")} onChange={(v) => change({ status: v })} />
-          <p class="hint">Your status picks your forwarding rules.</p>
+          {s.effective_status && (
+            <p class="now" id="effective-status">
+              Now: {STATUS_NAME[s.effective_status] ?? s.effective_status}
+            </p>
+          )}
+          <p class="hint">Your status picks your forwarding rules; while it is Available and your office hours are closed, it is Outside office hours.</p>
         </>
       )}
       {error && <Alert>{error}</Alert>}
