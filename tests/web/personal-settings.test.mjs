@@ -316,7 +316,7 @@ describe("a user's own settings", () => {
 
 // The third slice: the tenant's office hours and holidays shown read-only under
 // "Use global office hours", the status in force now, a status's rule put back
-// to "Same as Available" (null to the API), and the link to the browser phone.
+// to "Same as Available" (null to the API), Voicemail, and the link to the browser phone.
 describe("a user's portal: the office hours in force, Same as Available, the phone", () => {
   let page;
   let me;
@@ -402,6 +402,35 @@ describe("a user's portal: the office hours in force, Same as Available, the pho
     await page.reload();
     await byRole(page, "tab", "Away").click();
     assert.equal(await field(page.getByRole("group", { name: "Forward calls when number doesn't answer (Away)" }), "Forward to").inputValue(), "same");
+  });
+
+  test("Voicemail: a bad notification email refused beside its field, then saved (axe-core, 390 px)", async () => {
+    await byRole(page, "link", "Voicemail").click();
+    await page.getByRole("heading", { name: "Voicemail", level: 1 }).waitFor();
+    const mail = field(page, "Email notification");
+    await mail.waitFor();
+    await mail.check();
+    await field(page, "Notification email").fill("not an address");
+    await byRole(page, "button", "Save").click();
+    const err = page.locator("#vm-email-error");
+    await err.waitFor();
+    assert.equal(await field(page, "Notification email").getAttribute("aria-invalid"), "true");
+    assert.equal((await settingsOf("101")).voicemail.email_notification, false, "nothing saved");
+    await field(page, "Notification email").fill("bond@example.com");
+    await field(page, "Enable voicemail").uncheck();
+    await byRole(page, "button", "Save").click();
+    await page.getByRole("status").filter({ hasText: "Saved." }).waitFor();
+    const v = (await settingsOf("101")).voicemail;
+    assert.equal(v.email_notification, true);
+    assert.equal(v.email, "bond@example.com");
+    assert.equal(v.enabled, false);
+    await assertAccessible(page, "Voicemail");
+    await page.setViewportSize({ width: 390, height: 844 });
+    try {
+      await assertFits(page, "Voicemail");
+    } finally {
+      await page.setViewportSize({ width: 1280, height: 900 });
+    }
   });
 
   test("Open the phone leads to the browser phone (axe-core, 390 px)", async () => {

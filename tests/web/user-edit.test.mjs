@@ -1,6 +1,6 @@
 // A tenant admin's Users > Edit dialog beyond User and Extension (issue 16):
 // Forwarding Rule and Office Hours (the personal pages' editors on
-// /api/users/{id}/extension, with the user's holidays), Devices (the
+// /api/users/{id}/extension, with the user's holidays), Voicemail, Devices (the
 // registrations of the extension, Unregister after confirmation) and Reset
 // password (after confirmation). Each change is read back through the REST API;
 // the tabs move by keyboard; axe-core on each tab and a 390-px viewport.
@@ -48,7 +48,7 @@ describe("Users > Edit", () => {
 
   test("the seeds' tabs, by keyboard", async () => {
     const names = await dlg.getByRole("tablist", { name: "Settings" }).getByRole("tab").allInnerTexts();
-    assert.deepEqual(names, ["User", "Extension", "Forwarding Rule", "Office Hours", "Devices", "Reset password"]);
+    assert.deepEqual(names, ["User", "Extension", "Forwarding Rule", "Voicemail", "Office Hours", "Devices", "Reset password"]);
     await byRole(dlg, "tab", "User").focus();
     await page.keyboard.press("End");
     assert.equal(await byRole(dlg, "tab", "Reset password").getAttribute("aria-selected"), "true");
@@ -87,6 +87,36 @@ describe("Users > Edit", () => {
       return f.unconditional.mode === "off" && !f.by_status?.away;
     });
     assert.equal(await field(awayBusy, "Forward to").inputValue(), "same");
+  });
+
+  test("Voicemail: a bad PIN refused beside Voicemail PIN, then PIN authentication saved (axe-core)", async () => {
+    await byRole(dlg, "tab", "Voicemail").click();
+    const vm = dlg.getByRole("tabpanel", { name: "Voicemail" });
+    const enabled = field(vm, "Enable voicemail");
+    await enabled.waitFor();
+    assert.equal(await enabled.isChecked(), true);
+    await field(vm, "PIN authentication").check();
+    await byRole(vm, "button", "Save").click();
+    const err = page.locator("#vm-pin-error");
+    await err.waitFor();
+    assert.match(await err.innerText(), /required/i);
+    assert.equal(await field(vm, "Voicemail PIN").getAttribute("aria-invalid"), "true");
+    await field(vm, "Voicemail PIN").fill("12");
+    await byRole(vm, "button", "Save").click();
+    await waitFor("4 to 12 digits", async () => /4 to 12 digits/.test(await err.innerText()));
+    assert.equal(await field(vm, "PIN authentication").isChecked(), true, "what was chosen is kept");
+    assert.equal((await settingsOf("101")).voicemail.pin_auth, false, "nothing saved");
+    await field(vm, "Voicemail PIN").fill("4321");
+    await field(vm, "Read out the date and time of each message").check();
+    await assertAccessible(page, "Edit > Voicemail");
+    await byRole(vm, "button", "Save").click();
+    await vm.getByRole("status").filter({ hasText: "Saved." }).waitFor();
+    const got = (await settingsOf("101")).voicemail;
+    assert.equal(got.pin, "4321");
+    assert.equal(got.pin_auth, true);
+    assert.equal(got.read_datetime, true);
+    assert.equal(got.enabled, true);
+    assert.equal((await settingsOf("102")).voicemail.pin_auth, false, "the other user is untouched");
   });
 
   test("Office Hours: specific hours and a holiday of the user's (axe-core)", async () => {
@@ -177,7 +207,7 @@ describe("Users > Edit", () => {
   test("the dialog's tabs fit a 390-px-wide screen", async () => {
     await page.setViewportSize({ width: 390, height: 844 });
     try {
-      for (const t of ["User", "Forwarding Rule", "Office Hours", "Devices", "Reset password"]) {
+      for (const t of ["User", "Forwarding Rule", "Voicemail", "Office Hours", "Devices", "Reset password"]) {
         await byRole(dlg, "tab", t).click();
         await fitsDialog(page, `Edit > ${t}`);
       }

@@ -2,7 +2,7 @@
 //   system admin              Tenants (and Manage: acts as a tenant's admin); System (info, certificate)
 //   tenant admin / managing   Call Manager > Users, Extensions; Call Statistics > CDR, Active Calls
 //   tenant user (either role) My portal: profile, Do not disturb, status, password, calls;
-//                             Forwarding Rule; Office Hours (with holidays)
+//                             Forwarding Rule; Voicemail; Office Hours (with holidays)
 // The API decides what each token may do; a page the API refuses says so.
 import { render } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
@@ -13,7 +13,7 @@ import { SignIn } from "./pages/SignIn";
 import { Tenants } from "./pages/Tenants";
 import { Users } from "./pages/Users";
 import { Cdrs } from "./pages/Cdrs";
-import { MyForwarding, MyOfficeHours, Personal } from "./pages/Personal";
+import { MyForwarding, MyOfficeHours, MyVoicemail, Personal } from "./pages/Personal";
 import { ActiveCalls } from "./pages/ActiveCalls";
 import { System } from "./pages/System";
 import "./styles.css";
@@ -121,6 +121,8 @@ function Page({ me, path }: { me: Me; path: string }) {
       return <Personal me={me} />;
     case "/me/forwarding":
       return <MyForwarding me={me} />;
+    case "/me/voicemail":
+      return <MyVoicemail me={me} />;
     case "/me/office-hours":
       return <MyOfficeHours me={me} />;
     case "/":
@@ -245,6 +247,11 @@ function Layout({ me, path, onSignOut, children }: { me: Me; path: string; onSig
                   <li>
                     <Link to="/me/forwarding" current={path === "/me/forwarding"}>
                       Forwarding Rule
+                    </Link>
+                  </li>
+                  <li>
+                    <Link to="/me/voicemail" current={path === "/me/voicemail"}>
+                      Voicemail
                     </Link>
                   </li>
                   <li>

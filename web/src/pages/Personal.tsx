@@ -9,6 +9,7 @@ import { Alert, Field, FormError, formError, message, refused, Select, Submit, S
 import { CallTable, Cdr } from "./Cdrs";
 import { ForwardingEditor, STATUSES } from "./Forwarding";
 import { HolidaysEditor, OfficeHoursEditor } from "./OfficeHours";
+import { VoicemailEditor } from "./Voicemail";
 
 interface Profile {
   display_name: string;
@@ -43,6 +44,20 @@ export function MyForwarding({ me }: { me: Me }) {
         My portal · extension {me.extension_number}
       </p>
       <ForwardingEditor settingsPath="/user/extension" />
+    </section>
+  );
+}
+
+// My portal > Voicemail
+export function MyVoicemail({ me }: { me: Me }) {
+  if (me.role === "system_admin") return <NoPortal title="Voicemail" />;
+  return (
+    <section>
+      <h1>Voicemail</h1>
+      <p class="sub">
+        My portal · extension {me.extension_number}
+      </p>
+      <VoicemailEditor settingsPath="/user/extension" />
     </section>
   );
 }

@@ -1,7 +1,7 @@
 // Tenant admin: Call Manager > Users / Extensions. The list with search, paging
 // and a Status column (devices registered now, Do not disturb), refreshed on
 // an interval; Add / Edit in a dialog with the seeds' tabs (User, Extension; for
-// an existing user also Forwarding Rule, Office Hours with the user's holidays,
+// an existing user also Forwarding Rule, Voicemail, Office Hours with the user's holidays,
 // Devices with Unregister, Reset password); Delete after confirmation. A failed save keeps what was typed and shows the
 // API's message next to the field it names, on the tab that holds it.
 import { useEffect, useState } from "preact/hooks";
@@ -10,6 +10,7 @@ import { useDebounced, useList } from "../list";
 import { Alert, Checkbox, Confirm, Dialog, Field, FormError, formError, message, Pager, refused, SearchBox, Select, Submit, Tabs } from "../ui";
 import { ForwardingEditor } from "./Forwarding";
 import { HolidaysEditor, OfficeHoursEditor } from "./OfficeHours";
+import { VoicemailEditor } from "./Voicemail";
 
 const TOP = 20;
 const REFRESH_MS = 10000;
@@ -184,7 +185,7 @@ export function Users({ title }: { title: string }) {
   );
 }
 
-type Tab = "user" | "extension" | "forwarding" | "office_hours" | "devices" | "password";
+type Tab = "user" | "extension" | "forwarding" | "voicemail" | "office_hours" | "devices" | "password";
 
 const USER_FIELDS = ["username", "password", "email", "display_name", "role", "enabled"];
 const EXT_FIELDS = ["extension_number", "extension_password", "dnd", "call_waiting"];
@@ -265,7 +266,7 @@ function UserDialog({ user, onClose, onSaved }: { user: UserRow | null; onClose:
   const shown = error && !USER_FIELDS.includes(error.field ?? "") && !EXT_FIELDS.includes(error.field ?? "");
   // An existing user's other settings: each tab saves on its own (its own Save).
   const tabs: [string, string][] = user
-    ? [["user", "User"], ["extension", "Extension"], ["forwarding", "Forwarding Rule"], ["office_hours", "Office Hours"], ["devices", "Devices"], ["password", "Reset password"]]
+    ? [["user", "User"], ["extension", "Extension"], ["forwarding", "Forwarding Rule"], ["voicemail", "Voicemail"], ["office_hours", "Office Hours"], ["devices", "Devices"], ["password", "Reset password"]]
     : [["user", "User"], ["extension", "Extension"]];
   // A tab's editor, once opened, stays (hidden) so that switching tabs keeps what was typed.
   const [opened, setOpened] = useState<string[]>(["user", "extension"]);
@@ -276,6 +277,7 @@ function UserDialog({ user, onClose, onSaved }: { user: UserRow | null; onClose:
   const other = (k: string) => user && opened.includes(k) && (
     <div role="tabpanel" id={`ud-panel-${k}`} aria-labelledby={`ud-tab-${k}`} hidden={tab !== k} key={k}>
       {k === "forwarding" && <ForwardingEditor settingsPath={`/users/${user.id}/extension`} />}
+      {k === "voicemail" && <VoicemailEditor settingsPath={`/users/${user.id}/extension`} />}
       {k === "office_hours" && (
         <>
           <OfficeHoursEditor settingsPath={`/users/${user.id}/extension`} />
