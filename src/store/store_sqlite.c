@@ -211,21 +211,72 @@ int store_sq_exists(struct store_sq *s, const char *sql, uint64_t a, const char 
 	store_sq_bind_text(stmt, 2, b);
 	sqlite3_bind_int64(stmt, 3, (sqlite3_int64)c);
 	int rc = sqlite3_step(stmt);
-	sqlite3_finalize(stmt);
+	store_sq_release(s, stmt);
 	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
+static uint32_t sql_hash(const char *sql)
+{
+	uint32_t h = 2166136261u; /* FNV-1a */
+	for (const unsigned char *p = (const unsigned char *)sql; *p; p++)
+		h = (h ^ *p) * 16777619u;
+	return h;
 }
 
 int store_sq_prep(struct store_sq *s, const char *sql, sqlite3_stmt **stmt)
 {
+	uint32_t h = sql_hash(sql);
+	bool known = false;
+	for (size_t i = 0; i < s->ncache; i++) {
+		struct store_sq_cached *c = &s->cache[i];
+		if (c->hash != h || strcmp(c->sql, sql) != 0)
+			continue;
+		known = true;
+		if (!c->busy) {
+			c->busy = true;
+			*stmt = c->stmt;
+			return 0;
+		}
+	}
 	int rc = sqlite3_prepare_v2(s->db, sql, -1, stmt, NULL);
-	return rc == SQLITE_OK ? 0 : store_sq_err(s, rc, sql);
+	if (rc != SQLITE_OK)
+		return store_sq_err(s, rc, sql);
+	/* Kept when there is room and it is not a second copy of one in use. */
+	char *copy = !known && s->ncache < STORE_SQ_CACHE ? strdup(sql) : NULL;
+	if (copy)
+		s->cache[s->ncache++] = (struct store_sq_cached){ copy, h, *stmt, true };
+	return 0;
+}
+
+void store_sq_release(struct store_sq *s, sqlite3_stmt *stmt)
+{
+	if (!stmt)
+		return;
+	for (size_t i = 0; i < s->ncache; i++) {
+		if (s->cache[i].stmt == stmt) {
+			sqlite3_reset(stmt);
+			sqlite3_clear_bindings(stmt);
+			s->cache[i].busy = false;
+			return;
+		}
+	}
+	sqlite3_finalize(stmt);
+}
+
+void store_sq_cache_clear(struct store_sq *s)
+{
+	for (size_t i = 0; i < s->ncache; i++) {
+		sqlite3_finalize(s->cache[i].stmt);
+		free(s->cache[i].sql);
+	}
+	s->ncache = 0;
 }
 
 int store_sq_step_done(struct store_sq *s, sqlite3_stmt *stmt, bool want_change, const char *what)
 {
 	int rc = sqlite3_step(stmt);
 	int e = rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : store_sq_err(s, rc, what);
-	sqlite3_finalize(stmt);
+	store_sq_release(s, stmt);
 	if (!e && want_change && sqlite3_changes(s->db) == 0)
 		return ENOENT;
 	return e;
@@ -296,7 +347,7 @@ static int sq_version(struct store *st, int *version)
 		*version = sqlite3_column_int(stmt, 0);
 	else
 		e = store_sq_err(s, rc, "schema version");
-	sqlite3_finalize(stmt);
+	store_sq_release(s, stmt);
 	return e;
 }
 
@@ -336,6 +387,7 @@ static int migrate(struct store_sq *s)
 static void sq_close(struct store *st)
 {
 	struct store_sq *s = (struct store_sq *)st;
+	store_sq_cache_clear(s);
 	sqlite3_close_v2(s->db);
 	free(s);
 }
@@ -378,7 +430,7 @@ int store_sq_get_one(struct store_sq *s, sqlite3_stmt *stmt, void (*fill)(sqlite
 		e = ENOENT;
 	else
 		e = store_sq_err(s, rc, "select");
-	sqlite3_finalize(stmt);
+	store_sq_release(s, stmt);
 	return e;
 }
 
@@ -420,7 +472,7 @@ int store_sq_count(struct store_sq *s, const char *sql, uint64_t arg, bool bind,
 		*n = (uint64_t)sqlite3_column_int64(stmt, 0);
 	else
 		e = store_sq_err(s, rc, "count");
-	sqlite3_finalize(stmt);
+	store_sq_release(s, stmt);
 	return e;
 }
 
@@ -437,7 +489,7 @@ int store_sq_scan(struct store_sq *s, sqlite3_stmt *stmt, void (*fill)(sqlite3_s
 	}
 	if (!e && rc != SQLITE_DONE)
 		e = store_sq_err(s, rc, "scan");
-	sqlite3_finalize(stmt);
+	store_sq_release(s, stmt);
 	return e;
 }
 

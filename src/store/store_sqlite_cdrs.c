@@ -54,7 +54,7 @@ static int cdr_write(struct store_sq *s, const struct store_cdr *c)
 			e = store_sq_err(s, rc, "cdr user");
 		sqlite3_reset(stmt);
 	}
-	sqlite3_finalize(stmt);
+	store_sq_release(s, stmt);
 	return e;
 }
 
@@ -160,7 +160,7 @@ static int cdr_page(struct store_sq *s, const char *where, uint64_t tenant_id, c
 		l->count = (uint64_t)sqlite3_column_int64(stmt, 0);
 	else
 		e = store_sq_err(s, rc, "cdr count");
-	sqlite3_finalize(stmt);
+	store_sq_release(s, stmt);
 	if (e || l->count <= f->skip)
 		return e;
 	snprintf(sql, sizeof(sql), "SELECT " CDR_SELECT ", (SELECT group_concat(l.user_id) FROM cdr_users l"
@@ -180,7 +180,7 @@ static int cdr_page(struct store_sq *s, const char *where, uint64_t tenant_id, c
 	}
 	if (!e && rc != SQLITE_DONE && rc != SQLITE_ROW)
 		e = store_sq_err(s, rc, "cdr list");
-	sqlite3_finalize(stmt);
+	store_sq_release(s, stmt);
 	return e;
 }
 

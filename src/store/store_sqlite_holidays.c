@@ -48,7 +48,7 @@ static int owner_count(struct store_sq *s, uint64_t tenant_id, uint64_t user_id,
 		*n = (uint64_t)sqlite3_column_int64(stmt, 0);
 	else
 		e = store_sq_err(s, rc, "holiday count");
-	sqlite3_finalize(stmt);
+	store_sq_release(s, stmt);
 	return e;
 }
 
@@ -161,7 +161,7 @@ static int list_locked(struct store_sq *s, uint64_t tenant_id, uint64_t user_id,
 		hol_fill(stmt, &l->v[l->n++]);
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
 		e = store_sq_err(s, rc, "holiday list");
-	sqlite3_finalize(stmt);
+	store_sq_release(s, stmt);
 	return e;
 }
 

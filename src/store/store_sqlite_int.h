@@ -19,9 +19,22 @@
 
 #include "store/store.h"
 
+/* Prepared statements kept by their SQL text, per connection: a statement is
+ * compiled once and reset for the next use (the storage worker runs the same few
+ * per registration and per call; compiling them is most of their cost). */
+enum { STORE_SQ_CACHE = 64 };
+struct store_sq_cached {
+	char *sql;
+	uint32_t hash;
+	sqlite3_stmt *stmt;
+	bool busy; /* handed out: a nested use of the same SQL gets its own statement */
+};
+
 struct store_sq {
 	struct store base; /* first, so a struct store * is a struct store_sq * */
 	sqlite3 *db;
+	struct store_sq_cached cache[STORE_SQ_CACHE];
+	size_t ncache;
 };
 
 #define TENANT_COLS "id, name, domain, enabled, max_users, max_calls, created_at, updated_at, version, timezone"
@@ -36,7 +49,14 @@ struct store_sq {
 int store_sq_err(struct store_sq *s, int rc, const char *what);
 /* Names the field behind the last EEXIST ("domain", "username", ...). */
 void store_sq_conflict(struct store_sq *s, const char *field);
+/* A statement for sql: the connection's cached one (reset, no bindings) when it
+ * is free, else a new one. Give it back with store_sq_release(). */
 int store_sq_prep(struct store_sq *s, const char *sql, sqlite3_stmt **stmt);
+/* Done with a statement of store_sq_prep: a cached one is reset for the next
+ * use, any other finalized. */
+void store_sq_release(struct store_sq *s, sqlite3_stmt *stmt);
+/* Finalizes the cached statements (before the connection closes). */
+void store_sq_cache_clear(struct store_sq *s);
 /* Steps a statement that returns no rows (or whose rows are ignored) and finalizes
  * it; ENOENT when it was an UPDATE/DELETE that touched nothing and want_change. */
 int store_sq_step_done(struct store_sq *s, sqlite3_stmt *stmt, bool want_change, const char *what);

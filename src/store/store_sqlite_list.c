@@ -116,7 +116,7 @@ static int list_run(struct store_sq *s, enum store_kind kind, const char *table,
 			*count = (uint64_t)sqlite3_column_int64(stmt, 0);
 		else
 			e = store_sq_err(s, rc, "list count");
-		sqlite3_finalize(stmt);
+		store_sq_release(s, stmt);
 		stmt = NULL;
 	}
 	if (!e) {
@@ -138,7 +138,7 @@ static int list_run(struct store_sq *s, enum store_kind kind, const char *table,
 			fill(stmt, (char *)*items + item_size * (*n)++);
 		if (!e && rc != SQLITE_DONE && rc != SQLITE_ROW)
 			e = store_sq_err(s, rc, "list");
-		sqlite3_finalize(stmt);
+		store_sq_release(s, stmt);
 	}
 	mem_deref(where);
 	mem_deref(sql);

@@ -155,7 +155,7 @@ static int spend_replayed(struct store_sq *s, const uint8_t hash[32])
 	int rc = sqlite3_step(stmt);
 	uint64_t grant = rc == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(stmt, 0) : 0;
 	e = rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : store_sq_err(s, rc, "spent token");
-	sqlite3_finalize(stmt);
+	store_sq_release(s, stmt);
 	if (e || !grant)
 		return e ? e : ENOENT;
 	e = store_sq_session_write(s, sql_delete_grant, NULL, grant, NULL, false);

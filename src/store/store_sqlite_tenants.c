@@ -100,7 +100,7 @@ static int row_check(struct store_sq *s, const char *sql, uint64_t id, uint64_t 
 	} else {
 		e = rc == SQLITE_DONE ? ENOENT : store_sq_err(s, rc, "row check");
 	}
-	sqlite3_finalize(stmt);
+	store_sq_release(s, stmt);
 	return e;
 }
 

@@ -109,7 +109,7 @@ static int user_create_locked(struct store_sq *s, struct store_user *u)
 	} else {
 		e = rc == SQLITE_DONE ? ENOENT : store_sq_err(s, rc, "user count");
 	}
-	sqlite3_finalize(stmt);
+	store_sq_release(s, stmt);
 	return e ? e : store_sq_user_insert(s, u);
 }
 

@@ -161,7 +161,7 @@ int store_sq_webhook_list(struct store *st, uint64_t tenant_id, struct store_web
 	int e = store_sq_prep(s, "SELECT " WH_COLS ", " WH_PENDING " FROM webhooks w WHERE w.tenant_id = ?"
 			      " ORDER BY w.id LIMIT ?", &stmt);
 	if (!e && !(l->v = mem_zalloc(sizeof(*l->v) * STORE_WEBHOOKS_MAX, NULL))) {
-		sqlite3_finalize(stmt);
+		store_sq_release(s, stmt);
 		e = ENOMEM;
 	}
 	if (!e) {
@@ -172,7 +172,7 @@ int store_sq_webhook_list(struct store *st, uint64_t tenant_id, struct store_web
 			wh_fill(stmt, &l->v[l->n++]);
 		if (rc != SQLITE_DONE && rc != SQLITE_ROW)
 			e = store_sq_err(s, rc, "webhook list");
-		sqlite3_finalize(stmt);
+		store_sq_release(s, stmt);
 	}
 	if (e) {
 		mem_deref(l);
