@@ -75,6 +75,8 @@ struct pbx {
 	struct hash pend_ids;
 	struct list pend;
 	struct tmr flush_tmr;
+	struct cdr_batch *cdrs;   /* ended calls' records waiting for the worker */
+	struct tmr cdr_tmr;
 	struct tmr housekeep_tmr;
 	size_t tsx_peak; /* most transactions seen since the last trim */
 	bool closing;
@@ -814,19 +816,56 @@ int pbx_call_hangup(struct pbx *p, uint64_t tenant_id, uint64_t session_id)
 	return sync_run(p, hangup_h, &q);
 }
 
-static int cdr_save(struct store *st, void *arg)
+/* Records of ended calls are written in batches: one transaction for the calls
+ * that ended within CDR_BATCH_MS (at most CDR_BATCH_MAX), not one per call. */
+enum { CDR_BATCH_MAX = 64, CDR_BATCH_MS = 50 };
+struct cdr_batch {
+	size_t n;
+	struct store_cdr *v[CDR_BATCH_MAX];
+};
+
+/* One transaction; a record that fails is rolled back alone (its own savepoint,
+ * store_cdr_insert) and the others are kept. */
+static int cdrs_save(struct store *st, void *arg)
 {
-	const struct store_cdr *cdr = arg;
-	int e = store_cdr_insert(st, cdr);
+	struct cdr_batch *b = arg;
+	int e = store_tx_begin(st);
+	for (size_t i = 0; !e && i < b->n; i++) {
+		int ce = store_cdr_insert(st, b->v[i]);
+		if (ce)
+			log_error("pbx: CDR %llu not saved: %s", (unsigned long long)b->v[i]->id, strerror(ce));
+	}
+	e = store_tx_end(st, e);
 	if (e)
-		log_error("pbx: CDR %llu not saved: %s", (unsigned long long)cdr->id, strerror(e));
+		log_error("pbx: %zu CDRs not saved: %s", b->n, strerror(e));
 	return e;
 }
 
-static void cdr_saved(int err, void *arg)
+static void cdrs_saved(int err, void *arg)
 {
 	(void)err;
-	call_cdr_free(arg);
+	struct cdr_batch *b = arg;
+	for (size_t i = 0; i < b->n; i++)
+		call_cdr_free(b->v[i]);
+	free(b);
+}
+
+static void cdrs_flush(struct pbx *p)
+{
+	tmr_cancel(&p->cdr_tmr);
+	struct cdr_batch *b = p->cdrs;
+	p->cdrs = NULL;
+	if (!b)
+		return;
+	/* Closing, the worker is gone: the calls hung up at the stop are written
+	 * here, as the last bindings are. */
+	if (p->closing || store_worker_submit(p->worker, cdrs_save, cdrs_saved, b, NULL))
+		cdrs_saved(cdrs_save(p->st, b), b);
+}
+
+static void on_cdr_tmr(void *arg)
+{
+	cdrs_flush(arg);
 }
 
 /* A call ended: its record is published and kept (the worker writes it). */
@@ -835,12 +874,17 @@ static void on_cdr(struct store_cdr *cdr, void *arg)
 	struct pbx *p = arg;
 	struct pbx_event ev = { .kind = PBX_EV_CALL_CDR, .tenant_id = cdr->tenant_id, .json = cdr->json };
 	pbx_events_emit(p->events, &ev);
-	/* Closing, the worker is gone: the calls hung up at the stop are written
-	 * here, as the last bindings are. */
-	if (p->closing || store_worker_submit(p->worker, cdr_save, cdr_saved, cdr, NULL)) {
-		cdr_save(p->st, cdr);
+	if (!p->cdrs && !(p->cdrs = calloc(1, sizeof(*p->cdrs)))) {
+		struct cdr_batch one = { .n = 1, .v = { cdr } };
+		cdrs_save(p->st, &one); /* no memory for a batch: this one now */
 		call_cdr_free(cdr);
+		return;
 	}
+	p->cdrs->v[p->cdrs->n++] = cdr;
+	if (p->closing || p->cdrs->n == CDR_BATCH_MAX)
+		cdrs_flush(p);
+	else if (!tmr_active(&p->cdr_tmr))
+		tmr_start(loop_timers(p->loop), &p->cdr_tmr, CDR_BATCH_MS, on_cdr_tmr, p);
 }
 
 static void on_call_start(uint64_t tenant_id, const char *json, void *arg)
@@ -993,6 +1037,7 @@ void pbx_free(struct pbx *p)
 		sip_transport_close_handler_set(sip_stack_transport(p->sip), NULL, NULL);
 	}
 	call_engine_free(p->calls);
+	cdrs_flush(p); /* the records of the calls the stop ended, with those waiting */
 	webhooks_free(p->wh);
 	feeds_free(p->feeds);
 	p->ka = mem_deref(p->ka);
