@@ -18,7 +18,8 @@
  *
  * WebRTC: a side may be a browser's (webrtc.c): ICE-lite answers its checks
  * (stun.c) and takes the address it nominates as the only one media goes to
- * and comes from, DTLS-SRTP (RFC 5763/5764) over rtcp-mux keys libsrtp2, and
+ * and comes from, DTLS-SRTP (RFC 5763/5764) over rtcp-mux keys pbxd's own SRTP
+ * (srtp.c, on OpenSSL), and
  * the side's media is decrypted and encrypted between the socket and the other
  * side, which sees plain RTP. */
 #ifndef MEDIA_MEDIA_H
@@ -173,8 +174,9 @@ int media_dtls_cert_new(struct media_dtls_cert **cp);
 /* "sha-256 AB:CD:...", as a=fingerprint writes it. */
 const char *media_dtls_cert_fingerprint(const struct media_dtls_cert *c);
 
-/* libsrtp2 is set up once per process, here (its srtp_init is not idempotent):
- * whoever else in the process uses libsrtp2 calls this instead. 0 or EIO. */
+/* For tests and benches that link libsrtp2 (the browser's side): its one-time
+ * set-up, which is not idempotent, done once per process. pbxd itself does not
+ * use libsrtp2 (a no-op there). 0 or EIO. */
 int media_srtp_init(void);
 
 /* pbxd's DTLS role on a side: the server waits for the browser's ClientHello
