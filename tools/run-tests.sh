@@ -15,7 +15,7 @@
 # Expects `make build build-asan` to have run (the Makefile's `test` target does).
 # Environment: BUILD_DIRS (default "build build-asan"), PYTEST_TIMEOUT (seconds per
 # wire run, default 900), FUZZ_TIMEOUT (default 300), FUZZ_SECONDS (per fuzz
-# target, default 10 here: make test keeps within its 20 minutes; a campaign is
+# target, default 5 here: make test keeps within its 20 minutes; a campaign is
 # docs/fuzzing.md's), PYTEST_ARGS (extra args), WEB_TIMEOUT (seconds for the web
 # tests, default 600).
 set -uo pipefail
@@ -26,7 +26,7 @@ PY=/usr/bin/python3 # Debian's python, the one that sees python3-pytest
 BUILD_DIRS=${BUILD_DIRS:-"build build-asan"}
 PYTEST_TIMEOUT=${PYTEST_TIMEOUT:-900}
 FUZZ_TIMEOUT=${FUZZ_TIMEOUT:-300}
-export FUZZ_SECONDS=${FUZZ_SECONDS:-10}
+export FUZZ_SECONDS=${FUZZ_SECONDS:-5}
 export PYTHONDONTWRITEBYTECODE=1
 
 PASSED=0

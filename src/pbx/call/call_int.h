@@ -143,6 +143,7 @@ struct call_engine {
 	struct sdp_caps caps;
 	struct media_dtls_cert *dtls; /* pbxd's DTLS identity for every browser leg */
 	uint32_t ring_timeout_ms;
+	uint32_t ack_wait_ms;     /* 64*T1 (--sip-t1): how long a 2xx waits for its ACK */
 	uint32_t se_s, min_se_s;  /* session timer: our interval, the least we accept */
 	struct list calls;        /* oldest first */
 	struct hash by_sid;

@@ -44,7 +44,7 @@ struct call_count {
 	struct le le;
 };
 
-#define ACK_WAIT_MS 32000 /* 64*T1: the 2xx is retransmitted this long (RFC 3261 §13.3.1.4) */
+#define ACK_WAIT_MS 32000 /* 64*T1 with the default T1, when --sip-t1 is not known */
 
 uint64_t call_rand(struct call_engine *e)
 {
@@ -340,7 +340,7 @@ void call_answered(struct call *c, struct leg *b)
 	c->a->state = LEG_ANSWERED;
 	session_timer_start(c->a);
 	session_timer_start(b);
-	tmr_start(loop_timers(e->d.loop), &c->t_ack, ACK_WAIT_MS, on_ack_timeout, c);
+	tmr_start(loop_timers(e->d.loop), &c->t_ack, e->ack_wait_ms, on_ack_timeout, c);
 	log_info("call %llu %s -> %s answered", (unsigned long long)c->session_id, c->caller, c->callee);
 }
 
@@ -512,6 +512,10 @@ int call_engine_alloc(struct call_engine **cp, const struct call_deps *d)
 	e->caps = (struct sdp_caps){ .audio = audio_caps, .naudio = sizeof(audio_caps) / sizeof(audio_caps[0]),
 				     .protos = protos };
 	e->ring_timeout_ms = (uint32_t)conf_int(d->conf, "call-ring-timeout") * 1000u;
+	/* The 2xx is retransmitted (and its ACK awaited) 64*T1 (RFC 3261 §13.3.1.4),
+	 * T1 as the transactions have it. */
+	long long t1 = conf_int(d->conf, "sip-t1");
+	e->ack_wait_ms = t1 > 0 ? (uint32_t)(64 * t1) : ACK_WAIT_MS;
 	e->se_s = (uint32_t)conf_int(d->conf, "session-expires");
 	e->min_se_s = (uint32_t)conf_int(d->conf, "session-min-se");
 	if (e->se_s < e->min_se_s)
