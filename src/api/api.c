@@ -12,6 +12,8 @@
 const struct conf_opt api_opts[] = {
 	{ "http-address", CONF_STR, "", 0, 0, NULL, "address the REST API listens on (default: all)" },
 	{ "http-port", CONF_INT, "8887", 1, 65535, NULL, "REST API port" },
+	{ "events-ping-interval", CONF_INT, "30", 1, 3600, NULL,
+	  "seconds between an event stream's pings (/api/events), each of which checks its session again" },
 	{ "http-tls", CONF_BOOL, "on", 0, 0, NULL,
 	  "HTTPS for the REST API; off only where the network is trusted (loopback tests)" },
 	{ "http-tls-cert", CONF_STR, "", 0, 0, NULL,
@@ -178,6 +180,9 @@ int api_start(struct api **ap, const struct conf *conf, const char *data_dir, st
 	a->pbx = pbx;
 	a->sip_wss_port = (int)conf_int(conf, "sip-wss-port");
 	a->sip_ws_port = (int)conf_int(conf, "sip-ws-port");
+	a->ws_ping_ms = (uint32_t)conf_int(conf, "events-ping-interval") * 1000u;
+	if (!a->ws_ping_ms)
+		a->ws_ping_ms = 30000;
 	e = api_system_info_init(a, conf);
 	bool tls = conf_bool(conf, "http-tls");
 	const char *addr = conf_str(conf, "http-address");

@@ -54,6 +54,7 @@ struct api {
 	struct api_http *http;    /* connection tracking of http.c */
 	struct pbx *pbx;          /* told what the API writes; asked what it holds (NULL: none) */
 	int sip_wss_port, sip_ws_port; /* for the browser phone (phone.c) */
+	uint32_t ws_ping_ms;      /* /api/events: ping and session check interval (events.c) */
 	struct json_t *sysinfo;   /* where pbxd listens, as configured (system.c) */
 	int64_t started_ms;
 	struct api_ws *ws;        /* the WebSocket streams of /api/events (events.c) */

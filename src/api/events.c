@@ -10,7 +10,7 @@
  * the signalling thread fills without waiting) and an output buffer. Events are
  * taken from the feed only while the client reads what was sent; one that stops
  * reading lets its feed fill up, and is dropped when the feed overruns (close
- * 1013). Every WS_PING_MS the hub pings the client and checks the token again:
+ * 1013). Every --events-ping-interval the hub pings the client and checks the token again:
  * a session that ended (signed out, password changed, disabled, no longer an
  * administrator) ends the stream (close 1008). */
 #include <errno.h>
@@ -32,8 +32,10 @@
 #define WS_FEED_MAX 256       /* events waiting for one client before it is dropped */
 #define WS_IN_MAX 4096        /* a client frame's payload; clients have little to say */
 #define WS_OUT_LOW (64 * 1024) /* take more events only while less than this is unsent */
-#define WS_PING_MS 30000
-#define WS_SILENCE_MS (3 * WS_PING_MS) /* nothing from the client this long: it is gone */
+/* --events-ping-interval (30 s): a ping and a check of the session each time;
+ * nothing from the client in three of them and it is gone. */
+#define WS_PING_MS(hub) ((hub)->api->ws_ping_ms)
+#define WS_SILENCE_MS(hub) (3 * WS_PING_MS(hub))
 
 enum { MSG_ADOPT = 1, MSG_CLOSE_ALL };
 
@@ -276,11 +278,11 @@ static void on_ping(void *arg)
 {
 	struct ws_conn *c = arg;
 	/* Silent too long, or a close frame not taken since the last tick: gone. */
-	if (c->closing || loop_now(hub_loop(c)) - c->last_in > WS_SILENCE_MS) {
+	if (c->closing || loop_now(hub_loop(c)) - c->last_in > WS_SILENCE_MS(c->hub)) {
 		conn_end(c);
 		return;
 	}
-	tmr_start(loop_timers(hub_loop(c)), &c->ping_tmr, WS_PING_MS, on_ping, c);
+	tmr_start(loop_timers(hub_loop(c)), &c->ping_tmr, WS_PING_MS(c->hub), on_ping, c);
 	if (!still_admin(c)) {
 		close_with(c, WS_CLOSE_POLICY, "the session ended");
 		return;
@@ -303,7 +305,7 @@ static void adopt(struct api_ws *hub, struct ws_conn *c)
 	}
 	list_append(&hub->conns, &c->le, c);
 	c->last_in = loop_now(l);
-	tmr_start(loop_timers(l), &c->ping_tmr, WS_PING_MS, on_ping, c);
+	tmr_start(loop_timers(l), &c->ping_tmr, WS_PING_MS(hub), on_ping, c);
 	log_info("api: events: a stream of tenant %llu opened", (unsigned long long)c->tenant_id);
 	if (c->in_len) /* bytes that came with the handshake */
 		on_readable(c);
