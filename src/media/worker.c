@@ -238,9 +238,8 @@ static void on_dtmf(struct media_sockep *s, uint8_t event, uint16_t duration, vo
 }
 
 /* After relay_unlisten (and the report that gave the sockets back). */
-static void relay_free(struct media_worker *w, struct relay *r)
+static void relay_free(struct relay *r)
 {
-	(void)w;
 	for (int i = 0; i < 2; i++)
 		media_webrtc_free(r->wr[i]);
 	list_unlink(&r->le);
@@ -298,7 +297,7 @@ static void on_msg(int id, void *data, void *arg)
 		 * stale registration that makes the next listen on it fail. */
 		relay_unlisten(w, r);
 		report(r, MEDIA_MSG_DONE, 0, true);
-		relay_free(w, r);
+		relay_free(r);
 		break;
 	}
 	}

@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <stdio.h>
-#include <sys/random.h>
 #include <time.h>
 
 #include <jansson.h>
@@ -19,6 +18,7 @@
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/mqueue.h"
+#include "core/rand.h"
 #include "pbx/authn.h"
 #include "pbx/call/call.h"
 #include "pbx/directory.h"
@@ -618,18 +618,6 @@ struct webcred_q {
 	struct pbx_webcred *out;
 };
 
-static void random_chars(char *out, size_t n)
-{
-	static const char chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-	uint8_t r[64];
-	if (n > sizeof(r) || getrandom(r, n, 0) != (ssize_t)n) {
-		for (size_t i = 0; i < n && i < sizeof(r); i++)
-			r[i] = (uint8_t)(store_id_next() >> (i % 8));
-	}
-	for (size_t i = 0; i < n && i < sizeof(r); i++)
-		out[i] = chars[r[i] & 63];
-}
-
 static int webcred_h(struct pbx *p, void *arg)
 {
 	struct webcred_q *q = arg;
@@ -646,10 +634,10 @@ static int webcred_h(struct pbx *p, void *arg)
 		if (x->webcred[i].expires_ms < w->expires_ms)
 			w = &x->webcred[i];
 	}
-	random_chars(w->id, DIR_WEBCRED_ID_SZ - 1);
-	w->id[DIR_WEBCRED_ID_SZ - 1] = '\0';
-	random_chars(w->secret, DIR_WEBCRED_SECRET_SZ - 1);
-	w->secret[DIR_WEBCRED_SECRET_SZ - 1] = '\0';
+	if (rand_chars(w->id, DIR_WEBCRED_ID_SZ - 1) || rand_chars(w->secret, DIR_WEBCRED_SECRET_SZ - 1)) {
+		memset(w, 0, sizeof(*w));
+		return EIO;
+	}
 	w->expires_ms = now + PBX_WEBCRED_TTL_S * 1000LL;
 	struct pbx_webcred *o = q->out;
 	snprintf(o->username, sizeof(o->username), "%s~%s", x->number, w->id);

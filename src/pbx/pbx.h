@@ -63,8 +63,8 @@ int pbx_device_unregister(struct pbx *p, uint64_t tenant_id, uint64_t user_id, u
 int pbx_device_counts(struct pbx *p, const uint64_t *users, size_t n, unsigned *counts);
 /* A browser phone's SIP credential for a user's extension (dir_webcred): the
  * digest username "<number>~<id>" and its secret, valid an hour, at most
- * DIR_WEBCRED_MAX at once per extension (the oldest is replaced). 0, or ENOENT
- * (no such usable extension of that tenant). */
+ * DIR_WEBCRED_MAX at once per extension (the oldest is replaced). 0, ENOENT
+ * (no such usable extension of that tenant) or EIO (no randomness). */
 struct pbx_webcred {
 	char username[80], password[40];
 	char number[STORE_EXT_SZ], domain[STORE_DOMAIN_SZ], display_name[STORE_NAME_SZ];

@@ -32,7 +32,10 @@ int sip_transport_tls_load(struct sip_transport *tp, const char *cert_path, cons
 	const char *step = "";
 	if (ctx) {
 		SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-		SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+		/* A phone that drops its connection without close_notify is an end,
+		 * not an error to log (OpenSSL 3 calls it one by default). */
+		SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |
+					 SSL_OP_IGNORE_UNEXPECTED_EOF);
 		/* Partial writes and a moving buffer: the stream's write queue moves as it
 		 * drains. Idle connections give their buffers back (thousands of phones). */
 		SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |

@@ -296,6 +296,7 @@ def test_unfinished_handshake_or_message_is_closed(pbx, what):
     """A TLS handshake, a WebSocket upgrade or a fragmented message that never
     completes is closed --sip-tcp-message-timeout after its first byte (here 2 s),
     well before the idle timeout (600 s)."""
+    closed_before = pbx.p.log_text().count("not completed in")
     if what.startswith("tls"):
         s = socket.create_connection(("127.0.0.1", pbx.p.tls_port), 3)
         if what == "tls-half-hello":
@@ -323,7 +324,12 @@ def test_unfinished_handshake_or_message_is_closed(pbx, what):
     took = time.monotonic() - t0
     s.close()
     assert took < MESSAGE_TIMEOUT + 4, f"not closed after {took:.1f} s:\n{pbx.p.log_tail()}"
-    assert "not completed in" in pbx.p.log_text()
+    # closed by that deadline, not by anything sooner, and said so
+    assert took >= MESSAGE_TIMEOUT - 0.5, f"closed after {took:.1f} s, before the deadline:\n{pbx.p.log_tail()}"
+    deadline = time.monotonic() + 2
+    while pbx.p.log_text().count("not completed in") <= closed_before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert pbx.p.log_text().count("not completed in") == closed_before + 1, pbx.p.log_tail()
 
 
 # --------------------------------------------------------------------------- the certificate

@@ -226,7 +226,7 @@ def test_browser_calls(pbx, uas):
     brw = pbx.ua(x, "WSS")
     phone = pbx.ua(y, "UDP")
     uas += [brw, phone]
-    call = brw.invite(y, sdp=browser_sdp(0 or 9, mid="audio0"))
+    call = brw.invite(y, sdp=browser_sdp(9, mid="audio0"))
     inc = phone.wait_invite()
     assert inc is not None, phone.dump()
     check_plain_sdp(inc.req.body.decode())

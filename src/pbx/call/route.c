@@ -8,10 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include "core/log.h"
 #include "core/mem.h"
+#include "core/rand.h"
 #include "core/tz.h"
 #include "pbx/call/call_int.h"
 #include "pbx/schedule.h"
@@ -63,30 +63,18 @@ static struct call *call_alloc(struct call_engine *e, const struct dir_ext *call
 	return c;
 }
 
-/* ICE credentials (RFC 8445 §5.3: a ufrag of 4+ and a password of 22+
- * characters of ice-char, 24 and 128 bits of randomness at least). */
-static void ice_credentials(struct call_ice *ice)
-{
-	static const char chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	uint8_t r[sizeof(ice->ufrag) + sizeof(ice->pwd)];
-	if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r)) {
-		for (size_t i = 0; i < sizeof(r); i++)
-			r[i] = (uint8_t)(store_id_next() >> 3);
-	}
-	for (size_t i = 0; i < sizeof(ice->ufrag) - 1; i++)
-		ice->ufrag[i] = chars[r[i] & 63];
-	ice->ufrag[sizeof(ice->ufrag) - 1] = '\0';
-	for (size_t i = 0; i < sizeof(ice->pwd) - 1; i++)
-		ice->pwd[i] = chars[r[sizeof(ice->ufrag) + i] & 63];
-	ice->pwd[sizeof(ice->pwd) - 1] = '\0';
-}
-
 static int media_start(struct call *c)
 {
 	struct call_engine *e = c->e;
-	ice_credentials(&c->ice[0]);
-	ice_credentials(&c->ice[1]);
-	int err = media_ports_get(e->ports, &c->sp[0]);
+	/* ICE credentials of each side (RFC 8445 §5.3: 24 and 128 bits at least). */
+	int err = 0;
+	for (int i = 0; i < 2 && !err; i++) {
+		err = rand_chars(c->ice[i].ufrag, sizeof(c->ice[i].ufrag) - 1);
+		if (!err)
+			err = rand_chars(c->ice[i].pwd, sizeof(c->ice[i].pwd) - 1);
+	}
+	if (!err)
+		err = media_ports_get(e->ports, &c->sp[0]);
 	if (!err)
 		err = media_ports_get(e->ports, &c->sp[1]);
 	if (!err) {

@@ -20,6 +20,7 @@
 #include "core/mem.h"
 #include "core/mqueue.h"
 #include "media/media.h"
+#include "relay_ctl.h"
 #include "media/sockep.h"
 
 /* ---- the latching rule ---- */
@@ -68,54 +69,11 @@ static void test_latch_rule(void **state)
 /* ---- relay through the worker ---- */
 
 struct ctl {
-	struct loop *loop;
-	struct mqueue *mq;
-	struct media_ports *ports;
-	struct media_worker *w;
-	struct tmr wd;
-	bool timeout;
-	int got_id;
-	struct media_relay_report *rep;
+	RELAY_CTL_FIELDS
 };
 
-static void on_reply(int id, void *data, void *arg)
-{
-	struct ctl *c = arg;
-	assert_null(c->rep);
-	c->got_id = id;
-	c->rep = data;
-	loop_stop(c->loop);
-}
-
-static void wd_h(void *arg)
-{
-	struct ctl *c = arg;
-	c->timeout = true;
-	loop_stop(c->loop);
-}
-
-/* Runs the test thread's loop until the worker answers; returns the report. */
-static struct media_relay_report *wait_reply(struct ctl *c, int want_id)
-{
-	c->rep = NULL;
-	assert_int_equal(tmr_start(loop_timers(c->loop), &c->wd, 3000, wd_h, c), 0);
-	while (!c->rep && !c->timeout)
-		assert_int_equal(loop_run(c->loop), 0);
-	tmr_cancel(&c->wd);
-	assert_false(c->timeout);
-	assert_int_equal(c->got_id, want_id);
-	return c->rep;
-}
-
-static struct media_stats stats_of(struct ctl *c, uint64_t id, int side)
-{
-	assert_int_equal(media_relay_stats(c->w, id), 0);
-	struct media_relay_report *r = wait_reply(c, MEDIA_MSG_STATS);
-	assert_int_equal(r->err, 0);
-	struct media_stats s = r->stats[side];
-	mem_deref(r);
-	return s;
-}
+#define RELAY_CTL_FUNCTIONS
+#include "relay_ctl.h"
 
 static int setup(void **state)
 {

@@ -28,6 +28,7 @@
 #include "core/tlsfiles.h"
 #include "media/dtls.h"
 #include "media/media.h"
+#include "relay_ctl.h"
 #include "media/stun.h"
 
 #define PBX_UFRAG "pbxU"
@@ -35,60 +36,16 @@
 #define BRW_UFRAG "brwU"
 
 struct ctl {
-	struct loop *loop;
-	struct mqueue *mq;
-	struct media_ports *ports;
-	struct media_worker *w;
+	RELAY_CTL_FIELDS
 	struct media_dtls_cert *cert;
-	struct tmr wd;
-	bool timeout;
-	int got_id;
-	struct media_relay_report *rep;
 	/* the browser */
 	EVP_PKEY *bkey;
 	X509 *bcrt;
 	char bfp[200];
 };
 
-static void on_reply(int id, void *data, void *arg)
-{
-	struct ctl *c = arg;
-	assert_null(c->rep);
-	c->got_id = id;
-	c->rep = data;
-	loop_stop(c->loop);
-}
-
-static void wd_h(void *arg)
-{
-	struct ctl *c = arg;
-	c->timeout = true;
-	loop_stop(c->loop);
-}
-
-static struct media_relay_report *wait_reply(struct ctl *c, int want_id)
-{
-	c->rep = NULL;
-	c->timeout = false;
-	assert_int_equal(tmr_start(loop_timers(c->loop), &c->wd, 3000, wd_h, c), 0);
-	while (!c->rep && !c->timeout)
-		assert_int_equal(loop_run(c->loop), 0);
-	tmr_cancel(&c->wd);
-	assert_false(c->timeout);
-	if (c->got_id == MEDIA_MSG_DONE && want_id != MEDIA_MSG_DONE)
-		print_error("the relay failed: %s\n", strerror(c->rep->err));
-	assert_int_equal(c->got_id, want_id);
-	return c->rep;
-}
-
-static struct media_stats stats_of(struct ctl *c, uint64_t id, int side)
-{
-	assert_int_equal(media_relay_stats(c->w, id), 0);
-	struct media_relay_report *r = wait_reply(c, MEDIA_MSG_STATS);
-	struct media_stats s = r->stats[side];
-	mem_deref(r);
-	return s;
-}
+#define RELAY_CTL_FUNCTIONS
+#include "relay_ctl.h"
 
 static int setup(void **state)
 {
