@@ -1,4 +1,5 @@
-/* SIP digest authentication, server side (see auth.h).
+/* SIP digest authentication (see auth.h): the server's challenges and checks, and
+ * the client's answers to a trunk's challenges, on one parser and one hash path.
  *
  * A nonce is base64url, unpadded, of
  *     issue time (8 bytes, big-endian seconds) || salt (8 random bytes)
@@ -15,6 +16,7 @@
  * one is answered STALE: the client fetches a new nonce and an attacker gains
  * nothing. Under normal load (fewer live nonces than slots) that never triggers. */
 #include "sip/auth.h"
+#include "sip/msg.h"
 #include "sip/uri.h"
 
 #include <errno.h>
@@ -163,6 +165,44 @@ int sip_auth_ha1_compute(char *out, size_t size, enum sip_auth_alg alg, const st
 	return digest_hex(alg, parts, 3, out, size);
 }
 
+/* What a response digest is computed over, every value already unquoted; qop.p is
+ * NULL for RFC 2069 (then cnonce is only used by the -sess algorithms, nc not). */
+struct digest_in {
+	enum sip_auth_alg alg;
+	struct pl method, uri, nonce, cnonce, nc, qop;
+};
+
+/* RFC 7616 §3.4.1 with qop, RFC 2069 without, from ha1: lowercase hex of the
+ * algorithm's length. Shared by the server's check and the client's answer, so
+ * both sides hash the same way. */
+static int response_digest(char *out, size_t size, const struct digest_in *in, const struct pl *ha1)
+{
+	const struct alg_info *ai = &algs[in->alg];
+	char sha1[SIP_AUTH_HEX_SIZE], ha2[SIP_AUTH_HEX_SIZE];
+	struct pl a1 = *ha1;
+	int err = 0;
+	if (ai->sess) {
+		/* RFC 7616 §3.4.2: HA1 = H(H(user:realm:pass):nonce:cnonce) */
+		struct pl sp[3] = { *ha1, in->nonce, in->cnonce };
+		err = digest_hex(in->alg, sp, 3, sha1, sizeof(sha1));
+		a1 = pl_from(sha1, ai->hexlen);
+	}
+	struct pl hp[2] = { in->method, in->uri };
+	err = err ? err : digest_hex(in->alg, hp, 2, ha2, sizeof(ha2));
+	if (!err) {
+		struct pl a2 = pl_from(ha2, ai->hexlen);
+		if (in->qop.p) {
+			struct pl rp[6] = { a1, in->nonce, in->nc, in->cnonce, in->qop, a2 };
+			err = digest_hex(in->alg, rp, 6, out, size);
+		} else {
+			struct pl rp[3] = { a1, in->nonce, a2 };
+			err = digest_hex(in->alg, rp, 3, out, size);
+		}
+	}
+	OPENSSL_cleanse(sha1, sizeof(sha1));
+	return err;
+}
+
 int sip_auth_response_compute(char *out, size_t size, const struct sip_auth_cred *c,
 			      const struct pl *method, const char *ha1_hex)
 {
@@ -178,39 +218,22 @@ int sip_auth_response_compute(char *out, size_t size, const struct sip_auth_cred
 
 	char ubuf[SIP_AUTH_MAX_URI], nbuf[SIP_AUTH_MAX_FIELD], cbuf[SIP_AUTH_MAX_FIELD];
 	char qbuf[SIP_AUTH_MAX_FIELD];
-	struct pl uri, nonce, cnonce = PL_INIT, qv = PL_INIT;
-	if (sip_auth_unquote(&c->uri, ubuf, sizeof(ubuf), &uri) ||
-	    sip_auth_unquote(&c->nonce, nbuf, sizeof(nbuf), &nonce) ||
-	    (c->cnonce.p && sip_auth_unquote(&c->cnonce, cbuf, sizeof(cbuf), &cnonce)) ||
-	    (qop && sip_auth_unquote(&c->qop, qbuf, sizeof(qbuf), &qv)))
+	struct digest_in in = { .alg = c->alg, .method = *method, .nc = c->nc };
+	if (sip_auth_unquote(&c->uri, ubuf, sizeof(ubuf), &in.uri) ||
+	    sip_auth_unquote(&c->nonce, nbuf, sizeof(nbuf), &in.nonce) ||
+	    (c->cnonce.p && sip_auth_unquote(&c->cnonce, cbuf, sizeof(cbuf), &in.cnonce)) ||
+	    (qop && sip_auth_unquote(&c->qop, qbuf, sizeof(qbuf), &in.qop)))
 		return ENOSPC;
 	/* Only qop=auth is offered; auth-int would need the body, and we never asked. */
-	if (qop && !pl_caseeq_str(&qv, "auth"))
+	if (qop && !pl_caseeq_str(&in.qop, "auth"))
 		return EINVAL;
 
-	char lha1[SIP_AUTH_HEX_SIZE], ha2[SIP_AUTH_HEX_SIZE];
+	/* The stored HA1 may be uppercase hex; the digest is over lowercase. */
+	char lha1[SIP_AUTH_HEX_SIZE];
 	for (size_t i = 0; i < ha1.l; i++)
 		lha1[i] = (char)(hexval(ha1.p[i]) < 10 ? ha1.p[i] : 'a' + hexval(ha1.p[i]) - 10);
-	lha1[ha1.l] = '\0';
-
-	int err = 0;
-	if (ai->sess) {
-		/* RFC 7616 §3.4.2: HA1 = H(H(user:realm:pass):nonce:cnonce) */
-		struct pl sp[3] = { pl_from(lha1, ha1.l), nonce, cnonce };
-		err = digest_hex(c->alg, sp, 3, lha1, sizeof(lha1));
-	}
-	struct pl hp[2] = { *method, uri };
-	err = err ? err : digest_hex(c->alg, hp, 2, ha2, sizeof(ha2));
-	if (!err) {
-		struct pl a1 = pl_from(lha1, ai->hexlen), a2 = pl_from(ha2, ai->hexlen);
-		if (qop) {
-			struct pl rp[6] = { a1, nonce, c->nc, cnonce, qv, a2 };
-			err = digest_hex(c->alg, rp, 6, out, size);
-		} else {
-			struct pl rp[3] = { a1, nonce, a2 };
-			err = digest_hex(c->alg, rp, 3, out, size);
-		}
-	}
+	struct pl a1 = pl_from(lha1, ha1.l);
+	int err = response_digest(out, size, &in, &a1);
 	OPENSSL_cleanse(lha1, sizeof(lha1));
 	return err;
 }
@@ -344,17 +367,20 @@ int sip_auth_alloc(struct sip_auth **ap, uint32_t nonce_lifetime_s)
 	return 0;
 }
 
-/* A realm goes into a quoted-string: no control characters (no header injection). */
-static bool realm_ok(const struct pl *realm)
+/* Text that goes into a quoted-string: no control characters (no header injection). */
+static bool text_ok(const struct pl *s)
 {
-	if (!realm->p || !realm->l || realm->l > SIP_AUTH_MAX_FIELD)
-		return false;
-	for (size_t i = 0; i < realm->l; i++) {
-		unsigned char ch = (unsigned char)realm->p[i];
+	for (size_t i = 0; i < s->l; i++) {
+		unsigned char ch = (unsigned char)s->p[i];
 		if (ch < 0x20 || ch == 0x7f)
 			return false;
 	}
 	return true;
+}
+
+static bool realm_ok(const struct pl *realm)
+{
+	return realm->p && realm->l && realm->l <= SIP_AUTH_MAX_FIELD && text_ok(realm);
 }
 
 static int print_quoted(struct mbuf *mb, const struct pl *s)
@@ -546,11 +572,15 @@ static int param_next(struct pl *c, struct pl *name, struct pl *val)
 	return val->l ? 0 : EBADMSG;
 }
 
-static const struct field {
+/* A known parameter: where its slice goes in the struct being filled, and how long
+ * its value may be. */
+struct field {
 	const char *name;
 	size_t off;
 	size_t max;
-} fields[] = {
+};
+
+static const struct field cred_fields[] = {
 	{ "username", offsetof(struct sip_auth_cred, username), SIP_AUTH_MAX_FIELD },
 	{ "realm", offsetof(struct sip_auth_cred, realm), SIP_AUTH_MAX_FIELD },
 	{ "nonce", offsetof(struct sip_auth_cred, nonce), SIP_AUTH_MAX_FIELD },
@@ -563,17 +593,30 @@ static const struct field {
 	{ "nc", offsetof(struct sip_auth_cred, nc), SIP_AUTH_MAX_FIELD },
 };
 
-static int param_store(struct sip_auth_cred *c, const struct pl *name, const struct pl *val)
+static int param_store(void *dst, const struct field *tab, size_t ntab, const struct pl *name,
+		       const struct pl *val)
 {
-	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
-		if (!pl_caseeq_str(name, fields[i].name))
+	for (size_t i = 0; i < ntab; i++) {
+		if (!pl_caseeq_str(name, tab[i].name))
 			continue;
-		if (val->l > fields[i].max)
+		if (val->l > tab[i].max)
 			return EBADMSG;
-		*(struct pl *)(void *)((char *)c + fields[i].off) = *val;
+		*(struct pl *)(void *)((char *)dst + tab[i].off) = *val;
 		return 0;
 	}
 	return val->l > SIP_AUTH_MAX_FIELD ? EBADMSG : 0;
+}
+
+/* The algorithm named (case-insensitively, RFC 7616 §3.3); 0 or ENOTSUP. */
+static int alg_find(const struct pl *name, enum sip_auth_alg *alg)
+{
+	for (size_t i = 0; i < NALGS; i++) {
+		if (pl_caseeq_str(name, algs[i].name)) {
+			*alg = (enum sip_auth_alg)i;
+			return 0;
+		}
+	}
+	return ENOTSUP;
 }
 
 /* What the grammar alone does not say: required fields and their formats. */
@@ -582,14 +625,8 @@ static int cred_check(struct sip_auth_cred *c)
 	if (!c->username.p || !c->realm.p || !c->nonce.p || !c->uri.p || !c->response.p)
 		return EBADMSG;
 	c->alg = SIP_AUTH_MD5;
-	if (c->algorithm.p) {
-		size_t i = 0;
-		while (i < NALGS && !pl_caseeq_str(&c->algorithm, algs[i].name))
-			i++;
-		if (i == NALGS)
-			return EBADMSG;
-		c->alg = (enum sip_auth_alg)i;
-	}
+	if (c->algorithm.p && alg_find(&c->algorithm, &c->alg))
+		return EBADMSG; /* we never offer what we do not know */
 	if (c->nc.p) {
 		if (!is_hex_len(&c->nc, 8))
 			return EBADMSG;
@@ -605,20 +642,22 @@ static int cred_check(struct sip_auth_cred *c)
 	return 0;
 }
 
-int sip_auth_cred_parse(struct sip_auth_cred *c, const struct pl *hval)
+/* The grammar credentials and challenges share (RFC 3261 §25.1):
+ *     auth-scheme LWS auth-param *(COMMA auth-param)
+ * Each parameter named in tab goes into dst; the others are only checked against
+ * the limits. Returns 0, ENOTSUP when the scheme is not Digest, or EBADMSG. */
+static int params_parse(const struct pl *hval, struct pl *scheme, const struct field *tab,
+			size_t ntab, void *dst)
 {
-	if (!c || !hval)
-		return EINVAL;
-	memset(c, 0, sizeof(*c));
 	if (!hval->p || hval->l > SIP_AUTH_MAX_HVAL)
 		return EBADMSG;
 	struct pl cur = *hval;
 	if (!skip_lws(&cur))
 		return EBADMSG;
-	c->scheme = take_token(&cur);
-	if (!c->scheme.l || (cur.l && !is_wsp(*cur.p) && !line_break(cur.p, cur.l)))
+	*scheme = take_token(&cur);
+	if (!scheme->l || (cur.l && !is_wsp(*cur.p) && !line_break(cur.p, cur.l)))
 		return EBADMSG;
-	if (!pl_caseeq_str(&c->scheme, "Digest"))
+	if (!pl_caseeq_str(scheme, "Digest"))
 		return ENOTSUP;
 
 	struct pl seen[SIP_AUTH_MAX_PARAMS];
@@ -628,7 +667,7 @@ int sip_auth_cred_parse(struct sip_auth_cred *c, const struct pl *hval)
 		int err = param_next(&cur, &name, &val);
 		if (err)
 			return err;
-		/* RFC 7616 §3.4: each parameter at most once, known or not. */
+		/* RFC 7616 §3.3/§3.4: each parameter at most once, known or not. */
 		for (size_t i = 0; i < nseen; i++) {
 			if (pl_caseeq(&seen[i], &name))
 				return EBADMSG;
@@ -636,7 +675,7 @@ int sip_auth_cred_parse(struct sip_auth_cred *c, const struct pl *hval)
 		if (nseen == SIP_AUTH_MAX_PARAMS)
 			return EBADMSG;
 		seen[nseen++] = name;
-		err = param_store(c, &name, &val);
+		err = param_store(dst, tab, ntab, &name, &val);
 		if (err)
 			return err;
 		if (!skip_lws(&cur))
@@ -647,7 +686,16 @@ int sip_auth_cred_parse(struct sip_auth_cred *c, const struct pl *hval)
 			return EBADMSG;
 		adv(&cur, 1);
 	}
-	return cred_check(c);
+	return 0;
+}
+
+int sip_auth_cred_parse(struct sip_auth_cred *c, const struct pl *hval)
+{
+	if (!c || !hval)
+		return EINVAL;
+	memset(c, 0, sizeof(*c));
+	int err = params_parse(hval, &c->scheme, cred_fields, sizeof(cred_fields) / sizeof(cred_fields[0]), c);
+	return err ? err : cred_check(c);
 }
 
 int sip_auth_unquote(const struct pl *val, char *buf, size_t size, struct pl *out)
@@ -793,4 +841,185 @@ enum sip_auth_result sip_auth_verify_ha1(struct sip_auth *a, const struct sip_au
 	if (!ha1_hex)
 		return SIP_AUTH_FAIL;
 	return verify(a, c, method, realm, NULL, ha1_hex, now_s);
+}
+
+/* ---- client side: answering a server's challenge (RFC 3261 §22.2, §22.3) ---- */
+
+/* A challenge as parsed, with the parameters struct sip_auth_chal does not keep. */
+struct chal_raw {
+	struct sip_auth_chal ch;
+	struct pl stale, domain;
+};
+
+static const struct field chal_fields[] = {
+	{ "realm", offsetof(struct chal_raw, ch.realm), SIP_AUTH_MAX_FIELD },
+	{ "nonce", offsetof(struct chal_raw, ch.nonce), SIP_AUTH_MAX_FIELD },
+	{ "opaque", offsetof(struct chal_raw, ch.opaque), SIP_AUTH_MAX_FIELD },
+	{ "algorithm", offsetof(struct chal_raw, ch.algorithm), SIP_AUTH_MAX_FIELD },
+	{ "qop", offsetof(struct chal_raw, ch.qop), SIP_AUTH_MAX_FIELD },
+	{ "stale", offsetof(struct chal_raw, stale), SIP_AUTH_MAX_FIELD },
+	/* A list of URIs (RFC 7616 §3.3): allowed a URI's length, not a field's. */
+	{ "domain", offsetof(struct chal_raw, domain), SIP_AUTH_MAX_URI },
+};
+
+/* qop-options: a comma list; "auth" is the only option a request without its body
+ * at hand can answer. 0, ENOTSUP (auth-int only) or EBADMSG (no option at all). */
+static int qop_check(struct sip_auth_chal *ch)
+{
+	struct pl cur = ch->qop;
+	bool any = false;
+	while (cur.l) {
+		long comma = pl_chr(&cur, ',');
+		size_t n = comma < 0 ? cur.l : (size_t)comma;
+		struct pl opt = pl_trim(pl_from(cur.p, n));
+		adv(&cur, comma < 0 ? n : n + 1);
+		any = any || opt.l;
+		ch->qop_auth = ch->qop_auth || pl_caseeq_str(&opt, "auth");
+	}
+	if (!any)
+		return EBADMSG;
+	return ch->qop_auth ? 0 : ENOTSUP;
+}
+
+static int chal_check(struct chal_raw *r)
+{
+	struct sip_auth_chal *ch = &r->ch;
+	if (!ch->realm.p || !ch->nonce.p || !ch->nonce.l)
+		return EBADMSG;
+	ch->alg = SIP_AUTH_MD5;
+	if (ch->algorithm.p && alg_find(&ch->algorithm, &ch->alg))
+		return ENOTSUP; /* another challenge of the response may do */
+	/* A token by the grammar; a quoted "true" is read the same, leniently. */
+	ch->stale = r->stale.p && pl_caseeq_str(&r->stale, "true");
+	return ch->qop.p ? qop_check(ch) : 0;
+}
+
+int sip_auth_chal_parse(struct sip_auth_chal *ch, const struct pl *hval)
+{
+	if (!ch || !hval)
+		return EINVAL;
+	struct chal_raw r;
+	memset(&r, 0, sizeof(r));
+	struct pl scheme;
+	int err = params_parse(hval, &scheme, chal_fields, sizeof(chal_fields) / sizeof(chal_fields[0]), &r);
+	if (!err)
+		err = chal_check(&r);
+	if (err)
+		memset(ch, 0, sizeof(*ch));
+	else
+		*ch = r.ch;
+	return err;
+}
+
+int sip_auth_chal_pick(const struct sip_msg *resp, struct sip_auth_chal *ch, bool *proxy)
+{
+	if (!resp || !ch || !proxy)
+		return EINVAL;
+	memset(ch, 0, sizeof(*ch));
+	if (resp->req || (resp->scode != 401 && resp->scode != 407))
+		return ENOENT;
+	/* One challenge per header field (RFC 3261 §25.1): commas inside a value
+	 * separate its parameters, not challenges. */
+	enum sip_hdr_id id = resp->scode == 407 ? SIP_HDR_PROXY_AUTHENTICATE : SIP_HDR_WWW_AUTHENTICATE;
+	for (const struct sip_hdr *h = sip_msg_hdr(resp, id); h; h = sip_msg_hdr_next(resp, h)) {
+		if (sip_auth_chal_parse(ch, &h->val) == 0) {
+			*proxy = resp->scode == 407;
+			return 0;
+		}
+	}
+	return ENOENT;
+}
+
+/* One auth-param of an answer: a quoted-string (escaped) or a token. */
+struct cred_param {
+	const char *name;
+	struct pl val; /* skipped when val.p is NULL */
+	bool quoted;
+};
+
+static int cred_write(struct mbuf *mb, bool proxy, const struct cred_param *ps, size_t n)
+{
+	size_t end0 = mb->end, pos0 = mb->pos;
+	int err = mbuf_printf(mb, "%s: Digest ", proxy ? "Proxy-Authorization" : "Authorization");
+	const char *sep = "";
+	for (size_t i = 0; i < n && !err; i++) {
+		if (!ps[i].val.p)
+			continue;
+		const char *q = ps[i].quoted ? "\"" : "";
+		err = mbuf_printf(mb, "%s%s=%s", sep, ps[i].name, q);
+		if (!err)
+			err = ps[i].quoted ? print_quoted(mb, &ps[i].val) : mbuf_write_pl(mb, &ps[i].val);
+		if (!err)
+			err = mbuf_write_str(mb, q);
+		sep = ", ";
+	}
+	if (!err)
+		err = mbuf_write_mem(mb, "\r\n", 2);
+	if (err) {
+		mb->end = end0;
+		mb->pos = pos0;
+	}
+	return err;
+}
+
+int sip_auth_cred_print(struct mbuf *mb, bool proxy, const struct sip_auth_chal *ch, const struct pl *method,
+			const char *uri, const char *user, const char *password, uint32_t nc, const char *cnonce)
+{
+	if (!mb || !ch || !method || !method->l || !uri || !user || !password ||
+	    (size_t)ch->alg >= NALGS || !ch->realm.p || !ch->nonce.p)
+		return EINVAL;
+	const struct alg_info *ai = &algs[ch->alg];
+	bool qop = ch->qop_auth;
+	struct pl u = pl_cstr(user), pw = pl_cstr(password), cn = pl_cstr(cnonce ? cnonce : "");
+	struct digest_in in = { .alg = ch->alg, .method = *method, .uri = pl_cstr(uri), .cnonce = cn };
+	/* The server's parser holds us to the same limits as everyone else. */
+	if (!u.l || u.l > SIP_AUTH_MAX_FIELD || !text_ok(&u) || !text_ok(&pw) || !in.uri.l ||
+	    in.uri.l > SIP_AUTH_MAX_URI || !text_ok(&in.uri) || cn.l > SIP_AUTH_MAX_FIELD ||
+	    !text_ok(&cn) || !text_ok(method))
+		return EINVAL;
+	if (((qop || ai->sess) && !cn.l) || (qop && !nc))
+		return EINVAL;
+
+	/* The challenge's values are hashed and printed as text, not as received. */
+	char rbuf[SIP_AUTH_MAX_FIELD], nbuf[SIP_AUTH_MAX_FIELD], obuf[SIP_AUTH_MAX_FIELD];
+	struct pl realm, opaque = PL_INIT;
+	if (sip_auth_unquote(&ch->realm, rbuf, sizeof(rbuf), &realm) ||
+	    sip_auth_unquote(&ch->nonce, nbuf, sizeof(nbuf), &in.nonce) ||
+	    (ch->opaque.p && sip_auth_unquote(&ch->opaque, obuf, sizeof(obuf), &opaque)))
+		return ENOSPC;
+	/* A hand-made challenge may hold what the parser would have refused. */
+	if (!text_ok(&realm) || !text_ok(&in.nonce) || !text_ok(&opaque))
+		return EINVAL;
+
+	char ncs[9];
+	if (qop) {
+		const uint8_t be[4] = { (uint8_t)(nc >> 24), (uint8_t)(nc >> 16), (uint8_t)(nc >> 8), (uint8_t)nc };
+		hex_encode(be, sizeof(be), ncs);
+		in.nc = pl_from(ncs, 8);
+		in.qop = PL("auth");
+	}
+	char ha1[SIP_AUTH_HEX_SIZE], resp[SIP_AUTH_HEX_SIZE];
+	int err = sip_auth_ha1_compute(ha1, sizeof(ha1), ch->alg, &u, &realm, password);
+	if (!err) {
+		struct pl a1 = pl_from(ha1, ai->hexlen);
+		err = response_digest(resp, sizeof(resp), &in, &a1);
+	}
+	OPENSSL_cleanse(ha1, sizeof(ha1));
+	if (err)
+		return err;
+
+	const struct cred_param ps[] = {
+		{ "username", u, true },
+		{ "realm", realm, true },
+		{ "nonce", in.nonce, true },
+		{ "uri", in.uri, true },
+		{ "response", pl_from(resp, ai->hexlen), true },
+		{ "algorithm", pl_cstr(ai->name), false },
+		{ "opaque", opaque, true },
+		{ "qop", qop ? in.qop : (struct pl)PL_INIT, false },
+		{ "nc", qop ? in.nc : (struct pl)PL_INIT, false },
+		/* -sess without qop (RFC 2617) still needs the server to know cnonce. */
+		{ "cnonce", qop || ai->sess ? cn : (struct pl)PL_INIT, true },
+	};
+	return cred_write(mb, proxy, ps, sizeof(ps) / sizeof(ps[0]));
 }

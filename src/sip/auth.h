@@ -1,7 +1,9 @@
-/* Server side of SIP digest authentication (RFC 3261 §22, RFC 7616, RFC 8760): the
+/* SIP digest authentication (RFC 3261 §22, RFC 7616, RFC 8760). Server side: the
  * challenge a 401/407 carries, the parser for the credentials that come back, and
  * the check of those credentials. One struct sip_auth guards every method that
  * needs it (REGISTER, INVITE, MESSAGE, SUBSCRIBE, REFER) for every tenant realm.
+ * Client side (at the end): reading a trunk's challenge and answering it, for
+ * pbxd's own REGISTERs and INVITEs to carriers; it keeps no state.
  *
  * Nonces are stateless: each one carries its issue time and an HMAC over that time
  * and the realm, so any nonce we issued can be checked without remembering it, and
@@ -20,12 +22,14 @@
 #include "core/mbuf.h"
 #include "core/pl.h"
 
+struct sip_msg;
+
 /* Limits on what is read from the network; longer is malformed. */
 enum {
-	SIP_AUTH_MAX_HVAL = 8192,  /* a whole Authorization header value */
-	SIP_AUTH_MAX_PARAMS = 32,  /* parameters in one credentials value */
-	SIP_AUTH_MAX_FIELD = 256,  /* any parameter value but uri */
-	SIP_AUTH_MAX_URI = 2048,   /* digest-uri */
+	SIP_AUTH_MAX_HVAL = 8192,  /* a whole credentials or challenge header value */
+	SIP_AUTH_MAX_PARAMS = 32,  /* parameters in one credentials or challenge value */
+	SIP_AUTH_MAX_FIELD = 256,  /* any parameter value but uri and domain */
+	SIP_AUTH_MAX_URI = 2048,   /* digest-uri; a challenge's domain list */
 	SIP_AUTH_HEX_SIZE = 65,    /* a hex digest (SHA-256 is the longest) plus NUL */
 };
 
@@ -144,5 +148,48 @@ enum sip_auth_result sip_auth_verify_ha1(struct sip_auth *a, const struct sip_au
 
 /* The RFC 7616 name of alg ("MD5", "SHA-256", ...). */
 const char *sip_auth_alg_name(enum sip_auth_alg alg);
+
+/* ---- client side ---- */
+
+/* One challenge (a WWW-Authenticate or Proxy-Authenticate value). Every pl is a
+ * slice of the value as received, without quotes (escapes and folds kept, as in
+ * struct sip_auth_cred); absent ones have p == NULL. */
+struct sip_auth_chal {
+	struct pl realm, nonce, opaque, algorithm, qop; /* qop: the list as received, unquoted */
+	enum sip_auth_alg alg;  /* decoded; MD5 when absent */
+	bool stale;
+	bool qop_auth;          /* "auth" among the qop options */
+};
+
+/* Parses one challenge value. 0; ENOTSUP when the scheme is not Digest, the
+ * algorithm is unknown, or qop is offered without "auth" (auth-int only); EBADMSG
+ * when malformed (no realm or nonce, an empty nonce or qop list, duplicate
+ * parameters, over the limits of SIP_AUTH_MAX_*). Unknown parameters (domain,
+ * charset, userhash...) are checked against the limits and ignored. On error *ch
+ * is zeroed. */
+int sip_auth_chal_parse(struct sip_auth_chal *ch, const struct pl *hval);
+
+/* The challenge of a 401/407 response to answer: among every WWW-Authenticate
+ * (401) or Proxy-Authenticate (407) header of resp, the first that parses, i.e.
+ * whose algorithm this code supports (RFC 8760 §2.4: a server lists its preferred
+ * first). *proxy says which kind. 0, ENOENT (none usable, or not a 401/407) or
+ * EINVAL. Only one challenge is picked: a 407 that carries challenges of several
+ * proxies' realms (RFC 3261 §22.3) gets an answer for the first only. */
+int sip_auth_chal_pick(const struct sip_msg *resp, struct sip_auth_chal *ch, bool *proxy);
+
+/* Appends the line "Authorization: Digest ..." CRLF (Proxy-Authorization when proxy)
+ * answering ch for a request with method and Request-URI uri, as user with
+ * password: username, realm, nonce, uri, response, algorithm (always, by its RFC
+ * 7616 name), opaque when the challenge had one, and when qop=auth was offered:
+ * qop=auth, nc (8 hex digits of nc) and cnonce. The -sess algorithms use cnonce in
+ * HA1 and send it with or without qop. The challenge's values are unquoted and
+ * every quoted value is printed escaped (RFC 3261 §25.1, RFC 7616 §3.4). Returns 0;
+ * EINVAL (empty cnonce with qop or a -sess algorithm, nc 0 with qop, empty user or
+ * uri or method, control characters in user/password/uri/cnonce, user or cnonce
+ * over SIP_AUTH_MAX_FIELD, uri over SIP_AUTH_MAX_URI); ENOSPC (a challenge value
+ * too long to unquote); EIO (digest unavailable); or the mbuf's error (EMSGSIZE,
+ * ENOMEM), in which case nothing is appended. */
+int sip_auth_cred_print(struct mbuf *mb, bool proxy, const struct sip_auth_chal *ch, const struct pl *method,
+			const char *uri, const char *user, const char *password, uint32_t nc, const char *cnonce);
 
 #endif
