@@ -316,6 +316,7 @@ class Dialog:
         self.local_sdp = None    # Sdp we sent
         self.remote_sdp = None   # Sdp the other side sent
         self.rtp = Rtp(ua.bind)
+        self.dest = ua.pbx       # where requests go when no Route or IP remote target says
         self.ended = False       # a BYE was answered (by us or to us)
         ua._dialogs[(call_id, local_tag)] = self
 
@@ -325,7 +326,7 @@ class Dialog:
         host, port = hostport_of(uri)
         if host and _is_ip(host):
             return host, port
-        return self.ua.pbx
+        return self.dest
 
     def request(self, method, extra=(), body="", ctype="application/sdp", to=None, cseq=None):
         """Sends a request within the dialog (new branch, next CSeq); returns its
@@ -373,7 +374,8 @@ class Dialog:
 class OutgoingCall(Dialog):
     """A call placed by the UA (the UAC side). `challenge`: the 407/401 answered
     (None when the INVITE was not challenged); `invite`: the last INVITE sent (bytes);
-    `final`: the final response once seen."""
+    `final`: the final response once seen. The INVITE, its CANCEL and the ACK of a
+    non-2xx go to `dest` (the UA's pbxd unless changed before send_invite)."""
 
     def __init__(self, ua, target, sdp=None, codecs=DEFAULT_CODECS, auto_ack=True, ruri=None, extra=()):
         super().__init__(ua, f"{secrets.token_hex(10)}@{ua.bind}", new_tag())
@@ -383,7 +385,7 @@ class OutgoingCall(Dialog):
         self.to_hdr = f"<{self.ruri}>"
         self.remote_hdr = self.to_hdr
         self.remote_target = self.ruri
-        self.offer = sdp if sdp is not None else make_sdp(self.rtp.port, codecs)
+        self.offer = sdp if sdp is not None else make_sdp(self.rtp.port, codecs, addr=self.rtp.addr)
         self.local_sdp = Sdp.parse(self.offer)
         self.auto_ack = auto_ack
         self.extra = list(extra)
@@ -414,7 +416,7 @@ class OutgoingCall(Dialog):
             self.sent_invites[self.branch] = data
             self.invite = data
             self.final = None
-            self.ua._sendto(data, self.ua.pbx)
+            self.ua._sendto(data, self.dest)
 
     def wait_response(self, code=None, timeout=None):
         """The next response to the current INVITE with that code (any if None)."""
@@ -439,7 +441,7 @@ class OutgoingCall(Dialog):
         lines = [f"CANCEL {self.ruri} SIP/2.0", f"Via: {req.get('via')}", "Max-Forwards: 70",
                  f"From: {self.local_hdr}", f"To: {self.to_hdr}", f"Call-ID: {self.call_id}",
                  f"CSeq: {cseq_of(req)[0]} CANCEL"]
-        self.ua._send_msg(lines, "", None, self.ua.pbx)
+        self.ua._send_msg(lines, "", None, self.dest)
         return self.ua.wait_response(self.branch, "CANCEL", timeout=timeout)
 
     def ack(self, resp=None):
@@ -477,7 +479,7 @@ class OutgoingCall(Dialog):
         lines = [f"ACK {self.ruri} SIP/2.0", f"Via: {req.get('via')}", "Max-Forwards: 70",
                  f"From: {self.local_hdr}", f"To: {resp.get('to')}", f"Call-ID: {self.call_id}",
                  f"CSeq: {cseq_of(req)[0]} ACK"]
-        self.ua._send_msg(lines, "", None, self.ua.pbx)
+        self.ua._send_msg(lines, "", None, self.dest)
 
 
 class IncomingCall(Dialog):
@@ -504,7 +506,8 @@ class IncomingCall(Dialog):
         """Sends a response to the INVITE; `sdp`: a body, True for an answer to the
         offer on this call's RTP port. A final is retransmitted until its ACK."""
         if sdp is True:
-            sdp = answer_sdp(self.offer, self.rtp.port) if self.offer else make_sdp(self.rtp.port)
+            sdp = answer_sdp(self.offer, self.rtp.port, addr=self.rtp.addr) if self.offer else \
+                make_sdp(self.rtp.port, addr=self.rtp.addr)
         if sdp:
             self.local_sdp = Sdp.parse(sdp)
         with self.ua._cv:
@@ -559,11 +562,12 @@ class _Stsx:
 class CallUA:
     """A phone with extension `ext` of `domain`: a UDP socket on `bind`, sending to
     pbxd at 127.0.0.1:`pbx_port`. `contact_port`: the port its REGISTER's Contact
-    names (its own by default; another one tests that pbxd sends to the source)."""
+    names (its own by default; another one tests that pbxd sends to the source).
+    `port`: the UDP port to bind (any free one by default)."""
 
     def __init__(self, pbx_port, ext, password=None, domain=DOMAIN, display=None, bind="127.0.0.1",
                  contact_port=None, pbx_host="127.0.0.1", auto_trying=True, auto_bye=True,
-                 user_agent="pbxd-wire-tests/callua", timeout=3.0, transport="UDP", auth_user=None):
+                 user_agent="pbxd-wire-tests/callua", timeout=3.0, transport="UDP", auth_user=None, port=0):
         self.pbx = (pbx_host, pbx_port)
         self.ext, self.password, self.domain, self.display = str(ext), password, domain, display
         self.auth_user = auth_user or self.ext  # a browser phone's credential: "101~id"
@@ -573,7 +577,7 @@ class CallUA:
         self.sock = self.stream = None
         if self.transport == "UDP":
             self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            self.sock.bind((bind, 0))
+            self.sock.bind((bind, port))
             self.lport = self.sock.getsockname()[1]
         else:
             # one connection to pbxd (pbx_port is that transport's port), as a
