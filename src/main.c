@@ -23,6 +23,7 @@
 #include "pbx/keepalive.h"
 #include "pbx/pbx.h"
 #include "pbx/registrar/registrar.h"
+#include "pbx/trunk/trunks.h"
 #include "pbx/webhooks.h"
 #include "sip/stack.h"
 #include "store/store.h"
@@ -154,6 +155,7 @@ int main(int argc, char **argv)
 		{ security_opts, security_opts_count },
 		{ keepalive_opts, keepalive_opts_count },
 		{ call_opts, call_opts_count },
+		{ trunk_opts, trunk_opts_count },
 		{ webhooks_opts, webhooks_opts_count },
 		{ media_opts, media_opts_count },
 		{ api_opts, api_opts_count },

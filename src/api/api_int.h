@@ -119,6 +119,11 @@ struct api_req {
 struct api_resp {
 	int status;
 	json_t *body; /* owned; NULL for an empty body */
+	/* Instead of JSON (an export): malloc'd text of type ctype, with a file
+	 * name for Content-Disposition ("" none). */
+	char *text;
+	const char *ctype;
+	char filename[64];
 	int retry_after; /* seconds, 0: no header */
 	bool www_auth;
 	/* status 101: the WebSocket handshake's answer, and the tenant streamed */
@@ -356,6 +361,48 @@ void api_user_settings_patch(struct api_req *rq, uint64_t id, const json_t *patc
  * the field named. */
 struct sched_err;
 int api_sched_error(struct api_resp *rs, const struct sched_err *err);
+
+/* --- configuration objects (objects.c; the kinds in trunks.c) ----------------------- */
+
+/* A kind of store_obj served at path (list and create), path/{id} (read,
+ * update), path/{id}/destroy and path/export (CSV of `columns`). */
+struct api_obj_type {
+	int kind;            /* enum store_obj_kind */
+	const char *path;    /* "/api/providers" */
+	const char *what;    /* "provider", for messages */
+	const char *export_name; /* "providers.csv" */
+	bool system;         /* a system admin (not switched) has objects of its own */
+	bool shared;         /* tenants also read the system's objects assigned to them ("assignees") */
+	const char *key_field; /* the field named by a conflict of the unique key */
+	const struct api_schema *create, *update;
+	/* Completes the object to be written from j (the stored JSON with the
+	 * body's fields applied, or the new body; changes to j are stored):
+	 * defaults, checks across fields and objects, o->ukey and o->uscope. Runs
+	 * in the write's transaction. 0 or the status put in rs. */
+	int (*take)(struct api_req *rq, struct store_obj *o, json_t *j, bool create, struct api_resp *rs);
+	/* The answer's last touch (out has id, the stored fields, the times): secrets removed, fields computed. */
+	void (*out)(struct api_req *rq, const struct store_obj *o, json_t *out);
+	/* Whether it may be deleted (in its delete's transaction): 0 or the status (409 in use). */
+	int (*deletable)(struct api_req *rq, const struct store_obj *o, struct api_resp *rs);
+	const char *const *columns;
+};
+const struct api_obj_type *const *api_obj_types(size_t *n);
+/* The owner a request acts for on kind t: 0 (the system) for a system admin
+ * not switched into a tenant, where the kind allows; the tenant for its admins.
+ * 0 or 403 put in rs. */
+int api_obj_scope(const struct api_req *rq, const struct api_obj_type *t, uint64_t *tenant_id, struct api_resp *rs);
+/* Whether a shared object's JSON lists tenant_id among its "assignees". */
+bool api_obj_assigned(const json_t *j, uint64_t tenant_id);
+json_t *api_obj_json(struct api_req *rq, const struct api_obj_type *t, const struct store_obj *o);
+api_route_h api_h_obj_list, api_h_obj_create, api_h_obj_get, api_h_obj_update, api_h_obj_destroy, api_h_obj_export;
+api_route_h api_h_provider_status, api_h_provider_assignees, api_h_provider_assign, api_h_provider_unassign,
+	api_h_outbound_limits_get, api_h_outbound_limits_update;
+extern const struct api_schema api_s_provider, api_s_provider_create, api_s_provider_update, api_s_provider_status,
+	api_s_assignee, api_s_assignee_list, api_s_inbound_rule, api_s_inbound_rule_create, api_s_inbound_rule_update,
+	api_s_outbound_rule, api_s_outbound_rule_create, api_s_outbound_rule_update, api_s_code, api_s_code_create,
+	api_s_code_update, api_s_blacklisted, api_s_blacklisted_create, api_s_blacklisted_update,
+	api_s_outbound_limits, api_s_cc_create, api_s_cc_update, api_s_provider_list, api_s_inbound_rule_list,
+	api_s_outbound_rule_list, api_s_code_list, api_s_blacklisted_list;
 
 /* --- TLS (tls.c) ------------------------------------------------------------------ */
 

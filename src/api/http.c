@@ -343,9 +343,12 @@ static enum MHD_Result on_query(void *cls, enum MHD_ValueKind kind, const char *
 
 static enum MHD_Result send_json(struct MHD_Connection *c, struct api_resp *rs)
 {
-	char *txt = rs->body ? json_dumps(rs->body, JSON_COMPACT) : NULL;
+	char *txt = rs->text ? rs->text : rs->body ? json_dumps(rs->body, JSON_COMPACT) : NULL;
 	size_t len = 0;
-	if (txt) {
+	rs->text = NULL; /* the response owns it now */
+	if (txt && rs->ctype) {
+		len = strlen(txt);
+	} else if (txt) {
 		len = strlen(txt);
 		char *nl = realloc(txt, len + 2); /* a final newline, for curl users */
 		if (nl) {
@@ -361,7 +364,12 @@ static enum MHD_Result send_json(struct MHD_Connection *c, struct api_resp *rs)
 		return MHD_NO;
 	}
 	if (txt)
-		MHD_add_response_header(r, "Content-Type", "application/json");
+		MHD_add_response_header(r, "Content-Type", rs->ctype ? rs->ctype : "application/json");
+	if (rs->ctype && rs->filename[0]) {
+		char cd[96];
+		snprintf(cd, sizeof(cd), "attachment; filename=\"%s\"", rs->filename);
+		MHD_add_response_header(r, "Content-Disposition", cd);
+	}
 	MHD_add_response_header(r, "Cache-Control", "no-store");
 	if (rs->retry_after) {
 		char ra[16];

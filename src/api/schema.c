@@ -222,6 +222,9 @@ static int check_value(const struct api_field *f, enum api_type t, const char *p
 	case API_T_ARRAY: {
 		if (f->max && (long long)json_array_size(v) > f->max)
 			return api_error(rs, 422, "invalid_field", path, "%s: at most %lld items", path, f->max);
+		if ((long long)json_array_size(v) < f->min)
+			return api_error(rs, 422, "invalid_field", path, "%s: at least %lld item%s", path, f->min,
+					 f->min == 1 ? "" : "s");
 		size_t i;
 		const json_t *it;
 		json_array_foreach(v, i, it) {

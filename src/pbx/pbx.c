@@ -27,6 +27,7 @@
 #include "pbx/keepalive.h"
 #include "pbx/location.h"
 #include "pbx/registrar/registrar.h"
+#include "pbx/trunk/trunks.h"
 #include "pbx/webhooks.h"
 #include "sip/auth.h"
 
@@ -40,7 +41,7 @@ const struct conf_opt pbx_opts[] = {
 };
 const size_t pbx_opts_count = sizeof(pbx_opts) / sizeof(pbx_opts[0]);
 
-enum { MSG_TENANT = 1, MSG_USER, MSG_SYNC };
+enum { MSG_TENANT = 1, MSG_USER, MSG_SYNC, MSG_OBJECTS };
 #define FLUSH_MS 500      /* bindings are saved at most this late */
 #define FLUSH_BATCH 2000  /* or at once when this many changes wait */
 #define SYNC_TIMEOUT_S 5
@@ -70,6 +71,7 @@ struct pbx {
 	struct registrar *reg;
 	struct keepalive *ka;
 	struct call_engine *calls;
+	struct trunks *trunks;
 	struct feeds *feeds;
 	struct webhooks *wh;
 	struct hash pend_ids;
@@ -549,6 +551,54 @@ void pbx_notify_user(struct pbx *p, uint64_t tenant_id, uint64_t user_id, bool w
 	notify(p, MSG_USER, tenant_id, user_id, wait);
 }
 
+/* The trunks' configuration is read whole on the worker (host names resolved
+ * there, never on this thread) and applied here. */
+struct objects_job {
+	struct pbx *p;
+	struct sync_call *waiter;
+	struct trunk_conf *conf;
+};
+
+static int objects_run(struct store *st, void *arg)
+{
+	struct objects_job *j = arg;
+	return trunks_conf_load(st, &j->conf);
+}
+
+static void objects_done(int err, void *arg)
+{
+	struct objects_job *j = arg;
+	if (!err && !j->p->closing)
+		trunks_conf_apply(j->p->trunks, j->conf);
+	else if (err)
+		log_error("pbx: cannot re-read the trunks' configuration: %s", strerror(err));
+	mem_deref(j->conf);
+	sync_complete(j->waiter, err);
+	free(j);
+}
+
+static void objects_start(struct pbx *p, struct sync_call *waiter)
+{
+	struct objects_job *j = calloc(1, sizeof(*j));
+	int err = j ? 0 : ENOMEM;
+	if (j) {
+		j->p = p;
+		j->waiter = waiter;
+		err = store_worker_submit(p->worker, objects_run, objects_done, j, p->mq);
+	}
+	if (err) {
+		free(j);
+		sync_complete(waiter, err);
+	}
+}
+
+void pbx_notify_objects(struct pbx *p, int kind, bool wait)
+{
+	/* Every kind is read again: the lookups join them (a rule names its provider). */
+	(void)kind;
+	notify(p, MSG_OBJECTS, 0, 0, wait);
+}
+
 /* --- calls from other threads ----------------------------------------------------- */
 
 static void on_msg(int id, void *data, void *arg)
@@ -568,6 +618,12 @@ static void on_msg(int id, void *data, void *arg)
 	case MSG_SYNC:
 		sync_exec(p, data);
 		return;
+	case MSG_OBJECTS: {
+		struct notice *n = data;
+		objects_start(p, n->waiter);
+		free(n);
+		return;
+	}
 	}
 }
 
@@ -673,6 +729,25 @@ int pbx_user_status(struct pbx *p, uint64_t tenant_id, uint64_t user_id, char *o
 	struct status_q q = { tenant_id, user_id, out, size };
 	out[0] = '\0';
 	return sync_run(p, status_h, &q);
+}
+
+struct provider_q {
+	uint64_t id;
+	struct pbx_provider_status *out;
+};
+
+static int provider_h(struct pbx *p, void *arg)
+{
+	struct provider_q *q = arg;
+	return trunks_status(p->trunks, q->id, q->out);
+}
+
+int pbx_provider_status(struct pbx *p, uint64_t provider_id, struct pbx_provider_status *out)
+{
+	if (!p)
+		return ENOENT;
+	struct provider_q q = { provider_id, out };
+	return sync_run(p, provider_h, &q);
 }
 
 static int stats_h(struct pbx *p, void *arg)
@@ -993,12 +1068,20 @@ int pbx_alloc(struct pbx **pp, struct loop *loop, struct sip_stack *sip, const s
 	if (!err)
 		sip_transport_close_handler_set(sip_stack_transport(sip), on_conn_closed, p);
 	if (!err)
+		err = trunks_alloc(&p->trunks, loop, sip, conf);
+	if (!err) {
+		struct trunk_conf *tc = NULL;
+		if (!(err = trunks_conf_load(st, &tc)))
+			trunks_conf_apply(p->trunks, tc);
+		mem_deref(tc);
+	}
+	if (!err)
 		err = keepalive_alloc(&p->ka, loop, sip, p->loc, conf);
 	if (!err)
 		tmr_start(loop_timers(loop), &p->housekeep_tmr, HOUSEKEEP_MS, on_housekeep, p);
 	if (!err) {
 		const struct call_deps cd = { .loop = loop, .sip = sip, .conf = conf, .dir = p->dir, .loc = p->loc,
-					      .authn = &p->authn, .cdr = on_cdr, .start = on_call_start,
+					      .authn = &p->authn, .trunks = p->trunks, .cdr = on_cdr, .start = on_call_start,
 					      .settings_patch = on_settings_patch, .arg = p };
 		err = call_engine_alloc(&p->calls, &cd);
 	}
@@ -1025,6 +1108,7 @@ void pbx_free(struct pbx *p)
 		sip_transport_close_handler_set(sip_stack_transport(p->sip), NULL, NULL);
 	}
 	call_engine_free(p->calls);
+	trunks_free(p->trunks);
 	cdrs_flush(p); /* the records of the calls the stop ended, with those waiting */
 	webhooks_free(p->wh);
 	feeds_free(p->feeds);

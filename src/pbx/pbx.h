@@ -50,6 +50,22 @@ void pbx_settings_merge(struct json_t *dst, const struct json_t *patch);
  * be NULL (nothing to tell). */
 void pbx_notify_tenant(struct pbx *p, uint64_t tenant_id, bool wait);
 void pbx_notify_user(struct pbx *p, uint64_t tenant_id, uint64_t user_id, bool wait);
+/* The API wrote configuration objects of kind (enum store_obj_kind): the PBX
+ * reads that kind again, whole (providers re-register as their rows say). */
+void pbx_notify_objects(struct pbx *p, int kind, bool wait);
+
+/* A provider's state as the PBX knows it (pbx/trunks). */
+struct pbx_provider_status {
+	bool registered;
+	char state[16];      /* registered, registering, failed, unregistered, ip, disabled */
+	uint16_t last_code;  /* the last final answer to a REGISTER, 0 none */
+	char last_error[128];
+	int64_t expires_at, next_attempt_at; /* ms, 0: none */
+	char address[64];    /* where its requests go */
+	unsigned calls;
+};
+/* ENOENT: the PBX has no such provider (not yet read, or deleted). */
+int pbx_provider_status(struct pbx *p, uint64_t provider_id, struct pbx_provider_status *out);
 
 /* These wait (at most a few seconds) for the signalling thread's answer: 0, or
  * ETIMEDOUT when it did not answer in time. */

@@ -363,3 +363,38 @@ int store_holiday_list(struct store *st, uint64_t tenant_id, uint64_t user_id, s
 	return tenant_id ? st->ops->holiday_list(st, tenant_id, user_id, out) : EINVAL;
 }
 int store_holiday_scan(struct store *st, store_scan_h *h, void *arg) { return st->ops->holiday_scan(st, h, arg); }
+
+static bool obj_kind_ok(int kind)
+{
+	return kind > 0 && kind < STORE_OBJ_KINDS;
+}
+
+void store_obj_reset(struct store_obj *o)
+{
+	o->json = mem_deref(o->json);
+}
+
+int store_obj_create(struct store *st, struct store_obj *o)
+{
+	return obj_kind_ok(o->kind) ? st->ops->obj_create(st, o) : EINVAL;
+}
+int store_obj_get(struct store *st, int kind, uint64_t tenant_id, uint64_t id, struct store_obj *o)
+{
+	return obj_kind_ok(kind) ? st->ops->obj_get(st, kind, tenant_id, id, o) : EINVAL;
+}
+int store_obj_update(struct store *st, struct store_obj *o)
+{
+	return obj_kind_ok(o->kind) ? st->ops->obj_update(st, o) : EINVAL;
+}
+int store_obj_delete(struct store *st, int kind, uint64_t tenant_id, uint64_t id)
+{
+	return obj_kind_ok(kind) ? st->ops->obj_delete(st, kind, tenant_id, id) : EINVAL;
+}
+int store_obj_list(struct store *st, int kind, uint64_t tenant_id, struct store_objs **out)
+{
+	return obj_kind_ok(kind) ? st->ops->obj_list(st, kind, tenant_id, out) : EINVAL;
+}
+int store_obj_scan(struct store *st, int kind, store_scan_h *h, void *arg)
+{
+	return obj_kind_ok(kind) ? st->ops->obj_scan(st, kind, h, arg) : EINVAL;
+}

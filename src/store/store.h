@@ -360,6 +360,48 @@ struct store_holidays {
 	struct store_holiday *v;
 };
 
+
+/* --- configuration objects ------------------------------------------------------ */
+
+/* Configuration the API validates and the PBX reads whole (issue 15 on: SIP
+ * trunks' providers, inbound and outbound rules, number lists; ring groups,
+ * queues and IVRs later): a kind, an owner (a tenant, or the system: tenant_id
+ * 0), a JSON object as text, and an optional key unique within its kind and a
+ * scope the caller chooses (a provider's name within its owner; an inbound
+ * rule's DID across every tenant: scope 0). The store never reads the JSON:
+ * what an object means is its kind's business (the API and the PBX). */
+enum store_obj_kind {
+	STORE_OBJ_PROVIDER = 1,
+	STORE_OBJ_INBOUND_RULE,
+	STORE_OBJ_OUTBOUND_RULE,
+	STORE_OBJ_COUNTRY_CODE,   /* allowed country codes */
+	STORE_OBJ_DISALLOWED_CODE,
+	STORE_OBJ_BLACKLISTED,    /* blacklisted caller numbers */
+	STORE_OBJ_OUTBOUND_LIMITS, /* a tenant's toll-fraud caps: one per tenant */
+	STORE_OBJ_KINDS
+};
+#define STORE_OBJS_MAX 10000   /* of one kind per owner */
+#define STORE_OBJ_KEY_SZ 160
+#define STORE_OBJ_JSON_MAX 16384
+
+struct store_obj {
+	uint64_t id, tenant_id; /* tenant_id 0: the system's */
+	int kind;
+	char ukey[STORE_OBJ_KEY_SZ]; /* "" for none */
+	uint64_t uscope;
+	char *json;                  /* a mem string owned by the record: store_obj_reset() */
+	int64_t created_at, updated_at;
+	int64_t version;
+};
+void store_obj_reset(struct store_obj *o);
+
+/* Objects of one kind and owner, oldest first. Refcounted: free with mem_deref()
+ * (which releases each one's JSON). */
+struct store_objs {
+	size_t n;
+	struct store_obj *v;
+};
+
 /* --- the connection ----------------------------------------------------------- */
 
 struct store;
@@ -449,6 +491,13 @@ struct store_ops {
 	int (*holiday_delete)(struct store *st, uint64_t tenant_id, uint64_t user_id, uint64_t id);
 	int (*holiday_list)(struct store *st, uint64_t tenant_id, uint64_t user_id, struct store_holidays **out);
 	int (*holiday_scan)(struct store *st, store_scan_h *h, void *arg);
+
+	int (*obj_create)(struct store *st, struct store_obj *o);
+	int (*obj_get)(struct store *st, int kind, uint64_t tenant_id, uint64_t id, struct store_obj *o);
+	int (*obj_update)(struct store *st, struct store_obj *o);
+	int (*obj_delete)(struct store *st, int kind, uint64_t tenant_id, uint64_t id);
+	int (*obj_list)(struct store *st, int kind, uint64_t tenant_id, struct store_objs **out);
+	int (*obj_scan)(struct store *st, int kind, store_scan_h *h, void *arg);
 };
 
 struct store {
@@ -613,6 +662,25 @@ int store_holiday_update(struct store *st, struct store_holiday *h);
 int store_holiday_delete(struct store *st, uint64_t tenant_id, uint64_t user_id, uint64_t id);
 int store_holiday_list(struct store *st, uint64_t tenant_id, uint64_t user_id, struct store_holidays **out);
 int store_holiday_scan(struct store *st, store_scan_h *h, void *arg);
+
+/* Configuration objects (struct store_obj), by kind and owner: one owner's are
+ * never reached through another's (tenant_id 0 is the system's own).
+ * create: assigns id, times and version 1; EEXIST (conflict field "key") when
+ *   another object of the kind has the same key in the same scope; EDQUOT at
+ *   STORE_OBJS_MAX of the kind for the owner; ENOENT when the tenant does not
+ *   exist; EINVAL for an unknown kind, a JSON over STORE_OBJ_JSON_MAX or not
+ *   valid. It runs in the caller's transaction when there is one (so a check
+ *   of the other objects and the write can be one step under store_tx_begin).
+ * update: writes key, scope and JSON (found by kind, owner and id) if
+ *   o->version is current, else ESTALE; sets the new version.
+ * list: the owner's objects of the kind, oldest first.
+ * scan: every owner's objects of the kind, oldest first (the PBX's copy). */
+int store_obj_create(struct store *st, struct store_obj *o);
+int store_obj_get(struct store *st, int kind, uint64_t tenant_id, uint64_t id, struct store_obj *o);
+int store_obj_update(struct store *st, struct store_obj *o);
+int store_obj_delete(struct store *st, int kind, uint64_t tenant_id, uint64_t id);
+int store_obj_list(struct store *st, int kind, uint64_t tenant_id, struct store_objs **out);
+int store_obj_scan(struct store *st, int kind, store_scan_h *h, void *arg);
 
 /* --- the storage worker ------------------------------------------------------- */
 

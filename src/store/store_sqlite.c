@@ -176,6 +176,20 @@ static const char *const migrations[] = {
 	"  version INTEGER NOT NULL DEFAULT 1);"
 	"CREATE INDEX holidays_owner ON holidays(tenant_id, user_id);"
 	"CREATE INDEX holidays_user ON holidays(user_id) WHERE user_id IS NOT NULL;",
+	/* 8: configuration objects (issue 15): JSON by kind and owner (tenant_id
+	 * NULL: the system's), with an optional key unique per kind and scope */
+	"CREATE TABLE objects ("
+	"  id INTEGER PRIMARY KEY,"
+	"  kind INTEGER NOT NULL,"
+	"  tenant_id INTEGER REFERENCES tenants(id) ON DELETE CASCADE,"
+	"  ukey TEXT,"
+	"  uscope INTEGER NOT NULL DEFAULT 0,"
+	"  json TEXT NOT NULL CHECK (json_valid(json)),"
+	"  created_at INTEGER NOT NULL,"
+	"  updated_at INTEGER NOT NULL,"
+	"  version INTEGER NOT NULL DEFAULT 1);"
+	"CREATE INDEX objects_owner ON objects(kind, tenant_id);"
+	"CREATE UNIQUE INDEX objects_key ON objects(kind, uscope, ukey) WHERE ukey IS NOT NULL;",
 };
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -555,4 +569,10 @@ static const struct store_ops sq_ops = {
 	.holiday_delete = store_sq_holiday_delete,
 	.holiday_list = store_sq_holiday_list,
 	.holiday_scan = store_sq_holiday_scan,
+	.obj_create = store_sq_obj_create,
+	.obj_get = store_sq_obj_get,
+	.obj_update = store_sq_obj_update,
+	.obj_delete = store_sq_obj_delete,
+	.obj_list = store_sq_obj_list,
+	.obj_scan = store_sq_obj_scan,
 };

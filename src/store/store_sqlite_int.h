@@ -9,6 +9,7 @@
  *   store_sqlite_webhooks.c  tenants' webhooks and the outbox of their deliveries
  *   store_sqlite_tenant_settings.c  tenants' office hours and feature access codes
  *   store_sqlite_holidays.c  tenants' and users' holidays
+ *   store_sqlite_objects.c   configuration objects (providers, trunk rules, number lists)
  *   store_sqlite_list.c      filtered, paged lists
  * Only src/store includes it. */
 #ifndef STORE_STORE_SQLITE_INT_H
@@ -154,6 +155,12 @@ int store_sq_holiday_update(struct store *st, struct store_holiday *h);
 int store_sq_holiday_delete(struct store *st, uint64_t tenant_id, uint64_t user_id, uint64_t id);
 int store_sq_holiday_list(struct store *st, uint64_t tenant_id, uint64_t user_id, struct store_holidays **out);
 int store_sq_holiday_scan(struct store *st, store_scan_h *h, void *arg);
+int store_sq_obj_create(struct store *st, struct store_obj *o);
+int store_sq_obj_get(struct store *st, int kind, uint64_t tenant_id, uint64_t id, struct store_obj *o);
+int store_sq_obj_update(struct store *st, struct store_obj *o);
+int store_sq_obj_delete(struct store *st, int kind, uint64_t tenant_id, uint64_t id);
+int store_sq_obj_list(struct store *st, int kind, uint64_t tenant_id, struct store_objs **out);
+int store_sq_obj_scan(struct store *st, int kind, store_scan_h *h, void *arg);
 
 /* Runs a DELETE/UPDATE/INSERT whose parameters are ?1 a hash (or an id when hash
  * is NULL) and ?2 an integer (when two is not NULL). */

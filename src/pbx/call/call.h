@@ -21,6 +21,7 @@
 #include "pbx/authn.h"
 #include "pbx/directory.h"
 #include "pbx/location.h"
+#include "pbx/trunk/trunks.h"
 #include "sip/stack.h"
 #include "store/store.h"
 
@@ -48,6 +49,7 @@ struct call_deps {
 	struct directory *dir;
 	struct location *loc;
 	struct authn *authn;
+	struct trunks *trunks;   /* providers and rules for calls from and to the outside */
 	call_cdr_h *cdr;
 	call_start_h *start;
 	/* Writes a partial update of a user's settings (a feature code): JSON text

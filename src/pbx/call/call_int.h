@@ -72,11 +72,18 @@ struct leg {
 	struct tmr t_se;
 	struct sip_ctsx *ref_ct;
 	uint32_t ref_cseq;
+	/* B to a provider (trunk.c): whose credentials answer its challenges, and
+	 * the INVITE's header lines kept for the INVITE sent again with them. */
+	uint64_t provider_id;
+	unsigned auth_tries;
+	char *inv_extra;
 	struct le le;            /* call's B legs */
 	struct le le_dlg;        /* engine's dialogs by Call-ID */
 };
 
 enum call_state { CALL_RINGING, CALL_TALKING };
+/* Between extensions; from a provider; to a provider (the CDR's direction). */
+enum call_dir { CALL_DIR_EXT, CALL_DIR_IN, CALL_DIR_OUT };
 
 struct call_target {
 	uint64_t id;
@@ -130,6 +137,18 @@ struct call {
 	char target[PBX_NUMBER_SZ]; /* the number ringing now */
 	char target_status[24];     /* its user's effective status ("" available) */
 	struct tmr t_noans;
+	/* Trunks (trunk.c): the direction, the DID a provider's call named, the
+	 * provider in use (counted against its max_calls), the caller ID sent out,
+	 * and an outbound call's routes in the order tried. */
+	enum call_dir dir;
+	char did[PBX_NUMBER_SZ];
+	char trunk_name[65];
+	uint64_t trunk_pid;         /* 0: none counted */
+	char out_cid[PBX_NUMBER_SZ];
+	bool out_counted;           /* in the toll-fraud caps' counts */
+	bool anonymous;
+	struct trunk_route routes[TRUNK_ROUTE_MAX];
+	unsigned nroutes, route_i;
 	struct le le, le_sid;
 };
 
@@ -204,8 +223,22 @@ void call_dtls_role_from(struct leg *l, const char *their_setup);
 
 /* route.c */
 /* A new INVITE outside a dialog: the caller authenticated, the call made and
- * delivered to the extension it names. */
+ * delivered to the extension it names (or, for a number that is none, out
+ * over a provider; an INVITE from a provider is trunk.c's). */
 void call_route(struct call_engine *e, struct sip_msg *req);
+/* A call of tenant t for req, with its A leg answering req (100 Trying, the
+ * dialog): NULL when none could be made (req answered). caller fills who calls. */
+struct call *call_begin(struct call_engine *e, const struct dir_tenant *t, struct sip_msg *req);
+/* The relay of a call's two sides, on a media worker. 0 or errno. */
+int call_media_start(struct call *c);
+/* The call reaches extension x (its rules decide what rings). */
+void call_deliver(struct call *c, const struct dir_ext *x);
+/* Ends a call that failed before anything rang, with code and why (static). */
+void call_fail(struct call *c, uint16_t code, const char *why);
+/* The call has begun: its call_start event, its ring time-out. */
+void call_started(struct call *c);
+/* Whether tenant t's office hours are open now (its week and holidays). */
+bool call_tenant_open(struct call_engine *e, const struct dir_tenant *t);
 /* Every device of the extension ringing now refused (cond busy or not
  * reachable; code the answer if nothing else applies). */
 void call_stage_failed(struct call *c, enum fwd_cond cond, uint16_t code);
@@ -219,6 +252,15 @@ void leg_free(struct leg *l);
 int leg_uas_setup(struct leg *a, const struct sip_msg *inv);
 /* A B leg to a registered device: INVITE with our offer. 0 or errno. */
 int leg_invite(struct leg *l, const struct loc_binding *b);
+/* A B leg to a provider: INVITE for number (the Request-URI's user at its
+ * host), from caller_id (display name, or anonymous with Privacy: id), with
+ * P-Asserted-Identity. 0 or errno. */
+int leg_invite_trunk(struct leg *l, const struct trunk_provider *p, const char *number, const char *caller_id,
+		     const char *display, bool anonymous);
+/* The INVITE of l again, one CSeq on, with extra header lines (credentials). */
+int leg_invite_again(struct leg *l, const char *auth);
+/* Writes addr (--public-address) as our address on l: Via, Contact, SDP. */
+void leg_public_address(struct leg *l, const char *addr);
 /* Sends an in-dialog request on l (BYE, re-INVITE...), optionally with a body. */
 int leg_request(struct leg *l, const char *method, const char *extra, const struct pl *sdp,
 		sip_ctsx_resp_h *h, void *arg, struct sip_ctsx **tp);
@@ -287,6 +329,21 @@ bool forward_first(const struct dir_ext *x, const struct fwd_ctx *ctx, struct fw
 void forward_on(const struct dir_ext *x, const char *status, enum fwd_cond cond, struct fwd_dest *d);
 /* Seconds to ring before the no-answer destination; 0: until the call's time-out. */
 uint32_t forward_ring_time(const struct dir_ext *x, const char *status);
+
+/* trunk.c: calls from and to providers */
+/* Takes an INVITE that came from a provider's address (an inbound call to one
+ * of its DIDs): true when it was the provider's (answered or routed). */
+bool call_trunk_inbound(struct call_engine *e, struct sip_msg *req);
+/* A number of no extension dialled by caller: out over a provider, when an
+ * outbound rule matches and the caps allow (else the call ends refused). */
+void call_trunk_outbound(struct call *c, const struct dir_ext *caller);
+/* A provider's leg failed with status: true when the next route was tried. */
+bool call_trunk_failover(struct call *c, uint16_t status);
+/* A provider's 401/407 to our INVITE on l: true when the INVITE went again
+ * with the trunk's credentials. */
+bool call_trunk_auth(struct leg *l, const struct sip_msg *resp);
+/* The call's trunk counts released (at its end). */
+void call_trunk_end(struct call *c);
 
 /* fac.c: feature access codes dialled by a user for their own extension. */
 bool fac_is_code(const struct pl *dialled);

@@ -36,8 +36,7 @@ static json_t *str(const char *s)
 
 static const char *direction(const struct call *c)
 {
-	(void)c;
-	return "ext"; /* trunks (in, out, in2out) come with the trunk issue */
+	return c->dir == CALL_DIR_IN ? "in" : c->dir == CALL_DIR_OUT ? "out" : "ext";
 }
 
 static char *dump(json_t *o)
@@ -88,11 +87,12 @@ static json_t *target_json(const struct call *c, const struct call_target *t)
 	json_object_set_new(o, "end_reason", str(t->end_reason ? t->end_reason : "None"));
 	json_object_set_new(o, "ended_time", secs(t->end_ms ? t->end_ms : c->end_ms));
 	json_object_set_new(o, "id", num_str(t->id));
-	json_object_set_new(o, "outbound_caller_id", json_string(""));
+	bool out = c->dir == CALL_DIR_OUT;
+	json_object_set_new(o, "outbound_caller_id", str(out ? c->out_cid : ""));
 	json_object_set_new(o, "ring_time", secs(t->ring_ms));
 	json_object_set_new(o, "start_time", secs(t->start_ms));
 	json_object_set_new(o, "status_code", json_integer(t->status));
-	json_object_set_new(o, "trunk_name", json_string(""));
+	json_object_set_new(o, "trunk_name", str(out ? c->trunk_name : ""));
 	return o;
 }
 
@@ -116,18 +116,18 @@ static char *cdr_json(const struct call *c)
 	/* The seeds: "the display name of the FROM header in the INVITE". */
 	json_object_set_new(o, "caller_display_name", str(c->caller_from_name));
 	json_object_set_new(o, "caller_domain", str(c->caller_domain));
-	json_object_set_new(o, "did_cid", json_string(""));
+	json_object_set_new(o, "did_cid", str(c->did));
 	json_object_set_new(o, "direction", json_string(direction(c)));
 	json_object_set_new(o, "ended_reason", str(c->end_reason ? c->end_reason : "None"));
 	json_object_set_new(o, "ended_time", secs(c->end_ms));
-	json_object_set_new(o, "outbound_caller_id", json_string(""));
+	json_object_set_new(o, "outbound_caller_id", str(c->dir == CALL_DIR_OUT ? c->out_cid : ""));
 	json_object_set_new(o, "ring_time", secs(c->ring_ms));
 	json_object_set_new(o, "session_id", num_str(c->session_id));
 	json_object_set_new(o, "start_time", secs(c->start_ms));
 	json_object_set_new(o, "status_code", json_string(status));
 	json_object_set_new(o, "tenant_id", num_str(c->tenant_id));
 	json_object_set_new(o, "tenant_name", str(c->tenant_name));
-	json_object_set_new(o, "trunk_name", json_string(""));
+	json_object_set_new(o, "trunk_name", str(c->trunk_name));
 	json_object_set_new(o, "user_data", json_string(""));
 	for (unsigned i = 0; i < c->ntargets; i++)
 		json_array_append_new(targets, target_json(c, &c->targets[i]));

@@ -304,6 +304,7 @@ void call_end(struct call *c, struct leg *from, const char *reason, uint16_t sta
 	}
 	if (c->counted)
 		counts_apply(c, -1);
+	call_trunk_end(c);
 	call_target_release(c);
 	log_info("call %llu %s -> %s ended: %s%s", (unsigned long long)c->session_id, c->caller, c->callee,
 		 c->end_reason, c->status ? " (failed)" : "");
@@ -366,7 +367,7 @@ void call_fork_failed(struct call *c, struct leg *b, uint16_t status)
 	c->status = better(c->status, status);
 	c->stage_busy |= status == 486 || status == 600;
 	leg_free(b);
-	if (c->forks.head || c->b)
+	if (c->forks.head || c->b || call_trunk_failover(c, status))
 		return;
 	uint16_t s = c->status ? c->status : 480;
 	/* A failure between pbxd and the device (no answer, its transport, a

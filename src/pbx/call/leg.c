@@ -30,6 +30,7 @@ void leg_free(struct leg *l)
 {
 	if (!l)
 		return;
+	free(l->inv_extra);
 	if (l->ct)
 		sip_ctsx_abandon(l->ct);
 	session_timer_stop(l);
@@ -188,52 +189,127 @@ static void quoted(char *out, size_t size, const char *in)
 
 static void on_invite_resp(int err, const struct sip_msg *resp, void *arg);
 
-int leg_invite(struct leg *l, const struct loc_binding *b)
+/* l's INVITE: its kept header lines (and auth, credentials, or NULL), our
+ * SDP; CSeq l->inv_cseq, or with again the dialog's next one. */
+static int invite_send(struct leg *l, const char *auth, bool again)
+{
+	struct call_engine *e = l->call->e;
+	struct mbuf *body = leg_sdp(l);
+	struct mbuf *mb = mbuf_alloc(2048, SIP_MSG_MAX_SIZE);
+	char branch[48], *extra = NULL;
+	sip_branch_new(branch, sizeof(branch));
+	struct pl bp = body ? pl_from((const char *)body->buf, body->end) : (struct pl){ NULL, 0 };
+	int err = !mb ? ENOMEM : 0;
+	if (!err && auth && asprintf(&extra, "%s%s", l->inv_extra ? l->inv_extra : "", auth) < 0) {
+		extra = NULL;
+		err = ENOMEM;
+	}
+	if (!err)
+		err = sip_dialog_request_print(mb, l->dlg, "INVITE", sip_transport_name(l->peer.tp), l->sentby, branch,
+					       again ? 0 : l->inv_cseq, extra ? extra : l->inv_extra,
+					       body ? "application/sdp" : NULL, body ? &bp : NULL);
+	if (!err && again)
+		l->inv_cseq = sip_dialog_local_cseq(l->dlg);
+	if (!err)
+		err = sip_ctsx_send(&l->ct, sip_stack_tsx(e->d.sip), &l->peer, mb, on_invite_resp, l);
+	free(extra);
+	mem_deref(mb);
+	mem_deref(body);
+	return err;
+}
+
+int leg_invite_again(struct leg *l, const char *auth)
+{
+	return invite_send(l, auth, true);
+}
+
+/* The dialog of a new B leg and the lines every INVITE of it carries. */
+static int invite_start(struct leg *l, const char *from, const char *to, const char *target, const char *more)
 {
 	struct call *c = l->call;
 	struct call_engine *e = c->e;
-	int err = leg_peer_set(l, &b->peer);
-	if (err)
-		return err;
-	char callid[48], tag[24], name[2 * STORE_NAME_SZ + 3] = "", from[sizeof(name) + 96 + STORE_DOMAIN_SZ];
-	char to[96 + STORE_DOMAIN_SZ], contact[128];
+	char callid[48], tag[24], contact[128];
 	snprintf(callid, sizeof(callid), "%016llx%08llx@pbxd", (unsigned long long)call_rand(e),
 		 (unsigned long long)(call_rand(e) & 0xffffffffu));
 	snprintf(tag, sizeof(tag), "%016llx", (unsigned long long)call_rand(e));
-	if (c->caller_name[0])
-		quoted(name, sizeof(name), c->caller_name);
-	snprintf(from, sizeof(from), "%s%s<sip:%s@%s>", name, name[0] ? " " : "", c->caller, c->domain);
-	snprintf(to, sizeof(to), "<sip:%s@%s>", c->callee, c->domain);
 	snprintf(contact, sizeof(contact), "<sip:%s;transport=%s>", l->sentby, sip_transport_uri_param(l->peer.tp));
 	l->inv_cseq = 1;
-	err = sip_dialog_uac_alloc(&l->dlg, callid, from, tag, to, b->contact, l->inv_cseq, contact);
+	int err = sip_dialog_uac_alloc(&l->dlg, callid, from, tag, to, target, l->inv_cseq, contact);
 	if (err)
 		return err;
 	sip_dialog_max_forwards_set(l->dlg, c->max_forwards);
 	call_dialog_add(e, l);
-	char extra[STORE_CONTACT_SZ + 420];
 	char hdrs[256], se[96];
 	err = leg_common_hdrs(l, hdrs, sizeof(hdrs));
 	if (!err)
 		err = session_timer_uac_hdrs(e, se, sizeof(se));
+	if (!err && asprintf(&l->inv_extra, "%s%s%s", hdrs, se, more) < 0) {
+		l->inv_extra = NULL;
+		err = ENOMEM;
+	}
+	return err ? err : invite_send(l, NULL, false);
+}
+
+int leg_invite(struct leg *l, const struct loc_binding *b)
+{
+	struct call *c = l->call;
+	int err = leg_peer_set(l, &b->peer);
 	if (err)
 		return err;
+	char name[2 * STORE_NAME_SZ + 3] = "", from[sizeof(name) + 96 + STORE_DOMAIN_SZ];
+	char to[96 + STORE_DOMAIN_SZ], route[STORE_CONTACT_SZ + 16] = "";
+	if (c->caller_name[0])
+		quoted(name, sizeof(name), c->caller_name);
+	snprintf(from, sizeof(from), "%s%s<sip:%s@%s>", name, name[0] ? " " : "", c->caller, c->domain);
+	snprintf(to, sizeof(to), "<sip:%s@%s>", c->callee, c->domain);
 	/* A device registered through proxies (Path, RFC 3327) is reached through them. */
-	snprintf(extra, sizeof(extra), "%s%s%s%s%s", hdrs, se, b->path[0] ? "Route: " : "", b->path,
-		 b->path[0] ? "\r\n" : "");
-	struct mbuf *body = leg_sdp(l);
-	struct mbuf *mb = mbuf_alloc(2048, SIP_MSG_MAX_SIZE);
-	char branch[48];
-	sip_branch_new(branch, sizeof(branch));
-	struct pl bp = body ? pl_from((const char *)body->buf, body->end) : (struct pl){ NULL, 0 };
-	err = !mb ? ENOMEM : sip_dialog_request_print(mb, l->dlg, "INVITE", sip_transport_name(l->peer.tp), l->sentby,
-						      branch, l->inv_cseq, extra, body ? "application/sdp" : NULL,
-						      body ? &bp : NULL);
-	if (!err)
-		err = sip_ctsx_send(&l->ct, sip_stack_tsx(e->d.sip), &l->peer, mb, on_invite_resp, l);
-	mem_deref(mb);
-	mem_deref(body);
-	return err;
+	if (b->path[0])
+		snprintf(route, sizeof(route), "Route: %s\r\n", b->path);
+	return invite_start(l, from, to, b->contact, route);
+}
+
+void leg_public_address(struct leg *l, const char *addr)
+{
+	struct sa local, pub;
+	if (!addr[0] || sa_set(&local, l->sentby, 0) || sa_set(&pub, addr, 0))
+		return;
+	/* The port we listen on stays: a NAT that forwards it keeps the number. */
+	char host[48];
+	const char *colon = strrchr(l->sentby, ':');
+	uint16_t port = colon ? (uint16_t)strtoul(colon + 1, NULL, 10) : 0;
+	sa_set_port(&pub, port);
+	sa_str(&pub, l->sentby, sizeof(l->sentby));
+	sdp_origin_init(&l->orig, "pbxd", sa_ntop(&pub, host, sizeof(host)), call_rand(l->call->e) >> 1);
+}
+
+int leg_invite_trunk(struct leg *l, const struct trunk_provider *p, const char *number, const char *caller_id,
+		     const char *display, bool anonymous)
+{
+	struct call_engine *e = l->call->e;
+	struct sip_peer peer = { .tp = p->tp, .addr = p->dest, .fd = -1 };
+	int err = leg_peer_set(l, &peer);
+	if (err)
+		return err;
+	leg_public_address(l, trunks_public_address(e->d.trunks));
+	l->provider_id = p->id;
+	char port[8] = "", ruri[TRUNK_NUM_SZ + 300], to[sizeof(ruri)], from[STORE_NAME_SZ * 2 + TRUNK_NUM_SZ + 300];
+	char name[2 * STORE_NAME_SZ + 3] = "", more[TRUNK_NUM_SZ + 300];
+	if (p->port != 5060)
+		snprintf(port, sizeof(port), ":%u", p->port);
+	snprintf(ruri, sizeof(ruri), "sip:%s@%s%s%s", number, p->host, port, p->tp == SIP_TP_TCP ? ";transport=tcp" : "");
+	snprintf(to, sizeof(to), "<sip:%s@%s>", number, p->host);
+	/* RFC 3323/3325: an anonymous From, the identity asserted to the trusted
+	 * carrier with Privacy: id so that it goes no further. */
+	if (anonymous) {
+		snprintf(from, sizeof(from), "\"Anonymous\" <sip:anonymous@anonymous.invalid>");
+	} else {
+		if (display && display[0])
+			quoted(name, sizeof(name), display);
+		snprintf(from, sizeof(from), "%s%s<sip:%s@%s>", name, name[0] ? " " : "", caller_id, p->host);
+	}
+	snprintf(more, sizeof(more), "P-Asserted-Identity: <sip:%s@%s>\r\n%s", caller_id, p->host,
+		 anonymous ? "Privacy: id\r\n" : "");
+	return invite_start(l, from, to, ruri, more);
 }
 
 void leg_ack_2xx(struct leg *l, struct sip_ctsx *t, uint32_t cseq)
@@ -289,6 +365,9 @@ static void on_invite_resp(int err, const struct sip_msg *resp, void *arg)
 	}
 	if (resp->scode >= 300) {
 		l->ct = NULL;
+		/* A provider's challenge: the INVITE again, with the trunk's credentials. */
+		if ((resp->scode == 401 || resp->scode == 407) && l->provider_id && call_trunk_auth(l, resp))
+			return;
 		call_fork_failed(c, l, resp->scode);
 		return;
 	}

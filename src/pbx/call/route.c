@@ -34,7 +34,8 @@ static void display_unquote(const struct pl *d, char *out, size_t size)
 	out[n] = '\0';
 }
 
-static struct call *call_alloc(struct call_engine *e, const struct dir_ext *caller, const struct sip_msg *req)
+/* A call of tenant t for req; the caller's fields are the caller's to fill. */
+static struct call *call_alloc(struct call_engine *e, const struct dir_tenant *t, const struct sip_msg *req)
 {
 	struct call *c = calloc(1, sizeof(*c));
 	if (!c)
@@ -44,17 +45,11 @@ static struct call *call_alloc(struct call_engine *e, const struct dir_ext *call
 	c->cdr_id = store_id_next();
 	c->start_ms = store_now_ms();
 	c->sp[0] = c->sp[1] = (struct media_sockpair){ -1, -1, 0 };
-	const struct dir_tenant *t = caller->tenant;
 	c->tenant_id = t->id;
 	snprintf(c->tenant_name, sizeof(c->tenant_name), "%s", t->name);
 	snprintf(c->domain, sizeof(c->domain), "%s", t->domain);
-	c->caller_uid = caller->user_id;
-	snprintf(c->caller, sizeof(c->caller), "%s", caller->number);
-	/* The display name is the user's (USR-03), else what the phone wrote. */
 	if (req->from.dname.l)
 		display_unquote(&req->from.dname, c->caller_from_name, sizeof(c->caller_from_name));
-	snprintf(c->caller_name, sizeof(c->caller_name), "%s",
-		 caller->display_name[0] ? caller->display_name : c->caller_from_name);
 	pl_strcpy(&req->from.uri.host, c->caller_domain, sizeof(c->caller_domain));
 	pl_strcpy(&req->callid, c->call_id, sizeof(c->call_id));
 	pl_strcpy(&req->ruri.user, c->callee, sizeof(c->callee));
@@ -63,7 +58,7 @@ static struct call *call_alloc(struct call_engine *e, const struct dir_ext *call
 	return c;
 }
 
-static int media_start(struct call *c)
+int call_media_start(struct call *c)
 {
 	struct call_engine *e = c->e;
 	/* ICE credentials of each side (RFC 8445 §5.3: 24 and 128 bits at least). */
@@ -129,10 +124,15 @@ static void ring(struct call *c, const struct dir_ext *callee)
 
 /* --- delivering to an extension -------------------------------------------------------- */
 
-static void fail(struct call *c, uint16_t code, const char *why)
+void call_fail(struct call *c, uint16_t code, const char *why)
 {
 	c->fail_why = why;
 	call_end(c, NULL, "None", code);
+}
+
+static void fail(struct call *c, uint16_t code, const char *why)
+{
+	call_fail(c, code, why);
 }
 
 /* The extension ringing counts the call against its limits while it is the
@@ -222,6 +222,15 @@ static void rules_clock_of(struct call_engine *e, uint64_t tenant_id, struct rul
 	mem_deref(zone);
 }
 
+bool call_tenant_open(struct call_engine *e, const struct dir_tenant *t)
+{
+	struct rules_clock rc;
+	rules_clock_of(e, t->id, &rc);
+	if (!rc.ok)
+		return true;
+	return !sched_holidays_in(t->holidays, &rc.now) && (!t->has_hours || sched_shifts_in(&t->hours, &rc.now));
+}
+
 int call_engine_status(struct call_engine *e, uint64_t tenant_id, uint64_t user_id, char *out, size_t size)
 {
 	const struct dir_ext *x = directory_ext_by_user(e->d.dir, user_id);
@@ -243,7 +252,6 @@ static const struct fwd_ctx *rules_ctx(struct call *c, struct fwd_ctx *ctx, stru
 	return ctx;
 }
 
-static void deliver(struct call *c, const struct dir_ext *x);
 
 /* Where a destination sends the call; code is the answer when it ends there. */
 static void forward_to(struct call *c, const struct fwd_dest *d, uint16_t code, const char *why)
@@ -260,7 +268,7 @@ static void forward_to(struct call *c, const struct fwd_dest *d, uint16_t code, 
 		}
 		log_info("call %llu: %s forwarded (%s) to %s", (unsigned long long)c->session_id, c->target, why,
 			 d->number);
-		deliver(c, y);
+		call_deliver(c, y);
 		return;
 	}
 	case FWD_VOICEMAIL:
@@ -319,7 +327,7 @@ void call_stage_failed(struct call *c, enum fwd_cond cond, uint16_t code)
 }
 
 /* The call reaches extension x: its rules say where it goes from there. */
-static void deliver(struct call *c, const struct dir_ext *x)
+void call_deliver(struct call *c, const struct dir_ext *x)
 {
 	struct call_engine *e = c->e;
 	for (unsigned i = 0; i < c->nhops; i++) {
@@ -378,7 +386,62 @@ static void deliver(struct call *c, const struct dir_ext *x)
 		 (unsigned)c->ntargets);
 }
 
-/* Who is called: an extension of the caller's tenant by the Request-URI's user. */
+/* The A leg of a new call: answering req through a server transaction (100
+ * Trying for an INVITE), the dialog pbxd's answers make. */
+struct call *call_begin(struct call_engine *e, const struct dir_tenant *t, struct sip_msg *req)
+{
+	struct sip_stack *s = e->d.sip;
+	struct call *c = call_alloc(e, t, req);
+	if (!c) {
+		sip_stack_reply_stateless(s, req, 500, NULL, NULL);
+		return NULL;
+	}
+	struct leg *a = leg_alloc(c, true);
+	if (!a) {
+		list_unlink(&c->le);
+		list_unlink(&c->le_sid);
+		free(c);
+		sip_stack_reply_stateless(s, req, 500, NULL, NULL);
+		return NULL;
+	}
+	c->a = a;
+	bool no_addr = leg_uas_setup(a, req) != 0;
+	if (no_addr)
+		sip_stack_reply_stateless(s, req, 500, "No Local Address", NULL);
+	if (no_addr || sip_stack_stsx(s, req, &a->st)) {
+		/* No address of ours for the caller's transport (never on a listening
+		 * one), or answered already (503 at the transaction cap): no call. */
+		leg_free(a);
+		list_unlink(&c->le);
+		list_unlink(&c->le_sid);
+		free(c);
+		return NULL;
+	}
+	sip_stsx_cancel_handler_set(a->st, call_caller_cancel, c);
+	char contact[128];
+	snprintf(contact, sizeof(contact), "<sip:%s;transport=%s>", a->sentby, sip_transport_uri_param(a->peer.tp));
+	if (sip_dialog_uas_alloc(&a->dlg, req, sip_stsx_totag(a->st), contact)) {
+		call_end(c, NULL, "None", 400);
+		return NULL;
+	}
+	call_dialog_add(e, a);
+	return c;
+}
+
+void call_started(struct call *c)
+{
+	struct call_engine *e = c->e;
+	char *ev = e->d.start ? cdr_start_json(c) : NULL;
+	if (ev) {
+		e->d.start(c->tenant_id, ev, e->d.arg);
+		mem_deref(ev);
+	}
+	tmr_start(loop_timers(e->d.loop), &c->t_ring, e->ring_timeout_ms, call_ring_timeout, c);
+}
+
+/* Who is called: an extension of the caller's tenant by the Request-URI's
+ * user, else a number out over a provider; a call from a provider goes to the
+ * destination of the inbound rule of its DID (trunk.c). */
 void call_route(struct call_engine *e, struct sip_msg *req)
 {
 	struct sip_stack *s = e->d.sip;
@@ -392,6 +455,8 @@ void call_route(struct call_engine *e, struct sip_msg *req)
 		sip_stack_reply_stateless(s, req, 482, NULL, NULL);
 		return;
 	}
+	if (call_trunk_inbound(e, req))
+		return;
 	/* The caller's tenant is its From domain's (or the Request-URI's, for a
 	 * phone that writes pbxd's address in From). */
 	struct dir_tenant *t = directory_tenant_by_domain(e->d.dir, &req->from.uri.host);
@@ -411,40 +476,14 @@ void call_route(struct call_engine *e, struct sip_msg *req)
 		sip_stack_reply_stateless(s, req, 400, "Missing Contact", NULL);
 		return;
 	}
-	struct call *c = call_alloc(e, caller, req);
-	if (!c) {
-		sip_stack_reply_stateless(s, req, 500, NULL, NULL);
+	struct call *c = call_begin(e, t, req);
+	if (!c)
 		return;
-	}
-	struct leg *a = leg_alloc(c, true);
-	if (!a) {
-		list_unlink(&c->le);
-		list_unlink(&c->le_sid);
-		free(c);
-		sip_stack_reply_stateless(s, req, 500, NULL, NULL);
-		return;
-	}
-	c->a = a;
-	bool no_addr = leg_uas_setup(a, req) != 0;
-	if (no_addr)
-		sip_stack_reply_stateless(s, req, 500, "No Local Address", NULL);
-	if (no_addr || sip_stack_stsx(s, req, &a->st)) {
-		/* No address of ours for the caller's transport (never on a listening
-		 * one), or answered already (503 at the transaction cap): no call. */
-		leg_free(a);
-		list_unlink(&c->le);
-		list_unlink(&c->le_sid);
-		free(c);
-		return;
-	}
-	sip_stsx_cancel_handler_set(a->st, call_caller_cancel, c);
-	char contact[128];
-	snprintf(contact, sizeof(contact), "<sip:%s;transport=%s>", a->sentby, sip_transport_uri_param(a->peer.tp));
-	if (sip_dialog_uas_alloc(&a->dlg, req, sip_stsx_totag(a->st), contact)) {
-		call_end(c, NULL, "None", 400);
-		return;
-	}
-	call_dialog_add(e, a);
+	c->caller_uid = caller->user_id;
+	snprintf(c->caller, sizeof(c->caller), "%s", caller->number);
+	/* The display name is the user's (USR-03), else what the phone wrote. */
+	snprintf(c->caller_name, sizeof(c->caller_name), "%s",
+		 caller->display_name[0] ? caller->display_name : c->caller_from_name);
 
 	const char *why = NULL;
 	if (fac_is_code(&req->ruri.user)) {
@@ -462,18 +501,22 @@ void call_route(struct call_engine *e, struct sip_msg *req)
 		call_end(c, NULL, "None", code);
 		return;
 	}
-	session_timer_uas(a, req);
-	struct dir_ext *callee = directory_ext(t, &req->ruri.user);
-	if (!callee || !directory_usable(callee)) {
-		call_end(c, NULL, "None", 404);
-		return;
-	}
+	session_timer_uas(c->a, req);
 	if (req->maxfwd == 1) {
 		/* Every hop counts, pbxd too (RFC 3261 §16.6 item 3): none left for the device. */
 		call_end(c, NULL, "None", 483);
 		return;
 	}
 	c->max_forwards = req->maxfwd > 0 ? req->maxfwd - 1 : 70;
+	struct dir_ext *callee = directory_ext(t, &req->ruri.user);
+	if (!callee) {
+		call_trunk_outbound(c, caller);
+		return;
+	}
+	if (!directory_usable(callee)) {
+		call_end(c, NULL, "None", 404);
+		return;
+	}
 	c->callee_uid = callee->user_id;
 	snprintf(c->callee_name, sizeof(c->callee_name), "%s", callee->display_name);
 	if (t->max_calls > 0 && call_count_of(e, t->id) >= (uint64_t)t->max_calls) {
@@ -482,18 +525,13 @@ void call_route(struct call_engine *e, struct sip_msg *req)
 		return;
 	}
 	counts_start(c);
-	int err = media_start(c);
+	int err = call_media_start(c);
 	if (err) {
 		log_warn("call %llu: no media ports: %s", (unsigned long long)c->session_id, strerror(err));
 		call_end(c, NULL, "None", 503);
 		return;
 	}
-	call_media_hint(c, 0, a);
-	char *ev = e->d.start ? cdr_start_json(c) : NULL;
-	if (ev) {
-		e->d.start(c->tenant_id, ev, e->d.arg);
-		mem_deref(ev);
-	}
-	tmr_start(loop_timers(e->d.loop), &c->t_ring, e->ring_timeout_ms, call_ring_timeout, c);
-	deliver(c, callee);
+	call_media_hint(c, 0, c->a);
+	call_started(c);
+	call_deliver(c, callee);
 }
