@@ -425,3 +425,49 @@ def test_restart_reregisters(pbx, w):
     assert wait_for(lambda: pbx.status(p["id"])["registered"], 5)
     after = pbx.api.ok("GET", "/inbound_rules")["count"], pbx.api.ok("GET", "/outbound_rules")["count"]
     assert after == before
+
+
+# --------------------------------------------------------------------------- forwarding out, NAT
+
+def test_forward_out_in2out(pbx, w):
+    """FWD to a PSTN number (users-and-extensions: "requires the trunk and outbound
+    rule"): a call from the trunk to a DID whose extension forwards unconditionally
+    to a mobile goes back out over the tenant's outbound rule with the extension's
+    caller ID; audio carrier to carrier through pbxd; CDR direction in2out."""
+    c = w.carrier()
+    p = pbx.provider(c, name="FwdTrunk")
+    pbx.api.ok("POST", "/outbound_rules", {"name": "mobiles", "pattern": "07XXXXXXXX", "provider_ids": [p["id"]]},
+               status=201)
+    ext = pbx.new_ext({"outbound_caller_ids": [{"trunk": "FwdTrunk", "caller_id": "18800900"}],
+                       "forwarding": {"unconditional": {"mode": "always",
+                                                        "destination": {"action": "number", "number": "0712345678"}}}})
+    pbx.api.ok("POST", "/inbound_rules", {"name": "fwd", "provider_id": p["id"], "did": "18800900",
+                                          "destination": {"action": "number", "number": ext}}, status=201)
+    call = c.invite(pbx.p.udp_port, "18800900", caller="+15550123")
+    out = c.wait_call(timeout=5)
+    assert out is not None, w.dump()
+    assert out.ruri_user == "0712345678" and out.from_user == "18800900", (out.ruri, out.from_uri)
+    out.answer()
+    assert call.wait_final(timeout=5).code == 200, w.dump()
+    audio_both_ways(call, out, 5)
+    call.bye()
+    cdr = cdr_of(pbx, direction="in2out", did_cid="18800900")
+    assert cdr["trunk_name"] == "FwdTrunk" and cdr["outbound_caller_id"] == "18800900", cdr
+
+
+def test_public_address(pbx, tmp_path):
+    """SIP-08: with --public-address pbxd writes that address (not its own) in
+    Via, Contact and SDP towards providers; its own phones still see the local one."""
+    p = Pbxd(tmp_path / "nat", args=["--rtp-ports=33000-33099", "--public-address=127.0.0.99"]).start()
+    c = Carrier(new_addr(), username="nat", password="Nat-pw-1")
+    try:
+        sys_api = p.sysadmin()
+        sys_api.ok("POST", "/providers", {"name": "natted", "hostname": c.addr, "port": c.port,
+                                          "authentication": "register", "username": "nat",
+                                          "password": "Nat-pw-1"}, status=201)
+        reg = c.wait_registered(timeout=5)
+        assert reg is not None, c.dump()
+        assert "127.0.0.99" in reg.contact and "127.0.0.99" in reg.request.get("via"), reg.request
+    finally:
+        c.close()
+        p.assert_clean_exit()

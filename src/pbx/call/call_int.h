@@ -83,7 +83,7 @@ struct leg {
 
 enum call_state { CALL_RINGING, CALL_TALKING };
 /* Between extensions; from a provider; to a provider (the CDR's direction). */
-enum call_dir { CALL_DIR_EXT, CALL_DIR_IN, CALL_DIR_OUT };
+enum call_dir { CALL_DIR_EXT, CALL_DIR_IN, CALL_DIR_OUT, CALL_DIR_IN2OUT };
 
 struct call_target {
 	uint64_t id;
@@ -145,7 +145,8 @@ struct call {
 	char trunk_name[65];
 	uint64_t trunk_pid;         /* 0: none counted */
 	char out_cid[PBX_NUMBER_SZ];
-	bool out_counted;           /* in the toll-fraud caps' counts */
+	bool out_counted;           /* in the toll-fraud caps' counts (of out_uid) */
+	uint64_t out_uid;           /* the extension whose caller ID and caps a call out uses */
 	bool anonymous;
 	struct trunk_route routes[TRUNK_ROUTE_MAX];
 	unsigned nroutes, route_i;
@@ -337,6 +338,11 @@ bool call_trunk_inbound(struct call_engine *e, struct sip_msg *req);
 /* A number of no extension dialled by caller: out over a provider, when an
  * outbound rule matches and the caps allow (else the call ends refused). */
 void call_trunk_outbound(struct call *c, const struct dir_ext *caller);
+/* The rules of extension x forward the call to number, which is no
+ * extension: out over a provider as x would call it (x's caller ID, x's
+ * caps; direction in2out for a call that came from a provider). Ends the call
+ * when it cannot go out. */
+void call_trunk_forward(struct call *c, const struct dir_ext *x, const char *number);
 /* A provider's leg failed with status: true when the next route was tried. */
 bool call_trunk_failover(struct call *c, uint16_t status);
 /* A provider's 401/407 to our INVITE on l: true when the INVITE went again

@@ -36,7 +36,12 @@ static json_t *str(const char *s)
 
 static const char *direction(const struct call *c)
 {
-	return c->dir == CALL_DIR_IN ? "in" : c->dir == CALL_DIR_OUT ? "out" : "ext";
+	switch (c->dir) {
+	case CALL_DIR_IN: return "in";
+	case CALL_DIR_OUT: return "out";
+	case CALL_DIR_IN2OUT: return "in2out";
+	default: return "ext";
+	}
 }
 
 static char *dump(json_t *o)
@@ -87,7 +92,7 @@ static json_t *target_json(const struct call *c, const struct call_target *t)
 	json_object_set_new(o, "end_reason", str(t->end_reason ? t->end_reason : "None"));
 	json_object_set_new(o, "ended_time", secs(t->end_ms ? t->end_ms : c->end_ms));
 	json_object_set_new(o, "id", num_str(t->id));
-	bool out = c->dir == CALL_DIR_OUT;
+	bool out = c->dir == CALL_DIR_OUT || c->dir == CALL_DIR_IN2OUT;
 	json_object_set_new(o, "outbound_caller_id", str(out ? c->out_cid : ""));
 	json_object_set_new(o, "ring_time", secs(t->ring_ms));
 	json_object_set_new(o, "start_time", secs(t->start_ms));
@@ -120,7 +125,7 @@ static char *cdr_json(const struct call *c)
 	json_object_set_new(o, "direction", json_string(direction(c)));
 	json_object_set_new(o, "ended_reason", str(c->end_reason ? c->end_reason : "None"));
 	json_object_set_new(o, "ended_time", secs(c->end_ms));
-	json_object_set_new(o, "outbound_caller_id", str(c->dir == CALL_DIR_OUT ? c->out_cid : ""));
+	json_object_set_new(o, "outbound_caller_id", str(c->dir == CALL_DIR_OUT || c->dir == CALL_DIR_IN2OUT ? c->out_cid : ""));
 	json_object_set_new(o, "ring_time", secs(c->ring_ms));
 	json_object_set_new(o, "session_id", num_str(c->session_id));
 	json_object_set_new(o, "start_time", secs(c->start_ms));

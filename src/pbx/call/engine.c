@@ -375,6 +375,12 @@ void call_fork_failed(struct call *c, struct leg *b, uint16_t status)
 	if (s == 408 || s == 503 || s == 487 || s == 401 || s == 407 || s == 482 || s == 483)
 		s = 480;
 	c->status = 0;
+	/* Out over a trunk, every provider tried: that is the end (a forward's
+	 * rules are not run again for what the outside answered). */
+	if (c->dir == CALL_DIR_OUT || c->dir == CALL_DIR_IN2OUT) {
+		call_end(c, NULL, "None", s);
+		return;
+	}
 	/* Every device refused: busy if one said so, else not reachable (issue 13). */
 	call_stage_failed(c, c->stage_busy ? FWD_BUSY : FWD_NOT_REACHABLE, s);
 }

@@ -262,6 +262,16 @@ static void forward_to(struct call *c, const struct fwd_dest *d, uint16_t code, 
 		/* Within the tenant only: a number of another tenant is not ours to ring. */
 		struct pl num = pl_cstr(d->number);
 		const struct dir_ext *y = t ? directory_ext(t, &num) : NULL;
+		if (!y && t) {
+			/* Not an extension: a number outside, over the tenant's trunks. */
+			const struct dir_ext *x = c->nhops ? directory_ext_by_user(c->e->d.dir, c->hops[c->nhops - 1]) : NULL;
+			if (x) {
+				log_info("call %llu: %s forwarded (%s) out to %s", (unsigned long long)c->session_id, c->target,
+					 why, d->number);
+				call_trunk_forward(c, x, d->number);
+				return;
+			}
+		}
 		if (!y || !directory_usable(y)) {
 			fail(c, 404, "Forward Destination Not Found");
 			return;

@@ -177,7 +177,7 @@ static uint16_t place(struct call *c, const char **why)
 	struct call_engine *e = c->e;
 	struct trunks *tr = e->d.trunks;
 	*why = "No Provider Available";
-	const struct dir_ext *x = directory_ext_by_user(e->d.dir, c->caller_uid);
+	const struct dir_ext *x = directory_ext_by_user(e->d.dir, c->out_uid);
 	for (; c->route_i < c->nroutes; c->route_i++) {
 		struct trunk_route rt = c->routes[c->route_i];
 		const struct trunk_route *r = &rt;
@@ -257,6 +257,7 @@ void call_trunk_outbound(struct call *c, const struct dir_ext *caller)
 		return;
 	}
 	c->out_counted = true;
+	c->out_uid = caller->user_id;
 	c->nroutes = (unsigned)n;
 	c->anonymous = json_is_true(json_object_get(caller->settings, "anonymous_outbound"));
 	const struct dir_tenant *t = directory_tenant(e->d.dir, c->tenant_id);
@@ -279,9 +280,46 @@ void call_trunk_outbound(struct call *c, const struct dir_ext *caller)
 		call_fail(c, code, why);
 }
 
+void call_trunk_forward(struct call *c, const struct dir_ext *x, const char *number)
+{
+	struct trunks *tr = c->e->d.trunks;
+	const char *why = NULL;
+	size_t n = 0;
+	int err = tr ? trunks_outbound(tr, c->tenant_id, number, c->routes, TRUNK_ROUTE_MAX, &n, &why) : ENOENT;
+	if (err == ENOENT && !n) {
+		call_fail(c, 404, "Forward Destination Not Found");
+		return;
+	}
+	if (err) {
+		c->end_reason = "refused";
+		call_fail(c, 403, why);
+		return;
+	}
+	/* The forward is the extension's call out: its caps, its caller ID. */
+	if (!c->out_counted && trunks_out_start(tr, c->tenant_id, x->user_id, &why)) {
+		log_warn("call %llu: forward of %s to %s: %s reached, refused", (unsigned long long)c->session_id,
+			 x->number, number, why);
+		c->end_reason = "limit_reached";
+		call_fail(c, 403, why);
+		return;
+	}
+	if (!c->out_counted) {
+		c->out_counted = true;
+		c->out_uid = x->user_id;
+	}
+	call_target_release(c);
+	c->dir = c->dir == CALL_DIR_IN ? CALL_DIR_IN2OUT : CALL_DIR_OUT;
+	c->anonymous = json_is_true(json_object_get(x->settings, "anonymous_outbound"));
+	c->nroutes = (unsigned)n;
+	c->route_i = 0;
+	uint16_t code = place(c, &why);
+	if (code)
+		call_fail(c, code, why);
+}
+
 bool call_trunk_failover(struct call *c, uint16_t status)
 {
-	if (c->dir != CALL_DIR_OUT || c->b || c->forks.head)
+	if ((c->dir != CALL_DIR_OUT && c->dir != CALL_DIR_IN2OUT) || c->b || c->forks.head)
 		return false;
 	/* The next provider for what says the trunk cannot take it now; a number
 	 * the carrier refuses (404, 486...) would be refused by the next as well. */
@@ -332,6 +370,6 @@ void call_trunk_end(struct call *c)
 {
 	provider_release(c);
 	if (c->out_counted)
-		trunks_out_end(c->e->d.trunks, c->tenant_id, c->caller_uid);
+		trunks_out_end(c->e->d.trunks, c->tenant_id, c->out_uid);
 	c->out_counted = false;
 }
