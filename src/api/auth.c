@@ -75,7 +75,7 @@ static const struct api_field error_body_fields[] = {
 	{ "status", API_T_INT, API_F_READONLY | API_F_REQUIRED, 400, 599, NULL, NULL, NULL, 0, "HTTP status" },
 	{ "code", API_T_STRING, API_F_READONLY | API_F_REQUIRED, 0, 0,
 	  "invalid_json|invalid_field|missing_field|unknown_field|not_found|unauthorized|forbidden|conflict|"
-	  "limit_reached|rate_limited|payload_too_large|method_not_allowed|busy|internal", NULL, NULL, 0,
+	  "in_use|limit_reached|rate_limited|payload_too_large|method_not_allowed|busy|internal", NULL, NULL, 0,
 	  "Stable error code" },
 	{ "message", API_T_STRING, API_F_READONLY | API_F_REQUIRED, 0, 0, NULL, NULL, NULL, 0,
 	  "Human-readable, starting with the field when one is wrong" },

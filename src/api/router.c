@@ -565,7 +565,11 @@ static json_t *operation(const struct api_route *r, json_t *schemas)
 	json_t *resps = json_object(), *ok;
 	char code[8];
 	snprintf(code, sizeof(code), "%d", r->ok);
-	if (!r->resp) {
+	if (r->h == api_h_obj_export) {
+		ok = json_pack("{s:s, s:{s:{s:{s:s}}}}", "description",
+			       "CSV (RFC 4180): a header row of field names, then a row per object; an attachment",
+			       "content", "text/csv", "schema", "type", "string");
+	} else if (!r->resp) {
 		ok = json_pack("{s:s}", "description", r->ok == 204 ? "Done, no content"
 			: r->ok == 101 ? "Switching Protocols: a WebSocket (RFC 6455, version 13); each event is a"
 					 " text frame holding its JSON object" : "The document");
@@ -581,7 +585,7 @@ static json_t *operation(const struct api_route *r, json_t *schemas)
 	json_object_set_new(resps, code, ok);
 	json_object_set_new(resps, "4XX", json_pack("{s:s, s:{s:{s:o}}}", "description",
 		"Error: 400 invalid_json/unknown_field, 401 unauthorized, 403 forbidden, 404 not_found,"
-		" 409 conflict, 413 payload_too_large, 422 invalid_field/missing_field, 426 upgrade_required,"
+		" 409 conflict/in_use/limit_reached, 413 payload_too_large, 422 invalid_field/missing_field, 426 upgrade_required,"
 		" 429 rate_limited",
 		"content", "application/json", "schema", ref("Error")));
 	json_object_set_new(resps, "500", json_pack("{s:s, s:{s:{s:o}}}", "description",

@@ -355,6 +355,8 @@ static json_t *field_schema(const struct api_field *f, enum api_type t, bool pat
 		json_object_set_new(o, "items", field_schema(&itf, f->sub ? API_T_OBJECT : f->item, false, name));
 		if (f->max)
 			json_object_set_new(o, "maxItems", json_integer(f->max));
+		if (f->min > 0)
+			json_object_set_new(o, "minItems", json_integer(f->min));
 	}
 	return o;
 }

@@ -647,7 +647,7 @@ static const struct api_field status_fields[] = {
 	  "When pbxd registers again (refresh or retry)" },
 	{ "address", API_T_STRING, API_F_READONLY, 0, 0, NULL, NULL, NULL, 0,
 	  "Where requests go (the resolved hostname or outbound proxy)" },
-	{ "calls", API_T_INT, API_F_READONLY | API_F_REQUIRED, 0, 0, NULL, NULL, NULL, 0, "Calls over it now" },
+	{ "calls", API_T_INT, API_F_READONLY | API_F_REQUIRED, 0, 1000000, NULL, NULL, NULL, 0, "Calls over it now" },
 };
 const struct api_schema api_s_provider_status = API_SCHEMA("ProviderStatus", status_fields, NULL);
 
@@ -688,7 +688,7 @@ static const struct api_field assignee_fields[] = {
 const struct api_schema api_s_assignee = API_SCHEMA("ProviderAssignee", assignee_fields,
 	"A tenant a system provider is assigned to");
 static const struct api_field assignee_list_fields[] = {
-	{ "count", API_T_INT, API_F_READONLY | API_F_REQUIRED, 0, 0, NULL, NULL, NULL, 0, NULL },
+	{ "count", API_T_INT, API_F_READONLY | API_F_REQUIRED, 0, 1000000, NULL, NULL, NULL, 0, NULL },
 	{ "items", API_T_ARRAY, API_F_READONLY | API_F_REQUIRED, 0, 0, NULL, NULL, &api_s_assignee, 0, NULL },
 };
 const struct api_schema api_s_assignee_list = API_SCHEMA("ProviderAssigneeList", assignee_list_fields, NULL);
@@ -775,7 +775,7 @@ static void assign(struct api_req *rq, const char *tid_text, bool add, struct ap
 		pbx_notify_objects(rq->api->pbx, STORE_OBJ_PROVIDER, true);
 		if (add) {
 			json_t *j = json_loads(o.json, 0, NULL);
-			api_ok(rs, had ? 200 : 201, assignees_json(rq, j));
+			api_ok(rs, 201, assignees_json(rq, j)); /* assigned (already, or now) */
 			json_decref(j);
 		} else {
 			api_ok(rs, 204, NULL);

@@ -1,6 +1,8 @@
 """Every route's success path, and the OpenAPI document against what is served.
 FEATURES: API-01, API-02, API-04, API-05, API-06, API-13, TEN-01, TEN-02, USR-02, USR-06,
-USR-09, USR-20."""
+USR-09, USR-20, TRK-01, TRK-06, TRK-07, TRK-08, TRK-09, TRK-10, TRK-11."""
+import csv
+import io
 import json
 import os
 import re
@@ -27,7 +29,7 @@ ID_RE = re.compile(r"^[0-9]{1,19}$")
 # silently accept what it does not understand.
 
 KNOWN = {"type", "properties", "required", "additionalProperties", "items", "enum", "oneOf", "$ref",
-         "minLength", "maxLength", "minimum", "maximum", "maxItems", "pattern", "description",
+         "minLength", "maxLength", "minimum", "maximum", "maxItems", "minItems", "pattern", "description",
          "readOnly", "writeOnly", "default"}
 TYPES = {"object": dict, "array": list, "string": str, "boolean": bool, "null": type(None)}
 
@@ -71,6 +73,8 @@ def schema_errors(doc, schema, v, path="$", direction="response"):
     if isinstance(v, list):
         if len(v) > schema.get("maxItems", len(v)):
             errs.append(f"{path}: more than {schema['maxItems']} items")
+        if len(v) < schema.get("minItems", 0):
+            errs.append(f"{path}: fewer than {schema['minItems']} items")
         for i, it in enumerate(v):
             errs += schema_errors(doc, schema.get("items", {}), it, f"{path}[{i}]", direction)
     if isinstance(v, dict):
@@ -107,10 +111,19 @@ def check_request(doc, method, template, body):
     assert not errs, (method, template, errs)
 
 
-def check_response(doc, method, template, status, body):
+def check_response(doc, method, template, status, body, media="application/json"):
+    """body: the answer's JSON, or with another media type (a CSV export) its text."""
     resps = operation(doc, method, template)["responses"]
     r = resps.get(str(status)) or resps.get(f"{str(status)[0]}XX")
     assert r, f"{method} {template}: {status} is not documented"
+    if media != "application/json":
+        # not JSON: the document must name the media type served (and its schema, if any, hold)
+        content = r.get("content", {})
+        assert media in content, (f"{method} {template}: {status} answers {media}; the document has "
+                                  f"{sorted(content) or 'no content'}")
+        errs = schema_errors(doc, content[media].get("schema", {}), body)
+        assert not errs, (method, template, status, errs)
+        return
     if "content" not in r:
         assert status != 204 or body is None, (method, template, status, body)
         return
@@ -145,10 +158,14 @@ def test_every_route_success_path(pbxd, make_pbxd, tmp_path):
     doc = c.ok("GET", "/api/openapi.json")
     seen = set()
 
-    def hit(client, method, template, path=None, body=None, status=200):
+    def hit(client, method, template, path=None, body=None, status=200, media="application/json"):
         check_request(doc, method, template, body)
-        r = client.ok(method, path or template, body, status=status)
-        check_response(doc, method, template, status, r)
+        if media == "application/json":
+            r = client.ok(method, path or template, body, status=status)
+        else:
+            assert body is None
+            r = raw_ok(client, method, path or template, status, media)
+        check_response(doc, method, template, status, r, media)
         seen.add((method.lower(), template))
         return r
 
@@ -291,6 +308,84 @@ def test_every_route_success_path(pbxd, make_pbxd, tmp_path):
     fac = hit(boss, "POST", "/api/feature_access_codes", body={"dnd_on": "*11"})
     assert [c["code"] for c in fac["items"] if c["feature"] == "dnd_on"] == ["*11"]
 
+    # SIP trunks (issue 15; tests/api/test_trunks_api.py has more): a system provider (the system
+    # admin's) assigned to the tenant, the tenant's own provider, its rules, number lists and limits
+    sysp = hit(admin, "POST", "/api/providers", body={
+        "name": "Carrier", "hostname": "sip.carrier.example", "authentication": "register",
+        "username": "acct-1", "password": "Trunk-secret-1", "country_code": "44"}, status=201)
+    spid = sysp["id"]
+    assert sysp["owner"] == "system" and sysp["password_set"] is True and sysp["assignees"] == []
+    assert "password" not in sysp and sysp["port"] == 5060
+    assert [p["id"] for p in hit(admin, "GET", "/api/providers")["items"]] == [spid]
+    assert hit(admin, "GET", "/api/providers/{id}", f"/api/providers/{spid}") == sysp
+    sysp = hit(admin, "POST", "/api/providers/{id}", f"/api/providers/{spid}", {"port": 5080, "transport": "tcp"})
+    assert (sysp["port"], sysp["transport"]) == (5080, "tcp")
+    st = hit(admin, "GET", "/api/providers/{id}/status", f"/api/providers/{spid}/status")
+    assert st["id"] == spid and st["calls"] == 0
+    assert hit(admin, "GET", "/api/providers/{id}/assignees", f"/api/providers/{spid}/assignees") == {
+        "count": 0, "items": []}
+    assignees = {"count": 1, "items": [{"tenant_id": tid, "name": "Routes Ltd", "domain": f"{name}.test"}]}
+    assert hit(admin, "POST", "/api/providers/{id}/assignees", f"/api/providers/{spid}/assignees",
+               {"tenant_id": tid}, status=201) == assignees
+    assert hit(admin, "GET", "/api/providers/{id}/assignees", f"/api/providers/{spid}/assignees") == assignees
+    rows = csv_rows(hit(admin, "GET", "/api/providers/export", media="text/csv"))
+    assert rows[0][:3] == ["id", "name", "owner"] and [r[:3] for r in rows[1:]] == [[spid, "Carrier", "system"]]
+    own = hit(boss, "POST", "/api/providers", body={
+        "name": "Own trunk", "hostname": "192.0.2.10", "authentication": "ip",
+        "ip_addresses": ["192.0.2.0/24"], "country_code": "44"}, status=201)
+    pid = own["id"]
+    assert own["owner"] == "tenant" and "assignees" not in own
+    assert [p["id"] for p in hit(boss, "GET", "/api/providers")["items"]] == [spid, pid]
+    assert "username" not in hit(boss, "GET", "/api/providers/{id}", f"/api/providers/{spid}")
+    assert hit(boss, "POST", "/api/providers/{id}", f"/api/providers/{pid}", {"max_calls": 5})["max_calls"] == 5
+    assert hit(boss, "GET", "/api/providers/{id}/status", f"/api/providers/{pid}/status")["id"] == pid
+    rows = csv_rows(hit(boss, "GET", "/api/providers/export", media="text/csv"))
+    assert [r[0] for r in rows[1:]] == [spid, pid]
+    rin = hit(boss, "POST", "/api/inbound_rules", body={
+        "name": "Main line", "provider_id": pid, "did": "+442079460100",
+        "destination": {"action": "number", "number": "101"}, "outside_hours_destination": {"action": "hangup"}},
+        status=201)
+    assert [r["id"] for r in hit(boss, "GET", "/api/inbound_rules")["items"]] == [rin["id"]]
+    assert hit(boss, "GET", "/api/inbound_rules/{id}", f"/api/inbound_rules/{rin['id']}") == rin
+    assert hit(boss, "POST", "/api/inbound_rules/{id}", f"/api/inbound_rules/{rin['id']}",
+               {"name": "Main", "outside_hours_destination": None})["name"] == "Main"
+    rows = csv_rows(hit(boss, "GET", "/api/inbound_rules/export", media="text/csv"))
+    assert rows[0][:4] == ["id", "name", "provider_id", "did"] and [r[:4] for r in rows[1:]] == [
+        [rin["id"], "Main", pid, "+442079460100"]]
+    rout = hit(boss, "POST", "/api/outbound_rules", body={
+        "name": "UK", "pattern": "9X.", "strip_digits": 1, "prepend": "+44", "provider_ids": [pid, spid]},
+        status=201)
+    assert [r["id"] for r in hit(boss, "GET", "/api/outbound_rules")["items"]] == [rout["id"]]
+    assert hit(boss, "GET", "/api/outbound_rules/{id}", f"/api/outbound_rules/{rout['id']}") == rout
+    assert hit(boss, "POST", "/api/outbound_rules/{id}", f"/api/outbound_rules/{rout['id']}",
+               {"priority": 50})["priority"] == 50
+    rows = csv_rows(hit(boss, "GET", "/api/outbound_rules/export", media="text/csv"))
+    assert [r[0] for r in rows[1:]] == [rout["id"]] and rows[1][rows[0].index("provider_ids")] == f"{pid};{spid}"
+    for base, field, value, new in (("/api/allowed_country_codes", "code", "44", "33"),
+                                    ("/api/disallowed_codes", "code", "900", "0900"),
+                                    ("/api/blacklisted_numbers", "number", "+15550001111", "+15550002222")):
+        x = hit(boss, "POST", base, body={field: value, "name": "note"}, status=201)
+        assert x[field] == value and x["name"] == "note"
+        assert [i["id"] for i in hit(boss, "GET", base)["items"]] == [x["id"]]
+        assert hit(boss, "GET", base + "/{id}", f"{base}/{x['id']}") == x
+        assert hit(boss, "POST", base + "/{id}", f"{base}/{x['id']}", {field: new})[field] == new
+        assert csv_rows(hit(boss, "GET", base + "/export", media="text/csv")) == [
+            ["id", field, "name"], [x["id"], new, "note"]]
+        hit(boss, "POST", base + "/{id}/destroy", f"{base}/{x['id']}/destroy", status=204)
+    lim = hit(boss, "GET", "/api/tenant/outbound_limits")
+    assert lim == {"max_concurrent_calls": 10, "max_calls_per_hour": 60,
+                   "extension_max_concurrent_calls": 2, "extension_max_calls_per_hour": 20}
+    assert hit(boss, "POST", "/api/tenant/outbound_limits", body={"max_calls_per_hour": 120}) == {
+        **lim, "max_calls_per_hour": 120}
+    hit(boss, "POST", "/api/outbound_rules/{id}/destroy", f"/api/outbound_rules/{rout['id']}/destroy", status=204)
+    hit(boss, "POST", "/api/inbound_rules/{id}/destroy", f"/api/inbound_rules/{rin['id']}/destroy", status=204)
+    hit(boss, "POST", "/api/providers/{id}/destroy", f"/api/providers/{pid}/destroy", status=204)
+    hit(admin, "POST", "/api/providers/{id}/assignees/{tenant_id}/destroy",
+        f"/api/providers/{spid}/assignees/{tid}/destroy", status=204)
+    refused(boss, "GET", "/api/providers/{id}", f"/api/providers/{spid}", 404)
+    hit(admin, "POST", "/api/providers/{id}/destroy", f"/api/providers/{spid}/destroy", status=204)
+    refused(admin, "GET", "/api/providers/{id}", f"/api/providers/{spid}", 404)
+
     # a device registers for extension 101 (issue 11): listed, then unregistered
     assert register(pbxd.sip_port, "101", "sip-Secret-3", domain=f"{name}.test", user_agent="api-tests/1") == 200
     devs = {"count": 0}
@@ -345,6 +440,21 @@ def test_every_route_success_path(pbxd, make_pbxd, tmp_path):
 
     documented = {(m, p) for p, item in doc["paths"].items() for m in item}
     assert documented == seen, f"not exercised: {documented - seen}; undocumented: {seen - documented}"
+
+
+def raw_ok(client, method, path, status, media):
+    """A success that is not JSON (the Client accepts only JSON): its text, once its
+    status and Content-Type are the ones expected."""
+    r = client.s.request(method, client.base + path, headers={"Authorization": "Bearer " + client.token},
+                         timeout=20)
+    assert r.status_code == status, (method, path, r.status_code, r.text)
+    ctype = r.headers.get("Content-Type", "")
+    assert ctype.split(";")[0].strip() == media, (method, path, ctype)
+    return r.content.decode("utf-8")
+
+
+def csv_rows(text):
+    return list(csv.reader(io.StringIO(text, newline="")))
 
 
 def ws_handshake(pbxd, token):
