@@ -193,7 +193,8 @@ static int provider_visible(struct api_req *rq, uint64_t scope, const char *idte
 	{ "hostname", API_T_STRING, req, 1, 253, NULL, check_host, NULL, 0,                                     \
 	  "The provider's SIP server: a host name or an IP address" },                                           \
 	{ "port", API_T_INT, 0, 1, 65535, NULL, NULL, NULL, 0, "Default 5060" },                                  \
-	{ "transport", API_T_STRING, 0, 0, 0, "udp|tcp", NULL, NULL, 0, "Default udp" },                          \
+	{ "transport", API_T_STRING, 0, 0, 0, "udp|tcp|tls", NULL, NULL, 0,                                     \
+	  "Default udp; tls: the provider's certificate must be for hostname (or the proxy's host)" },         \
 	{ "outbound_proxy", API_T_STRING, 0, 0, 260, NULL, check_proxy, NULL, 0,                                \
 	  "Where requests go first (host[:port]); empty: the hostname" },                                        \
 	{ "authentication", API_T_STRING, req, 0, 0, "register|ip", NULL, NULL, 0,                              \

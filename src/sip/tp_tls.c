@@ -1,8 +1,10 @@
 /* SIP over TLS (RFC 3261 §26) as a byte layer under the stream framing: OpenSSL
- * on the non-blocking socket, TLS 1.2 at least, the server side only (pbxd
- * reaches TLS phones over the connections they open). The context holds the
- * certificate; loading a new one swaps it for new handshakes while every
- * connection keeps the context it began with (OpenSSL counts its references). */
+ * on the non-blocking socket, TLS 1.2 at least. The server side for phones
+ * (reached over the connections they open): its context holds the certificate;
+ * loading a new one swaps it for new handshakes while every connection keeps
+ * the context it began with (OpenSSL counts its references). The client side
+ * for trunks: the peer's certificate checked against trusted CAs and the name
+ * pbxd knows it by (RFC 5922: the host name, not an address, where there is one). */
 #include <errno.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -72,6 +74,60 @@ void sip_tp_tls_free_ctx(struct sip_transport *tp)
 {
 	SSL_CTX_free(tp->tls);
 	tp->tls = NULL;
+	SSL_CTX_free(tp->tls_client);
+	tp->tls_client = NULL;
+}
+
+static SSL_CTX *client_ctx(struct sip_transport *tp)
+{
+	if (tp->tls_client)
+		return tp->tls_client;
+	ERR_clear_error();
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+	if (!ctx)
+		return NULL;
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_IGNORE_UNEXPECTED_EOF);
+	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+			      SSL_MODE_RELEASE_BUFFERS);
+	int ok = tp->tls_ca_file[0] ? SSL_CTX_load_verify_locations(ctx, tp->tls_ca_file, NULL)
+				    : SSL_CTX_set_default_verify_paths(ctx);
+	if (ok != 1) {
+		char why[256];
+		tls_err_text(why, sizeof(why));
+		log_error("SIP TLS: cannot load the trusted CAs%s%s: %s", tp->tls_ca_file[0] ? " from " : "",
+			  tp->tls_ca_file, why);
+	}
+	SSL_CTX_set_verify(ctx, tp->tls_verify ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, NULL);
+	tp->tls_client = ctx;
+	return ctx;
+}
+
+int sip_tp_tls_attach_client(struct sip_conn *c, const char *name)
+{
+	SSL_CTX *ctx = client_ctx(c->tp);
+	if (!ctx)
+		return ENOMEM;
+	c->ssl = SSL_new(ctx);
+	if (!c->ssl || SSL_set_fd(c->ssl, c->fd) != 1) {
+		SSL_free(c->ssl);
+		c->ssl = NULL;
+		return ENOMEM;
+	}
+	struct sa a;
+	bool is_addr = sa_set(&a, name, 0) == 0;
+	if (name[0] && !is_addr)
+		SSL_set_tlsext_host_name(c->ssl, name);
+	if (c->tp->tls_verify && name[0]) {
+		X509_VERIFY_PARAM *vp = SSL_get0_param(c->ssl);
+		if (is_addr)
+			X509_VERIFY_PARAM_set1_ip_asc(vp, name);
+		else
+			SSL_set1_host(c->ssl, name);
+	}
+	SSL_set_connect_state(c->ssl);
+	c->io = &sip_tp_tls_io;
+	return 0;
 }
 
 int sip_tp_tls_attach(struct sip_conn *c)

@@ -26,6 +26,10 @@ enum { RBUF_MAX = SIP_MSG_MAX_SIZE + 4096, WBUF_MAX = 4 * 1024 * 1024,
 const struct conf_opt sip_transport_opts[] = {
 	{ "sip-tcp-message-timeout", CONF_INT, "30", 1, 3600, NULL,
 	  "close a TCP connection whose message is not complete this many seconds after its first byte" },
+	{ "sip-tls-verify", CONF_BOOL, "on", 0, 0, NULL,
+	  "check the certificates of TLS peers pbxd connects to (SIP trunks) against trusted CAs and their name" },
+	{ "sip-tls-ca-file", CONF_STR, "", 0, 0, NULL,
+	  "PEM file of the CAs trusted for TLS peers pbxd connects to (empty: the system's)" },
 };
 const size_t sip_transport_opts_count = sizeof(sip_transport_opts) / sizeof(sip_transport_opts[0]);
 
@@ -477,7 +481,7 @@ static unsigned conns_from(struct sip_transport *tp, const struct sa *addr)
 }
 
 static struct sip_conn *conn_new(struct sip_transport *tp, enum sip_transport_kind kind, int fd,
-				 const struct sa *peer)
+				 const struct sa *peer, const char *client_name)
 {
 	struct sip_conn *c = mem_zalloc(sizeof(*c), conn_destroy);
 	if (!c)
@@ -492,7 +496,10 @@ static struct sip_conn *conn_new(struct sip_transport *tp, enum sip_transport_ki
 	c->rbuf = mbuf_alloc(4096, RBUF_MAX);
 	c->wbuf = mbuf_alloc(0, WBUF_MAX);
 	c->handshaking = kind != SIP_TP_TCP;
-	if (!c->rbuf || !c->wbuf || ((kind == SIP_TP_TLS || kind == SIP_TP_WSS) && sip_tp_tls_attach(c))) {
+	c->client = client_name != NULL;
+	bool tls = kind == SIP_TP_TLS || kind == SIP_TP_WSS;
+	if (!c->rbuf || !c->wbuf ||
+	    (tls && (client_name ? sip_tp_tls_attach_client(c, client_name) : sip_tp_tls_attach(c)))) {
 		c->fd = -1;
 		return mem_deref(c);
 	}
@@ -592,7 +599,7 @@ static void tcp_acceptable(int fd, int events, void *arg)
 		}
 		int one = 1;
 		setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		struct sip_conn *c = conn_new(tp, l->kind, cfd, &peer);
+		struct sip_conn *c = conn_new(tp, l->kind, cfd, &peer, NULL);
 		if (!c) {
 			close(cfd);
 			continue;
@@ -607,7 +614,10 @@ static void tcp_acceptable(int fd, int events, void *arg)
 	}
 }
 
-static struct sip_conn *conn_connect(struct sip_transport *tp, enum sip_transport_kind kind, const struct sa *peer)
+static const char *tls_name_of(const struct sip_transport *tp, const struct sa *addr);
+
+static struct sip_conn *conn_connect(struct sip_transport *tp, enum sip_transport_kind kind, const struct sa *peer,
+				     const char *name)
 {
 	int fd = socket(peer->u.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
@@ -618,9 +628,10 @@ static struct sip_conn *conn_connect(struct sip_transport *tp, enum sip_transpor
 		errno = e;
 		return NULL;
 	}
-	struct sip_conn *c = conn_new(tp, kind, fd, peer);
+	struct sip_conn *c = conn_new(tp, kind, fd, peer, name ? name : "");
 	if (!c) {
 		close(fd);
+		errno = ENOMEM;
 		return NULL;
 	}
 	c->connecting = true;
@@ -629,6 +640,8 @@ static struct sip_conn *conn_connect(struct sip_transport *tp, enum sip_transpor
 		return NULL;
 	}
 	conn_touch(c);
+	if (c->handshaking)
+		sip_tp_conn_partial(c, true, true); /* the handshake has its deadline */
 	return c;
 }
 
@@ -645,8 +658,10 @@ static struct sip_conn *conn_find(struct sip_transport *tp, enum sip_transport_k
 
 static int conn_send(struct sip_conn *c, const void *data, size_t len)
 {
-	if (c->handshaking && !c->connecting)
-		return ENOTCONN; /* nothing of SIP before the TLS or WebSocket handshake is done */
+	/* Nothing of SIP before the TLS or WebSocket handshake is done; as a TLS
+	 * client, it waits queued (writing drives the handshake). */
+	if (c->handshaking && !c->connecting && !c->client)
+		return ENOTCONN;
 	int err = c->kind == SIP_TP_WS || c->kind == SIP_TP_WSS ? sip_tp_ws_send(c, data, len)
 								: mbuf_write_mem(c->wbuf, data, len);
 	if (err)
@@ -727,13 +742,15 @@ int sip_transport_send(struct sip_transport *tp, const struct sip_peer *dst, con
 	if (dst->conn && !sip_conn_is_open(dst->conn) && dst->reconnect_port)
 		sa_set_port(&addr, dst->reconnect_port);
 	struct sip_conn *c = sip_conn_is_open(dst->conn) ? dst->conn : conn_find(tp, dst->tp, &addr);
-	/* pbxd opens plain TCP only: a TLS or WebSocket peer is reached over the
-	 * connection it opened (its registration's flow), or not at all. */
-	if (!c && dst->tp != SIP_TP_TCP)
+	/* pbxd opens TCP, and TLS to the peers it was given a name for (trunks): a
+	 * phone on TLS or a WebSocket is reached over the connection it opened (its
+	 * registration's flow), or not at all. */
+	const char *name = !c && dst->tp == SIP_TP_TLS && !dst->conn ? tls_name_of(tp, &addr) : NULL;
+	if (!c && dst->tp != SIP_TP_TCP && !name)
 		return ENOTCONN;
 	if (!c) {
 		errno = 0;
-		c = conn_connect(tp, dst->tp, &addr);
+		c = conn_connect(tp, dst->tp, &addr, name);
 		if (!c)
 			return errno ? errno : ENOTCONN;
 	}
@@ -800,6 +817,41 @@ void sip_transport_close_handler_set(struct sip_transport *tp, sip_tp_close_h *h
 void sip_transport_configure(struct sip_transport *tp, const struct conf *conf)
 {
 	tp->conf.tcp_message_s = (unsigned)conf_int(conf, "sip-tcp-message-timeout");
+	tp->tls_verify = conf_bool(conf, "sip-tls-verify");
+	snprintf(tp->tls_ca_file, sizeof(tp->tls_ca_file), "%s", conf_str(conf, "sip-tls-ca-file"));
+}
+
+int sip_transport_tls_name(struct sip_transport *tp, const struct sa *addr, const char *name)
+{
+	for (size_t i = 0; i < tp->ntls_names; i++) {
+		if (!sa_eq(&tp->tls_names[i].addr, addr))
+			continue;
+		if (name) {
+			snprintf(tp->tls_names[i].name, sizeof(tp->tls_names[i].name), "%s", name);
+		} else {
+			tp->tls_names[i] = tp->tls_names[--tp->ntls_names];
+		}
+		return 0;
+	}
+	if (!name)
+		return 0;
+	struct tls_name *v = realloc(tp->tls_names, (tp->ntls_names + 1) * sizeof(*v));
+	if (!v)
+		return ENOMEM;
+	tp->tls_names = v;
+	v[tp->ntls_names].addr = *addr;
+	snprintf(v[tp->ntls_names].name, sizeof(v[tp->ntls_names].name), "%s", name);
+	tp->ntls_names++;
+	return 0;
+}
+
+static const char *tls_name_of(const struct sip_transport *tp, const struct sa *addr)
+{
+	for (size_t i = 0; i < tp->ntls_names; i++) {
+		if (sa_eq(&tp->tls_names[i].addr, addr))
+			return tp->tls_names[i].name;
+	}
+	return NULL;
 }
 
 void sip_transport_free(struct sip_transport *tp)
@@ -816,6 +868,7 @@ void sip_transport_free(struct sip_transport *tp)
 	if (tp->spare_fd >= 0)
 		close(tp->spare_fd);
 	sip_tp_tls_free_ctx(tp);
+	free(tp->tls_names);
 	hash_close(&tp->by_addr);
 	free(tp);
 }

@@ -6,8 +6,9 @@
  * budget, core/fdlimit.h) and per source address, shared by every stream kind. A
  * listener that cannot accept for want of descriptors or memory rests and
  * retries with a growing back-off rather than spinning. The transport frames
- * bytes into messages and hands them up; it never parses SIP. pbxd opens plain
- * TCP connections only: TLS and WebSocket peers are reached over the
+ * bytes into messages and hands them up; it never parses SIP. pbxd opens TCP
+ * connections, and TLS ones to peers it was told the name of (SIP trunks,
+ * sip_transport_tls_name); phones on TLS and WebSocket are reached over the
  * connections they opened. */
 #ifndef SIP_TRANSPORT_H
 #define SIP_TRANSPORT_H
@@ -72,6 +73,11 @@ int sip_transport_tls_load(struct sip_transport *tp, const char *cert_path, cons
  * A connect that fails at once returns its error (ENOTCONN when no socket could
  * be had); one that fails later is told to the error handler. */
 int sip_transport_send(struct sip_transport *tp, const struct sip_peer *dst, const void *data, size_t len);
+/* The name a TLS peer at addr (its port included) is known by: the server
+ * name sent (SNI) and the one its certificate must carry. pbxd opens TLS
+ * connections only to the addresses named here (a phone's closed flow is not
+ * reopened). name NULL forgets addr. 0 or ENOMEM. */
+int sip_transport_tls_name(struct sip_transport *tp, const struct sa *addr, const char *name);
 /* Closes a stream connection (e.g. after answering a framing error). */
 void sip_conn_close(struct sip_conn *c);
 bool sip_conn_is_open(const struct sip_conn *c);

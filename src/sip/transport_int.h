@@ -52,6 +52,7 @@ struct sip_conn {
 	 * go yet, and the partial timer bounds how long it may take. */
 	bool handshaking;
 	bool io_want_write; /* TLS must write before it can read on */
+	bool client;        /* we opened it (TLS: pbxd is the TLS client) */
 	struct ssl_st *ssl;
 	/* WebSocket: a fragmented message being put together, and its opcode. */
 	struct mbuf *wsmsg;
@@ -76,6 +77,16 @@ struct sip_transport {
 	struct hash by_addr;
 	int spare_fd;           /* /dev/null, given up to shed a connection at EMFILE */
 	struct ssl_ctx_st *tls; /* for TLS and WSS: the current certificate */
+	/* pbxd as a TLS client (SIP trunks): peers' certificates checked against
+	 * the system's CAs or --sip-tls-ca-file, the name each address is known by. */
+	struct ssl_ctx_st *tls_client;
+	bool tls_verify;
+	char tls_ca_file[512];
+	struct tls_name {
+		struct sa addr;
+		char name[254];
+	} *tls_names;
+	size_t ntls_names;
 	char dgram[SIP_MSG_MAX_SIZE + 1];
 };
 
@@ -93,6 +104,9 @@ const char *sip_tp_conn_name(const struct sip_conn *c, char *buf, size_t sz);
 /* tp_tls.c: the TLS byte layer, on the transport's current context. */
 extern const struct conn_io sip_tp_tls_io;
 int sip_tp_tls_attach(struct sip_conn *c);
+/* The client side, to name (a host name or an address) whose certificate must
+ * be for it (unless verification is off). */
+int sip_tp_tls_attach_client(struct sip_conn *c, const char *name);
 void sip_tp_tls_detach(struct sip_conn *c);
 /* Sends close_notify (without waiting for the peer's) before a half-close. */
 void sip_tp_tls_close_notify(struct sip_conn *c);

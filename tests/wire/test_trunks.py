@@ -471,3 +471,144 @@ def test_public_address(pbx, tmp_path):
     finally:
         c.close()
         p.assert_clean_exit()
+
+
+# --------------------------------------------------------------------------- TLS
+
+class TlsRegistrar:
+    """The least registrar over TLS: accepts connections with its certificate,
+    challenges a REGISTER (401, MD5 qop=auth) and accepts the credentials (200),
+    records each request and the SNI the client sent."""
+
+    def __init__(self, addr, certfile, keyfile, password):
+        import socket as so
+        import ssl
+        import threading
+        self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.ctx.load_cert_chain(certfile, keyfile)
+        self.snis = []
+        self.ctx.sni_callback = lambda s, name, c: self.snis.append(name)
+        self.sock = so.socket(so.AF_INET, so.SOCK_STREAM)
+        self.sock.setsockopt(so.SOL_SOCKET, so.SO_REUSEADDR, 1)
+        self.sock.bind((addr, 0))
+        self.sock.listen(4)
+        self.sock.settimeout(0.2)
+        self.addr, self.port = self.sock.getsockname()
+        self.password = password
+        self.requests, self.handshake_errors = [], []
+        self.stop = False
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        import ssl
+        while not self.stop:
+            try:
+                raw, _ = self.sock.accept()
+            except OSError:
+                continue
+            try:
+                conn = self.ctx.wrap_socket(raw, server_side=True)
+            except (ssl.SSLError, OSError) as e:
+                self.handshake_errors.append(str(e))
+                raw.close()
+                continue
+            self._serve(conn)
+
+    def _serve(self, conn):
+        import hashlib
+        from sipdigest import parse_challenge
+        conn.settimeout(0.5)
+        buf = b""
+        nonce = "tlsnonce1234"
+        while not self.stop:
+            try:
+                data = conn.recv(65536)
+            except OSError:
+                data = None
+                if not self.stop:
+                    continue
+            if not data:
+                break
+            buf += data
+            while b"\r\n\r\n" in buf:
+                head, rest = buf.split(b"\r\n\r\n", 1)
+                text = head.decode()
+                lines = text.split("\r\n")
+                hdr = {}
+                for ln in lines[1:]:
+                    k, _, v = ln.partition(":")
+                    hdr.setdefault(k.strip().lower(), v.strip())
+                n = int(hdr.get("content-length", "0"))
+                if len(rest) < n:
+                    break
+                buf = rest[n:]
+                self.requests.append(text)
+                auth = hdr.get("authorization")
+                ok = False
+                if auth:
+                    a = parse_challenge(auth)
+                    h = lambda s: hashlib.md5(s.encode()).hexdigest()
+                    ha1 = h(f"{a['username']}:{a['realm']}:{self.password}")
+                    ha2 = h(f"REGISTER:{a['uri']}")
+                    ok = a.get("response") == h(f"{ha1}:{nonce}:{a['nc']}:{a['cnonce']}:auth:{ha2}")
+                resp = ["SIP/2.0 200 OK" if ok else "SIP/2.0 401 Unauthorized"]
+                resp += [f"{k}: {hdr[k]}" for k in ("via", "from", "call-id", "cseq")]
+                resp.append(f"To: {hdr['to']};tag=tlsreg")
+                if ok:
+                    resp += [f"Contact: {hdr['contact']};expires=300"]
+                else:
+                    resp.append(f'WWW-Authenticate: Digest realm="tls.test", nonce="{nonce}", algorithm=MD5, qop="auth"')
+                resp.append("Content-Length: 0")
+                conn.sendall(("\r\n".join(resp) + "\r\n\r\n").encode())
+        conn.close()
+
+    def close(self):
+        self.stop = True
+        self.thread.join(timeout=2)
+        self.sock.close()
+
+
+def make_certs(d, ip):
+    """A CA, and a server certificate it signs for IP address ip (and a wrong one)."""
+    import subprocess
+    def run(*a):
+        subprocess.run(a, check=True, capture_output=True, cwd=d)
+    run("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem",
+        "-days", "2", "-subj", "/CN=pbxd test CA")
+    for name, san in (("good", f"IP:{ip}"), ("bad", "IP:192.0.2.1")):
+        run("openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{name}.key", "-out", f"{name}.csr",
+            "-subj", f"/CN={name}")
+        (d / f"{name}.ext").write_text(f"subjectAltName={san}\n")
+        run("openssl", "x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+            "-CAcreateserial", "-out", f"{name}.pem", "-days", "2", "-extfile", f"{name}.ext")
+
+
+def test_tls_trunk(tmp_path):
+    """TRK-03 over TLS: pbxd connects to the provider, checks its certificate
+    against the CAs it trusts (--sip-tls-ca-file) and the address it is known by,
+    and registers; a certificate for another name is refused (no REGISTER sent)."""
+    ip = new_addr()
+    make_certs(tmp_path, ip)
+    p = Pbxd(tmp_path / "tls", args=["--rtp-ports=33100-33199", f"--sip-tls-ca-file={tmp_path / 'ca.pem'}",
+                                     "--trunk-retry-min=1", "--trunk-retry-max=1"]).start()
+    good = TlsRegistrar(ip, str(tmp_path / "good.pem"), str(tmp_path / "good.key"), "Tls-pw-1")
+    bad = TlsRegistrar(new_addr(), str(tmp_path / "bad.pem"), str(tmp_path / "bad.key"), "Tls-pw-1")
+    try:
+        api = p.sysadmin()
+        pg = api.ok("POST", "/providers", {"name": "tls-good", "hostname": good.addr, "port": good.port,
+                                           "transport": "tls", "authentication": "register", "username": "t1",
+                                           "password": "Tls-pw-1"}, status=201)
+        pb = api.ok("POST", "/providers", {"name": "tls-bad", "hostname": bad.addr, "port": bad.port,
+                                           "transport": "tls", "authentication": "register", "username": "t1",
+                                           "password": "Tls-pw-1"}, status=201)
+        st = wait_for(lambda: (s := api.ok("GET", f"/providers/{pg['id']}/status"))["registered"] and s, 8)
+        assert st, api.ok("GET", f"/providers/{pg['id']}/status")
+        assert any("Via: SIP/2.0/TLS" in r and "transport=tls" in r for r in good.requests), good.requests
+        assert wait_for(lambda: api.ok("GET", f"/providers/{pb['id']}/status")["state"] == "failed", 8)
+        assert bad.requests == [], "a REGISTER went to a peer whose certificate is for another name"
+        assert bad.handshake_errors, "no handshake was tried"
+    finally:
+        good.close()
+        bad.close()
+        p.assert_clean_exit()

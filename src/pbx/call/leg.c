@@ -49,7 +49,10 @@ static int leg_peer_set(struct leg *l, const struct sip_peer *p)
 	l->peer.conn = mem_ref(p->conn);
 	struct sa local = p->local;
 	if (!sa_af(&local) || sa_is_any(&local)) {
-		if (sip_transport_laddr(sip_stack_transport(e->d.sip), p->tp, sa_af(&p->addr), &local))
+		struct sip_transport *tp = sip_stack_transport(e->d.sip);
+		/* A TLS connection pbxd opens (a trunk) needs no TLS listener. */
+		if (sip_transport_laddr(tp, p->tp, sa_af(&p->addr), &local) &&
+		    (p->tp != SIP_TP_TLS || sip_transport_laddr(tp, SIP_TP_TCP, sa_af(&p->addr), &local)))
 			return EADDRNOTAVAIL;
 	}
 	sa_str(&local, l->sentby, sizeof(l->sentby));
@@ -296,7 +299,8 @@ int leg_invite_trunk(struct leg *l, const struct trunk_provider *p, const char *
 	char name[2 * STORE_NAME_SZ + 3] = "", more[TRUNK_NUM_SZ + 300];
 	if (p->port != 5060)
 		snprintf(port, sizeof(port), ":%u", p->port);
-	snprintf(ruri, sizeof(ruri), "sip:%s@%s%s%s", number, p->host, port, p->tp == SIP_TP_TCP ? ";transport=tcp" : "");
+	snprintf(ruri, sizeof(ruri), "sip:%s@%s%s%s", number, p->host, port,
+		 p->tp == SIP_TP_TCP ? ";transport=tcp" : p->tp == SIP_TP_TLS ? ";transport=tls" : "");
 	snprintf(to, sizeof(to), "<sip:%s@%s>", number, p->host);
 	/* RFC 3323/3325: an anonymous From, the identity asserted to the trusted
 	 * carrier with Privacy: id so that it goes no further. */

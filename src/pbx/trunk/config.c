@@ -111,7 +111,8 @@ static int provider_read(struct trunk_provider *p, const struct store_obj *o)
 	p->port = (uint16_t)json_integer_value(json_object_get(j, "port"));
 	if (!p->port)
 		p->port = 5060;
-	p->tp = strcmp(jstr(j, "transport"), "tcp") == 0 ? SIP_TP_TCP : SIP_TP_UDP;
+	const char *tp = jstr(j, "transport");
+	p->tp = strcmp(tp, "tcp") == 0 ? SIP_TP_TCP : strcmp(tp, "tls") == 0 ? SIP_TP_TLS : SIP_TP_UDP;
 	p->reg = strcmp(jstr(j, "authentication"), "register") == 0;
 	p->enabled = !json_is_false(json_object_get(j, "enabled"));
 	snprintf(p->username, sizeof(p->username), "%s", jstr(j, "username"));
@@ -135,6 +136,17 @@ static int provider_read(struct trunk_provider *p, const struct store_obj *o)
 	}
 	const char *proxy = jstr(j, "outbound_proxy");
 	resolve(*proxy ? proxy : p->host, p->port, &p->dest, p->dest_err, sizeof(p->dest_err));
+	/* The proxy's host (without port or brackets), else the hostname. */
+	const char *nm = *proxy ? proxy : p->host;
+	size_t nl = strlen(nm);
+	if (nm[0] == '[') {
+		const char *e = strchr(nm, ']');
+		nm++;
+		nl = e ? (size_t)(e - nm) : strlen(nm);
+	} else if (strchr(nm, ':') && strchr(nm, ':') == strrchr(nm, ':')) {
+		nl = (size_t)(strchr(nm, ':') - nm);
+	}
+	snprintf(p->tls_name, sizeof(p->tls_name), "%.*s", (int)nl, nm);
 	size_t i;
 	json_t *v;
 	json_array_foreach(json_object_get(j, "ip_addresses"), i, v) {

@@ -48,7 +48,10 @@ static void reg_free(struct trunk_reg *r)
 static int local_addr(struct trunks *t, const struct trunk_provider *p, struct sa *out)
 {
 	struct sa l;
-	if (sip_transport_laddr(sip_stack_transport(t->sip), p->tp, sa_af(&p->dest), &l))
+	struct sip_transport *tp = sip_stack_transport(t->sip);
+	/* A TLS connection we open needs no TLS listener: the TCP one's address serves. */
+	if (sip_transport_laddr(tp, p->tp, sa_af(&p->dest), &l) &&
+	    (p->tp != SIP_TP_TLS || sip_transport_laddr(tp, SIP_TP_TCP, sa_af(&p->dest), &l)))
 		return EADDRNOTAVAIL;
 	if (t->public_addr[0] && sa_set(out, t->public_addr, sa_port(&l)) == 0)
 		return 0;
@@ -227,10 +230,11 @@ static void send_register(struct trunk_reg *r, const struct sip_msg *challenge)
 	}
 	char sentby[64], ruri[300], aor[400], contact[400], branch[48], extra[2048] = "";
 	sa_str(&local, sentby, sizeof(sentby));
+	char port[8] = "";
 	if (p->port != 5060)
-		snprintf(ruri, sizeof(ruri), "sip:%s:%u", p->host, p->port);
-	else
-		snprintf(ruri, sizeof(ruri), "sip:%s", p->host);
+		snprintf(port, sizeof(port), ":%u", p->port);
+	snprintf(ruri, sizeof(ruri), "sip:%s%s%s", p->host, port,
+		 p->tp == SIP_TP_TCP ? ";transport=tcp" : p->tp == SIP_TP_TLS ? ";transport=tls" : "");
 	snprintf(aor, sizeof(aor), "<sip:%s@%s>", p->username, p->host);
 	/* The Call-ID in the Contact's user part tells our Contact from others'
 	 * in the registrar's 200 (one account may be registered from several places). */

@@ -54,8 +54,25 @@ void trunks_free(struct trunks *t)
 	free(t);
 }
 
+/* pbxd connects over TLS only to peers it knows the name of: a TLS provider's
+ * address is known by its hostname (what its certificate must name). */
+static void tls_names(struct trunks *t, const struct trunk_conf *old, const struct trunk_conf *conf)
+{
+	struct sip_transport *tp = sip_stack_transport(t->sip);
+	for (size_t i = 0; old && i < old->nprov; i++) {
+		if (old->prov[i].tp == SIP_TP_TLS && sa_af(&old->prov[i].dest))
+			sip_transport_tls_name(tp, &old->prov[i].dest, NULL);
+	}
+	for (size_t i = 0; i < conf->nprov; i++) {
+		const struct trunk_provider *p = &conf->prov[i];
+		if (p->tp == SIP_TP_TLS && sa_af(&p->dest) && sip_transport_tls_name(tp, &p->dest, p->tls_name))
+			log_error("trunk %s: out of memory", p->name);
+	}
+}
+
 void trunks_conf_apply(struct trunks *t, struct trunk_conf *conf)
 {
+	tls_names(t, t->conf, conf);
 	mem_deref(t->conf);
 	t->conf = mem_ref(conf);
 	trunk_regs_reconcile(t);

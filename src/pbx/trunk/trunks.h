@@ -50,6 +50,7 @@ struct trunk_provider {
 	struct trunk_net nets[TRUNK_NETS_MAX]; /* where its calls come from */
 	size_t nnets;
 	struct sa dest;               /* where its requests go (proxy, else host); af 0: unresolved */
+	char tls_name[254];           /* TLS: the name dest's certificate must carry (proxy's, else host) */
 	char dest_err[128];           /* why dest is unresolved */
 };
 
