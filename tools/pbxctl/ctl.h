@@ -4,8 +4,9 @@
  * exit codes), http.c (libcurl transport, sign-in, API error reporting), out.c
  * (aligned tables and key/value listings, or the API's JSON with --json), args.c
  * (a command's own --key=value options and positionals), res.c (list, show, add,
- * update, delete for any collection), secret.c (passwords from standard input or
- * a no-echo prompt) and one file per command group.
+ * update, delete, export for any collection, and a whole command over one),
+ * secret.c (passwords from standard input or a no-echo prompt) and one file per
+ * command group.
  * Plain malloc/free here: a short-lived client with one owner per object, and
  * jansson's own reference counts for JSON; core's mbuf for response bodies. */
 #ifndef PBXCTL_CTL_H
@@ -90,6 +91,12 @@ void ctl_sign_out(struct ctl *c);
  * *resp is the parsed body or NULL when it was empty. */
 int ctl_api(struct ctl *c, const char *method, const char *path, json_t *body,
 	    json_t **resp, long *status);
+/* A GET whose answer is not JSON (a CSV export): *text (NUL-terminated, *len
+ * bytes, the caller frees it) on 2xx; an error answer is reported as ctl_api
+ * does and EPROTO returned. */
+int ctl_api_text(struct ctl *c, const char *path, char **text, size_t *len);
+/* A tenant's ID from an ID or its SIP domain (looked up, system admins only). */
+int ctl_tenant_id(struct ctl *c, const char *tenant, char *id, size_t size);
 /* Reports an API error answer the way ctl_api does. */
 void ctl_api_report(struct ctl *c, long status, const json_t *resp);
 /* Formats a path from fmt and one argument (an ID, a query value), URL-escaping
@@ -152,6 +159,48 @@ int ctl_res_show(struct ctl *c, const struct ctl_res *r, const char *id);
 int ctl_res_create(struct ctl *c, const struct ctl_res *r, json_t *body);
 int ctl_res_update(struct ctl *c, const struct ctl_res *r, const char *id, struct ctl_args *a);
 int ctl_res_delete(struct ctl *c, const struct ctl_res *r, const char *id);
+/* Like ctl_res_update, with body holding fields already taken from named options;
+ * the options still unused are added as --FIELD=VALUE (typed like the current
+ * object's). body is the caller's. */
+int ctl_res_update_with(struct ctl *c, const struct ctl_res *r, const char *id, struct ctl_args *a, json_t *body);
+/* GET {path}/export: the CSV to stdout, or to the file of --output=FILE. */
+int ctl_res_export(struct ctl *c, const struct ctl_res *r, struct ctl_args *a);
+
+/* A named option of a command and the API field it sets, so `--max-calls=4` is
+ * sent as the integer max_calls whether or not there is an object to compare. */
+enum ctl_ftype {
+	CTL_F_STR,  /* the value as given */
+	CTL_F_INT,  /* an integer */
+	CTL_F_BOOL, /* --opt (true) or --opt=true|false */
+	CTL_F_NOT,  /* --disabled (the field false) or --disabled=true|false */
+	CTL_F_LIST, /* strings: the option repeated and/or comma-separated; --opt= is [] */
+};
+struct ctl_field {
+	const char *opt;   /* without the leading "--" */
+	const char *field; /* the API's */
+	enum ctl_ftype type;
+};
+/* Sets body's fields from the named options given (marking them used). */
+int ctl_res_fields(struct ctl_args *a, const struct ctl_field *f, size_t nf, json_t *body);
+
+/* A command over one collection: `list`, `show ID`, `add ...`, `set ID ...`,
+ * `remove ID` and `export` (update and delete as other commands say them). */
+struct ctl_res_cmd {
+	const char *cmd;                /* "inbound", for messages */
+	const struct ctl_res *res;
+	const struct ctl_field *fields; /* named options of add and set */
+	size_t nfields;
+	const char *add_pos;            /* add's one positional goes to this field, or NULL */
+	const char *const *required;    /* fields add cannot do without; NULL-terminated */
+	const char *add_usage;          /* "inbound add --name=N ..." */
+	/* Options a field table cannot say (a secret, an object); may be NULL.
+	 * Sets fields in body; 0, EINVAL (usage error printed) or another errno. */
+	int (*build)(struct ctl *c, struct ctl_args *a, json_t *body, bool create);
+	/* Verbs of the command's own, tried first; ENOSYS when verb is not one. */
+	int (*verb)(struct ctl *c, const char *verb, struct ctl_args *a);
+	const char *verbs;              /* for the usage error: "list, show, add, set, remove or export" */
+};
+int ctl_res_run(struct ctl *c, const struct ctl_res_cmd *rc, int argc, char **argv);
 /* Checks the number of positionals (after the verb); returns 0 or EINVAL. */
 int ctl_res_npos(const struct ctl_args *a, size_t want, const char *usage);
 /* Prints a list: with cols, those columns; without, the plain fields of the first
@@ -178,5 +227,12 @@ int ctl_cmd_office_hours(struct ctl *c, int argc, char **argv);
 int ctl_cmd_holiday(struct ctl *c, int argc, char **argv);
 int ctl_cmd_feature_codes(struct ctl *c, int argc, char **argv);
 int ctl_cmd_init(struct ctl *c, int argc, char **argv);
+int ctl_cmd_provider(struct ctl *c, int argc, char **argv);
+int ctl_cmd_inbound(struct ctl *c, int argc, char **argv);
+int ctl_cmd_outbound(struct ctl *c, int argc, char **argv);
+int ctl_cmd_country_code(struct ctl *c, int argc, char **argv);
+int ctl_cmd_disallowed(struct ctl *c, int argc, char **argv);
+int ctl_cmd_blacklist(struct ctl *c, int argc, char **argv);
+int ctl_cmd_outbound_limits(struct ctl *c, int argc, char **argv);
 
 #endif

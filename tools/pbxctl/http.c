@@ -201,20 +201,20 @@ static int take_tokens(struct ctl *c, const json_t *resp)
 }
 
 /* Finds a tenant's ID from its SIP domain (IDs are all digits, domains never). */
-static int tenant_id(struct ctl *c, char *id, size_t size)
+int ctl_tenant_id(struct ctl *c, const char *tenant, char *id, size_t size)
 {
 	char path[1024], filter[600];
 	json_t *resp = NULL;
 	int err;
 
-	if (strspn(c->tenant, "0123456789") == strlen(c->tenant)) {
-		snprintf(id, size, "%s", c->tenant);
+	if (*tenant && strspn(tenant, "0123456789") == strlen(tenant)) {
+		snprintf(id, size, "%s", tenant);
 		return 0;
 	}
 	/* The filter syntax quotes strings with '' for a quote; domains have none. */
-	if (strchr(c->tenant, '\'') || (size_t)snprintf(filter, sizeof(filter), "domain eq '%s'", c->tenant)
-						>= sizeof(filter)) {
-		fprintf(stderr, "pbxctl: --tenant=%s: no such tenant\n", c->tenant);
+	if (!*tenant || strchr(tenant, '\'')
+	    || (size_t)snprintf(filter, sizeof(filter), "domain eq '%s'", tenant) >= sizeof(filter)) {
+		fprintf(stderr, "pbxctl: --tenant=%s: no such tenant\n", tenant);
 		return ENOENT;
 	}
 	for (char *p = filter; *p; p++)
@@ -225,7 +225,7 @@ static int tenant_id(struct ctl *c, char *id, size_t size)
 	const json_t *first = json_array_get(json_object_get(resp, "items"), 0);
 	const char *found = json_string_value(json_object_get(first, "id"));
 	if (!found) {
-		fprintf(stderr, "pbxctl: --tenant=%s: no such tenant\n", c->tenant);
+		fprintf(stderr, "pbxctl: --tenant=%s: no such tenant\n", tenant);
 		err = ENOENT;
 	} else {
 		snprintf(id, size, "%s", found);
@@ -241,7 +241,7 @@ static int switch_tenant(struct ctl *c)
 	json_t *resp = NULL;
 	int err;
 
-	if ((err = tenant_id(c, id, sizeof(id)))
+	if ((err = ctl_tenant_id(c, c->tenant, id, sizeof(id)))
 	    || (err = ctl_path(c, path, sizeof(path), "/api/tenants/%s/switch", id))
 	    || (err = ctl_api(c, "POST", path, NULL, &resp, NULL)))
 		return err;
@@ -332,7 +332,9 @@ void ctl_api_report(struct ctl *c, long status, const json_t *resp)
 static bool tenant_route(const char *path)
 {
 	static const char *const prefixes[] = { "/api/users", "/api/cdrs", "/api/call_sessions", "/api/tenant/",
-						"/api/holidays", "/api/feature_access_codes" };
+						"/api/holidays", "/api/feature_access_codes", "/api/inbound_rules",
+						"/api/outbound_rules", "/api/allowed_country_codes",
+						"/api/disallowed_codes", "/api/blacklisted_numbers" };
 	for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
 		if (strncmp(path, prefixes[i], strlen(prefixes[i])) == 0)
 			return true;
@@ -340,15 +342,15 @@ static bool tenant_route(const char *path)
 	return false;
 }
 
-int ctl_api(struct ctl *c, const char *method, const char *path, json_t *body,
-	    json_t **resp, long *status)
+/* Signs in when the route needs it and sends the request; *mb is the answer's
+ * body (the caller frees it with mem_deref) and *st its status. */
+static int request(struct ctl *c, const char *method, const char *path, json_t *body, long *st,
+		   struct mbuf **mb)
 {
-	struct mbuf *mb = NULL;
 	char *text = NULL;
-	long st = 0;
 	int err;
 
-	*resp = NULL;
+	*mb = NULL;
 	if (!c->token && !is_public(path)) {
 		err = ctl_sign_in(c);
 		if (err)
@@ -359,15 +361,36 @@ int ctl_api(struct ctl *c, const char *method, const char *path, json_t *body,
 		if (!text)
 			return ENOMEM;
 	}
-	mb = mbuf_alloc(4096, CTL_BODY_MAX);
-	if (!mb) {
+	*mb = mbuf_alloc(4096, CTL_BODY_MAX);
+	if (!*mb) {
 		free(text);
 		return ENOMEM;
 	}
-	err = transfer(c, method, path, text, &st, mb);
+	err = transfer(c, method, path, text, st, *mb);
 	free(text);
 	if (err)
-		goto out;
+		*mb = mem_deref(*mb);
+	return err;
+}
+
+/* Reports a non-2xx answer, with the hint a system admin needs for a tenant's route. */
+static void report_failure(struct ctl *c, const char *path, long st, const json_t *resp)
+{
+	ctl_api_report(c, st, resp);
+	if (st == 403 && !c->domain && !c->tenant && tenant_route(path))
+		fprintf(stderr, "pbxctl: a system admin acts in a tenant with --tenant=ID|DOMAIN\n");
+}
+
+int ctl_api(struct ctl *c, const char *method, const char *path, json_t *body,
+	    json_t **resp, long *status)
+{
+	struct mbuf *mb = NULL;
+	long st = 0;
+	int err;
+
+	*resp = NULL;
+	if ((err = request(c, method, path, body, &st, &mb)))
+		return err;
 	if (mb->end > 0) {
 		json_error_t jerr;
 		*resp = json_loadb((const char *)mb->buf, mb->end, JSON_DECODE_ANY, &jerr);
@@ -382,14 +405,39 @@ int ctl_api(struct ctl *c, const char *method, const char *path, json_t *body,
 	if (status) {
 		*status = st;
 	} else if (st / 100 != 2) {
-		ctl_api_report(c, st, *resp);
-		if (st == 403 && !c->domain && !c->tenant && tenant_route(path))
-			fprintf(stderr, "pbxctl: a system admin acts in a tenant with --tenant=ID|DOMAIN\n");
+		report_failure(c, path, st, *resp);
 		json_decref(*resp);
 		*resp = NULL;
 		err = EPROTO;
 	}
 out:
+	mem_deref(mb);
+	return err;
+}
+
+int ctl_api_text(struct ctl *c, const char *path, char **text, size_t *len)
+{
+	struct mbuf *mb = NULL;
+	long st = 0;
+	int err;
+
+	*text = NULL;
+	*len = 0;
+	if ((err = request(c, "GET", path, NULL, &st, &mb)))
+		return err;
+	if (st / 100 != 2) {
+		/* Errors come as the API's JSON, like everywhere else. */
+		json_t *resp = mb->end ? json_loadb((const char *)mb->buf, mb->end, 0, NULL) : NULL;
+		report_failure(c, path, st, resp);
+		json_decref(resp);
+		err = EPROTO;
+	} else if (!(*text = malloc(mb->end + 1))) {
+		err = ENOMEM;
+	} else {
+		memcpy(*text, mb->buf, mb->end);
+		(*text)[mb->end] = '\0';
+		*len = mb->end;
+	}
 	mem_deref(mb);
 	return err;
 }

@@ -82,15 +82,56 @@ static const char usage_text[] =
 	"  feature-codes [list]              the codes users dial (*78 DND on...) and their defaults\n"
 	"  feature-codes set --FEATURE=CODE...  e.g. --dnd-on=*11 (tenant admin)\n"
 	"  feature-codes reset FEATURE...    back to the default code, e.g. dnd_on\n"
+	"  provider list                     SIP trunk providers: a system admin's are the\n"
+	"                                    system's (assigned to tenants); a tenant admin's are\n"
+	"                                    its own and the system's assigned to it (read-only)\n"
+	"  provider show ID\n"
+	"  provider add --name=N --hostname=H [--port=P] [--transport=udp|tcp]\n"
+	"               [--authentication=register|ip] [--username=U] [--password[=P|-]]\n"
+	"               [--ip=ADDR[,ADDR...]] [--country-code=CC] [--expires=SECONDS]\n"
+	"               [--max-calls=N] [--outbound-proxy=HOST[:PORT]] [--disabled]\n"
+	"                                    --authentication defaults to register with --username\n"
+	"                                    or --password, else ip; --ip may be repeated\n"
+	"  provider set ID --FIELD=VALUE...  the options of add, e.g. --port=5070 --enabled\n"
+	"  provider remove ID\n"
+	"  provider status ID                registration state, last answer, calls in progress\n"
+	"  provider export [--output=FILE]   CSV (every list's export works the same)\n"
+	"  provider assign ID --tenant=ID|DOMAIN   a system provider for a tenant's rules\n"
+	"  provider unassign ID --tenant=ID|DOMAIN\n"
+	"  provider assignees ID             the tenants a system provider is assigned to\n"
+	"  inbound list|show ID|remove ID|export   the tenant's inbound rules (tenant admin)\n"
+	"  inbound add --name=N --provider=ID --did=DID --to=EXT|hangup\n"
+	"              [--outside-hours-to=EXT|hangup]\n"
+	"                                    DID: a number, a range FROM-TO or a pattern (X, Z, N,\n"
+	"                                    [1-5], . and !); one rule per DID across tenants\n"
+	"  inbound set ID --FIELD=VALUE...   the options of add (--outside-hours-to= clears it)\n"
+	"  outbound list|show ID|remove ID|export  the tenant's outbound rules\n"
+	"  outbound add --name=N --pattern=P --providers=ID[,ID...] [--strip=N]\n"
+	"               [--prepend=DIGITS] [--priority=N]\n"
+	"                                    dialled numbers matching P go out over the providers\n"
+	"                                    in order; lowest priority first (default 100)\n"
+	"  outbound set ID --FIELD=VALUE...\n"
+	"  country-code list|add CODE [--name=NOTE]|remove ID|export\n"
+	"                                    countries international calls may go to (besides\n"
+	"                                    the provider's own; none listed: no others)\n"
+	"  disallowed list|add CODE [--name=NOTE]|remove ID|export\n"
+	"                                    prefixes no outbound call may start with\n"
+	"  blacklist list|add NUMBER [--name=NOTE]|remove ID|export\n"
+	"                                    caller numbers refused on inbound calls\n"
+	"  outbound-limits [show]            the tenant's caps on outbound calls\n"
+	"  outbound-limits set [--max-concurrent=N] [--max-per-hour=N] [--ext-max-concurrent=N]\n"
+	"                      [--ext-max-per-hour=N]\n"
+	"                                    the tenant's, and each extension's (0: no limit)\n"
 	"  init --data-dir=DIR [--admin-password=PW]\n"
 	"                                    prepare an empty data dir; runs nothing itself\n"
 	"\n"
 	"Passwords: anything on the command line is visible to every local user (ps,\n"
 	"/proc/PID/cmdline), so each password above (--password, NEWPW, --admin-password,\n"
-	"user add's --password and --extension-password) also takes - to read it from\n"
-	"standard input: one line, without its newline; on a terminal it is asked for\n"
-	"without echo (new passwords twice, and they must match). A NEWPW left out is\n"
-	"read the same way. Only one value per run can come from standard input, e.g.\n"
+	"user add's --password and --extension-password, provider's --password) also takes\n"
+	"- to read it from standard input: one line, without its newline; on a terminal it\n"
+	"is asked for without echo (new passwords twice, and they must match). A NEWPW left\n"
+	"out, or a provider's bare --password, is read the same way. Only one value per run\n"
+	"can come from standard input, e.g.\n"
 	"  pbxctl --username=admin --password=- me <~/.pbxd-admin-password\n"
 	"  printf '%s\\n' \"$NEW\" | PBXCTL_PASSWORD=\"$OLD\" pbxctl --username=ann password -\n"
 	"  pbxctl --username=admin password     (asks for both on the terminal)\n"
@@ -135,6 +176,15 @@ static const struct {
 	{ "holiday", ctl_cmd_holiday },
 	{ "holidays", ctl_cmd_holiday },
 	{ "feature-codes", ctl_cmd_feature_codes },
+	{ "provider", ctl_cmd_provider },
+	{ "providers", ctl_cmd_provider },
+	{ "inbound", ctl_cmd_inbound },
+	{ "outbound", ctl_cmd_outbound },
+	{ "country-code", ctl_cmd_country_code },
+	{ "country-codes", ctl_cmd_country_code },
+	{ "disallowed", ctl_cmd_disallowed },
+	{ "blacklist", ctl_cmd_blacklist },
+	{ "outbound-limits", ctl_cmd_outbound_limits },
 	{ "init", ctl_cmd_init },
 };
 
