@@ -277,6 +277,7 @@ static void provider_out(struct api_req *rq, const struct store_obj *o, json_t *
 struct uses {
 	char id[24];
 	char rule[STORE_NAME_SZ];
+	uint64_t tenant_id;
 	bool found;
 };
 
@@ -294,6 +295,7 @@ static int uses_scan(const void *row, void *arg)
 	}
 	if (hit) {
 		u->found = true;
+		u->tenant_id = o->tenant_id;
 		snprintf(u->rule, sizeof(u->rule), "%s", jstr(j, "name"));
 	}
 	json_decref(j);
@@ -312,6 +314,11 @@ static int provider_deletable(struct api_req *rq, const struct store_obj *o, str
 		if (o->tenant_id)
 			return api_error(rs, 409, "in_use", NULL, "the provider is used by rule \"%s\": change or delete"
 					 " the rule first", u.rule);
+		/* A system admin may know every tenant: the one whose rule it is. */
+		struct store_tenant t = { 0 };
+		if (store_tenant_get(rq->st, u.tenant_id, &t) == 0)
+			return api_error(rs, 409, "in_use", NULL, "the provider is used by rule \"%s\" of tenant %s (%s):"
+					 " change or delete it first", u.rule, t.name, t.domain);
 		return api_error(rs, 409, "in_use", NULL, "the provider is used by inbound or outbound rules: change"
 				 " or delete them first");
 	}
@@ -768,10 +775,11 @@ static void assign(struct api_req *rq, const char *tid_text, bool add, struct ap
 		free(txt);
 		e = !o.json ? ENOMEM : (add && had) || (!add && !had) ? 0 : store_obj_update(rq->st, &o);
 	}
-	if (!e && !add && !had)
+	bool no_assignee = !e && !add && !had;
+	if (no_assignee)
 		e = ENOENT;
 	if (e) {
-		api_store_error(rs, rq->st, e, e == ENOENT && !add ? "assignee" : "provider");
+		api_store_error(rs, rq->st, e, no_assignee ? "assignee" : "provider");
 	} else {
 		pbx_notify_objects(rq->api->pbx, STORE_OBJ_PROVIDER, true);
 		if (add) {

@@ -22,3 +22,15 @@ int rand_chars(char *out, size_t n)
 	out[n] = '\0';
 	return 0;
 }
+
+int rand_bytes(void *out, size_t n)
+{
+	uint8_t *p = out;
+	for (size_t done = 0; done < n;) {
+		ssize_t k = getrandom(p + done, n - done, 0);
+		if (k <= 0)
+			return EIO;
+		done += (size_t)k;
+	}
+	return 0;
+}

@@ -25,6 +25,7 @@
 #ifndef MEDIA_MEDIA_H
 #define MEDIA_MEDIA_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -214,5 +215,30 @@ int media_relay_hint(struct media_worker *w, uint64_t id, int side, const struct
  * ESHUTDOWN. */
 int media_relay_dtmf(struct media_worker *w, uint64_t id, int side, int pt, uint32_t clock);
 int media_relay_stats(struct media_worker *w, uint64_t id);
+
+/* --- codecs ------------------------------------------------------------------------- */
+
+/* Audio codecs the media engine can decode and encode. Others are relayed
+ * untouched between sides that agreed on them. */
+enum media_codec { MEDIA_CODEC_NONE = 0, MEDIA_CODEC_PCMU, MEDIA_CODEC_PCMA, MEDIA_CODEC_OPUS };
+
+/* What one side of a relay sends and takes: its audio codec and payload type,
+ * and its telephone-event payload type (-1: none) and clock. */
+struct media_codec_side {
+	enum media_codec codec;
+	int pt;
+	int te_pt;
+	uint32_t te_clock;
+};
+
+/* The codec an SDP rtpmap names ("PCMU"/8000, "opus"/48000...), or NONE. */
+enum media_codec media_codec_of(const char *name, uint32_t clock);
+/* Whether the engine turns a into b and back (G.711 <-> Opus). */
+bool media_codec_transcodable(enum media_codec a, enum media_codec b);
+/* Any thread. What each side of a relay sends: when their codecs differ (and
+ * the pair is transcodable) the relay transcodes both ways, else (the same
+ * codec, or NONE) it relays untouched as before. May be sent again after a
+ * renegotiation. 0, EINVAL, ENOMEM or ESHUTDOWN. */
+int media_relay_codecs(struct media_worker *w, uint64_t id, const struct media_codec_side side[2]);
 
 #endif

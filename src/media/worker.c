@@ -16,6 +16,7 @@
 #include "media/media.h"
 #include "media/sockep.h"
 #include "media/webrtc.h"
+#include "media/xcode.h"
 
 const struct conf_opt media_opts[] = {
 	{ "rtp-address", CONF_STR, "", 0, 0, NULL,
@@ -30,7 +31,7 @@ const struct conf_opt media_opts[] = {
 };
 const size_t media_opts_count = sizeof(media_opts) / sizeof(media_opts[0]);
 
-enum { MSG_CREATE = 1, MSG_DESTROY, MSG_STATS, MSG_HINT, MSG_DTMF, MSG_WEBRTC };
+enum { MSG_CREATE = 1, MSG_DESTROY, MSG_STATS, MSG_HINT, MSG_DTMF, MSG_WEBRTC, MSG_CODECS };
 
 struct relay {
 	struct le le;
@@ -40,6 +41,7 @@ struct relay {
 	struct media_sockpair sp[2];
 	struct media_sockep side[2];
 	struct media_webrtc *wr[2]; /* a browser's side, or NULL */
+	struct media_xcode *xc[2];  /* what side i sends, transcoded for the other; or NULL */
 };
 
 /* What a create message carries (refcounted: mqueue data). */
@@ -65,6 +67,11 @@ struct webrtcmsg {
 	struct media_dtls_cert *cert;
 };
 
+struct codecsmsg {
+	uint64_t id;
+	struct media_codec_side side[2];
+};
+
 struct hintmsg {
 	uint64_t id;
 	int side;
@@ -80,6 +87,7 @@ struct media_worker {
 	 * runs thousands; only control messages search it, never packets). */
 	struct list relays;
 	struct media_batch *batch;
+	struct media_batch *scratch; /* transcoders' output (delivery is synchronous: one serves all) */
 };
 
 static struct relay *relay_find(struct media_worker *w, uint64_t id)
@@ -152,16 +160,45 @@ static int hint_check(const struct media_hint *h, int fd)
 }
 
 /* The relay is nothing more than this: each side's peer is the other, through
- * a browser side's decryption and encryption. */
+ * a browser side's decryption and encryption, and a transcoder when the sides
+ * send different codecs. */
 static void relay_wire(struct relay *r)
 {
 	for (int i = 0; i < 2; i++) {
 		struct media_endpoint *far = r->wr[1 - i] ? media_webrtc_out(r->wr[1 - i]) : &r->side[1 - i].ep;
+		if (r->xc[i]) {
+			media_xcode_far_set(r->xc[i], far);
+			far = media_xcode_ep(r->xc[i]);
+		}
 		if (r->wr[i])
 			media_webrtc_far_set(r->wr[i], far);
 		else
 			r->side[i].ep.peer = far;
 	}
+}
+
+/* New codecs of the sides: transcoders made (or dropped) to match. */
+static void on_codecs(struct media_worker *w, const struct codecsmsg *m)
+{
+	struct relay *r = relay_find(w, m->id);
+	if (!r)
+		return;
+	const struct media_codec_side *s = m->side;
+	bool want = media_codec_transcodable(s[0].codec, s[1].codec);
+	struct media_xcode *nx[2] = { NULL, NULL };
+	for (int i = 0; i < 2 && want; i++) {
+		int e = media_xcode_alloc(&nx[i], &s[i], &s[1 - i], w->scratch);
+		if (e) {
+			log_warn("media: relay %llu: no transcoder: %s", (unsigned long long)m->id, strerror(e));
+			media_xcode_free(nx[0]);
+			return;
+		}
+	}
+	for (int i = 0; i < 2; i++) {
+		media_xcode_free(r->xc[i]);
+		r->xc[i] = nx[i];
+	}
+	relay_wire(r);
 }
 
 static void on_create(struct media_worker *w, struct create *c)
@@ -240,8 +277,10 @@ static void on_dtmf(struct media_sockep *s, uint8_t event, uint16_t duration, vo
 /* After relay_unlisten (and the report that gave the sockets back). */
 static void relay_free(struct relay *r)
 {
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < 2; i++) {
 		media_webrtc_free(r->wr[i]);
+		media_xcode_free(r->xc[i]);
+	}
 	list_unlink(&r->le);
 	free(r);
 }
@@ -278,6 +317,9 @@ static void on_msg(int id, void *data, void *arg)
 	case MSG_WEBRTC:
 		on_webrtc(w, data);
 		break;
+	case MSG_CODECS:
+		on_codecs(w, data);
+		break;
 	case MSG_DESTROY:
 	case MSG_STATS: {
 		uint64_t rid = ((struct idmsg *)data)->id;
@@ -313,11 +355,13 @@ static void worker_free(struct media_worker *w)
 		list_unlink(&r->le);
 		for (int i = 0; i < 2; i++) {
 			media_webrtc_free(r->wr[i]);
+			media_xcode_free(r->xc[i]);
 			media_sockpair_close(&r->sp[i]);
 		}
 		free(r);
 	}
 	free(w->batch);
+	free(w->scratch);
 	free(w);
 }
 
@@ -329,7 +373,8 @@ int media_worker_start(struct media_worker **wp)
 	/* Created before the thread exists, so the push functions work as soon as
 	 * this returns; from then on only the worker thread touches them. */
 	w->batch = calloc(1, sizeof(*w->batch));
-	int e = w->batch ? 0 : ENOMEM;
+	w->scratch = calloc(1, sizeof(*w->scratch));
+	int e = w->batch && w->scratch ? 0 : ENOMEM;
 	if (w->batch)
 		media_batch_init(w->batch);
 	if (!e)
@@ -451,6 +496,21 @@ int media_relay_webrtc(struct media_worker *w, uint64_t id, int side, const stru
 	m->p = *p;
 	m->cert = mem_ref(cert);
 	return push(w, MSG_WEBRTC, m);
+}
+
+int media_relay_codecs(struct media_worker *w, uint64_t id, const struct media_codec_side side[2])
+{
+	for (int i = 0; i < 2; i++) {
+		if (side[i].pt < -1 || side[i].pt > 127 || side[i].te_pt < -1 || side[i].te_pt > 127)
+			return EINVAL;
+	}
+	struct codecsmsg *m = mem_zalloc(sizeof(*m), NULL);
+	if (!m)
+		return ENOMEM;
+	m->id = id;
+	m->side[0] = side[0];
+	m->side[1] = side[1];
+	return push(w, MSG_CODECS, m);
 }
 
 int media_relay_dtmf(struct media_worker *w, uint64_t id, int side, int pt, uint32_t clock)

@@ -117,6 +117,8 @@ struct call {
 	struct leg *a, *b;        /* b: the answered device */
 	struct list forks;        /* B legs still ringing */
 	bool relay;               /* a relay runs under session_id, on worker mw */
+	bool xcoding;             /* it transcodes between xcodecs */
+	struct media_codec_side xcodecs[2];
 	struct media_worker *mw;
 	struct media_sockpair sp[2]; /* [0] faces the caller, [1] the callee */
 	struct call_ice {            /* pbxd's ICE credentials of each side, for browsers */

@@ -169,10 +169,48 @@ static void media_webrtc_side(struct call *c, int side, const struct leg *l)
 	}
 }
 
+/* What a leg sends: the first codec of its relayed stream, and its events. */
+static bool side_codec(const struct leg *l, struct media_codec_side *out)
+{
+	for (unsigned i = 0; l && i < l->neg.nstreams; i++) {
+		const struct sdp_stream *st = &l->neg.streams[i];
+		if (st->rejected || !st->ncodecs)
+			continue;
+		*out = (struct media_codec_side){ media_codec_of(st->codecs[0].name, st->codecs[0].clock),
+						  st->codecs[0].pt, st->te_pt, st->te.clock };
+		return true;
+	}
+	return false;
+}
+
+/* Once both legs agreed, the relay transcodes when they send different codecs
+ * (negotiate.c let it come to that), and stops when they send the same again. */
+static void media_codecs(struct call *c, const struct leg *b)
+{
+	struct media_codec_side s[2];
+	if (!b || !c->a->negotiated || !b->negotiated || !side_codec(c->a, &s[0]) || !side_codec(b, &s[1]))
+		return;
+	bool x = media_codec_transcodable(s[0].codec, s[1].codec);
+	if (!x && !c->xcoding)
+		return;
+	if (x && c->xcoding && !memcmp(s, c->xcodecs, sizeof(s)))
+		return;
+	if (x)
+		log_info("call %llu: transcoding %s pt %d <-> pt %d", (unsigned long long)c->session_id,
+			 c->a->neg.streams[0].codecs[0].name, s[0].pt, s[1].pt);
+	if (!x)
+		s[0].codec = s[1].codec = MEDIA_CODEC_NONE;
+	if (media_relay_codecs(c->mw, c->session_id, s) == 0) {
+		c->xcoding = x;
+		memcpy(c->xcodecs, s, sizeof(s));
+	}
+}
+
 void call_media_hint(struct call *c, int side, const struct leg *l)
 {
 	if (!c->relay)
 		return;
+	media_codecs(c, side == 1 ? l : c->b);
 	const struct sdp_neg *neg = &l->neg;
 	const struct sip_peer *sig = &l->peer;
 	if (l->webrtc) {

@@ -1,11 +1,17 @@
-/* SDP across the two legs of a call. pbxd relays without transcoding, so what a
- * leg is offered is what the other leg offered (its formats that pbxd relays,
- * with their payload types), and what a leg is answered is what the other leg
- * answered; only the addresses and ports are pbxd's own. One stream is relayed
+/* SDP across the two legs of a call. What a leg is offered is what the other
+ * leg offered (its formats that pbxd relays, with their payload types), and
+ * what a leg is answered is what the other leg answered; only the addresses
+ * and ports are pbxd's own. Where the two could have nothing in common, the
+ * offer also lists what pbxd can transcode to (G.711 beside Opus alone, Opus
+ * for a browser beside G.711), last, so that a shared codec still wins; when
+ * the answer picks one of those, the other leg is answered with its own codec
+ * and the media engine transcodes (call_media_codecs). One stream is relayed
  * per call (the first audio one); the others are declined. */
 #include <errno.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/mem.h"
 #include "pbx/call/call_int.h"
@@ -74,6 +80,62 @@ static const struct sdp_stream *kept_stream(const struct sdp_neg *neg)
 	return NULL;
 }
 
+static enum media_codec codec_of(const struct sdp_codec *c)
+{
+	return media_codec_of(c->name, c->clock);
+}
+
+static bool pt_used(const struct sdp_stream *st, int pt)
+{
+	for (unsigned i = 0; i < st->ncodecs; i++) {
+		if (st->codecs[i].pt == pt)
+			return true;
+	}
+	return st->te_pt == pt;
+}
+
+static void codec_append(struct sdp_stream *st, int pt, const char *name, uint32_t clock, uint8_t ch,
+			 const char *fmtp)
+{
+	if (st->ncodecs == SDP_NEG_MAX_CODECS)
+		return;
+	for (int p = pt; p < 128; p = p < 96 ? 96 : p + 1) {
+		if (!pt_used(st, p)) {
+			struct sdp_codec *c = &st->codecs[st->ncodecs++];
+			memset(c, 0, sizeof(*c));
+			c->pt = (uint8_t)p;
+			snprintf(c->name, sizeof(c->name), "%s", name);
+			c->clock = clock;
+			c->channels = ch;
+			snprintf(c->fmtp, sizeof(c->fmtp), "%s", fmtp);
+			return;
+		}
+	}
+}
+
+/* The codecs pbxd can transcode to, added last to an offer: G.711 where only
+ * Opus is offered, Opus (for a browser) where only G.711 is. */
+static void offer_widen(struct sdp_neg *neg, bool browser)
+{
+	for (unsigned i = 0; i < neg->nstreams; i++) {
+		struct sdp_stream *st = &neg->streams[i];
+		if (st->rejected || strcmp(st->media, "audio") != 0)
+			continue;
+		bool opus = false, g711 = false;
+		for (unsigned k = 0; k < st->ncodecs; k++) {
+			enum media_codec m = codec_of(&st->codecs[k]);
+			opus |= m == MEDIA_CODEC_OPUS;
+			g711 |= m == MEDIA_CODEC_PCMU || m == MEDIA_CODEC_PCMA;
+		}
+		if (opus && !g711) {
+			codec_append(st, 0, "PCMU", 8000, 1, "");
+			codec_append(st, 8, "PCMA", 8000, 1, "");
+		} else if (g711 && !opus && browser) {
+			codec_append(st, 111, "opus", 48000, 2, "minptime=10;useinbandfec=1");
+		}
+	}
+}
+
 /* to's offer mirrors from's agreed streams: from's formats, from's direction. */
 static void offer_mirror(struct sdp_neg *to, const struct sdp_neg *from)
 {
@@ -100,11 +162,28 @@ static void answer_follow(struct sdp_neg *from, const struct sdp_neg *to)
 			stream_decline(fs);
 			continue;
 		}
+		fs->dir &= sdp_dir_reverse(ts->dir);
+		/* What the other leg chose is one of from's own: from is answered the
+		 * same. Else it is one pbxd added (offer_widen): from is answered with
+		 * its first codec pbxd transcodes to it, and keeps its own events. */
+		bool own = false;
+		const struct sdp_codec *pick = NULL;
+		for (unsigned k = 0; ts->ncodecs && k < fs->ncodecs; k++) {
+			const struct sdp_codec *c = &fs->codecs[k];
+			if (c->pt == ts->codecs[0].pt && !strcasecmp(c->name, ts->codecs[0].name))
+				own = true;
+			if (!pick && media_codec_transcodable(codec_of(c), codec_of(&ts->codecs[0])))
+				pick = c;
+		}
+		if (!own && pick) {
+			fs->codecs[0] = *pick;
+			fs->ncodecs = 1;
+			continue;
+		}
 		memcpy(fs->codecs, ts->codecs, sizeof(fs->codecs));
 		fs->ncodecs = ts->ncodecs;
 		fs->te_pt = ts->te_pt;
 		fs->te = ts->te;
-		fs->dir &= sdp_dir_reverse(ts->dir);
 	}
 }
 
@@ -140,10 +219,12 @@ uint16_t negotiate_offer_a(struct call *c, const struct sip_msg *inv, const char
 
 void negotiate_offer_b(struct call *c, struct leg *b)
 {
-	if (c->a->has_offer)
+	if (c->a->has_offer) {
 		offer_mirror(&b->neg, &c->a->neg);
-	else
+		offer_widen(&b->neg, b->webrtc);
+	} else {
 		sdp_offer(&b->neg, &c->e->caps, false, SDP_SENDRECV);
+	}
 	b->has_offer = true;
 }
 
@@ -207,6 +288,7 @@ uint16_t negotiate_reoffer(struct call *c, struct leg *from, struct leg *to, con
 	if (!code) {
 		from->neg = *tmp;
 		offer_mirror(&to->neg, tmp); /* leg_sdp raises the version: the SDP changes */
+		offer_widen(&to->neg, to->webrtc);
 	}
 	free(tmp);
 	return code;
