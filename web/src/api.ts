@@ -189,7 +189,9 @@ class Client {
     this.save();
   }
 
-  async request<T>(method: string, path: string, body?: unknown, query?: Record<string, string | number | undefined>): Promise<T> {
+  // Sends a request with the session's token; a 401 is retried once after a
+  // refresh (a refresh may have replaced the token meanwhile, or it just expired).
+  private async send(method: string, path: string, body?: unknown, query?: Record<string, string | number | undefined>): Promise<{ r: Response; signed: boolean }> {
     let url = "/api" + path;
     if (query) {
       const q = new URLSearchParams();
@@ -210,24 +212,49 @@ class Client {
         cache: "no-store",
       });
       if (r.status === 401 && s && attempt === 0) {
-        // A refresh may have replaced the token meanwhile, or it just expired.
         if (this.state?.current !== s || (await this.refresh())) continue;
       }
-      if (r.status === 204) return undefined as T;
-      const text = await r.text();
+      return { r, signed: !!s };
+    }
+  }
+
+  // The ApiError of a failed answer (its JSON error, else the status); a 401
+  // to a signed request ends the session.
+  private failure(r: Response, signed: boolean, data: unknown, path: string): ApiError {
+    const e = (data as { error?: ApiErrorBody } | null)?.error ?? { status: r.status, code: "http", message: `HTTP ${r.status}` };
+    if (r.status === 401 && signed && path !== "/auth/sign_in") this.end();
+    return new ApiError(e, Number(r.headers.get("Retry-After") ?? 0));
+  }
+
+  async request<T>(method: string, path: string, body?: unknown, query?: Record<string, string | number | undefined>): Promise<T> {
+    const { r, signed } = await this.send(method, path, body, query);
+    if (r.status === 204) return undefined as T;
+    const text = await r.text();
+    let data: unknown = null;
+    try {
+      data = text ? JSON.parse(text) : null;
+    } catch {
+      data = null;
+    }
+    if (!r.ok) throw this.failure(r, signed, data, path);
+    return data as T;
+  }
+
+  // A file the API answers with (a CSV export): its content and the name its
+  // Content-Disposition gives.
+  async download(path: string, fallbackName = "export.csv"): Promise<{ blob: Blob; filename: string }> {
+    const { r, signed } = await this.send("GET", path);
+    if (!r.ok) {
       let data: unknown = null;
       try {
-        data = text ? JSON.parse(text) : null;
+        data = await r.json();
       } catch {
         data = null;
       }
-      if (!r.ok) {
-        const e = (data as { error?: ApiErrorBody } | null)?.error ?? { status: r.status, code: "http", message: `HTTP ${r.status}` };
-        if (r.status === 401 && s && path !== "/auth/sign_in") this.end();
-        throw new ApiError(e, Number(r.headers.get("Retry-After") ?? 0));
-      }
-      return data as T;
+      throw this.failure(r, signed, data, path);
     }
+    const m = /filename="?([^";]+)"?/i.exec(r.headers.get("Content-Disposition") ?? "");
+    return { blob: await r.blob(), filename: m ? m[1] : fallbackName };
   }
 
   get<T>(path: string, query?: Record<string, string | number | undefined>): Promise<T> {

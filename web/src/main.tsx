@@ -1,6 +1,9 @@
 // The portal: who is signed in decides the menu and the pages.
-//   system admin              Tenants (and Manage: acts as a tenant's admin); System (info, certificate)
-//   tenant admin / managing   Call Manager > Users, Extensions; Call Statistics > CDR, Active Calls
+//   system admin              Tenants (and Manage: acts as a tenant's admin); SIP Trunks (the
+//                             system's, assigned to tenants); System (info, certificate)
+//   tenant admin / managing   Call Manager > Users, Extensions; Call Routing > SIP Trunks,
+//                             Inbound Rules, Outbound Rules, Call Restrictions;
+//                             Call Statistics > CDR, Active Calls
 //   tenant user (either role) My portal: profile, Do not disturb, status, password, calls;
 //                             Forwarding Rule; Voicemail; Office Hours (with holidays)
 // The API decides what each token may do; a page the API refuses says so.
@@ -16,6 +19,9 @@ import { Cdrs } from "./pages/Cdrs";
 import { MyForwarding, MyOfficeHours, MyVoicemail, Personal } from "./pages/Personal";
 import { ActiveCalls } from "./pages/ActiveCalls";
 import { System } from "./pages/System";
+import { Providers } from "./pages/Trunks";
+import { InboundRules, OutboundRules } from "./pages/Routes";
+import { CallRestrictions } from "./pages/CallRestrictions";
 import "./styles.css";
 
 function home(me: Me): string {
@@ -109,6 +115,15 @@ function Page({ me, path }: { me: Me; path: string }) {
       return <Tenants />;
     case "/system":
       return <System />;
+    case "/sip-trunks":
+    case "/call-routing/sip-trunks":
+      return <Providers me={me} key={path} />;
+    case "/call-routing/inbound-rules":
+      return <InboundRules />;
+    case "/call-routing/outbound-rules":
+      return <OutboundRules />;
+    case "/call-routing/call-restrictions":
+      return <CallRestrictions />;
     case "/call-manager/users":
       return <Users title="Users" key="users" />;
     case "/call-manager/extensions":
@@ -195,6 +210,13 @@ function Layout({ me, path, onSignOut, children }: { me: Me; path: string; onSig
             )}
             {sysadmin && (
               <li>
+                <Link to="/sip-trunks" current={path === "/sip-trunks"}>
+                  SIP Trunks
+                </Link>
+              </li>
+            )}
+            {sysadmin && (
+              <li>
                 <Link to="/system" current={path === "/system"}>
                   System
                 </Link>
@@ -214,6 +236,35 @@ function Layout({ me, path, onSignOut, children }: { me: Me; path: string; onSig
                   <li>
                     <Link to="/call-manager/extensions" current={path === "/call-manager/extensions"}>
                       Extensions
+                    </Link>
+                  </li>
+                </ul>
+              </li>
+            )}
+            {tenantAdmin && (
+              <li>
+                <Link to="/call-routing/sip-trunks" class="group">
+                  Call Routing
+                </Link>
+                <ul>
+                  <li>
+                    <Link to="/call-routing/sip-trunks" current={path === "/call-routing/sip-trunks"}>
+                      SIP Trunks
+                    </Link>
+                  </li>
+                  <li>
+                    <Link to="/call-routing/inbound-rules" current={path === "/call-routing/inbound-rules"}>
+                      Inbound Rules
+                    </Link>
+                  </li>
+                  <li>
+                    <Link to="/call-routing/outbound-rules" current={path === "/call-routing/outbound-rules"}>
+                      Outbound Rules
+                    </Link>
+                  </li>
+                  <li>
+                    <Link to="/call-routing/call-restrictions" current={path === "/call-routing/call-restrictions"}>
+                      Call Restrictions
                     </Link>
                   </li>
                 </ul>

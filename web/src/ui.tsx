@@ -307,6 +307,11 @@ export function Tabs({ id, label, tabs, current, onChange }: { id: string; label
   );
 }
 
+// A number typed is sent as one; anything else as typed, for the API to name.
+export function int(v: string): number | string {
+  return /^\d+$/.test(v.trim()) ? Number(v.trim()) : v;
+}
+
 // Whether a form's error names no control the form shows (then the form shows
 // it as a whole): the API's field is matched against the controls' names.
 export function useUnplaced(form: { current: HTMLFormElement | null }, error: FormError | null): boolean {

@@ -12,7 +12,7 @@
 // form keeps what was typed.
 import { useEffect, useRef, useState } from "preact/hooks";
 import { api } from "../api";
-import { Alert, DaysPicker, Field, FormError, formError, RadioGroup, refused, Select, Submit, Tabs, useUnplaced } from "../ui";
+import { Alert, DaysPicker, Field, FormError, formError, int, RadioGroup, refused, Select, Submit, Tabs, useUnplaced } from "../ui";
 
 type Action = "hangup" | "voicemail" | "number" | "ring";
 
@@ -122,11 +122,6 @@ function toForm(f: Forwarding): FormState {
     })),
     numbers: [...(f.exception_numbers ?? [])],
   };
-}
-
-// A number typed is sent as one; anything else as typed, for the API to name.
-function int(v: string): number | string {
-  return /^\d+$/.test(v.trim()) ? Number(v.trim()) : v;
 }
 
 function toDest(d: DestForm, withRing = false): Record<string, unknown> {
