@@ -30,7 +30,7 @@ JOBS=${FUZZ_JOBS:-$((NCPU < 3 ? NCPU : 3))}
 
 # The targets fuzz/meson.build defines; fuzz_api_json only where src/api
 # provides api_request_fuzz().
-ALL_TARGETS="fuzz_sip_msg fuzz_sip_uri fuzz_sip_frame fuzz_sip_auth fuzz_pbx_register fuzz_sdp fuzz_ws_frame fuzz_stun fuzz_srtp fuzz_tzif"
+ALL_TARGETS="fuzz_sip_msg fuzz_sip_uri fuzz_sip_frame fuzz_sip_auth fuzz_pbx_register fuzz_sdp fuzz_ws_frame fuzz_stun fuzz_srtp fuzz_xcode fuzz_tzif"
 if grep -qs 'api_request_fuzz' "$REPO/src/api/api.h"; then
 	ALL_TARGETS="$ALL_TARGETS fuzz_api_json"
 fi
@@ -205,6 +205,12 @@ for f in 0 1; do
 	{ msg "\x0$f"; rtp_seed '\xff\xfe'; rtp_seed '\xff\xff'; rtp_seed '\x00\x00'; rtp_seed '\xff\xfd'; rtp_seed '\x00\x00'; } | seed "$S/srtp" "rtp-$f"
 	msg "\x0$((f + 2))\x00\x2c\x80\xc8\x00\x06\xca\xfe\x00\x01ntp-ts--rtp-pkts-oct\x81\xca\x00\x03\xca\xfe\x00\x01\x01\x05pbxd!\x00" | seed "$S/srtp" "rtcp-$f"
 done
+# RTP for fuzz_xcode: packets, each a length byte and its bytes (the second
+# byte's low bit picks audio or telephone-event): silence in G.711, an Opus
+# frame's TOC, an event.
+mkdir -p "$S/xcode"
+{ msg '\x0c\x80\x01\x00\x01\x00\x00\x00\xa0\x12\x34\x56\x78'; msg '\x10\x81\x01\x00\x02\x00\x00\x01\x40\x12\x34\x56\x78\xff\xff\xff\xff';
+  msg '\x0f\x81\x01\x00\x03\x00\x00\x01\xe0\x12\x34\x56\x78\xf8\xff\xfe'; msg '\x10\x80\x80\x00\x04\x00\x00\x02\x80\x12\x34\x56\x78\x05\x8a\x01\x40'; } | seed "$S/xcode" rtp
 
 # A dictionary of SIP tokens helps the mutator past the keyword checks.
 cat >"$WORK/sip.dict" <<'EOF'
@@ -302,6 +308,7 @@ seeds_of() {
 	fuzz_ws_frame) echo "$S/ws" ;;
 	fuzz_stun) echo "$S/stun" ;;
 	fuzz_srtp) echo "$S/srtp" ;;
+	fuzz_xcode) echo "$S/xcode" ;;
 	esac
 }
 
@@ -328,7 +335,7 @@ run_one() { # run_one TARGET: writes $WORK/TARGET.rc
 	fuzz_api_json) ;;
 	fuzz_pbx_register) dict=(-dict="$WORK/reg.dict") ;;
 	fuzz_sdp) dict=(-dict="$WORK/sdp.dict") ;;
-	fuzz_ws_frame | fuzz_stun | fuzz_srtp) dict=() ;;
+	fuzz_ws_frame | fuzz_stun | fuzz_srtp | fuzz_xcode) dict=() ;;
 	*) dict=(-dict="$WORK/sip.dict") ;;
 	esac
 	"$BUILD/fuzz/$t" -max_total_time="$SECONDS_EACH" -max_len=65535 -timeout=10 -rss_limit_mb=2048 \
