@@ -12,6 +12,9 @@
 const struct conf_opt api_opts[] = {
 	{ "http-address", CONF_STR, "", 0, 0, NULL, "address the REST API listens on (default: all)" },
 	{ "http-port", CONF_INT, "8887", 1, 65535, NULL, "REST API port" },
+	{ "web-domain", CONF_STR, "", 0, 0, NULL,
+	  "the host name people reach the portal and the browser phone at (the name on the HTTPS certificate);"
+	  " shown in the system information" },
 	{ "events-ping-interval", CONF_INT, "30", 1, 3600, NULL,
 	  "seconds between an event stream's pings (/api/events), each of which checks its session again" },
 	{ "http-tls", CONF_BOOL, "on", 0, 0, NULL,

@@ -11,6 +11,11 @@ def test_system_info(pbxd):
     assert before["sip"]["udp_port"] == pbxd.sip_port and before["sip"]["tls_port"] == 0, before
     assert before["http"]["port"] == pbxd.port and before["http"]["address"] == "127.0.0.1", before
     assert before["rtp"]["port_min"] <= before["rtp"]["port_max"] and before["rtp"]["media_threads"] >= 1, before
+    # the network as the seeds show it: no public address set, the private one an
+    # address of this host (only loopback in the test's namespace), no web domain
+    net = before["network"]
+    assert net["public_address"] == "" and net["web_domain"] == "", net
+    assert net["private_address"].startswith("127."), net
     t, boss = new_tenant(admin)
     u = new_user(boss, extension_number="301", extension_password="sip-Secret-301")
     r = register(pbxd.sip_port, "301", "sip-Secret-301", t["domain"])
@@ -22,3 +27,11 @@ def test_system_info(pbxd):
     assert after["uptime_s"] >= before["uptime_s"] and after["started_at"] == before["started_at"]
     # a tenant's administrator is refused
     assert boss.request("GET", "/api/system/info").status_code == 403
+
+
+def test_system_info_network(make_pbxd):
+    """--public-address and --web-domain are shown as configured."""
+    p = make_pbxd(["--public-address=203.0.113.7", "--web-domain=pbx.example.com"])
+    net = p.admin().ok("GET", "/api/system/info")["network"]
+    assert net == {"public_address": "203.0.113.7", "private_address": net["private_address"],
+                   "web_domain": "pbx.example.com"}, net
