@@ -19,6 +19,7 @@
 
 #include "core/mem.h"
 #include "store/store.h"
+#include "store_fx.h"
 
 struct fx {
 	char dir[64];
@@ -27,38 +28,15 @@ struct fx {
 	uint64_t alice, bob, bea; /* alice, bob in A; bea in B */
 };
 
-static uint64_t mk_tenant(struct store *st, const char *name)
-{
-	struct store_tenant t = { .enabled = true };
-	snprintf(t.name, sizeof(t.name), "%s", name);
-	snprintf(t.domain, sizeof(t.domain), "%s.test", name);
-	assert_int_equal(store_tenant_create(st, &t, NULL), 0);
-	return t.id;
-}
-
-static uint64_t mk_user(struct store *st, uint64_t tenant, const char *username, const char *ext)
-{
-	struct store_user u = { .tenant_id = tenant, .role = STORE_ROLE_USER, .enabled = true };
-	snprintf(u.username, sizeof(u.username), "%s", username);
-	snprintf(u.email, sizeof(u.email), "%s@example.com", username);
-	snprintf(u.ext_number, sizeof(u.ext_number), "%s", ext);
-	snprintf(u.ext_password, sizeof(u.ext_password), "sip-secret-%s", ext);
-	snprintf(u.pw_hash, sizeof(u.pw_hash), "x");
-	assert_int_equal(store_user_create(st, &u), 0);
-	return u.id;
-}
-
 static int setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
-	snprintf(f->dir, sizeof(f->dir), "/tmp/pbxd-cdrs-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	assert_int_equal(store_open(&f->st, f->dir), 0);
-	f->ta = mk_tenant(f->st, "a");
-	f->tb = mk_tenant(f->st, "b");
-	f->alice = mk_user(f->st, f->ta, "alice", "101");
-	f->bob = mk_user(f->st, f->ta, "bob", "102");
-	f->bea = mk_user(f->st, f->tb, "bea", "101");
+	f->st = fx_store_open(f->dir, sizeof(f->dir), "cdrs");
+	f->ta = fx_tenant(f->st, "a");
+	f->tb = fx_tenant(f->st, "b");
+	f->alice = fx_user(f->st, f->ta, "alice", "101");
+	f->bob = fx_user(f->st, f->ta, "bob", "102");
+	f->bea = fx_user(f->st, f->tb, "bea", "101");
 	*state = f;
 	return 0;
 }
@@ -66,10 +44,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fx *f = *state;
-	store_close(f->st);
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-	assert_int_equal(system(cmd), 0);
+	fx_store_close(f->st, f->dir);
 	free(f);
 	return 0;
 }
@@ -403,7 +378,7 @@ static void test_refusals(void **state)
 		char name[16], ext[8];
 		snprintf(name, sizeof(name), "u%zu", i);
 		snprintf(ext, sizeof(ext), "3%02zu", i);
-		x.users[i] = mk_user(f->st, f->ta, name, ext);
+		x.users[i] = fx_user(f->st, f->ta, name, ext);
 	}
 	assert_int_equal(store_cdr_insert(f->st, &x), 0);
 	struct store_cdr_filter q;

@@ -19,6 +19,7 @@
 
 #include "core/mem.h"
 #include "store/store.h"
+#include "store_fx.h"
 
 struct fx {
 	char dir[64];
@@ -26,37 +27,14 @@ struct fx {
 	uint64_t ta, tb, ua, ub; /* ua: a user of ta, ub of tb */
 };
 
-static uint64_t mk_tenant(struct store *st, const char *name)
-{
-	struct store_tenant t = { .enabled = true };
-	snprintf(t.name, sizeof(t.name), "%s", name);
-	snprintf(t.domain, sizeof(t.domain), "%s.test", name);
-	assert_int_equal(store_tenant_create(st, &t, NULL), 0);
-	return t.id;
-}
-
-static uint64_t mk_user(struct store *st, uint64_t tenant, const char *name)
-{
-	struct store_user u = { .tenant_id = tenant, .enabled = true };
-	snprintf(u.username, sizeof(u.username), "%s", name);
-	snprintf(u.pw_hash, sizeof(u.pw_hash), "x");
-	snprintf(u.email, sizeof(u.email), "%s@x.test", name);
-	snprintf(u.ext_number, sizeof(u.ext_number), "%u", (unsigned)(100 + strlen(name)));
-	snprintf(u.ext_password, sizeof(u.ext_password), "secret");
-	assert_int_equal(store_user_create(st, &u), 0);
-	return u.id;
-}
-
 static int setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
-	snprintf(f->dir, sizeof(f->dir), "/tmp/pbxd-holidays-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	assert_int_equal(store_open(&f->st, f->dir), 0);
-	f->ta = mk_tenant(f->st, "a");
-	f->tb = mk_tenant(f->st, "b");
-	f->ua = mk_user(f->st, f->ta, "ann");
-	f->ub = mk_user(f->st, f->tb, "bob");
+	f->st = fx_store_open(f->dir, sizeof(f->dir), "holidays");
+	f->ta = fx_tenant(f->st, "a");
+	f->tb = fx_tenant(f->st, "b");
+	f->ua = fx_user(f->st, f->ta, "ann", "103");
+	f->ub = fx_user(f->st, f->tb, "bob", "103");
 	*state = f;
 	return 0;
 }
@@ -64,10 +42,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fx *f = *state;
-	store_close(f->st);
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-	assert_int_equal(system(cmd), 0);
+	fx_store_close(f->st, f->dir);
 	free(f);
 	return 0;
 }

@@ -18,43 +18,16 @@
 
 #include "core/mem.h"
 #include "store/store.h"
-
-struct fx {
-	char dir[64];
-	struct store *st;
-	uint64_t ta, tb;
-};
-
-static uint64_t mk_tenant(struct store *st, const char *name)
-{
-	struct store_tenant t = { .enabled = true };
-	snprintf(t.name, sizeof(t.name), "%s", name);
-	snprintf(t.domain, sizeof(t.domain), "%s.test", name);
-	assert_int_equal(store_tenant_create(st, &t, NULL), 0);
-	return t.id;
-}
+#include "store_fx.h"
 
 static int setup(void **state)
 {
-	struct fx *f = calloc(1, sizeof(*f));
-	snprintf(f->dir, sizeof(f->dir), "/tmp/pbxd-objects-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	assert_int_equal(store_open(&f->st, f->dir), 0);
-	f->ta = mk_tenant(f->st, "a");
-	f->tb = mk_tenant(f->st, "b");
-	*state = f;
-	return 0;
+	return fx_tenants_setup(state, "objects");
 }
 
 static int teardown(void **state)
 {
-	struct fx *f = *state;
-	store_close(f->st);
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
-	assert_int_equal(system(cmd), 0);
-	free(f);
-	return 0;
+	return fx_tenants_teardown(state);
 }
 
 static int mk(struct store *st, int kind, uint64_t tenant, const char *key, uint64_t scope, const char *json,
@@ -73,7 +46,7 @@ static int mk(struct store *st, int kind, uint64_t tenant, const char *key, uint
 
 static void test_owners(void **state)
 {
-	struct fx *f = *state;
+	struct fx_tenants *f = *state;
 	struct store_obj sys, a, got = { 0 };
 	assert_int_equal(mk(f->st, STORE_OBJ_PROVIDER, 0, "Carrier", 0, "{\"name\":\"Carrier\"}", &sys), 0);
 	assert_int_equal(mk(f->st, STORE_OBJ_PROVIDER, f->ta, "Carrier", f->ta, "{\"name\":\"Carrier\"}", &a), 0);
@@ -107,7 +80,7 @@ static void test_owners(void **state)
 
 static void test_keys_and_versions(void **state)
 {
-	struct fx *f = *state;
+	struct fx_tenants *f = *state;
 	struct store_obj r1, got = { 0 };
 	/* A DID is unique across tenants (scope 0)... */
 	assert_int_equal(mk(f->st, STORE_OBJ_INBOUND_RULE, f->ta, "18800606", 0, "{\"did\":\"18800606\"}", &r1), 0);
@@ -142,7 +115,7 @@ static void test_keys_and_versions(void **state)
 
 static void test_tx_and_cascade(void **state)
 {
-	struct fx *f = *state;
+	struct fx_tenants *f = *state;
 	/* A create in the caller's transaction goes with its rollback. */
 	assert_int_equal(store_tx_begin(f->st), 0);
 	assert_int_equal(mk(f->st, STORE_OBJ_BLACKLISTED, f->ta, "123", f->ta, "{}", NULL), 0);
@@ -179,7 +152,7 @@ static int count_row(const void *row, void *arg)
 
 static void test_scan(void **state)
 {
-	struct fx *f = *state;
+	struct fx_tenants *f = *state;
 	assert_int_equal(mk(f->st, STORE_OBJ_DISALLOWED_CODE, f->ta, "900", f->ta, "{\"code\":\"900\"}", NULL), 0);
 	assert_int_equal(mk(f->st, STORE_OBJ_DISALLOWED_CODE, f->tb, "900", f->tb, "{\"code\":\"900\"}", NULL), 0);
 	assert_int_equal(mk(f->st, STORE_OBJ_DISALLOWED_CODE, 0, "", 0, "{}", NULL), 0);

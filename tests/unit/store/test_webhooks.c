@@ -17,43 +17,16 @@
 
 #include "core/mem.h"
 #include "store/store.h"
-
-struct fx {
-	char dir[64];
-	struct store *st;
-	uint64_t ta, tb;
-};
-
-static uint64_t mk_tenant(struct store *st, const char *name)
-{
-	struct store_tenant t = { .enabled = true };
-	snprintf(t.name, sizeof(t.name), "%s", name);
-	snprintf(t.domain, sizeof(t.domain), "%s.test", name);
-	assert_int_equal(store_tenant_create(st, &t, NULL), 0);
-	return t.id;
-}
+#include "store_fx.h"
 
 static int setup(void **state)
 {
-	struct fx *f = calloc(1, sizeof(*f));
-	snprintf(f->dir, sizeof(f->dir), "/tmp/pbxd-webhooks-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	assert_int_equal(store_open(&f->st, f->dir), 0);
-	f->ta = mk_tenant(f->st, "a");
-	f->tb = mk_tenant(f->st, "b");
-	*state = f;
-	return 0;
+	return fx_tenants_setup(state, "webhooks");
 }
 
 static int teardown(void **state)
 {
-	struct fx *f = *state;
-	store_close(f->st);
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-	assert_int_equal(system(cmd), 0);
-	free(f);
-	return 0;
+	return fx_tenants_teardown(state);
 }
 
 static uint64_t mk_hook(struct store *st, uint64_t tenant, unsigned events, bool enabled)
@@ -69,7 +42,7 @@ static uint64_t mk_hook(struct store *st, uint64_t tenant, unsigned events, bool
 
 static void test_crud(void **state)
 {
-	struct fx *f = *state;
+	struct fx_tenants *f = *state;
 	uint64_t id = mk_hook(f->st, f->ta, STORE_WH_EVENTS, true);
 	struct store_webhook w;
 	assert_int_equal(store_webhook_get(f->st, f->ta, id, &w), 0);
@@ -162,7 +135,7 @@ static void add(struct store *st, uint64_t tenant, unsigned ev, const char *json
  * subscribed to it, and for no other. */
 static void test_outbox_add(void **state)
 {
-	struct fx *f = *state;
+	struct fx_tenants *f = *state;
 	uint64_t both = mk_hook(f->st, f->ta, STORE_WH_EVENTS, true);
 	uint64_t cdr = mk_hook(f->st, f->ta, STORE_WH_CALL_CDR, true);
 	mk_hook(f->st, f->ta, STORE_WH_EVENTS, false);
@@ -183,7 +156,7 @@ static void test_outbox_add(void **state)
 	assert_int_equal(store_webhook_get(f->st, f->ta, both, &w), 0);
 	assert_int_equal(w.pending, 2);
 	/* a tenant without webhooks queues nothing; bad arguments */
-	uint64_t tc = mk_tenant(f->st, "c");
+	uint64_t tc = fx_tenant(f->st, "c");
 	add(f->st, tc, STORE_WH_CALL_CDR, "{}", 1000, 100, 0, 0);
 	uint32_t a, d;
 	assert_int_equal(store_outbox_add(f->st, 0, STORE_WH_CALL_CDR, "{}", 1, 1, &a, &d), EINVAL);
@@ -201,7 +174,7 @@ static void test_outbox_add(void **state)
 /* The per-tenant cap: past it the oldest rows go, and only the tenant's own. */
 static void test_outbox_cap(void **state)
 {
-	struct fx *f = *state;
+	struct fx_tenants *f = *state;
 	uint64_t w = mk_hook(f->st, f->ta, STORE_WH_CALL_CDR, true);
 	mk_hook(f->st, f->tb, STORE_WH_CALL_CDR, true);
 	add(f->st, f->tb, STORE_WH_CALL_CDR, "{\"b\":0}", 1, 3, 1, 0);
@@ -223,7 +196,7 @@ static void test_outbox_cap(void **state)
  * is down holds its webhook's rows back until resumed; expiry by creation time. */
 static void test_outbox_retry(void **state)
 {
-	struct fx *f = *state;
+	struct fx_tenants *f = *state;
 	uint64_t w1 = mk_hook(f->st, f->ta, STORE_WH_CALL_CDR, true);
 	uint64_t w2 = mk_hook(f->st, f->tb, STORE_WH_CALL_CDR, true);
 	add(f->st, f->ta, STORE_WH_CALL_CDR, "{\"a\":1}", 100, 100, 1, 0);
