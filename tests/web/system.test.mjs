@@ -1,9 +1,12 @@
 // The system admin's System page (issue 16): what GET /api/system/info says
-// (version, uptime, SIP transports and ports, HTTP, RTP, counts), and the
+// (version, uptime, the network: public and private address, web domain, an
+// empty one as "Not set" with the option that sets it; SIP transports and ports,
+// HTTP, RTP, counts), and the
 // Certificate section: the certificate in use, an upload refused beside the
 // field the API names, Cancel at the confirmation changing nothing, and a new
 // certificate and key installed and presented by the next TLS handshake.
-// pbxd runs with HTTPS here (its generated self-signed certificate).
+// pbxd runs with HTTPS here (its generated self-signed certificate), with a
+// public address and no web domain.
 //
 // Run through tests/web/run.mjs (inside a private network namespace).
 import assert from "node:assert/strict";
@@ -24,6 +27,7 @@ let browser;
 let admin;
 let certDir;
 const domain = `sys${Date.now().toString(36)}.example.com`;
+const PUBLIC = "203.0.113.7"; // TEST-NET-3: never reached
 
 // A certificate and key made with openssl: EC P-256, for name.
 function makeCert(name) {
@@ -48,7 +52,7 @@ function presented(port) {
 
 before(async () => {
   certDir = mkdtempSync(join(tmpdir(), "pbxd-cert-"));
-  pbxd = await new Pbxd(["--http-tls=on"]).start();
+  pbxd = await new Pbxd(["--http-tls=on", `--public-address=${PUBLIC}`]).start();
   browser = await launchBrowser();
   admin = await pbxd.client("admin");
 });
@@ -86,7 +90,7 @@ describe("System", () => {
     await page?.context().close();
   });
 
-  test("the system info: version, transports and ports, counts as the API says (axe-core)", async () => {
+  test("the system info: version, network, transports and ports, counts as the API says (axe-core)", async () => {
     await byRole(page, "link", "System").click();
     await byRole(page, "heading", "System").waitFor();
     await byRole(page, "heading", "Transports").waitFor();
@@ -97,6 +101,14 @@ describe("System", () => {
     assert.equal(await fact(transports, "TLS port").innerText(), "Off");
     assert.equal(await fact(transports, "WSS port").innerText(), "Off");
     assert.equal(await fact(transports, "SIP address").innerText(), "127.0.0.1");
+    // the network the seeds show: given, derived (the SIP address), and not set
+    assert.deepEqual(info.network, { public_address: PUBLIC, private_address: "127.0.0.1", web_domain: "" });
+    const network = page.getByRole("region", { name: "Network" });
+    assert.equal(await fact(network, "Public address").innerText(), PUBLIC);
+    assert.equal(await fact(network, "Private address").innerText(), "127.0.0.1");
+    const wd = fact(network, "Web domain");
+    assert.match(await wd.innerText(), /^Not set\b/);
+    assert.match(await wd.locator(".hint").innerText(), /--web-domain/);
     const pbx = page.getByRole("region", { name: "PBX" });
     assert.equal(await fact(pbx, "Version").innerText(), info.version);
     assert.match(await fact(pbx, "Uptime").innerText(), /^\d+ (s|min)/);

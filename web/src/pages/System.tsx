@@ -1,9 +1,12 @@
 // System admin: System. What this pbxd is and where it listens (GET /api/system/info:
-// version, uptime, the SIP transports and their ports, HTTP, RTP, and what it holds
-// now: tenants, extensions, registered devices, calls), read again every 10 s; and
+// version, uptime, the network as the seeds show it (public and private address, web
+// domain: an empty one says which option sets it), the SIP transports and their
+// ports, HTTP, RTP, and what it holds now: tenants, extensions, registered devices,
+// calls), read again every 10 s; and
 // the Certificate HTTPS (and SIP over TLS/WSS) presents (GET /api/system/certificate),
 // which an upload of a PEM certificate and its key replaces after confirmation
 // (POST /api/system/certificate): a refusal shows beside the field it names.
+import type { ComponentChildren } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
 import { api, ApiError, duration } from "../api";
 import { Alert, Confirm, FormError, formError, message, refused, Submit } from "../ui";
@@ -14,6 +17,7 @@ interface SystemInfo {
   uptime_s: number;
   sip: { address: string; udp_port: number; tcp_port: number; tls_port: number; wss_port: number; ws_port: number };
   http: { address: string; port: number; tls: boolean };
+  network?: { public_address: string; private_address: string; web_domain: string };
   rtp: { address: string; port_min: number; port_max: number; media_threads: number };
   counts: { tenants: number; extensions: number; registered_devices: number; active_calls: number };
 }
@@ -34,7 +38,18 @@ const REFRESH_MS = 10000;
 const addr = (a: string) => a || "All addresses";
 const port = (p: number) => (p ? String(p) : "Off");
 
-function Rows({ rows }: { rows: [string, string][] }) {
+// A value pbxd is given by an option: "Not set" and the option when it is empty.
+function option(v: string | undefined, flag: string): ComponentChildren {
+  if (v) return v;
+  return (
+    <>
+      Not set
+      <small class="hint">Set with {flag}</small>
+    </>
+  );
+}
+
+function Rows({ rows }: { rows: [string, ComponentChildren][] }) {
   return (
     <dl class="facts">
       {rows.map(([k, v]) => (
@@ -87,6 +102,16 @@ export function System() {
                 ["Extensions", String(info.counts.extensions)],
                 ["Registered devices", String(info.counts.registered_devices)],
                 ["Active calls", String(info.counts.active_calls)],
+              ]}
+            />
+          </section>
+          <section class="card" aria-labelledby="h-network">
+            <h2 id="h-network">Network</h2>
+            <Rows
+              rows={[
+                ["Public address", option(info.network?.public_address, "--public-address")],
+                ["Private address", option(info.network?.private_address, "--sip-address")],
+                ["Web domain", option(info.network?.web_domain, "--web-domain")],
               ]}
             />
           </section>
