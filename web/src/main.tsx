@@ -125,11 +125,11 @@ function Page({ me, path }: { me: Me; path: string }) {
     case "/call-routing/call-restrictions":
       return <CallRestrictions />;
     case "/call-manager/users":
-      return <Users title="Users" key="users" />;
+      return <Users title="Users" me={me} key="users" />;
     case "/call-manager/extensions":
-      return <Users title="Extensions" key="extensions" />;
+      return <Users title="Extensions" me={me} key="extensions" />;
     case "/call-statistics/cdr":
-      return <Cdrs />;
+      return <Cdrs me={me} />;
     case "/call-statistics/active-calls":
       return <ActiveCalls me={me} />;
     case "/me":

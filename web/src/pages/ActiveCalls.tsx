@@ -1,10 +1,11 @@
 // Call Statistics > Active Calls: the tenant's calls in progress (GET
 // /api/call_sessions), each with Hang up (after confirmation). The list follows
-// the API's event stream (the /api/events WebSocket: call_start when a call
-// rings its callee, call_cdr when it ends) and is read again on an interval as
-// well, since a call's answer sends no event and the stream may be down.
-import { useEffect, useRef, useState } from "preact/hooks";
+// the portal's event stream (events.ts: call_start when a call rings its
+// callee, call_cdr when it ends) and is read again on an interval as well,
+// since a call's answer sends no event and the stream may be down.
+import { useEffect, useState } from "preact/hooks";
 import { api, ApiError, duration, Me, unixTime } from "../api";
+import { useEvents } from "../events";
 import { useList } from "../list";
 import { Alert, Confirm, message, refused } from "../ui";
 
@@ -21,60 +22,6 @@ export interface CallSession {
   callee_display_name: string;
   start_time: string;
   answered_time: string;
-}
-
-interface CallEvent {
-  event_type?: string;
-  session_id?: string;
-}
-
-type Live = "connecting" | "live" | "down";
-
-// The tenant's event stream: onEvent for each event, onOpen when (re)connected.
-// A closed stream is opened again with the session's current token (a refresh
-// replaces it; pbxd closes a stream whose token ended) after 1, 2, 4... 30 s.
-export function useEvents(onEvent: (e: CallEvent) => void, onOpen: () => void): Live {
-  const [live, setLive] = useState<Live>("connecting");
-  const handlers = useRef({ onEvent, onOpen });
-  handlers.current = { onEvent, onOpen };
-  useEffect(() => {
-    let ws: WebSocket | null = null;
-    let stopped = false;
-    let wait = 1000;
-    let timer: number | undefined;
-    const connect = () => {
-      const token = api.token();
-      if (stopped || !token) return;
-      const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-      ws = new WebSocket(`${scheme}//${location.host}/api/events?token=${encodeURIComponent(token)}`);
-      ws.onopen = () => {
-        wait = 1000;
-        setLive("live");
-        handlers.current.onOpen(); // events may have been missed while it was down
-      };
-      ws.onmessage = (m) => {
-        try {
-          handlers.current.onEvent(JSON.parse(String(m.data)) as CallEvent);
-        } catch {
-          // not an event
-        }
-      };
-      ws.onclose = () => {
-        ws = null;
-        if (stopped) return;
-        setLive("down");
-        timer = window.setTimeout(connect, wait);
-        wait = Math.min(wait * 2, 30000);
-      };
-    };
-    connect();
-    return () => {
-      stopped = true;
-      clearTimeout(timer);
-      ws?.close();
-    };
-  }, [api.epoch]);
-  return live;
 }
 
 // The time now, moving every second (durations of calls in progress).
@@ -112,13 +59,14 @@ function CallList() {
   const list = useList<CallSession>("/call_sessions", {}, POLL_MS);
   // Calls whose call_cdr came: hidden at once, even before the list is read again.
   const [ended, setEnded] = useState<Set<string>>(new Set());
-  const live = useEvents(
-    (e) => {
-      if (e.event_type === "call_cdr" && e.session_id) setEnded((s) => new Set(s).add(e.session_id as string));
-      if (e.event_type === "call_start" || e.event_type === "call_cdr") list.reload();
+  const live = useEvents({
+    call_start: () => list.reload(),
+    call_cdr: (e) => {
+      if (e?.session_id) setEnded((s) => new Set(s).add(e.session_id as string));
+      list.reload();
     },
-    () => list.reload(),
-  );
+    open: () => list.reload(),
+  });
   const now = useNow();
   const [hanging, setHanging] = useState<CallSession | null>(null);
   const [busy, setBusy] = useState(false);

@@ -1,12 +1,22 @@
 // Call Statistics > CDR: the tenant's call detail records, newest first, paged;
-// Details opens one record with every device rung and forward hop. The same
-// table shows a user's own calls in their portal (CallTable).
-import { useState } from "preact/hooks";
-import { duration, unixTime } from "../api";
+// Details opens one record with every device rung and forward hop. A call's
+// record shows as it ends, from the event stream's call_cdr (events.ts), and
+// the list is read again on an interval as well (the stream may be down). The
+// same table shows a user's own calls in their portal (CallTable).
+import { useEffect, useRef, useState } from "preact/hooks";
+import { duration, Me, unixTime } from "../api";
+import { PbxEvent, streamable, useEvents } from "../events";
 import { useList } from "../list";
 import { Alert, Dialog, Pager, refused } from "../ui";
 
 const TOP = 20;
+const REFRESH_MS = 15000;
+// pbxd publishes a call's record as it hands it to be written: a read just
+// after the event may not have it yet. The list is read again RELOAD_MS after
+// an event, and a record from the stream is shown until a read has it, or at
+// most FRESH_MS.
+const RELOAD_MS = 1000;
+const FRESH_MS = 5000;
 
 interface Target {
   id: string;
@@ -85,20 +95,50 @@ export function CallTable({ items, onOpen }: { items: Cdr[]; onOpen?: (c: Cdr) =
   );
 }
 
-export function Cdrs() {
+const newestFirst = (a: Cdr, b: Cdr) => Number(b.start_time) - Number(a.start_time) || Number(b.cdr_id) - Number(a.cdr_id);
+
+export function Cdrs({ me }: { me: Me }) {
   const [skip, setSkip] = useState(0);
-  const list = useList<Cdr>("/cdrs", { skip, top: TOP }, 15000);
+  const list = useList<Cdr>("/cdrs", { skip, top: TOP }, REFRESH_MS);
   const [open, setOpen] = useState<Cdr | null>(null);
+  // Records from the stream that no read of the list had yet, with when they came.
+  const [fresh, setFresh] = useState<{ cdr: Cdr; at: number }[]>([]);
+  const later = useRef<number | undefined>(undefined);
+  useEffect(() => () => clearTimeout(later.current), []);
+  useEvents(
+    {
+      call_cdr: (e: PbxEvent | null) => {
+        const cdr = e as unknown as Cdr;
+        if (!cdr?.cdr_id) return;
+        setFresh((f) => [{ cdr, at: Date.now() }, ...f.filter((x) => x.cdr.cdr_id !== cdr.cdr_id)]);
+        clearTimeout(later.current);
+        later.current = window.setTimeout(list.reload, RELOAD_MS);
+      },
+      open: () => list.reload(),
+    },
+    streamable(me),
+  );
+  useEffect(() => {
+    if (!list.data) return;
+    const known = new Set(list.data.items.map((c) => c.cdr_id));
+    setFresh((f) => f.filter((x) => !known.has(x.cdr.cdr_id) && Date.now() - x.at < FRESH_MS));
+  }, [list.data]);
+
+  // The first page shows the records the list does not have yet, in their place.
+  const known = new Set(list.data?.items.map((c) => c.cdr_id) ?? []);
+  const extra = skip === 0 ? fresh.map((x) => x.cdr).filter((c) => !known.has(c.cdr_id)) : [];
+  const items = [...extra, ...(list.data?.items ?? [])].sort(newestFirst).slice(0, TOP);
+  const count = (list.data?.count ?? 0) + extra.length;
   return (
     <section>
       <h1>CDR</h1>
       <p class="sub">Call Statistics</p>
       {list.error != null && <Alert>{refused(list.error)}</Alert>}
-      {list.data && list.data.count === 0 && <p>No calls yet.</p>}
-      {list.data && list.data.count > 0 && (
+      {list.data && count === 0 && <p>No calls yet.</p>}
+      {list.data && count > 0 && (
         <>
-          <CallTable items={list.data.items} onOpen={setOpen} />
-          <Pager skip={skip} top={TOP} count={list.data.count} onPage={setSkip} />
+          <CallTable items={items} onOpen={setOpen} />
+          <Pager skip={skip} top={TOP} count={count} onPage={setSkip} />
         </>
       )}
       {open && <CdrDialog cdr={open} onClose={() => setOpen(null)} />}

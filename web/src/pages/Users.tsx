@@ -1,12 +1,15 @@
 // Tenant admin: Call Manager > Users / Extensions. The list with search, paging
-// and a Status column (devices registered now, Do not disturb), refreshed on
-// an interval; Add / Edit in a dialog with the seeds' tabs (User, Extension; for
+// and a Status column (devices registered now, in a call, Do not disturb): the
+// calls follow the event stream (events.ts: call_start, call_cdr), the
+// registrations, which send no event, are read again every 10 s; Add / Edit in a dialog with the seeds' tabs (User, Extension; for
 // an existing user also Forwarding Rule, Voicemail, Office Hours with the user's holidays,
 // Devices with Unregister, Reset password); Delete after confirmation. A failed save keeps what was typed and shows the
 // API's message next to the field it names, on the tab that holds it.
-import { useEffect, useState } from "preact/hooks";
-import { api, ApiError, duration } from "../api";
+import { useEffect, useRef, useState } from "preact/hooks";
+import { api, ApiError, duration, List, Me } from "../api";
+import { streamable, useEvents } from "../events";
 import { useDebounced, useList } from "../list";
+import type { CallSession } from "./ActiveCalls";
 import { Alert, Checkbox, Confirm, Dialog, Field, FormError, formError, message, Pager, refused, SearchBox, Select, Submit, Tabs } from "../ui";
 import { ForwardingEditor } from "./Forwarding";
 import { HolidaysEditor, OfficeHoursEditor } from "./OfficeHours";
@@ -57,24 +60,69 @@ function useDnd(rows: UserRow[] | undefined): Record<string, boolean> {
   return dnd;
 }
 
-function Status({ row, dnd }: { row: UserRow; dnd: boolean | undefined }) {
+// The extensions in a call now, "Ringing" or "In a call" by extension number
+// (GET /api/call_sessions): read with the list and again at each call event.
+function useCalls(rows: UserRow[] | undefined, enabled: boolean): Record<string, string> {
+  const [calls, setCalls] = useState<Record<string, string>>({});
+  const [tick, setTick] = useState(0);
+  // Calls whose call_cdr came: pbxd may list them a moment longer.
+  const ended = useRef(new Set<string>());
+  const again = () => setTick((n) => n + 1);
+  useEvents(
+    {
+      call_start: again,
+      call_cdr: (e) => {
+        if (e?.session_id) ended.current.add(e.session_id);
+        again();
+      },
+      open: again,
+    },
+    enabled,
+  );
+  useEffect(() => {
+    if (!rows || !enabled) return;
+    let live = true;
+    api
+      .get<List<CallSession>>("/call_sessions")
+      .then((l) => {
+        if (!live) return;
+        const m: Record<string, string> = {};
+        for (const c of l.items) {
+          if (ended.current.has(c.session_id) || c.state === "ending") continue;
+          if (c.state === "ringing" && !m[c.callee]) m[c.callee] = "Ringing";
+          if (c.state === "talking") m[c.callee] = "In a call";
+          m[c.caller] = "In a call";
+        }
+        setCalls(m);
+      })
+      .catch(() => undefined);
+    return () => {
+      live = false;
+    };
+  }, [rows, tick, enabled]);
+  return calls;
+}
+
+function Status({ row, dnd, call }: { row: UserRow; dnd: boolean | undefined; call: string | undefined }) {
   const n = row.registered_devices;
   return (
     <span class="status">
       <span class={n ? "dot on" : "dot"} aria-hidden="true" />
       {n ? `${n} ${n === 1 ? "device" : "devices"} registered` : "Not registered"}
+      {call && <span class="badge call">{call}</span>}
       {dnd && <span class="badge">DND</span>}
       {!row.enabled && <span class="badge off">Disabled</span>}
     </span>
   );
 }
 
-export function Users({ title }: { title: string }) {
+export function Users({ title, me }: { title: string; me: Me }) {
   const [search, setSearch] = useState("");
   const [skip, setSkip] = useState(0);
   const q = useDebounced(search);
   const list = useList<UserRow>("/users", { search: q, skip, top: TOP, orderby: "extension_number asc" }, REFRESH_MS);
   const dnd = useDnd(list.data?.items);
+  const calls = useCalls(list.data?.items, streamable(me));
   const [editing, setEditing] = useState<UserRow | "new" | null>(null);
   const [deleting, setDeleting] = useState<UserRow | null>(null);
   const [busy, setBusy] = useState(false);
@@ -138,7 +186,7 @@ export function Users({ title }: { title: string }) {
                     <td>{u.email}</td>
                     <td>{u.role === "admin" ? "Admin" : "User"}</td>
                     <td>
-                      <Status row={u} dnd={dnd[u.id]} />
+                      <Status row={u} dnd={dnd[u.id]} call={calls[u.extension_number]} />
                     </td>
                     <td class="actions">
                       <button type="button" onClick={() => setEditing(u)}>
