@@ -26,6 +26,7 @@ libargon2-dev
 libcurl4-openssl-dev
 libsrtp2-dev
 libopus-dev
+liburing-dev
 sip-tester
 kamailio
 baresip

@@ -118,7 +118,7 @@ done
 BUILD=${BENCH_BUILD_DIR:-$REPO/build-bench}
 PBXD_FROM="given: ${PBXD:-}"
 if [ -z "${PBXD:-}" ]; then
-	PBXD_FROM="work tree at $(git -C "$REPO" log -1 --format=%h 2>/dev/null || echo '?')$(git -C "$REPO" status --porcelain -- src 2>/dev/null | grep -q . && echo ', src modified')"
+	PBXD_FROM="work tree at $(git -C "$REPO" log -1 --format=%h 2>/dev/null || echo '?')$(git -C "$REPO" status --porcelain -- src 2>/dev/null | grep -q . && echo ', src modified' || true)"
 	[ -f "$BUILD/build.ninja" ] || meson setup "$BUILD" "$REPO" -Dtests=false >/dev/null
 	ninja -C "$BUILD" pbxd >/dev/null || die "build failed (ninja -C $BUILD pbxd)"
 	PBXD=$BUILD/pbxd

@@ -98,7 +98,7 @@ BUILD=${BENCH_BUILD_DIR:-$REPO/build-bench}
 [ -f "$BUILD/build.ninja" ] || meson setup "$BUILD" "$REPO" -Dtests=false >/dev/null
 PBXD_FROM="given: ${PBXD:-}"
 if [ -z "${PBXD:-}" ]; then
-	PBXD_FROM="work tree at $(git -C "$REPO" log -1 --format=%h 2>/dev/null || echo '?')$(git -C "$REPO" status --porcelain -- src 2>/dev/null | grep -q . && echo ', src modified')"
+	PBXD_FROM="work tree at $(git -C "$REPO" log -1 --format=%h 2>/dev/null || echo '?')$(git -C "$REPO" status --porcelain -- src 2>/dev/null | grep -q . && echo ', src modified' || true)"
 	ninja -C "$BUILD" pbxd bench/rtpgen >/dev/null || die "build failed (ninja -C $BUILD pbxd bench/rtpgen)"
 	PBXD=$BUILD/pbxd
 else

@@ -154,6 +154,9 @@ struct media_worker;
 enum { MEDIA_WORKERS_MAX = 64 };
 
 int media_worker_start(struct media_worker **wp);
+/* As media_worker_start, choosing the packet I/O: io_uring when uring and the
+ * kernel allows it (--media-io-uring), else epoll with recvmmsg/sendmmsg. */
+int media_worker_start_io(struct media_worker **wp, bool uring);
 /* Stops and joins the thread. Relays still running are destroyed and their
  * sockets closed (no MEDIA_MSG_DONE): destroy them first to get the ports back. */
 void media_worker_stop(struct media_worker *w);

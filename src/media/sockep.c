@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "media/uring.h"
 
 bool media_latch_input(struct media_latch *l, const struct sa *src, bool *relatched)
 {
@@ -53,6 +54,17 @@ static void sockep_deliver(struct media_endpoint *ep, enum media_comp comp, stru
 	const struct sa *dst = k->latch.set ? &k->latch.addr : k->latch.hint.len ? &k->latch.hint : NULL;
 	if (!dst) {
 		s->st.tx_dropped += n;
+		return;
+	}
+	if (s->batch->uring) {
+		for (unsigned i = 0; i < n; i++) {
+			if (media_uring_send(s->batch->uring, k, dst, pkts[i].buf, pkts[i].len)) {
+				s->st.tx_dropped++;
+				continue;
+			}
+			s->st.tx_pkts++;
+			s->st.tx_bytes += pkts[i].len;
+		}
 		return;
 	}
 	struct mmsghdr mh[MEDIA_BATCH];
@@ -149,6 +161,34 @@ void media_sockep_dtmf_check(struct media_sockep *s, const uint8_t *p, size_t le
 		s->dtmf(s, p[off], (uint16_t)(p[off + 2] << 8 | p[off + 3]), s->dtmf_arg);
 }
 
+void media_sockep_input(struct media_sock *k, struct media_pkt *pkts, unsigned n_in)
+{
+	struct media_sockep *s = k->owner;
+	unsigned n = 0;
+	for (unsigned i = 0; i < n_in; i++) {
+		struct media_pkt *p = &pkts[i];
+		bool moved = false;
+		if (!s->ice && !media_latch_input(&k->latch, &p->src, &moved)) {
+			s->st.rx_foreign++;
+			continue;
+		}
+		if (moved) {
+			char a[64];
+			log_info("media: remote moved, now %s", sa_str(&p->src, a, sizeof(a)));
+			s->st.relatches++;
+		}
+		s->st.rx_pkts++;
+		s->st.rx_bytes += p->len;
+		if (s->te_pt >= 0 && k->comp == MEDIA_RTP && !s->ice)
+			media_sockep_dtmf_check(s, p->buf, p->len);
+		/* Compact accepted packets to the front, keeping their order. */
+		pkts[n++] = *p;
+	}
+	struct media_endpoint *peer = s->ep.peer;
+	if (n && peer)
+		peer->ops->deliver(peer, k->comp, pkts, n);
+}
+
 void media_sockep_readable(int fd, int events, void *arg)
 {
 	(void)events;
@@ -167,28 +207,13 @@ void media_sockep_readable(int fd, int events, void *arg)
 	unsigned n = 0;
 	for (int i = 0; i < r; i++) {
 		struct mmsghdr *m = &b->mh[i];
-		struct media_pkt *p = &b->pkts[i];
-		p->src.len = m->msg_hdr.msg_namelen;
-		bool moved = false;
-		if ((m->msg_hdr.msg_flags & MSG_TRUNC) ||
-		    (!s->ice && !media_latch_input(&k->latch, &p->src, &moved))) {
+		if (m->msg_hdr.msg_flags & MSG_TRUNC) {
 			s->st.rx_foreign++;
 			continue;
 		}
-		if (moved) {
-			char a[64];
-			log_info("media: remote moved, now %s", sa_str(&p->src, a, sizeof(a)));
-			s->st.relatches++;
-		}
-		s->st.rx_pkts++;
-		s->st.rx_bytes += m->msg_len;
-		if (s->te_pt >= 0 && k->comp == MEDIA_RTP && !s->ice)
-			media_sockep_dtmf_check(s, b->buf[i], m->msg_len);
-		/* Compact accepted packets to the front, keeping their order. */
-		struct media_pkt keep = { .buf = b->buf[i], .len = m->msg_len, .src = p->src };
+		struct media_pkt keep = { .buf = b->buf[i], .len = m->msg_len, .src = b->pkts[i].src };
+		keep.src.len = m->msg_hdr.msg_namelen;
 		b->pkts[n++] = keep;
 	}
-	struct media_endpoint *peer = s->ep.peer;
-	if (n && peer)
-		peer->ops->deliver(peer, k->comp, b->pkts, n);
+	media_sockep_input(k, b->pkts, n);
 }

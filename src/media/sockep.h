@@ -14,11 +14,15 @@ enum { MEDIA_BATCH = 32, MEDIA_PKT_MAX = 2048 };
 /* The worker's receive batch. Delivery is synchronous (a batch is sent on before
  * the next recvmmsg), so one batch per worker serves every endpoint it runs:
  * no per-packet and no per-call packet memory. */
+struct media_uring;
 struct media_batch {
 	struct media_pkt pkts[MEDIA_BATCH];
 	struct mmsghdr mh[MEDIA_BATCH];
 	struct iovec iov[MEDIA_BATCH];
 	uint8_t buf[MEDIA_BATCH][MEDIA_PKT_MAX];
+	/* The worker's io_uring (uring.c), or NULL: sockets are then read on
+	 * epoll wake-ups with recvmmsg and written with sendmmsg. */
+	struct media_uring *uring;
 };
 /* Points the batch's headers at its buffers once, when the worker makes it. */
 void media_batch_init(struct media_batch *b);
@@ -40,6 +44,7 @@ struct media_sock {
 	enum media_comp comp;
 	int fd;
 	struct media_latch latch;
+	uint32_t uslot; /* its receiving in the worker's io_uring (uring.c), 0: none */
 };
 
 /* A DTMF event (RFC 4733) received on this side: its event code and duration in
@@ -74,6 +79,9 @@ void media_sockep_hint(struct media_sockep *s, const struct media_hint *hint);
 /* Loop handler for a media_sock's fd: one recvmmsg batch, latched, then handed
  * to the peer endpoint. */
 void media_sockep_readable(int fd, int events, void *arg);
+/* n packets received on k (buf, len and src set; truncated ones left out and
+ * counted by the caller): latched, counted, handed to the peer endpoint. */
+void media_sockep_input(struct media_sock *k, struct media_pkt *pkts, unsigned n);
 /* Looks at one RTP packet received on s for a telephone-event end (exposed for
  * its unit test). */
 void media_sockep_dtmf_check(struct media_sockep *s, const uint8_t *p, size_t len);

@@ -16,6 +16,7 @@
 #include "media/media.h"
 #include "media/sockep.h"
 #include "media/webrtc.h"
+#include "media/uring.h"
 #include "media/xcode.h"
 
 const struct conf_opt media_opts[] = {
@@ -25,6 +26,9 @@ const struct conf_opt media_opts[] = {
 	  " signalling reached)" },
 	{ "rtp-ports", CONF_STR, "20000-30000", 0, 0, NULL,
 	  "MIN-MAX: RTP ports (even) and RTCP ports (RTP + 1) are taken from this range" },
+	{ "media-io-uring", CONF_BOOL, "on", 0, 0, NULL,
+	  "media workers receive and send through io_uring where the kernel allows it (fewer system calls per"
+	  " packet); off: epoll with recvmmsg/sendmmsg" },
 	{ "media-threads", CONF_INT, "1", 1, MEDIA_WORKERS_MAX, NULL,
 	  "media worker threads relaying RTP; calls are spread over them in turn (one per core the media"
 	  " needs: a worker relays about a core's worth of packets)" },
@@ -88,6 +92,8 @@ struct media_worker {
 	struct list relays;
 	struct media_batch *batch;
 	struct media_batch *scratch; /* transcoders' output (delivery is synchronous: one serves all) */
+	bool want_uring, uring_tried;
+	struct media_uring *uring;   /* packet I/O through io_uring, or NULL: epoll (uring.h) */
 };
 
 static struct relay *relay_find(struct media_worker *w, uint64_t id)
@@ -103,17 +109,42 @@ static struct relay *relay_find(struct media_worker *w, uint64_t id)
 static void relay_unlisten(struct media_worker *w, struct relay *r)
 {
 	for (int i = 0; i < 2; i++) {
+		if (w->uring) {
+			for (int c = 0; c < MEDIA_COMP_COUNT; c++)
+				media_uring_unlisten(w->uring, &r->side[i].sock[c]);
+			continue;
+		}
 		loop_fd_close(worker_loop(w->wk), r->sp[i].rtp);
 		loop_fd_close(worker_loop(w->wk), r->sp[i].rtcp);
 	}
 }
 
+/* The first relay decides how this worker reads and writes packets: through
+ * io_uring when it is wanted and the kernel has it, else with epoll. On the
+ * worker's thread: the receives it submits run their work here. */
+static void io_choose(struct media_worker *w)
+{
+	if (w->uring_tried)
+		return;
+	w->uring_tried = true;
+	if (!w->want_uring)
+		return;
+	int e = media_uring_alloc(&w->uring, worker_loop(w->wk), w->batch);
+	if (e) {
+		log_info("media worker: io_uring not available (%s): epoll and recvmmsg/sendmmsg", strerror(e));
+		return;
+	}
+	w->batch->uring = w->uring;
+}
+
 static int relay_listen(struct media_worker *w, struct relay *r)
 {
+	io_choose(w);
 	for (int i = 0; i < 2; i++) {
 		for (int c = 0; c < MEDIA_COMP_COUNT; c++) {
 			struct media_sock *k = &r->side[i].sock[c];
-			int e = loop_fd_listen(worker_loop(w->wk), k->fd, LOOP_READ, media_sockep_readable, k);
+			int e = w->uring ? media_uring_listen(w->uring, k)
+					 : loop_fd_listen(worker_loop(w->wk), k->fd, LOOP_READ, media_sockep_readable, k);
 			if (e) {
 				relay_unlisten(w, r);
 				return e;
@@ -350,6 +381,7 @@ static void on_msg(int id, void *data, void *arg)
  * relays left running at stop close their sockets. */
 static void worker_free(struct media_worker *w)
 {
+	media_uring_free(w->uring);
 	while (w->relays.head) {
 		struct relay *r = w->relays.head->data;
 		list_unlink(&r->le);
@@ -367,9 +399,15 @@ static void worker_free(struct media_worker *w)
 
 int media_worker_start(struct media_worker **wp)
 {
+	return media_worker_start_io(wp, true);
+}
+
+int media_worker_start_io(struct media_worker **wp, bool uring)
+{
 	struct media_worker *w = calloc(1, sizeof(*w));
 	if (!w)
 		return ENOMEM;
+	w->want_uring = uring;
 	/* Created before the thread exists, so the push functions work as soon as
 	 * this returns; from then on only the worker thread touches them. */
 	w->batch = calloc(1, sizeof(*w->batch));

@@ -540,7 +540,7 @@ static int rtp_setup(struct call_engine *e, const struct conf *conf)
 	int err = media_ports_alloc(&e->ports, *bind ? bind : NULL, min, max);
 	e->nmedia = (unsigned)conf_int(conf, "media-threads");
 	for (unsigned i = 0; !err && i < e->nmedia; i++)
-		err = media_worker_start(&e->media[i]);
+		err = media_worker_start_io(&e->media[i], conf_bool(conf, "media-io-uring"));
 	return err;
 }
 

@@ -75,6 +75,9 @@ struct ctl {
 #define RELAY_CTL_FUNCTIONS
 #include "relay_ctl.h"
 
+/* The worker's packet I/O under test: io_uring (where the kernel has it) or epoll. */
+static bool use_uring = true;
+
 static int setup(void **state)
 {
 	static struct ctl c;
@@ -82,7 +85,7 @@ static int setup(void **state)
 	assert_int_equal(loop_alloc(&c.loop), 0);
 	assert_int_equal(mqueue_alloc(&c.mq, c.loop, on_reply, &c), 0);
 	assert_int_equal(media_ports_alloc(&c.ports, "127.0.0.1", 23300, 23303), 0); /* 2 pairs */
-	assert_int_equal(media_worker_start(&c.w), 0);
+	assert_int_equal(media_worker_start_io(&c.w, use_uring), 0);
 	*state = &c;
 	return 0;
 }
@@ -419,5 +422,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_relay_hint, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sockets_reused_at_once, setup, teardown),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	int failed = cmocka_run_group_tests_name("io_uring", tests, NULL, NULL);
+	use_uring = false;
+	return failed + cmocka_run_group_tests_name("epoll", tests, NULL, NULL);
 }
