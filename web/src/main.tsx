@@ -155,10 +155,40 @@ function Page({ me, path }: { me: Me; path: string }) {
   }
 }
 
-function Layout({ me, path, onSignOut, children }: { me: Me; path: string; onSignOut: () => void; children: preact.ComponentChildren }) {
+interface MenuItem {
+  to: string;
+  label: string;
+  items?: [string, string][]; // a group's pages: path, label
+}
+
+// The menu of who is signed in (the seeds' words).
+function menu(me: Me): MenuItem[] {
   const tenantAdmin = me.role === "admin" || (me.role === "system_admin" && !!me.tenant);
   const sysadmin = me.role === "system_admin" && !me.tenant;
   const user = me.role !== "system_admin";
+  const m: MenuItem[] = [];
+  if (sysadmin) m.push({ to: "/tenants", label: "Tenants" }, { to: "/sip-trunks", label: "SIP Trunks" }, { to: "/system", label: "System" });
+  if (tenantAdmin) {
+    m.push(
+      { to: "/call-manager/users", label: "Call Manager", items: [["/call-manager/users", "Users"], ["/call-manager/extensions", "Extensions"]] },
+      {
+        to: "/call-routing/sip-trunks",
+        label: "Call Routing",
+        items: [
+          ["/call-routing/sip-trunks", "SIP Trunks"],
+          ["/call-routing/inbound-rules", "Inbound Rules"],
+          ["/call-routing/outbound-rules", "Outbound Rules"],
+          ["/call-routing/call-restrictions", "Call Restrictions"],
+        ],
+      },
+      { to: "/call-statistics/cdr", label: "Call Statistics", items: [["/call-statistics/cdr", "CDR"], ["/call-statistics/active-calls", "Active Calls"]] },
+    );
+  }
+  if (user) m.push({ to: "/me", label: "My portal", items: [["/me/forwarding", "Forwarding Rule"], ["/me/voicemail", "Voicemail"], ["/me/office-hours", "Office Hours"]] });
+  return m;
+}
+
+function Layout({ me, path, onSignOut, children }: { me: Me; path: string; onSignOut: () => void; children: preact.ComponentChildren }) {
   const [leaving, setLeaving] = useState(false);
   const [err, setErr] = useState<string | null>(null);
   const leave = async () => {
@@ -201,118 +231,24 @@ function Layout({ me, path, onSignOut, children }: { me: Me; path: string; onSig
       <div class="frame">
         <nav class="menu" aria-label="Main">
           <ul>
-            {sysadmin && (
-              <li>
-                <Link to="/tenants" current={path === "/tenants"}>
-                  Tenants
+            {menu(me).map((m) => (
+              <li key={m.label}>
+                <Link to={m.to} current={path === m.to && !m.items?.some(([to]) => to === m.to)} class={m.items ? "group" : undefined}>
+                  {m.label}
                 </Link>
+                {m.items && (
+                  <ul>
+                    {m.items.map(([to, label]) => (
+                      <li key={to}>
+                        <Link to={to} current={path === to}>
+                          {label}
+                        </Link>
+                      </li>
+                    ))}
+                  </ul>
+                )}
               </li>
-            )}
-            {sysadmin && (
-              <li>
-                <Link to="/sip-trunks" current={path === "/sip-trunks"}>
-                  SIP Trunks
-                </Link>
-              </li>
-            )}
-            {sysadmin && (
-              <li>
-                <Link to="/system" current={path === "/system"}>
-                  System
-                </Link>
-              </li>
-            )}
-            {tenantAdmin && (
-              <li>
-                <Link to="/call-manager/users" class="group">
-                  Call Manager
-                </Link>
-                <ul>
-                  <li>
-                    <Link to="/call-manager/users" current={path === "/call-manager/users"}>
-                      Users
-                    </Link>
-                  </li>
-                  <li>
-                    <Link to="/call-manager/extensions" current={path === "/call-manager/extensions"}>
-                      Extensions
-                    </Link>
-                  </li>
-                </ul>
-              </li>
-            )}
-            {tenantAdmin && (
-              <li>
-                <Link to="/call-routing/sip-trunks" class="group">
-                  Call Routing
-                </Link>
-                <ul>
-                  <li>
-                    <Link to="/call-routing/sip-trunks" current={path === "/call-routing/sip-trunks"}>
-                      SIP Trunks
-                    </Link>
-                  </li>
-                  <li>
-                    <Link to="/call-routing/inbound-rules" current={path === "/call-routing/inbound-rules"}>
-                      Inbound Rules
-                    </Link>
-                  </li>
-                  <li>
-                    <Link to="/call-routing/outbound-rules" current={path === "/call-routing/outbound-rules"}>
-                      Outbound Rules
-                    </Link>
-                  </li>
-                  <li>
-                    <Link to="/call-routing/call-restrictions" current={path === "/call-routing/call-restrictions"}>
-                      Call Restrictions
-                    </Link>
-                  </li>
-                </ul>
-              </li>
-            )}
-            {tenantAdmin && (
-              <li>
-                <Link to="/call-statistics/cdr" class="group">
-                  Call Statistics
-                </Link>
-                <ul>
-                  <li>
-                    <Link to="/call-statistics/cdr" current={path === "/call-statistics/cdr"}>
-                      CDR
-                    </Link>
-                  </li>
-                  <li>
-                    <Link to="/call-statistics/active-calls" current={path === "/call-statistics/active-calls"}>
-                      Active Calls
-                    </Link>
-                  </li>
-                </ul>
-              </li>
-            )}
-            {user && (
-              <li>
-                <Link to="/me" current={path === "/me"} class="group">
-                  My portal
-                </Link>
-                <ul>
-                  <li>
-                    <Link to="/me/forwarding" current={path === "/me/forwarding"}>
-                      Forwarding Rule
-                    </Link>
-                  </li>
-                  <li>
-                    <Link to="/me/voicemail" current={path === "/me/voicemail"}>
-                      Voicemail
-                    </Link>
-                  </li>
-                  <li>
-                    <Link to="/me/office-hours" current={path === "/me/office-hours"}>
-                      Office Hours
-                    </Link>
-                  </li>
-                </ul>
-              </li>
-            )}
+            ))}
           </ul>
         </nav>
         <main id="main" tabIndex={-1}>

@@ -1,14 +1,16 @@
-// What the pages of configuration objects share (SIP trunks, inbound and
-// outbound rules, the call restriction lists: /api/{kind}, docs/api.md): a
-// paged list refreshed on an interval, its table with Add, Edit, Delete (after
-// confirmation, the API's refusal such as 409 "in use" shown in the
-// confirmation) and Export (the kind's CSV, downloaded with the session's
-// token), and the helpers their dialogs use to save and to place errors.
+// What the pages of lists of objects share (tenants, users, SIP trunks, inbound
+// and outbound rules, the call restriction lists: /api/{kind}, docs/api.md): a
+// paged list refreshed on an interval, with a search box where the kind has
+// one, its table with Add, Edit, Delete (after confirmation, the API's refusal
+// such as 409 "in use" shown in the confirmation) and Export (the kind's CSV,
+// downloaded with the session's token), and the helpers their dialogs use to
+// save and to place errors.
 import type { ComponentChildren } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { api, List } from "./api";
-import { ListState, useList } from "./list";
-import { Alert, Confirm, FormError, message, Pager, refused } from "./ui";
+import { ConfirmDialog, useConfirm } from "./forms";
+import { ListState, useDebounced, useList } from "./list";
+import { Alert, Column, FormError, message, Pager, refused, SearchBox, Table } from "./ui";
 
 export const TOP = 20;
 
@@ -17,13 +19,23 @@ export interface Objects<T> {
   list: ListState<T>;
   skip: number;
   setSkip: (n: number) => void;
+  search: string | null; // what the search box holds; null: the list has none
+  setSearch: (v: string) => void; // back to the first page
+  searching: boolean; // the list read is one of a search
 }
 
-// The kind's list, a page at a time, read again every everyMs.
-export function useObjects<T>(path: string, everyMs = 30000): Objects<T> {
+// The kind's list, a page at a time (ordered by orderby, filtered by a search
+// box when search is true), read again every everyMs.
+export function useObjects<T>(path: string, everyMs = 30000, opts: { orderby?: string; search?: boolean } = {}): Objects<T> {
   const [skip, setSkip] = useState(0);
-  const list = useList<T>(path, { skip, top: TOP }, everyMs);
-  return { path, list, skip, setSkip };
+  const [search, setSearchText] = useState("");
+  const q = useDebounced(search);
+  const list = useList<T>(path, { search: opts.search ? q : undefined, orderby: opts.orderby, skip, top: TOP }, everyMs);
+  const setSearch = (v: string) => {
+    setSearchText(v);
+    setSkip(0);
+  };
+  return { path, list, skip, setSkip, search: opts.search ? search : null, setSearch, searching: !!(opts.search && q) };
 }
 
 // Every item of a list the API pages by at most 100 (the choices of a picker:
@@ -104,11 +116,6 @@ export function ExportButton({ path }: { path: string }) {
   );
 }
 
-export interface Column<T> {
-  head: string;
-  cell: (r: T) => ComponentChildren;
-}
-
 export interface EditorProps<T> {
   item: T | null; // null: Add
   onClose: () => void;
@@ -120,91 +127,53 @@ interface ObjectListProps<T> {
   noun: string; // "inbound rule"
   columns: Column<T>[];
   describe: (r: T) => string; // "the inbound rule Main (DID 18800606)"
+  consequence?: string; // said before "This cannot be undone."
   editor: (p: EditorProps<T>) => ComponentChildren; // the Add / Edit dialog
   // A row that may not be changed here: what its actions cell says instead.
   readOnly?: (r: T) => ComponentChildren | null;
   actions?: (r: T) => ComponentChildren; // more buttons before Delete
   empty: string;
+  noMatch?: string; // empty, as the result of a search
+  searchId?: string; // the search box's id, with objects' search
   canAdd?: boolean;
+  canExport?: boolean; // the kind has {path}/export
 }
 
+// A kind's list: search (when it has one), Add, Export CSV; the table with Edit
+// and Delete (after confirmation) in each row; the pager; the Add / Edit dialog.
 export function ObjectList<T extends { id: string }>(p: ObjectListProps<T>) {
-  const { list, path } = p.objects;
+  const { list, path, search } = p.objects;
   const [editing, setEditing] = useState<T | "new" | null>(null);
-  const [deleting, setDeleting] = useState<T | null>(null);
-  const [busy, setBusy] = useState(false);
-  const [delError, setDelError] = useState<string | null>(null);
-
-  const destroy = async () => {
-    if (!deleting) return;
-    setBusy(true);
-    setDelError(null);
-    try {
-      await api.post(`${path}/${encodeURIComponent(deleting.id)}/destroy`);
-      setDeleting(null);
-      list.reload();
-    } catch (e) {
-      setDelError(message(e));
-    } finally {
-      setBusy(false);
-    }
-  };
+  const deleting = useConfirm<T>((r) => api.post(`${path}/${encodeURIComponent(r.id)}/destroy`), list.reload);
+  const actions = (r: T) =>
+    p.readOnly?.(r) ?? (
+      <>
+        <button type="button" onClick={() => setEditing(r)}>
+          Edit
+        </button>
+        {p.actions?.(r)}
+        <button type="button" class="danger" onClick={() => deleting.ask(r)}>
+          Delete
+        </button>
+      </>
+    );
 
   return (
     <>
       <div class="toolbar">
+        {search !== null && <SearchBox id={p.searchId ?? "search"} value={search} onInput={p.objects.setSearch} />}
         {p.canAdd !== false && (
           <button type="button" class="primary" onClick={() => setEditing("new")}>
             Add
           </button>
         )}
-        <ExportButton path={path} />
+        {p.canExport !== false && <ExportButton path={path} />}
       </div>
       {list.error != null && <Alert>{refused(list.error)}</Alert>}
-      {list.data && list.data.count === 0 && <p>{p.empty}</p>}
+      {list.data && list.data.count === 0 && <p>{p.objects.searching && p.noMatch ? p.noMatch : p.empty}</p>}
       {list.data && list.data.count > 0 && (
         <>
-          <div class="table-wrap">
-            <table>
-              <thead>
-                <tr>
-                  {p.columns.map((c) => (
-                    <th scope="col" key={c.head}>
-                      {c.head}
-                    </th>
-                  ))}
-                  <th scope="col">
-                    <span class="sr-only">Actions</span>
-                  </th>
-                </tr>
-              </thead>
-              <tbody>
-                {list.data.items.map((r) => {
-                  const ro = p.readOnly?.(r) ?? null;
-                  return (
-                    <tr key={r.id}>
-                      {p.columns.map((c) => (
-                        <td key={c.head}>{c.cell(r)}</td>
-                      ))}
-                      <td class="actions">
-                        {ro ?? (
-                          <>
-                            <button type="button" onClick={() => setEditing(r)}>
-                              Edit
-                            </button>
-                            {p.actions?.(r)}
-                            <button type="button" class="danger" onClick={() => setDeleting(r)}>
-                              Delete
-                            </button>
-                          </>
-                        )}
-                      </td>
-                    </tr>
-                  );
-                })}
-              </tbody>
-            </table>
-          </div>
+          <Table columns={p.columns} rows={list.data.items} rowKey={(r) => r.id} actions={actions} />
           <Pager skip={p.objects.skip} top={TOP} count={list.data.count} onPage={p.objects.setSkip} />
         </>
       )}
@@ -217,35 +186,12 @@ export function ObjectList<T extends { id: string }>(p: ObjectListProps<T>) {
             list.reload();
           },
         })}
-      {deleting && (
-        <Confirm
-          title={`Delete ${p.noun}`}
-          text={`Delete ${p.describe(deleting)}? This cannot be undone.`}
-          action="Delete"
-          busy={busy}
-          error={delError}
-          onConfirm={destroy}
-          onCancel={() => {
-            setDeleting(null);
-            setDelError(null);
-          }}
-        />
-      )}
+      <ConfirmDialog
+        c={deleting}
+        title={`Delete ${p.noun}`}
+        text={(r) => `Delete ${p.describe(r)}?${p.consequence ? " " + p.consequence : ""} This cannot be undone.`}
+        action="Delete"
+      />
     </>
   );
 }
-
-// The buttons at the foot of an object's dialog.
-export function SaveButtons({ busy, onClose }: { busy: boolean; onClose: () => void }) {
-  return (
-    <div class="buttons">
-      <button type="submit" class="primary" disabled={busy}>
-        Save
-      </button>
-      <button type="button" onClick={onClose}>
-        Cancel
-      </button>
-    </div>
-  );
-}
-

@@ -1,5 +1,6 @@
 // Small building blocks every page shares: labelled fields that show the API's
-// error next to the field it names, alerts, modal dialogs, a pager and a switch.
+// error next to the field it names, alerts, modal dialogs, a pager, a switch,
+// tables of items with their actions, status dots and badges.
 import type { ComponentChildren, TargetedSubmitEvent } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
 import { ApiError } from "./api";
@@ -40,6 +41,17 @@ function besideField(fe: FormError): string {
   return t.charAt(0).toUpperCase() + t.slice(1);
 }
 
+// The error a control shows (the form's error when it names the control's
+// field), and the control's ref, focused when that error comes.
+export function useFieldError<E extends HTMLElement>(error: FormError | null | undefined, name: string | undefined) {
+  const err = error && name && error.field === name ? besideField(error) : null;
+  const ref = useRef<E>(null);
+  useEffect(() => {
+    if (err) ref.current?.focus();
+  }, [err]);
+  return { err, ref };
+}
+
 export function Alert({ children, id }: { children: ComponentChildren; id?: string }) {
   return (
     <p class="alert" role="alert" id={id}>
@@ -67,11 +79,7 @@ interface FieldProps {
 }
 
 export function Field(p: FieldProps) {
-  const err = p.error && p.name && p.error.field === p.name ? besideField(p.error) : null;
-  const ref = useRef<HTMLInputElement>(null);
-  useEffect(() => {
-    if (err) ref.current?.focus();
-  }, [err]);
+  const { err, ref } = useFieldError<HTMLInputElement>(p.error, p.name);
   useEffect(() => {
     if (p.autofocus) ref.current?.focus();
   }, []);
@@ -116,11 +124,7 @@ interface SelectProps {
 }
 
 export function Select(p: SelectProps) {
-  const err = p.error && p.name && p.error.field === p.name ? besideField(p.error) : null;
-  const ref = useRef<HTMLSelectElement>(null);
-  useEffect(() => {
-    if (err) ref.current?.focus();
-  }, [err]);
+  const { err, ref } = useFieldError<HTMLSelectElement>(p.error, p.name);
   return (
     <div class={p.class ? "field " + p.class : "field"}>
       <label for={p.id}>{p.label}</label>
@@ -235,6 +239,67 @@ export function Pager({ skip, top, count, onPage }: { skip: number; top: number;
       </button>
     </nav>
   );
+}
+
+export interface Column<T> {
+  head: string;
+  cell: (r: T) => ComponentChildren;
+}
+
+// A table of items: a column each, and the item's buttons last (their column
+// named "Actions" for screen readers alone).
+export function Table<T>({ columns, rows, rowKey, actions, caption, onOpen }: { columns: Column<T>[]; rows: T[]; rowKey: (r: T) => string; actions?: (r: T) => ComponentChildren; caption?: string; onOpen?: (r: T) => void }) {
+  return (
+    <div class="table-wrap">
+      <table>
+        {caption && <caption class="sr-only">{caption}</caption>}
+        <thead>
+          <tr>
+            {columns.map((c) => (
+              <th scope="col" key={c.head}>
+                {c.head}
+              </th>
+            ))}
+            {actions && (
+              <th scope="col">
+                <span class="sr-only">Actions</span>
+              </th>
+            )}
+          </tr>
+        </thead>
+        <tbody>
+          {rows.map((r) => (
+            <tr key={rowKey(r)} onDblClick={onOpen ? () => onOpen(r) : undefined}>
+              {columns.map((c) => (
+                <td key={c.head}>{c.cell(r)}</td>
+              ))}
+              {actions && <td class="actions">{actions(r)}</td>}
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
+// A green dot when on (registered, live), grey when not; for the eyes alone.
+export function Dot({ on }: { on: boolean }) {
+  return <span class={on ? "dot on" : "dot"} aria-hidden="true" />;
+}
+
+// A status cell: the dot, what it means in words, and any badges.
+export function StatusLine({ on, children }: { on: boolean; children: ComponentChildren }) {
+  return (
+    <span class="status">
+      <Dot on={on} />
+      {children}
+    </span>
+  );
+}
+
+// A short flag beside a status: DND, a failure (red); "off" (grey), "call" (blue).
+export function Badge({ kind, children }: { kind?: "off" | "call"; children: ComponentChildren }) {
+  return <span class={kind ? "badge " + kind : "badge"}>{children}</span>;
 }
 
 export function Link({ to, children, current, class: cls }: { to: string; children: ComponentChildren; current?: boolean; class?: string }) {

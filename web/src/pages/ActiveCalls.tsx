@@ -4,10 +4,12 @@
 // callee, call_cdr when it ends) and is read again on an interval as well,
 // since a call's answer sends no event and the stream may be down.
 import { useEffect, useState } from "preact/hooks";
-import { api, ApiError, duration, Me, unixTime } from "../api";
+import { api, duration, Me, unixTime } from "../api";
 import { useEvents } from "../events";
+import { ConfirmDialog, unlessGone, useConfirm } from "../forms";
 import { useList } from "../list";
-import { Alert, Confirm, message, refused } from "../ui";
+import { Alert, Column, Dot, refused, Table } from "../ui";
+import { direction, party } from "./Cdrs";
 
 const POLL_MS = 10000;
 
@@ -35,11 +37,6 @@ function useNow(): number {
 }
 
 const STATES: Record<string, string> = { ringing: "Ringing", talking: "Talking", ending: "Ending" };
-const DIRECTIONS: Record<string, string> = { ext: "Internal", in: "Inbound", out: "Outbound", in2out: "Inbound to outbound" };
-
-function party(number: string, name: string): string {
-  return name ? `${name} (${number})` : number;
-}
 
 // For a tenant's administrators (a user's own calls are in their portal): the
 // API lets a user list the calls they are in, but not the stream nor hang up.
@@ -68,99 +65,71 @@ function CallList() {
     open: () => list.reload(),
   });
   const now = useNow();
-  const [hanging, setHanging] = useState<CallSession | null>(null);
-  const [busy, setBusy] = useState(false);
-  const [hangError, setHangError] = useState<string | null>(null);
   const [note, setNote] = useState<string | null>(null);
 
   const items = (list.data?.items ?? []).filter((c) => !ended.has(c.session_id));
 
-  const hangUp = async () => {
-    if (!hanging) return;
-    setBusy(true);
-    setHangError(null);
-    try {
-      await api.post(`/call_sessions/${encodeURIComponent(hanging.session_id)}/destroy`);
-      setEnded((s) => new Set(s).add(hanging.session_id));
-      setNote(`The call from ${hanging.caller} to ${hanging.callee} was hung up.`);
-      setHanging(null);
-    } catch (e) {
-      if (e instanceof ApiError && e.status === 404) {
-        setNote(`The call from ${hanging.caller} to ${hanging.callee} had ended already.`);
-        setHanging(null);
-      } else setHangError(message(e));
-    } finally {
-      setBusy(false);
-      list.reload();
-    }
-  };
+  const hanging = useConfirm<CallSession>(async (c) => {
+    const what = `The call from ${c.caller} to ${c.callee}`;
+    if (await unlessGone(api.post(`/call_sessions/${encodeURIComponent(c.session_id)}/destroy`))) {
+      setEnded((s) => new Set(s).add(c.session_id));
+      setNote(`${what} was hung up.`);
+    } else setNote(`${what} had ended already.`);
+  }, list.reload);
+
+  const columns: Column<CallSession>[] = [
+    { head: "Caller", cell: (c) => party(c.caller, c.caller_display_name) },
+    { head: "Callee", cell: (c) => party(c.callee, c.callee_display_name) },
+    { head: "Direction", cell: (c) => direction(c.direction) },
+    { head: "State", cell: (c) => STATES[c.state] ?? c.state },
+    { head: "Started", cell: (c) => unixTime(c.start_time) },
+    {
+      head: "Duration",
+      cell: (c) => {
+        const answered = Number(c.answered_time);
+        const since = answered || Number(c.start_time);
+        return since ? `${answered ? "" : "ringing "}${duration(Math.max(0, Math.floor(now / 1000) - since))}` : "";
+      },
+    },
+  ];
 
   return (
     <section>
       <h1>Active calls</h1>
       <p class="sub">Call Statistics</p>
       <p class="live" role="status">
-        <span class={live === "live" ? "dot on" : "dot"} aria-hidden="true" />
+        <Dot on={live === "live"} />
         {live === "live" ? "Live: calls show as they start and end." : live === "connecting" ? "Connecting to live updates…" : `Live updates are unavailable; the list is read every ${POLL_MS / 1000} s.`}
       </p>
       {note && <p role="status">{note}</p>}
       {list.error != null && <Alert>{refused(list.error)}</Alert>}
       {list.data && items.length === 0 && <p>No calls in progress.</p>}
       {list.data && items.length > 0 && (
-        <div class="table-wrap">
-          <table>
-            <caption class="sr-only">Calls in progress</caption>
-            <thead>
-              <tr>
-                <th scope="col">Caller</th>
-                <th scope="col">Callee</th>
-                <th scope="col">Direction</th>
-                <th scope="col">State</th>
-                <th scope="col">Started</th>
-                <th scope="col">Duration</th>
-                <th scope="col">
-                  <span class="sr-only">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {items.map((c) => {
-                const answered = Number(c.answered_time);
-                const since = answered || Number(c.start_time);
-                return (
-                  <tr key={c.session_id}>
-                    <td>{party(c.caller, c.caller_display_name)}</td>
-                    <td>{party(c.callee, c.callee_display_name)}</td>
-                    <td>{DIRECTIONS[c.direction] ?? c.direction}</td>
-                    <td>{STATES[c.state] ?? c.state}</td>
-                    <td>{unixTime(c.start_time)}</td>
-                    <td>{since ? `${answered ? "" : "ringing "}${duration(Math.max(0, Math.floor(now / 1000) - since))}` : ""}</td>
-                    <td class="actions">
-                      <button type="button" class="danger" onClick={() => { setNote(null); setHanging(c); }}>
-                        Hang up
-                      </button>
-                    </td>
-                  </tr>
-                );
-              })}
-            </tbody>
-          </table>
-        </div>
-      )}
-      {hanging && (
-        <Confirm
-          title="Hang up call"
-          text={`Hang up the call from ${party(hanging.caller, hanging.caller_display_name)} to ${party(hanging.callee, hanging.callee_display_name)}? Both sides are disconnected.`}
-          action="Hang up"
-          busy={busy}
-          error={hangError}
-          onConfirm={hangUp}
-          onCancel={() => {
-            setHanging(null);
-            setHangError(null);
-          }}
+        <Table
+          caption="Calls in progress"
+          columns={columns}
+          rows={items}
+          rowKey={(c) => c.session_id}
+          actions={(c) => (
+            <button
+              type="button"
+              class="danger"
+              onClick={() => {
+                setNote(null);
+                hanging.ask(c);
+              }}
+            >
+              Hang up
+            </button>
+          )}
         />
       )}
+      <ConfirmDialog
+        c={hanging}
+        title="Hang up call"
+        text={(c) => `Hang up the call from ${party(c.caller, c.caller_display_name)} to ${party(c.callee, c.callee_display_name)}? Both sides are disconnected.`}
+        action="Hang up"
+      />
     </section>
   );
 }

@@ -3,10 +3,10 @@
 // and three lists of the same shape (a number or prefix and a note), each with
 // Add / Edit / Delete and Export CSV: allowed country codes, disallowed codes,
 // blacklisted numbers.
-import { useEffect, useRef, useState } from "preact/hooks";
-import { api } from "../api";
-import { Column, EditorProps, ObjectList, SaveButtons, saveObject, useObjects } from "../objects";
-import { Alert, Dialog, Field, FormError, formError, int, refused, Submit, useUnplaced } from "../ui";
+import { useState } from "preact/hooks";
+import { FormEnd, useForm, useSettings } from "../forms";
+import { EditorProps, ObjectList, saveObject, useObjects } from "../objects";
+import { Column, Dialog, Field, int } from "../ui";
 
 export function CallRestrictions() {
   return (
@@ -63,70 +63,26 @@ const LIMITS: [keyof Limits, string, string][] = [
 ];
 
 function OutboundLimits() {
-  const [values, setValues] = useState<Record<string, string> | null>(null);
-  const [loadError, setLoadError] = useState<string | null>(null);
-  const [error, setError] = useState<FormError | null>(null);
-  const [busy, setBusy] = useState(false);
-  const [saved, setSaved] = useState(false);
-  const form = useRef<HTMLFormElement>(null);
-  const unplaced = useUnplaced(form, error);
-  const show = (l: Limits) => setValues(Object.fromEntries(LIMITS.map(([k]) => [k, String(l[k])])));
-
-  useEffect(() => {
-    api
-      .get<Limits>("/tenant/outbound_limits")
-      .then(show)
-      .catch((e) => setLoadError(refused(e)));
-  }, []);
-
-  const save = async (e: Submit) => {
-    e.preventDefault();
-    if (!values) return;
-    setBusy(true);
-    setError(null);
-    setSaved(false);
-    try {
-      show(await api.post<Limits>("/tenant/outbound_limits", Object.fromEntries(LIMITS.map(([k]) => [k, int(values[k])]))));
-      setSaved(true);
-    } catch (err) {
-      setError(formError(err));
-    } finally {
-      setBusy(false);
-    }
-  };
-
+  const st = useSettings<Limits, Record<string, string>>(
+    "/tenant/outbound_limits",
+    null,
+    (l) => Object.fromEntries(LIMITS.map(([k]) => [k, String(l[k])])),
+    (v) => Object.fromEntries(LIMITS.map(([k]) => [k, int(v[k])])),
+  );
+  const { value: values, form } = st;
   return (
     <section class="card" aria-labelledby="h-limits">
       <h2 id="h-limits">Outbound call limits</h2>
       <p class="hint">A call over a limit is refused.</p>
-      {loadError && <Alert>{loadError}</Alert>}
-      {values && (
-        <form ref={form} onSubmit={save} noValidate>
+      {st.pending ?? (
+        <form ref={form.ref} onSubmit={form.submit} noValidate>
           <div class="row-inline">
-            {LIMITS.map(([k, label, hint]) => (
-              <Field
-                key={k}
-                id={`lim-${k}`}
-                name={k}
-                label={label}
-                hint={hint}
-                inputMode="numeric"
-                value={values[k]}
-                onInput={(v) => {
-                  setSaved(false);
-                  setValues({ ...values, [k]: v });
-                }}
-                error={error}
-              />
-            ))}
+            {values &&
+              LIMITS.map(([k, label, hint]) => (
+                <Field key={k} id={`lim-${k}`} name={k} label={label} hint={hint} inputMode="numeric" value={values[k]} onInput={(v) => st.set({ ...values, [k]: v })} error={form.error} />
+              ))}
           </div>
-          {error && unplaced && <Alert>{error.text}</Alert>}
-          {saved && <p role="status">Saved.</p>}
-          <div class="buttons">
-            <button type="submit" class="primary" disabled={busy}>
-              Save
-            </button>
-          </div>
+          <FormEnd form={form} />
         </form>
       )}
     </section>
@@ -177,31 +133,17 @@ function NumberList(p: NumberListProps) {
 function NumberDialog({ item, onClose, onSaved, list }: EditorProps<NumberItem> & { list: NumberListProps }) {
   const [key, setKey] = useState(item?.[list.keyField] ?? "");
   const [name, setName] = useState(item?.name ?? "");
-  const [error, setError] = useState<FormError | null>(null);
-  const [busy, setBusy] = useState(false);
-  const form = useRef<HTMLFormElement>(null);
-  const unplaced = useUnplaced(form, error);
-
-  const save = async (e: Submit) => {
-    e.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
-      await saveObject(list.path, item, { [list.keyField]: key.trim(), name: name.trim() });
-      onSaved();
-    } catch (err) {
-      setError(formError(err));
-      setBusy(false);
-    }
-  };
+  const form = useForm(async () => {
+    await saveObject(list.path, item, { [list.keyField]: key.trim(), name: name.trim() });
+    onSaved();
+  });
 
   return (
     <Dialog title={item ? `Edit ${list.noun} ${item[list.keyField]}` : `Add ${list.noun}`} onClose={onClose}>
-      <form ref={form} onSubmit={save} noValidate>
-        <Field id={`${list.id}-key`} name={list.keyField} label={list.keyLabel} hint={list.keyHint} value={key} onInput={setKey} error={error} required autofocus />
-        <Field id={`${list.id}-name`} name="name" label="Note" value={name} onInput={setName} error={error} />
-        {error && unplaced && <Alert>{error.text}</Alert>}
-        <SaveButtons busy={busy} onClose={onClose} />
+      <form ref={form.ref} onSubmit={form.submit} noValidate>
+        <Field id={`${list.id}-key`} name={list.keyField} label={list.keyLabel} hint={list.keyHint} value={key} onInput={setKey} error={form.error} required autofocus />
+        <Field id={`${list.id}-name`} name="name" label="Note" value={name} onInput={setName} error={form.error} />
+        <FormEnd form={form} onCancel={onClose} />
       </form>
     </Dialog>
   );

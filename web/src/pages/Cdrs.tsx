@@ -7,9 +7,9 @@ import { useEffect, useRef, useState } from "preact/hooks";
 import { duration, Me, unixTime } from "../api";
 import { PbxEvent, streamable, useEvents } from "../events";
 import { useList } from "../list";
-import { Alert, Dialog, Pager, refused } from "../ui";
+import { TOP } from "../objects";
+import { Alert, Column, Dialog, Pager, refused, Table } from "../ui";
 
-const TOP = 20;
 const REFRESH_MS = 15000;
 // pbxd publishes a call's record as it hands it to be written: a read just
 // after the event may not have it yet. The list is read again RELOAD_MS after
@@ -52,46 +52,39 @@ function talk(c: { answered_time?: string; ended_time?: string }): string {
 
 const DIRECTIONS: Record<string, string> = { ext: "Internal", in: "Inbound", out: "Outbound", in2out: "Inbound to outbound" };
 
+// A call's direction for people.
+export const direction = (d: string) => DIRECTIONS[d] ?? d;
+
+// A party of a call: "Name (number)", or the number.
+export function party(number: string, name: string): string {
+  return name ? `${name} (${number})` : number;
+}
+
+const columns: Column<Cdr>[] = [
+  { head: "Start", cell: (c) => unixTime(c.start_time) },
+  { head: "Caller", cell: (c) => party(c.caller, c.caller_display_name) },
+  { head: "Callee", cell: (c) => c.callee },
+  { head: "Direction", cell: (c) => direction(c.direction) },
+  { head: "Talk time", cell: (c) => talk(c) || "Not answered" },
+  { head: "Ended", cell: (c) => c.ended_reason },
+];
+
 export function CallTable({ items, onOpen }: { items: Cdr[]; onOpen?: (c: Cdr) => void }) {
   return (
-    <div class="table-wrap">
-      <table>
-        <thead>
-          <tr>
-            <th scope="col">Start</th>
-            <th scope="col">Caller</th>
-            <th scope="col">Callee</th>
-            <th scope="col">Direction</th>
-            <th scope="col">Talk time</th>
-            <th scope="col">Ended</th>
-            {onOpen && (
-              <th scope="col">
-                <span class="sr-only">Actions</span>
-              </th>
-            )}
-          </tr>
-        </thead>
-        <tbody>
-          {items.map((c) => (
-            <tr key={c.cdr_id} onDblClick={onOpen ? () => onOpen(c) : undefined}>
-              <td>{unixTime(c.start_time)}</td>
-              <td>{c.caller_display_name ? `${c.caller_display_name} (${c.caller})` : c.caller}</td>
-              <td>{c.callee}</td>
-              <td>{DIRECTIONS[c.direction] ?? c.direction}</td>
-              <td>{talk(c) || "Not answered"}</td>
-              <td>{c.ended_reason}</td>
-              {onOpen && (
-                <td class="actions">
-                  <button type="button" onClick={() => onOpen(c)}>
-                    Details
-                  </button>
-                </td>
-              )}
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </div>
+    <Table
+      columns={columns}
+      rows={items}
+      rowKey={(c) => c.cdr_id}
+      onOpen={onOpen}
+      actions={
+        onOpen &&
+        ((c) => (
+          <button type="button" onClick={() => onOpen(c)}>
+            Details
+          </button>
+        ))
+      }
+    />
   );
 }
 
@@ -146,12 +139,19 @@ export function Cdrs({ me }: { me: Me }) {
   );
 }
 
+const targetColumns: Column<Target>[] = [
+  { head: "Destination", cell: (t) => t.destination },
+  { head: "Type", cell: (t) => t.call_type },
+  { head: "Talk time", cell: (t) => talk(t) || "Not answered" },
+  { head: "End", cell: (t) => `${t.end_reason ?? ""}${t.status_code ? ` (SIP ${t.status_code})` : ""}` },
+];
+
 function CdrDialog({ cdr, onClose }: { cdr: Cdr; onClose: () => void }) {
   return (
     <Dialog title="Call details" onClose={onClose} wide>
       <dl class="details">
         <dt>Caller</dt>
-        <dd>{cdr.caller_display_name ? `${cdr.caller_display_name} (${cdr.caller})` : cdr.caller}</dd>
+        <dd>{party(cdr.caller, cdr.caller_display_name)}</dd>
         <dt>Callee</dt>
         <dd>{cdr.callee}</dd>
         <dt>Started</dt>
@@ -167,31 +167,7 @@ function CdrDialog({ cdr, onClose }: { cdr: Cdr; onClose: () => void }) {
         <dd>{cdr.session_id}</dd>
       </dl>
       <h3>Targets</h3>
-      <div class="table-wrap">
-        <table>
-          <thead>
-            <tr>
-              <th scope="col">Destination</th>
-              <th scope="col">Type</th>
-              <th scope="col">Talk time</th>
-              <th scope="col">End</th>
-            </tr>
-          </thead>
-          <tbody>
-            {cdr.call_targets.map((t) => (
-              <tr key={t.id}>
-                <td>{t.destination}</td>
-                <td>{t.call_type}</td>
-                <td>{talk(t) || "Not answered"}</td>
-                <td>
-                  {t.end_reason}
-                  {t.status_code ? ` (SIP ${t.status_code})` : ""}
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <Table columns={targetColumns} rows={cdr.call_targets} rowKey={(t) => t.id} />
       <div class="buttons">
         <button type="button" onClick={onClose} autofocus>
           Close

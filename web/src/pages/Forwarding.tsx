@@ -10,9 +10,9 @@
 // for a tenant admin, a user's (/users/{id}/extension). One Save sends the whole
 // forwarding object; a refusal is shown beside the field the API names, and the
 // form keeps what was typed.
-import { useEffect, useRef, useState } from "preact/hooks";
-import { api } from "../api";
-import { Alert, DaysPicker, Field, FormError, formError, int, RadioGroup, refused, Select, Submit, Tabs, useUnplaced } from "../ui";
+import { useState } from "preact/hooks";
+import { FormEnd, useSettings } from "../forms";
+import { Alert, DaysPicker, Field, FormError, formError, int, RadioGroup, Select, Tabs } from "../ui";
 
 type Action = "hangup" | "voicemail" | "number" | "ring";
 
@@ -208,52 +208,24 @@ function ShiftFields({ id, path, s, onChange, error }: { id: string; path: strin
 }
 
 export function ForwardingEditor({ settingsPath }: { settingsPath: string }) {
-  const [s, setS] = useState<FormState | null>(null);
-  const [loadError, setLoadError] = useState<string | null>(null);
-  const [error, setError] = useState<FormError | null>(null);
-  const [saved, setSaved] = useState(false);
-  const [busy, setBusy] = useState(false);
   const [tab, setTab] = useState("available");
-  const form = useRef<HTMLFormElement>(null);
-  const unplaced = useUnplaced(form, error);
-
-  useEffect(() => {
-    api
-      .get<{ forwarding: Forwarding }>(settingsPath)
-      .then((x) => setS(toForm(x.forwarding)))
-      .catch((e) => setLoadError(refused(e)));
-  }, [settingsPath]);
-
-  if (loadError) return <Alert>{loadError}</Alert>;
-  if (!s) return <p>Loading…</p>;
-
-  const set = (patch: Partial<FormState>) => {
-    setSaved(false);
-    setS({ ...s, ...patch });
+  // a refusal shows on the status tab of the rule it names
+  const fail = (err: unknown) => {
+    const fe = formError(err);
+    const st = statusOf(fe.field);
+    if (st) setTab(st);
+    return fe;
   };
+  const fw = useSettings<Forwarding, FormState>(settingsPath, "forwarding", toForm, toForwarding, fail);
+  const { value: s, form } = fw;
+  if (fw.pending || !s) return <>{fw.pending}</>;
+  const error = form.error;
+
+  const set = (patch: Partial<FormState>) => fw.set({ ...s, ...patch });
   const setRule = (st: string, c: Cond, d: DestForm) => set({ rules: { ...s.rules, [st]: { ...s.rules[st], [c]: d } } });
 
-  const save = async (e: Submit) => {
-    e.preventDefault();
-    setBusy(true);
-    setError(null);
-    setSaved(false);
-    try {
-      const r = await api.post<{ forwarding: Forwarding }>(settingsPath, { forwarding: toForwarding(s) });
-      if (r?.forwarding) setS(toForm(r.forwarding));
-      setSaved(true);
-    } catch (err) {
-      const fe = formError(err);
-      const st = statusOf(fe.field);
-      if (st) setTab(st);
-      setError(fe);
-    } finally {
-      setBusy(false);
-    }
-  };
-
   return (
-    <form ref={form} onSubmit={save} noValidate class="settings">
+    <form ref={form.ref} onSubmit={form.submit} noValidate class="settings">
       <section class="card" aria-labelledby="h-uncond">
         <h2 id="h-uncond">Unconditional forward</h2>
         <RadioGroup
@@ -361,13 +333,7 @@ export function ForwardingEditor({ settingsPath }: { settingsPath: string }) {
         </button>
       </section>
 
-      {error && unplaced && error.field !== "forwarding.unconditional.schedules" && <Alert>{error.text}</Alert>}
-      {saved && <p role="status">Saved.</p>}
-      <div class="buttons sticky">
-        <button type="submit" class="primary" disabled={busy}>
-          Save
-        </button>
-      </div>
+      <FormEnd form={form} sticky elsewhere={["forwarding.unconditional.schedules"]} />
     </form>
   );
 }

@@ -6,9 +6,12 @@
 //
 // Given the settings' and the holidays' paths: the user's own (/user/extension,
 // /user/holidays) or a user's for a tenant admin (/users/{id}/...).
-import { useEffect, useRef, useState } from "preact/hooks";
+import { useEffect, useState } from "preact/hooks";
 import { api, List } from "../api";
-import { Alert, Checkbox, Confirm, DAYS, Dialog, Field, FormError, formError, message, RadioGroup, refused, Submit, useUnplaced } from "../ui";
+import { ConfirmDialog, FormEnd, useConfirm, useForm, useSettings } from "../forms";
+import { useList } from "../list";
+import { EditorProps, saveObject } from "../objects";
+import { Alert, Checkbox, Column, DAYS, Dialog, Field, RadioGroup, refused, Table } from "../ui";
 
 interface Shift {
   start: string;
@@ -37,55 +40,26 @@ function fullWeek(w: Partial<Week> | undefined): Week {
   return out;
 }
 
+interface HoursForm {
+  mode: OfficeHours["mode"];
+  week: Week;
+}
+
 export function OfficeHoursEditor({ settingsPath }: { settingsPath: string }) {
-  const [mode, setMode] = useState<OfficeHours["mode"] | null>(null);
-  const [week, setWeek] = useState<Week>(defaultWeek);
-  const [loadError, setLoadError] = useState<string | null>(null);
-  const [error, setError] = useState<FormError | null>(null);
-  const [saved, setSaved] = useState(false);
-  const [busy, setBusy] = useState(false);
-  const form = useRef<HTMLFormElement>(null);
-  const unplaced = useUnplaced(form, error);
-
-  const show = (oh: OfficeHours) => {
-    setMode(oh.mode);
-    setWeek(fullWeek(oh.week));
-  };
-
-  useEffect(() => {
-    api
-      .get<{ office_hours: OfficeHours }>(settingsPath)
-      .then((x) => show(x.office_hours))
-      .catch((e) => setLoadError(refused(e)));
-  }, [settingsPath]);
-
-  if (loadError) return <Alert>{loadError}</Alert>;
-  if (!mode) return <p>Loading…</p>;
-
-  const putDay = (d: string, shifts: Shift[]) => {
-    setSaved(false);
-    setWeek({ ...week, [d]: shifts });
-  };
-
-  const save = async (e: Submit) => {
-    e.preventDefault();
-    setBusy(true);
-    setError(null);
-    setSaved(false);
-    try {
-      const office_hours: OfficeHours = mode === "specific" ? { mode, week } : { mode };
-      const r = await api.post<{ office_hours: OfficeHours }>(settingsPath, { office_hours });
-      if (r?.office_hours) show(r.office_hours);
-      setSaved(true);
-    } catch (err) {
-      setError(formError(err));
-    } finally {
-      setBusy(false);
-    }
-  };
+  const st = useSettings<OfficeHours, HoursForm>(
+    settingsPath,
+    "office_hours",
+    (oh) => ({ mode: oh.mode, week: fullWeek(oh.week) }),
+    (f): OfficeHours => (f.mode === "specific" ? { mode: f.mode, week: f.week } : { mode: f.mode }),
+  );
+  const { value, form } = st;
+  if (st.pending || !value) return <>{st.pending}</>;
+  const { mode, week } = value;
+  const error = form.error;
+  const putDay = (d: string, shifts: Shift[]) => st.set({ mode, week: { ...week, [d]: shifts } });
 
   return (
-    <form ref={form} onSubmit={save} noValidate class="settings">
+    <form ref={form.ref} onSubmit={form.submit} noValidate class="settings">
       <section class="card" aria-labelledby="h-hours">
         <h2 id="h-hours">Office hours</h2>
         <RadioGroup
@@ -93,10 +67,7 @@ export function OfficeHoursEditor({ settingsPath }: { settingsPath: string }) {
           legend="Office hours to follow"
           value={mode}
           options={[["global", "Use global office hours"], ["specific", "Use specific office hours"]]}
-          onChange={(v) => {
-            setSaved(false);
-            setMode(v as OfficeHours["mode"]);
-          }}
+          onChange={(v) => st.set({ mode: v as OfficeHours["mode"], week })}
         />
         {mode === "global" && (
           <>
@@ -135,13 +106,7 @@ export function OfficeHoursEditor({ settingsPath }: { settingsPath: string }) {
             </div>
           </>
         )}
-        {error && unplaced && <Alert>{error.text}</Alert>}
-        {saved && <p role="status">Saved.</p>}
-        <div class="buttons">
-          <button type="submit" class="primary" disabled={busy}>
-            Save
-          </button>
-        </div>
+        <FormEnd form={form} />
       </section>
     </form>
   );
@@ -224,78 +189,40 @@ function when(h: Holiday): string {
   return `${h.start_date}${times} – ${h.end_date}${endTimes}`;
 }
 
+const holidayColumns: Column<Holiday>[] = [
+  { head: "Name", cell: (h) => h.name },
+  { head: "When", cell: when },
+  { head: "Every year", cell: (h) => (h.every_year ? "Yes" : "No") },
+];
+
 export function HolidaysEditor({ path }: { path: string }) {
-  const [list, setList] = useState<Holiday[] | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  const [tick, setTick] = useState(0);
+  const list = useList<Holiday>(path, {});
   const [editing, setEditing] = useState<Holiday | "new" | null>(null);
-  const [deleting, setDeleting] = useState<Holiday | null>(null);
-  const [busy, setBusy] = useState(false);
-  const [delError, setDelError] = useState<string | null>(null);
-
-  useEffect(() => {
-    api
-      .get<List<Holiday>>(path)
-      .then((l) => {
-        setList(l.items);
-        setError(null);
-      })
-      .catch((e) => setError(refused(e)));
-  }, [path, tick]);
-
-  const destroy = async () => {
-    if (!deleting) return;
-    setBusy(true);
-    setDelError(null);
-    try {
-      await api.post(`${path}/${encodeURIComponent(deleting.id)}/destroy`);
-      setDeleting(null);
-      setTick((n) => n + 1);
-    } catch (e) {
-      setDelError(message(e));
-    } finally {
-      setBusy(false);
-    }
-  };
+  const deleting = useConfirm<Holiday>((h) => api.post(`${path}/${encodeURIComponent(h.id)}/destroy`), list.reload);
+  const items = list.data?.items;
 
   return (
     <section class="card" aria-labelledby="h-holidays">
       <h2 id="h-holidays">Holidays</h2>
       <p class="hint">Your office hours are closed while one of your holidays runs (the tenant's holidays apply as well).</p>
-      {error && <Alert>{error}</Alert>}
-      {list && list.length === 0 && <p>No holidays.</p>}
-      {list && list.length > 0 && (
-        <div class="table-wrap">
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">When</th>
-                <th scope="col">Every year</th>
-                <th scope="col">
-                  <span class="sr-only">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {list.map((h) => (
-                <tr key={h.id}>
-                  <td>{h.name}</td>
-                  <td>{when(h)}</td>
-                  <td>{h.every_year ? "Yes" : "No"}</td>
-                  <td class="actions">
-                    <button type="button" onClick={() => setEditing(h)}>
-                      Edit
-                    </button>
-                    <button type="button" class="danger" onClick={() => setDeleting(h)}>
-                      Delete
-                    </button>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+      {list.error != null && <Alert>{refused(list.error)}</Alert>}
+      {items && items.length === 0 && <p>No holidays.</p>}
+      {items && items.length > 0 && (
+        <Table
+          columns={holidayColumns}
+          rows={items}
+          rowKey={(h) => h.id}
+          actions={(h) => (
+            <>
+              <button type="button" onClick={() => setEditing(h)}>
+                Edit
+              </button>
+              <button type="button" class="danger" onClick={() => deleting.ask(h)}>
+                Delete
+              </button>
+            </>
+          )}
+        />
       )}
       <div class="buttons">
         <button type="button" onClick={() => setEditing("new")}>
@@ -305,62 +232,36 @@ export function HolidaysEditor({ path }: { path: string }) {
       {editing && (
         <HolidayDialog
           path={path}
-          holiday={editing === "new" ? null : editing}
+          item={editing === "new" ? null : editing}
           onClose={() => setEditing(null)}
           onSaved={() => {
             setEditing(null);
-            setTick((n) => n + 1);
+            list.reload();
           }}
         />
       )}
-      {deleting && (
-        <Confirm
-          title="Delete holiday"
-          text={`Delete the holiday ${deleting.name} (${when(deleting)})?`}
-          action="Delete"
-          busy={busy}
-          error={delError}
-          onConfirm={destroy}
-          onCancel={() => {
-            setDeleting(null);
-            setDelError(null);
-          }}
-        />
-      )}
+      <ConfirmDialog c={deleting} title="Delete holiday" text={(h) => `Delete the holiday ${h.name} (${when(h)})?`} action="Delete" />
     </section>
   );
 }
 
-const HOLIDAY_FIELDS = ["name", "start_date", "end_date", "start_time", "end_time"];
-
-function HolidayDialog({ path, holiday, onClose, onSaved }: { path: string; holiday: Holiday | null; onClose: () => void; onSaved: () => void }) {
+function HolidayDialog({ path, item: holiday, onClose, onSaved }: EditorProps<Holiday> & { path: string }) {
   const [name, setName] = useState(holiday?.name ?? "");
   const [startDate, setStartDate] = useState(holiday?.start_date ?? "");
   const [endDate, setEndDate] = useState(holiday?.end_date ?? "");
   const [startTime, setStartTime] = useState(holiday?.start_time ?? "00:00");
   const [endTime, setEndTime] = useState(holiday?.end_time ?? "23:59");
   const [everyYear, setEveryYear] = useState(holiday?.every_year ?? false);
-  const [error, setError] = useState<FormError | null>(null);
-  const [busy, setBusy] = useState(false);
-
-  const save = async (e: Submit) => {
-    e.preventDefault();
-    setBusy(true);
-    setError(null);
+  const form = useForm(async () => {
     const body: Record<string, unknown> = { name: name.trim(), start_date: startDate, end_date: endDate || startDate, start_time: startTime, end_time: endTime, every_year: everyYear };
-    try {
-      if (holiday) await api.post(`${path}/${encodeURIComponent(holiday.id)}`, body);
-      else await api.post(path, body);
-      onSaved();
-    } catch (err) {
-      setError(formError(err));
-      setBusy(false);
-    }
-  };
+    await saveObject(path, holiday, body);
+    onSaved();
+  });
+  const error = form.error;
 
   return (
     <Dialog title={holiday ? `Edit ${holiday.name}` : "Add holiday"} onClose={onClose}>
-      <form onSubmit={save} noValidate>
+      <form ref={form.ref} onSubmit={form.submit} noValidate>
         <Field id="h-name" name="name" label="Name" value={name} onInput={setName} error={error} required autofocus />
         <div class="shift">
           <Field id="h-start-date" name="start_date" label="Start date" type="date" value={startDate} onInput={setStartDate} error={error} required />
@@ -371,15 +272,7 @@ function HolidayDialog({ path, holiday, onClose, onSaved }: { path: string; holi
           <Field id="h-end-time" name="end_time" label="End time" type="time" value={endTime} onInput={setEndTime} error={error} />
         </div>
         <Checkbox id="h-every-year" label="Every year" checked={everyYear} onChange={setEveryYear} />
-        {error && !HOLIDAY_FIELDS.includes(error.field ?? "") && <Alert>{error.text}</Alert>}
-        <div class="buttons">
-          <button type="submit" class="primary" disabled={busy}>
-            Save
-          </button>
-          <button type="button" onClick={onClose}>
-            Cancel
-          </button>
-        </div>
+        <FormEnd form={form} onCancel={onClose} />
       </form>
     </Dialog>
   );

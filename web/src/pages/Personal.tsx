@@ -2,10 +2,12 @@
 // settings a user may change (Do not disturb, Call waiting, Status: each saves
 // at once), the login password, and their own calls; the Forwarding Rule and
 // Office Hours pages edit the rest of what a user may change.
+import type { ComponentChildren } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { api, ApiError, Me } from "../api";
+import { FormEnd, useForm, useSettings } from "../forms";
 import { useList } from "../list";
-import { Alert, Field, FormError, formError, message, refused, Select, Submit, Switch } from "../ui";
+import { Alert, Field, formError, message, refused, Select, Switch } from "../ui";
 import { CallTable, Cdr } from "./Cdrs";
 import { ForwardingEditor, STATUSES } from "./Forwarding";
 import { HolidaysEditor, OfficeHoursEditor } from "./OfficeHours";
@@ -34,46 +36,45 @@ function NoPortal({ title }: { title: string }) {
   );
 }
 
-// My portal > Forwarding Rule
-export function MyForwarding({ me }: { me: Me }) {
-  if (me.role === "system_admin") return <NoPortal title="Forwarding Rule" />;
+// A page of My portal: its title, the extension, and its editors.
+function MyPage({ me, title, children }: { me: Me; title: string; children: ComponentChildren }) {
+  if (me.role === "system_admin") return <NoPortal title={title} />;
   return (
     <section>
-      <h1>Forwarding Rule</h1>
+      <h1>{title}</h1>
       <p class="sub">
         My portal · extension {me.extension_number}
       </p>
-      <ForwardingEditor settingsPath="/user/extension" />
+      {children}
     </section>
+  );
+}
+
+// My portal > Forwarding Rule
+export function MyForwarding({ me }: { me: Me }) {
+  return (
+    <MyPage me={me} title="Forwarding Rule">
+      <ForwardingEditor settingsPath="/user/extension" />
+    </MyPage>
   );
 }
 
 // My portal > Voicemail
 export function MyVoicemail({ me }: { me: Me }) {
-  if (me.role === "system_admin") return <NoPortal title="Voicemail" />;
   return (
-    <section>
-      <h1>Voicemail</h1>
-      <p class="sub">
-        My portal · extension {me.extension_number}
-      </p>
+    <MyPage me={me} title="Voicemail">
       <VoicemailEditor settingsPath="/user/extension" />
-    </section>
+    </MyPage>
   );
 }
 
 // My portal > Office Hours
 export function MyOfficeHours({ me }: { me: Me }) {
-  if (me.role === "system_admin") return <NoPortal title="Office Hours" />;
   return (
-    <section>
-      <h1>Office Hours</h1>
-      <p class="sub">
-        My portal · extension {me.extension_number}
-      </p>
+    <MyPage me={me} title="Office Hours">
       <OfficeHoursEditor settingsPath="/user/extension" />
       <HolidaysEditor path="/user/holidays" />
-    </section>
+    </MyPage>
   );
 }
 
@@ -159,44 +160,24 @@ function CallSettings() {
 }
 
 function ProfileForm() {
-  const [p, setP] = useState<Profile>({ display_name: "", email: "" });
-  const [error, setError] = useState<FormError | null>(null);
-  const [saved, setSaved] = useState(false);
-  const [busy, setBusy] = useState(false);
-  useEffect(() => {
-    api
-      .get<Profile>("/user/profile")
-      .then((x) => setP({ display_name: x.display_name, email: x.email }))
-      .catch((e) => setError(formError(e)));
-  }, []);
-  const save = async (e: Submit) => {
-    e.preventDefault();
-    setBusy(true);
-    setError(null);
-    setSaved(false);
-    try {
-      await api.post("/user/profile", { display_name: p.display_name.trim(), email: p.email.trim() });
-      setSaved(true);
-    } catch (err) {
-      setError(formError(err));
-    } finally {
-      setBusy(false);
-    }
-  };
+  const st = useSettings<Profile, Profile>(
+    "/user/profile",
+    null,
+    (x) => ({ display_name: x.display_name, email: x.email }),
+    (p) => ({ display_name: p.display_name.trim(), email: p.email.trim() }),
+  );
+  const { value: p, form } = st;
   return (
     <section class="card" aria-labelledby="h-profile">
       <h2 id="h-profile">Profile</h2>
-      <form onSubmit={save} noValidate>
-        <Field id="p-display" name="display_name" label="Display name" value={p.display_name} onInput={(v) => setP({ ...p, display_name: v })} error={error} />
-        <Field id="p-email" name="email" label="Email" type="email" value={p.email} onInput={(v) => setP({ ...p, email: v })} error={error} />
-        {error && !["display_name", "email"].includes(error.field ?? "") && <Alert>{error.text}</Alert>}
-        {saved && <p role="status">Saved.</p>}
-        <div class="buttons">
-          <button type="submit" class="primary" disabled={busy}>
-            Save
-          </button>
-        </div>
-      </form>
+      {st.pending ??
+        (p && (
+          <form ref={form.ref} onSubmit={form.submit} noValidate>
+            <Field id="p-display" name="display_name" label="Display name" value={p.display_name} onInput={(v) => st.set({ ...p, display_name: v })} error={form.error} />
+            <Field id="p-email" name="email" label="Email" type="email" value={p.email} onInput={(v) => st.set({ ...p, email: v })} error={form.error} />
+            <FormEnd form={form} />
+          </form>
+        ))}
     </section>
   );
 }
@@ -204,40 +185,25 @@ function ProfileForm() {
 function PasswordForm() {
   const [old, setOld] = useState("");
   const [next, setNext] = useState("");
-  const [error, setError] = useState<FormError | null>(null);
-  const [done, setDone] = useState(false);
-  const [busy, setBusy] = useState(false);
-  const save = async (e: Submit) => {
-    e.preventDefault();
-    setBusy(true);
-    setError(null);
-    setDone(false);
-    try {
+  const form = useForm(
+    async () => {
       await api.post("/user/password", { old_password: old, new_password: next });
-      setDone(true);
       setOld("");
       setNext("");
-    } catch (err) {
+    },
+    (err) => {
       const fe = formError(err);
       if (err instanceof ApiError && err.status === 401) fe.text = "The current password is wrong.";
-      setError(fe);
-    } finally {
-      setBusy(false);
-    }
-  };
+      return fe;
+    },
+  );
   return (
     <section class="card" aria-labelledby="h-password">
       <h2 id="h-password">Password</h2>
-      <form onSubmit={save} noValidate>
-        <Field id="pw-old" name="old_password" label="Current password" type="password" autocomplete="current-password" value={old} onInput={setOld} error={error} />
-        <Field id="pw-new" name="new_password" label="New password" type="password" autocomplete="new-password" value={next} onInput={setNext} error={error} />
-        {error && !["old_password", "new_password"].includes(error.field ?? "") && <Alert>{error.text}</Alert>}
-        {done && <p role="status">Password changed. Your other sessions have ended.</p>}
-        <div class="buttons">
-          <button type="submit" class="primary" disabled={busy}>
-            Change password
-          </button>
-        </div>
+      <form ref={form.ref} onSubmit={form.submit} noValidate>
+        <Field id="pw-old" name="old_password" label="Current password" type="password" autocomplete="current-password" value={old} onInput={setOld} error={form.error} />
+        <Field id="pw-new" name="new_password" label="New password" type="password" autocomplete="new-password" value={next} onInput={setNext} error={form.error} />
+        <FormEnd form={form} label="Change password" savedText="Password changed. Your other sessions have ended." />
       </form>
     </section>
   );

@@ -4,9 +4,10 @@
 //   Outbound Rules  a dialled-number pattern to trunks tried in order, after
 //                   stripping and prepending digits, rules tried by priority
 // Each is a list with Add / Edit in a dialog, Delete and Export CSV (objects.tsx).
-import { useRef, useState } from "preact/hooks";
-import { ObjectList, arrayError, Column, EditorProps, SaveButtons, saveObject, useAll, useObjects } from "../objects";
-import { Alert, Dialog, Field, FormError, formError, int, refused, Select, Submit, useUnplaced } from "../ui";
+import { useState } from "preact/hooks";
+import { FormEnd, useForm } from "../forms";
+import { ObjectList, arrayError, EditorProps, saveObject, useAll, useObjects } from "../objects";
+import { Alert, Column, Dialog, Field, FormError, formError, int, refused, Select } from "../ui";
 import type { Provider } from "./Trunks";
 import type { UserRow } from "./Users";
 
@@ -109,36 +110,30 @@ function InboundDialog({ item, onClose, onSaved }: EditorProps<InboundRule>) {
   const [provider, setProvider] = useState(item?.provider_id ?? "");
   const [dest, setDest] = useState(destValue(item?.destination));
   const [outside, setOutside] = useState(destValue(item?.outside_hours_destination));
-  const [error, setError] = useState<FormError | null>(null);
-  const [busy, setBusy] = useState(false);
-  const form = useRef<HTMLFormElement>(null);
-  const unplaced = useUnplaced(form, error);
   // Until one is chosen: the first trunk, the first extension.
   const providerValue = provider || providers.items?.[0]?.id || "";
   const destChoice = dest || (users.items?.[0] ? `number:${users.items[0].extension_number}` : "hangup");
 
-  const save = async (e: Submit) => {
-    e.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
+  const form = useForm(
+    async () => {
       await saveObject("/inbound_rules", item, {
         name: name.trim(), did: did.trim(), provider_id: providerValue, destination: toDest(destChoice), outside_hours_destination: toDest(outside),
       });
       onSaved();
-    } catch (err) {
+    },
+    (err) => {
       const fe = formError(err);
       // "destination.action" and the like: beside the destination's select
       const m = fe.field ? /^(destination|outside_hours_destination)\./.exec(fe.field) : null;
       const text = fe.text.replace(/^[a-z_.]+: /i, "");
-      setError(m ? { field: m[1], text: text.charAt(0).toUpperCase() + text.slice(1) } : fe);
-      setBusy(false);
-    }
-  };
+      return m ? { field: m[1], text: text.charAt(0).toUpperCase() + text.slice(1) } : fe;
+    },
+  );
+  const error = form.error;
 
   return (
     <Dialog title={item ? `Edit inbound rule ${item.name}` : "Add inbound rule"} onClose={onClose} wide>
-      <form ref={form} onSubmit={save} noValidate>
+      <form ref={form.ref} onSubmit={form.submit} noValidate>
         <Field id="ir-name" name="name" label="Name" value={name} onInput={setName} error={error} required autofocus />
         <Select
           id="ir-provider"
@@ -172,8 +167,7 @@ function InboundDialog({ item, onClose, onSaved }: EditorProps<InboundRule>) {
           error={error}
         />
         {users.error != null && <Alert>{refused(users.error)}</Alert>}
-        {error && unplaced && <Alert>{error.text}</Alert>}
-        <SaveButtons busy={busy} onClose={onClose} />
+        <FormEnd form={form} onCancel={onClose} />
       </form>
     </Dialog>
   );
@@ -217,10 +211,6 @@ function OutboundDialog({ item, onClose, onSaved }: EditorProps<OutboundRule>) {
   const [priority, setPriority] = useState(String(item?.priority ?? 100));
   const [chosen, setChosen] = useState<string[]>(item?.provider_ids ?? []);
   const [pick, setPick] = useState("");
-  const [error, setError] = useState<FormError | null>(null);
-  const [busy, setBusy] = useState(false);
-  const form = useRef<HTMLFormElement>(null);
-  const unplaced = useUnplaced(form, error);
   const free = (providers.items ?? []).filter((p) => !chosen.includes(p.id));
   const pickValue = free.some((p) => p.id === pick) ? pick : free[0]?.id ?? "";
 
@@ -230,25 +220,21 @@ function OutboundDialog({ item, onClose, onSaved }: EditorProps<OutboundRule>) {
     setChosen(l);
   };
 
-  const save = async (e: Submit) => {
-    e.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
+  const form = useForm(
+    async () => {
       await saveObject("/outbound_rules", item, {
         name: name.trim(), pattern: pattern.trim(), strip_digits: strip.trim() ? int(strip) : 0, prepend: prepend.trim(),
         provider_ids: chosen, priority: priority.trim() ? int(priority) : 100,
       });
       onSaved();
-    } catch (err) {
-      setError(arrayError(formError(err), { provider_ids: "Trunk" }));
-      setBusy(false);
-    }
-  };
+    },
+    (err) => arrayError(formError(err), { provider_ids: "Trunk" }),
+  );
+  const error = form.error;
 
   return (
     <Dialog title={item ? `Edit outbound rule ${item.name}` : "Add outbound rule"} onClose={onClose} wide>
-      <form ref={form} onSubmit={save} noValidate>
+      <form ref={form.ref} onSubmit={form.submit} noValidate>
         <Field id="or-name" name="name" label="Name" value={name} onInput={setName} error={error} required autofocus />
         <Field id="or-pattern" name="pattern" label="Pattern" hint={`What was dialled: ${NOTATION}. E.g. 9NXXXXXX, or 00. for every international number`} value={pattern} onInput={setPattern} error={error} required />
         <div class="row-inline">
@@ -295,8 +281,7 @@ function OutboundDialog({ item, onClose, onSaved }: EditorProps<OutboundRule>) {
           </div>
           {providers.error != null && <Alert>{refused(providers.error)}</Alert>}
         </fieldset>
-        {error && unplaced && <Alert>{error.text}</Alert>}
-        <SaveButtons busy={busy} onClose={onClose} />
+        <FormEnd form={form} onCancel={onClose} />
       </form>
     </Dialog>
   );

@@ -7,9 +7,11 @@
 // which an upload of a PEM certificate and its key replaces after confirmation
 // (POST /api/system/certificate): a refusal shows beside the field it names.
 import type { ComponentChildren } from "preact";
-import { useEffect, useRef, useState } from "preact/hooks";
+import { useEffect, useState } from "preact/hooks";
 import { api, ApiError, duration } from "../api";
-import { Alert, Confirm, FormError, formError, message, refused, Submit } from "../ui";
+import { useResource } from "../list";
+import { FormEnd, useAskedForm } from "../forms";
+import { Alert, Confirm, FormError, message, refused, useFieldError } from "../ui";
 
 interface SystemInfo {
   version: string;
@@ -49,6 +51,16 @@ function option(v: string | undefined, flag: string): ComponentChildren {
   );
 }
 
+// A card of facts under its heading (the heading names the region).
+function Facts({ id, title, rows }: { id: string; title: string; rows: [string, ComponentChildren][] }) {
+  return (
+    <section class="card" aria-labelledby={id}>
+      <h2 id={id}>{title}</h2>
+      <Rows rows={rows} />
+    </section>
+  );
+}
+
 function Rows({ rows }: { rows: [string, ComponentChildren][] }) {
   return (
     <dl class="facts">
@@ -63,27 +75,9 @@ function Rows({ rows }: { rows: [string, ComponentChildren][] }) {
 }
 
 export function System() {
-  const [info, setInfo] = useState<SystemInfo | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  const [tick, setTick] = useState(0);
-  useEffect(() => {
-    let live = true;
-    api
-      .get<SystemInfo>("/system/info")
-      .then((i) => {
-        if (!live) return;
-        setInfo(i);
-        setError(null);
-      })
-      .catch((e) => live && setError(refused(e)));
-    return () => {
-      live = false;
-    };
-  }, [tick]);
-  useEffect(() => {
-    const t = window.setInterval(() => document.visibilityState === "visible" && setTick((n) => n + 1), REFRESH_MS);
-    return () => clearInterval(t);
-  }, []);
+  const res = useResource<SystemInfo>("/system/info", {}, REFRESH_MS);
+  const info = res.data;
+  const error = res.error != null ? refused(res.error) : null;
 
   return (
     <section>
@@ -91,63 +85,58 @@ export function System() {
       {error && <Alert>{error}</Alert>}
       {info && (
         <>
-          <section class="card" aria-labelledby="h-pbx">
-            <h2 id="h-pbx">PBX</h2>
-            <Rows
-              rows={[
-                ["Version", info.version],
-                ["Started", new Date(info.started_at).toLocaleString()],
-                ["Uptime", duration(info.uptime_s)],
-                ["Tenants", String(info.counts.tenants)],
-                ["Extensions", String(info.counts.extensions)],
-                ["Registered devices", String(info.counts.registered_devices)],
-                ["Active calls", String(info.counts.active_calls)],
-              ]}
-            />
-          </section>
-          <section class="card" aria-labelledby="h-network">
-            <h2 id="h-network">Network</h2>
-            <Rows
-              rows={[
-                ["Public address", option(info.network?.public_address, "--public-address")],
-                ["Private address", option(info.network?.private_address, "--sip-address")],
-                ["Web domain", option(info.network?.web_domain, "--web-domain")],
-              ]}
-            />
-          </section>
-          <section class="card" aria-labelledby="h-transports">
-            <h2 id="h-transports">Transports</h2>
-            <Rows
-              rows={[
-                ["SIP address", addr(info.sip.address)],
-                ["UDP port", port(info.sip.udp_port)],
-                ["TCP port", port(info.sip.tcp_port)],
-                ["TLS port", port(info.sip.tls_port)],
-                ["WSS port", port(info.sip.wss_port)],
-                ["WS port", port(info.sip.ws_port)],
-              ]}
-            />
-          </section>
-          <section class="card" aria-labelledby="h-web">
-            <h2 id="h-web">Web portal and REST API</h2>
-            <Rows
-              rows={[
-                ["Web address", addr(info.http.address)],
-                ["Web port", String(info.http.port)],
-                ["HTTPS", info.http.tls ? "On" : "Off"],
-              ]}
-            />
-          </section>
-          <section class="card" aria-labelledby="h-media">
-            <h2 id="h-media">Media</h2>
-            <Rows
-              rows={[
-                ["RTP address", addr(info.rtp.address)],
-                ["RTP ports", info.rtp.port_min ? `${info.rtp.port_min}–${info.rtp.port_max}` : "Any"],
-                ["Media threads", String(info.rtp.media_threads)],
-              ]}
-            />
-          </section>
+          <Facts
+            id="h-pbx"
+            title="PBX"
+            rows={[
+              ["Version", info.version],
+              ["Started", new Date(info.started_at).toLocaleString()],
+              ["Uptime", duration(info.uptime_s)],
+              ["Tenants", String(info.counts.tenants)],
+              ["Extensions", String(info.counts.extensions)],
+              ["Registered devices", String(info.counts.registered_devices)],
+              ["Active calls", String(info.counts.active_calls)],
+            ]}
+          />
+          <Facts
+            id="h-network"
+            title="Network"
+            rows={[
+              ["Public address", option(info.network?.public_address, "--public-address")],
+              ["Private address", option(info.network?.private_address, "--sip-address")],
+              ["Web domain", option(info.network?.web_domain, "--web-domain")],
+            ]}
+          />
+          <Facts
+            id="h-transports"
+            title="Transports"
+            rows={[
+              ["SIP address", addr(info.sip.address)],
+              ["UDP port", port(info.sip.udp_port)],
+              ["TCP port", port(info.sip.tcp_port)],
+              ["TLS port", port(info.sip.tls_port)],
+              ["WSS port", port(info.sip.wss_port)],
+              ["WS port", port(info.sip.ws_port)],
+            ]}
+          />
+          <Facts
+            id="h-web"
+            title="Web portal and REST API"
+            rows={[
+              ["Web address", addr(info.http.address)],
+              ["Web port", String(info.http.port)],
+              ["HTTPS", info.http.tls ? "On" : "Off"],
+            ]}
+          />
+          <Facts
+            id="h-media"
+            title="Media"
+            rows={[
+              ["RTP address", addr(info.rtp.address)],
+              ["RTP ports", info.rtp.port_min ? `${info.rtp.port_min}–${info.rtp.port_max}` : "Any"],
+              ["Media threads", String(info.rtp.media_threads)],
+            ]}
+          />
         </>
       )}
       <CertificateSection />
@@ -157,11 +146,7 @@ export function System() {
 
 // A PEM text area with a file input that fills it.
 function PemField({ id, name, label, fileLabel, value, onInput, error }: { id: string; name: string; label: string; fileLabel: string; value: string; onInput: (v: string) => void; error: FormError | null }) {
-  const err = error && error.field === name ? error.text.replace(new RegExp("^" + name + ": "), "") : null;
-  const ref = useRef<HTMLTextAreaElement>(null);
-  useEffect(() => {
-    if (err) ref.current?.focus();
-  }, [err]);
+  const { err, ref } = useFieldError<HTMLTextAreaElement>(error, name);
   return (
     <div class="field">
       <label for={id}>{label}</label>
@@ -190,11 +175,7 @@ function PemField({ id, name, label, fileLabel, value, onInput, error }: { id: s
           if (f) onInput(await f.text());
         }}
       />
-      {err && (
-        <p class="alert" role="alert" id={id + "-error"}>
-          {err.charAt(0).toUpperCase() + err.slice(1)}
-        </p>
-      )}
+      {err && <Alert id={id + "-error"}>{err}</Alert>}
     </div>
   );
 }
@@ -204,10 +185,6 @@ function CertificateSection() {
   const [off, setOff] = useState<string | null>(null);
   const [pem, setPem] = useState("");
   const [key, setKey] = useState("");
-  const [error, setError] = useState<FormError | null>(null);
-  const [asking, setAsking] = useState(false);
-  const [busy, setBusy] = useState(false);
-  const [done, setDone] = useState(false);
 
   useEffect(() => {
     api
@@ -216,28 +193,11 @@ function CertificateSection() {
       .catch((e) => setOff(e instanceof ApiError && e.status === 404 ? message(e) : refused(e)));
   }, []);
 
-  const ask = (e: Submit) => {
-    e.preventDefault();
-    setDone(false);
-    setError(null);
-    setAsking(true);
-  };
-  const upload = async () => {
-    setBusy(true);
-    try {
-      const c = await api.post<Certificate>("/system/certificate", { certificate: pem, private_key: key });
-      setCert(c);
-      setPem("");
-      setKey("");
-      setDone(true);
-      setAsking(false);
-    } catch (err) {
-      setError(formError(err));
-      setAsking(false);
-    } finally {
-      setBusy(false);
-    }
-  };
+  const form = useAskedForm(async () => {
+    setCert(await api.post<Certificate>("/system/certificate", { certificate: pem, private_key: key }));
+    setPem("");
+    setKey("");
+  });
 
   return (
     <section class="card" aria-labelledby="h-cert">
@@ -259,27 +219,21 @@ function CertificateSection() {
         />
       )}
       {cert && (
-        <form onSubmit={ask} noValidate>
+        <form ref={form.ref} onSubmit={form.submit} noValidate>
           <h3>Upload a new certificate</h3>
-          <PemField id="cert-pem" name="certificate" label="Certificate (PEM)" fileLabel="Certificate file" value={pem} onInput={setPem} error={error} />
-          <PemField id="cert-key" name="private_key" label="Private key (PEM)" fileLabel="Private key file" value={key} onInput={setKey} error={error} />
-          {error && !["certificate", "private_key"].includes(error.field ?? "") && <Alert>{error.text}</Alert>}
-          {done && <p role="status">The new certificate is in use for new connections.</p>}
-          <div class="buttons">
-            <button type="submit" class="primary" disabled={busy}>
-              Upload
-            </button>
-          </div>
+          <PemField id="cert-pem" name="certificate" label="Certificate (PEM)" fileLabel="Certificate file" value={pem} onInput={setPem} error={form.error} />
+          <PemField id="cert-key" name="private_key" label="Private key (PEM)" fileLabel="Private key file" value={key} onInput={setKey} error={form.error} />
+          <FormEnd form={form} label="Upload" savedText="The new certificate is in use for new connections." />
         </form>
       )}
-      {asking && (
+      {form.asking && (
         <Confirm
           title="Replace the certificate"
           text="Replace the certificate in use? New HTTPS, SIP TLS and WSS connections will use the uploaded one; open connections keep theirs."
           action="Replace"
-          busy={busy}
-          onConfirm={upload}
-          onCancel={() => setAsking(false)}
+          busy={form.busy}
+          onConfirm={form.confirm}
+          onCancel={form.cancel}
         />
       )}
     </section>

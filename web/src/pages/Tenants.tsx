@@ -3,23 +3,23 @@
 // (the API's switch) until "Back to Tenants".
 import { useEffect, useState } from "preact/hooks";
 import { api, Tenant } from "../api";
-import { useDebounced, useList } from "../list";
+import { FormEnd, useForm } from "../forms";
+import { EditorProps, ObjectList, useObjects } from "../objects";
 import { navigate } from "../router";
-import { Alert, Checkbox, Confirm, Dialog, Field, FormError, formError, message, Pager, refused, SearchBox, Submit } from "../ui";
-
-const TOP = 20;
+import { Alert, Checkbox, Column, Dialog, Field, formError, message } from "../ui";
 
 interface TenantDetail extends Tenant {
   limits: { max_users: number; max_concurrent_calls: number };
 }
 
+const columns: Column<Tenant>[] = [
+  { head: "Name", cell: (t) => t.name },
+  { head: "SIP domain", cell: (t) => t.domain },
+  { head: "State", cell: (t) => (t.enabled ? "Enabled" : "Disabled") },
+];
+
 export function Tenants() {
-  const [search, setSearch] = useState("");
-  const [skip, setSkip] = useState(0);
-  const q = useDebounced(search);
-  const list = useList<Tenant>("/tenants", { search: q, skip, top: TOP, orderby: "name asc" }, 30000);
-  const [editing, setEditing] = useState<Tenant | "new" | null>(null);
-  const [deleting, setDeleting] = useState<Tenant | null>(null);
+  const objects = useObjects<Tenant>("/tenants", 30000, { orderby: "name asc", search: true });
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
 
@@ -35,103 +35,31 @@ export function Tenants() {
     }
   };
 
-  const destroy = async () => {
-    if (!deleting) return;
-    setBusy(true);
-    try {
-      await api.post(`/tenants/${deleting.id}/destroy`);
-      setDeleting(null);
-      list.reload();
-    } catch (e) {
-      setError(message(e));
-    } finally {
-      setBusy(false);
-    }
-  };
-
   return (
     <section>
       <h1>Tenants</h1>
-      <div class="toolbar">
-        <SearchBox
-          id="tenant-search"
-          value={search}
-          onInput={(v) => {
-            setSearch(v);
-            setSkip(0);
-          }}
-        />
-        <button type="button" class="primary" onClick={() => setEditing("new")}>
-          Add
-        </button>
-      </div>
       {error && <Alert>{error}</Alert>}
-      {list.error != null && <Alert>{refused(list.error)}</Alert>}
-      {list.data && (
-        <>
-          <div class="table-wrap">
-            <table>
-              <thead>
-                <tr>
-                  <th scope="col">Name</th>
-                  <th scope="col">SIP domain</th>
-                  <th scope="col">State</th>
-                  <th scope="col">
-                    <span class="sr-only">Actions</span>
-                  </th>
-                </tr>
-              </thead>
-              <tbody>
-                {list.data.items.map((t) => (
-                  <tr key={t.id}>
-                    <td>{t.name}</td>
-                    <td>{t.domain}</td>
-                    <td>{t.enabled ? "Enabled" : "Disabled"}</td>
-                    <td class="actions">
-                      <button type="button" onClick={() => setEditing(t)}>
-                        Edit
-                      </button>
-                      <button type="button" disabled={busy || !t.enabled} onClick={() => manage(t)}>
-                        Manage
-                      </button>
-                      <button type="button" class="danger" onClick={() => setDeleting(t)}>
-                        Delete
-                      </button>
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
-          {list.data.count === 0 && <p>{q ? "No tenant matches the search." : "No tenants yet."}</p>}
-          <Pager skip={skip} top={TOP} count={list.data.count} onPage={setSkip} />
-        </>
-      )}
-      {editing && (
-        <TenantDialog
-          tenant={editing === "new" ? null : editing}
-          onClose={() => setEditing(null)}
-          onSaved={() => {
-            setEditing(null);
-            list.reload();
-          }}
-        />
-      )}
-      {deleting && (
-        <Confirm
-          title="Delete tenant"
-          text={`Delete the tenant ${deleting.name} (${deleting.domain}) with all its users, extensions and call records? This cannot be undone.`}
-          action="Delete"
-          busy={busy}
-          onConfirm={destroy}
-          onCancel={() => setDeleting(null)}
-        />
-      )}
+      <ObjectList
+        objects={objects}
+        searchId="tenant-search"
+        noun="tenant"
+        columns={columns}
+        describe={(t) => `the tenant ${t.name} (${t.domain}) with all its users, extensions and call records`}
+        editor={(e) => <TenantDialog {...e} />}
+        actions={(t) => (
+          <button type="button" disabled={busy || !t.enabled} onClick={() => manage(t)}>
+            Manage
+          </button>
+        )}
+        empty="No tenants yet."
+        noMatch="No tenant matches the search."
+        canExport={false}
+      />
     </section>
   );
 }
 
-function TenantDialog({ tenant, onClose, onSaved }: { tenant: Tenant | null; onClose: () => void; onSaved: () => void }) {
+function TenantDialog({ item: tenant, onClose, onSaved }: EditorProps<Tenant>) {
   const [name, setName] = useState(tenant?.name ?? "");
   const [domain, setDomain] = useState(tenant?.domain ?? "");
   const [enabled, setEnabled] = useState(tenant?.enabled ?? true);
@@ -140,8 +68,7 @@ function TenantDialog({ tenant, onClose, onSaved }: { tenant: Tenant | null; onC
   const [adminUser, setAdminUser] = useState("");
   const [adminPassword, setAdminPassword] = useState("");
   const [adminEmail, setAdminEmail] = useState("");
-  const [error, setError] = useState<FormError | null>(null);
-  const [busy, setBusy] = useState(false);
+  const [loadError, setLoadError] = useState<string | null>(null);
 
   useEffect(() => {
     if (!tenant) return;
@@ -151,33 +78,26 @@ function TenantDialog({ tenant, onClose, onSaved }: { tenant: Tenant | null; onC
         setMaxUsers(String(d.limits?.max_users ?? 0));
         setMaxCalls(String(d.limits?.max_concurrent_calls ?? 0));
       })
-      .catch((e) => setError(formError(e)));
+      .catch((e) => setLoadError(formError(e).text));
   }, [tenant?.id]);
 
-  const save = async (e: Submit) => {
-    e.preventDefault();
-    setBusy(true);
-    setError(null);
+  const form = useForm(async () => {
     const limits = { max_users: Number(maxUsers) || 0, max_concurrent_calls: Number(maxCalls) || 0 };
-    try {
-      if (tenant) {
-        await api.post(`/tenants/${tenant.id}`, { name: name.trim(), domain: domain.trim(), enabled, limits });
-      } else {
-        const admin: Record<string, string> = { username: adminUser.trim(), password: adminPassword };
-        if (adminEmail.trim()) admin.email = adminEmail.trim();
-        await api.post("/tenants", { name: name.trim(), domain: domain.trim(), enabled, limits, admin });
-      }
-      onSaved();
-    } catch (err) {
-      setError(formError(err));
-      setBusy(false);
+    if (tenant) {
+      await api.post(`/tenants/${tenant.id}`, { name: name.trim(), domain: domain.trim(), enabled, limits });
+    } else {
+      const admin: Record<string, string> = { username: adminUser.trim(), password: adminPassword };
+      if (adminEmail.trim()) admin.email = adminEmail.trim();
+      await api.post("/tenants", { name: name.trim(), domain: domain.trim(), enabled, limits, admin });
     }
-  };
+    onSaved();
+  });
+  const error = form.error;
 
-  const known = ["name", "domain", "limits.max_users", "limits.max_concurrent_calls", "admin.username", "admin.password", "admin.email"];
   return (
     <Dialog title={tenant ? `Edit tenant ${tenant.name}` : "Add tenant"} onClose={onClose}>
-      <form onSubmit={save} noValidate>
+      <form ref={form.ref} onSubmit={form.submit} noValidate>
+        {loadError && <Alert>{loadError}</Alert>}
         <Field id="t-name" name="name" label="Name" value={name} onInput={setName} error={error} required autofocus />
         <Field id="t-domain" name="domain" label="SIP domain" value={domain} onInput={setDomain} error={error} required />
         <Field id="t-max-users" name="limits.max_users" label="Maximum users" hint="0: no limit" inputMode="numeric" value={maxUsers} onInput={setMaxUsers} error={error} />
@@ -191,15 +111,7 @@ function TenantDialog({ tenant, onClose, onSaved }: { tenant: Tenant | null; onC
             <Field id="t-admin-email" name="admin.email" label="Email" type="email" value={adminEmail} onInput={setAdminEmail} error={error} />
           </fieldset>
         )}
-        {error && !known.includes(error.field ?? "") && <Alert>{error.text}</Alert>}
-        <div class="buttons">
-          <button type="submit" class="primary" disabled={busy}>
-            Save
-          </button>
-          <button type="button" onClick={onClose}>
-            Cancel
-          </button>
-        </div>
+        <FormEnd form={form} onCancel={onClose} />
       </form>
     </Dialog>
   );

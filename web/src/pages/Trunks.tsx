@@ -6,10 +6,12 @@
 // progress), read again with the list every 10 s and each time the page opens.
 // Add / Edit in a dialog: register authentication asks for the account
 // (username, password), ip authentication for the addresses calls come from.
-import { useEffect, useRef, useState } from "preact/hooks";
-import { api, ApiError, List, Me, Tenant } from "../api";
-import { arrayError, Column, EditorProps, ObjectList, SaveButtons, saveObject, useAll, useObjects } from "../objects";
-import { Alert, Checkbox, Confirm, Dialog, Field, FormError, formError, int, message, RadioGroup, refused, Select, Submit, useUnplaced } from "../ui";
+import { useEffect, useState } from "preact/hooks";
+import { api, List, Me, Tenant } from "../api";
+import { ConfirmDialog, FormEnd, unlessGone, useConfirm, useForm } from "../forms";
+import { useEach } from "../list";
+import { arrayError, EditorProps, ObjectList, saveObject, useAll, useObjects } from "../objects";
+import { Alert, Badge, Checkbox, Column, Dialog, Field, formError, int, RadioGroup, refused, Select, StatusLine, Table } from "../ui";
 
 const REFRESH_MS = 10000;
 
@@ -41,29 +43,6 @@ export interface ProviderStatus {
   calls: number;
 }
 
-// The status of each listed trunk: one read each, after the list is shown.
-function useStatuses(rows: Provider[] | undefined): Record<string, ProviderStatus | null> {
-  const [st, setSt] = useState<Record<string, ProviderStatus | null>>({});
-  useEffect(() => {
-    if (!rows) return;
-    let live = true;
-    Promise.all(
-      rows.map((r) =>
-        api
-          .get<ProviderStatus>(`/providers/${r.id}/status`)
-          .then((s) => [r.id, s] as const)
-          .catch(() => [r.id, null] as const),
-      ),
-    ).then((all) => {
-      if (live) setSt(Object.fromEntries(all));
-    });
-    return () => {
-      live = false;
-    };
-  }, [rows]); // a new array on each reload of the list
-  return st;
-}
-
 function TrunkStatus({ s }: { s: ProviderStatus | null | undefined }) {
   if (s === undefined) return <span class="status">Reading…</span>;
   if (s === null) return <span class="status">Unknown</span>;
@@ -91,10 +70,7 @@ function TrunkStatus({ s }: { s: ProviderStatus | null | undefined }) {
   const on = s.state === "registered" || (s.state === "ip" && !s.last_error);
   return (
     <div class="trunk-status">
-      <span class="status">
-        <span class={on ? "dot on" : "dot"} aria-hidden="true" />
-        {s.state === "failed" ? <span class="badge">{text}</span> : s.state === "disabled" ? <span class="badge off">{text}</span> : text}
-      </span>
+      <StatusLine on={on}>{s.state === "failed" ? <Badge>{text}</Badge> : s.state === "disabled" ? <Badge kind="off">{text}</Badge> : text}</StatusLine>
       {why && s.state !== "registered" && <small class="why">{why}</small>}
     </div>
   );
@@ -105,7 +81,8 @@ const where = (p: Provider) => `${p.hostname}:${p.port} (${p.transport.toUpperCa
 export function Providers({ me }: { me: Me }) {
   const system = me.role === "system_admin" && !me.tenant;
   const objects = useObjects<Provider>("/providers", REFRESH_MS);
-  const status = useStatuses(objects.list.data?.items);
+  // the status of each listed trunk, read with the list
+  const status = useEach(objects.list.data?.items, (r) => api.get<ProviderStatus>(`/providers/${r.id}/status`));
   // The system admin's tenant picker, and the names of the tenants assigned.
   const tenants = useAll<Tenant>(system ? "/tenants" : "", { orderby: "name asc" });
   const [assigning, setAssigning] = useState<Provider | null>(null);
@@ -176,15 +153,8 @@ function ProviderDialog({ item, onClose, onSaved }: EditorProps<Provider>) {
   const [cc, setCc] = useState(item?.country_code ?? "");
   const [maxCalls, setMaxCalls] = useState(String(item?.max_calls ?? 0));
   const [enabled, setEnabled] = useState(item?.enabled ?? true);
-  const [error, setError] = useState<FormError | null>(null);
-  const [busy, setBusy] = useState(false);
-  const form = useRef<HTMLFormElement>(null);
-  const unplaced = useUnplaced(form, error);
 
-  const save = async (e: Submit) => {
-    e.preventDefault();
-    setBusy(true);
-    setError(null);
+  const form = useForm(async () => {
     const body: Record<string, unknown> = {
       name: name.trim(), hostname: hostname.trim(), port: int(port), transport, outbound_proxy: proxy.trim(),
       authentication: auth, country_code: cc.trim(), max_calls: int(maxCalls), enabled,
@@ -197,18 +167,14 @@ function ProviderDialog({ item, onClose, onSaved }: EditorProps<Provider>) {
     } else {
       body.ip_addresses = addresses(ips);
     }
-    try {
-      await saveObject(`/providers`, item, body);
-      onSaved();
-    } catch (err) {
-      setError(arrayError(formError(err), { ip_addresses: "Address" }));
-      setBusy(false);
-    }
-  };
+    await saveObject(`/providers`, item, body);
+    onSaved();
+  }, (err) => arrayError(formError(err), { ip_addresses: "Address" }));
+  const error = form.error;
 
   return (
     <Dialog title={item ? `Edit SIP trunk ${item.name}` : "Add SIP trunk"} onClose={onClose} wide>
-      <form ref={form} onSubmit={save} noValidate>
+      <form ref={form.ref} onSubmit={form.submit} noValidate>
         <Field id="pr-name" name="name" label="Name" value={name} onInput={setName} error={error} required autofocus />
         <div class="row-inline start">
           <Field id="pr-hostname" name="hostname" label="Hostname" hint="The provider's SIP server: a host name or an IP address" value={hostname} onInput={setHostname} error={error} required />
@@ -258,8 +224,7 @@ function ProviderDialog({ item, onClose, onSaved }: EditorProps<Provider>) {
           <Field id="pr-max-calls" name="max_calls" label="Maximum concurrent calls" hint="0: no limit" inputMode="numeric" value={maxCalls} onInput={setMaxCalls} error={error} />
         </div>
         <Checkbox id="pr-enabled" label="Enabled" checked={enabled} onChange={setEnabled} />
-        {error && unplaced && <Alert>{error.text}</Alert>}
-        <SaveButtons busy={busy} onClose={onClose} />
+        <FormEnd form={form} onCancel={onClose} />
       </form>
     </Dialog>
   );
@@ -277,10 +242,6 @@ function AssigneesDialog({ provider, tenants, onClose }: { provider: Provider; t
   const [items, setItems] = useState<Assignee[] | null>(null);
   const [loadError, setLoadError] = useState<string | null>(null);
   const [pick, setPick] = useState("");
-  const [error, setError] = useState<FormError | null>(null);
-  const [busy, setBusy] = useState(false);
-  const [removing, setRemoving] = useState<Assignee | null>(null);
-  const [removeError, setRemoveError] = useState<string | null>(null);
   const path = `/providers/${provider.id}/assignees`;
 
   const read = () =>
@@ -298,38 +259,17 @@ function AssigneesDialog({ provider, tenants, onClose }: { provider: Provider; t
   const free = tenants.filter((t) => !items?.some((a) => a.tenant_id === t.id));
   const choice = free.some((t) => t.id === pick) ? pick : free[0]?.id ?? "";
 
-  const assign = async (e: Submit) => {
-    e.preventDefault();
+  const form = useForm(async () => {
     if (!choice) return;
-    setBusy(true);
-    setError(null);
-    try {
-      const l = await api.post<List<Assignee>>(path, { tenant_id: choice });
-      setItems(l.items);
-    } catch (err) {
-      setError(formError(err));
-    } finally {
-      setBusy(false);
-    }
-  };
-
-  const remove = async () => {
-    if (!removing) return;
-    setBusy(true);
-    setRemoveError(null);
-    try {
-      await api.post(`${path}/${removing.tenant_id}/destroy`);
-      setRemoving(null);
-      await read();
-    } catch (e) {
-      if (e instanceof ApiError && e.status === 404) {
-        setRemoving(null); // taken away meanwhile
-        await read();
-      } else setRemoveError(message(e));
-    } finally {
-      setBusy(false);
-    }
-  };
+    const l = await api.post<List<Assignee>>(path, { tenant_id: choice });
+    setItems(l.items);
+  });
+  // taken away meanwhile (404): as good as removed
+  const removing = useConfirm<Assignee>((a) => unlessGone(api.post(`${path}/${a.tenant_id}/destroy`)), () => void read());
+  const columns: Column<Assignee>[] = [
+    { head: "Tenant", cell: (a) => a.name },
+    { head: "SIP domain", cell: (a) => a.domain },
+  ];
 
   return (
     <Dialog title={`Tenants of ${provider.name}`} onClose={onClose} wide>
@@ -337,34 +277,18 @@ function AssigneesDialog({ provider, tenants, onClose }: { provider: Provider; t
       {loadError && <Alert>{loadError}</Alert>}
       {items && items.length === 0 && <p>Not assigned to any tenant.</p>}
       {items && items.length > 0 && (
-        <div class="table-wrap">
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Tenant</th>
-                <th scope="col">SIP domain</th>
-                <th scope="col">
-                  <span class="sr-only">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {items.map((a) => (
-                <tr key={a.tenant_id}>
-                  <td>{a.name}</td>
-                  <td>{a.domain}</td>
-                  <td class="actions">
-                    <button type="button" class="danger" onClick={() => setRemoving(a)}>
-                      Remove
-                    </button>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <Table
+          columns={columns}
+          rows={items}
+          rowKey={(a) => a.tenant_id}
+          actions={(a) => (
+            <button type="button" class="danger" onClick={() => removing.ask(a)}>
+              Remove
+            </button>
+          )}
+        />
       )}
-      <form onSubmit={assign} noValidate class="row-inline">
+      <form ref={form.ref} onSubmit={form.submit} noValidate class="row-inline">
         <Select
           id="as-tenant"
           name="tenant_id"
@@ -372,32 +296,24 @@ function AssigneesDialog({ provider, tenants, onClose }: { provider: Provider; t
           value={choice}
           options={free.length ? free.map((t) => [t.id, `${t.name} (${t.domain})`]) : [["", "Every tenant has it"]]}
           onChange={setPick}
-          error={error}
+          error={form.error}
         />
-        <button type="submit" class="primary" disabled={busy || !choice}>
+        <button type="submit" class="primary" disabled={form.busy || !choice}>
           Assign
         </button>
       </form>
-      {error && error.field !== "tenant_id" && <Alert>{error.text}</Alert>}
+      {form.error && form.unplaced && <Alert>{form.error.text}</Alert>}
       <div class="buttons">
         <button type="button" onClick={onClose}>
           Close
         </button>
       </div>
-      {removing && (
-        <Confirm
-          title="Remove tenant"
-          text={`Take ${provider.name} from ${removing.name} (${removing.domain})? Its rules can no longer route calls over it.`}
-          action="Remove"
-          busy={busy}
-          error={removeError}
-          onConfirm={remove}
-          onCancel={() => {
-            setRemoving(null);
-            setRemoveError(null);
-          }}
-        />
-      )}
+      <ConfirmDialog
+        c={removing}
+        title="Remove tenant"
+        text={(a) => `Take ${provider.name} from ${a.name} (${a.domain})? Its rules can no longer route calls over it.`}
+        action="Remove"
+      />
     </Dialog>
   );
 }

@@ -4,9 +4,8 @@
 // mailing new messages. Given the settings' path: the user's own
 // (/user/extension) or a user's for a tenant admin (/users/{id}/extension). A
 // refusal shows beside the field the API names; the form keeps what was typed.
-import { useEffect, useRef, useState } from "preact/hooks";
-import { api } from "../api";
-import { Alert, Checkbox, Field, FormError, formError, refused, Submit, useUnplaced } from "../ui";
+import { FormEnd, useSettings } from "../forms";
+import { Checkbox, Field } from "../ui";
 
 interface Voicemail {
   enabled: boolean;
@@ -18,46 +17,19 @@ interface Voicemail {
 }
 
 export function VoicemailEditor({ settingsPath }: { settingsPath: string }) {
-  const [v, setV] = useState<Voicemail | null>(null);
-  const [loadError, setLoadError] = useState<string | null>(null);
-  const [error, setError] = useState<FormError | null>(null);
-  const [saved, setSaved] = useState(false);
-  const [busy, setBusy] = useState(false);
-  const form = useRef<HTMLFormElement>(null);
-  const unplaced = useUnplaced(form, error);
-
-  useEffect(() => {
-    api
-      .get<{ voicemail: Voicemail }>(settingsPath)
-      .then((x) => setV({ ...x.voicemail }))
-      .catch((e) => setLoadError(refused(e)));
-  }, [settingsPath]);
-
-  if (loadError) return <Alert>{loadError}</Alert>;
-  if (!v) return <p>Loading…</p>;
-
-  const set = (p: Partial<Voicemail>) => {
-    setSaved(false);
-    setV({ ...v, ...p });
-  };
-  const save = async (e: Submit) => {
-    e.preventDefault();
-    setBusy(true);
-    setError(null);
-    setSaved(false);
-    try {
-      const r = await api.post<{ voicemail: Voicemail }>(settingsPath, { voicemail: { ...v, pin: v.pin.trim(), email: v.email.trim() } });
-      if (r?.voicemail) setV({ ...r.voicemail });
-      setSaved(true);
-    } catch (err) {
-      setError(formError(err));
-    } finally {
-      setBusy(false);
-    }
-  };
+  const st = useSettings<Voicemail, Voicemail>(
+    settingsPath,
+    "voicemail",
+    (v) => ({ ...v }),
+    (v) => ({ ...v, pin: v.pin.trim(), email: v.email.trim() }),
+  );
+  const { value: v, form } = st;
+  if (st.pending || !v) return <>{st.pending}</>;
+  const set = (p: Partial<Voicemail>) => st.set({ ...v, ...p });
+  const error = form.error;
 
   return (
-    <form ref={form} onSubmit={save} noValidate class="settings">
+    <form ref={form.ref} onSubmit={form.submit} noValidate class="settings">
       <section class="card" aria-labelledby="h-voicemail">
         <h2 id="h-voicemail">Voicemail</h2>
         <p class="hint">These settings are kept for the mailbox; pbxd does not take voice messages yet (*97 answers 480).</p>
@@ -67,13 +39,7 @@ export function VoicemailEditor({ settingsPath }: { settingsPath: string }) {
         <Checkbox id="vm-datetime" label="Read out the date and time of each message" checked={v.read_datetime} onChange={(x) => set({ read_datetime: x })} />
         <Checkbox id="vm-mail" label="Email notification" checked={v.email_notification} onChange={(x) => set({ email_notification: x })} />
         <Field id="vm-email" name="voicemail.email" label="Notification email" type="email" hint="Empty: the user's email" value={v.email} onInput={(x) => set({ email: x })} error={error} />
-        {error && unplaced && <Alert>{error.text}</Alert>}
-        {saved && <p role="status">Saved.</p>}
-        <div class="buttons">
-          <button type="submit" class="primary" disabled={busy}>
-            Save
-          </button>
-        </div>
+        <FormEnd form={form} />
       </section>
     </form>
   );
