@@ -2,8 +2,8 @@
  * per socket, selecting buffers from a ring the kernel fills (each buffer: the
  * io_uring_recvmsg_out header, the source address, the datagram); a buffer
  * goes back to the ring as soon as its packet is handled. Sending: each
- * datagram is copied into a slot of our own with its header and address, and
- * an IORING_OP_SENDMSG with MSG_DONTWAIT is queued; they are submitted when a
+ * datagram is copied into a slot of our own with its address, and an
+ * IORING_OP_SEND with that address and MSG_DONTWAIT is queued; they are submitted when a
  * wake-up's completions are handled (or when the queue is full), and, being
  * non-blocking UDP sends, are done inline by then, so the slots are free
  * again. Only failed sends post completions (IOSQE_CQE_SKIP_SUCCESS).
@@ -35,8 +35,6 @@ enum {
 #define UD_SEND 0ull /* user_data of sends (failures only) and cancellations */
 
 struct send_slot {
-	struct msghdr mh;
-	struct iovec iov;
 	struct sa dst;
 	uint8_t buf[MEDIA_PKT_MAX];
 };
@@ -309,10 +307,10 @@ int media_uring_send(struct media_uring *u, const struct media_sock *k, const st
 	struct send_slot *s = &u->sends[u->nsends++];
 	memcpy(s->buf, buf, len);
 	s->dst = *dst;
-	s->iov = (struct iovec){ .iov_base = s->buf, .iov_len = len };
-	s->mh = (struct msghdr){ .msg_name = &s->dst.u, .msg_namelen = dst->len, .msg_iov = &s->iov, .msg_iovlen = 1 };
 	bool fixed = k->uslot && k->uslot < u->nrx && u->rx[k->uslot].k == k;
-	io_uring_prep_sendmsg(sqe, fixed ? (int)k->uslot : k->fd, &s->mh, MSG_DONTWAIT);
+	/* a send that carries its address: no msghdr for the kernel to read */
+	io_uring_prep_send(sqe, fixed ? (int)k->uslot : k->fd, s->buf, len, MSG_DONTWAIT);
+	io_uring_prep_send_set_addr(sqe, &s->dst.u.sa, (uint16_t)s->dst.len);
 	sqe->flags |= IOSQE_CQE_SKIP_SUCCESS | (fixed ? IOSQE_FIXED_FILE : 0);
 	io_uring_sqe_set_data64(sqe, UD_SEND);
 	if (!u->in_ring)
