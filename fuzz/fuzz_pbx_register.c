@@ -56,6 +56,7 @@
 #include "pbx/pbx.h"
 #include "pbx/registrar/registrar.h"
 #include "pbx/security.h"
+#include "pbx/trunk/trunks.h"
 #include "pbx/webhooks.h"
 #include "sip/auth.h"
 #include "sip/msg.h"
@@ -140,7 +141,7 @@ static const struct {
 	{ pbx_opts, &pbx_opts_count },               { registrar_opts, &registrar_opts_count },
 	{ security_opts, &security_opts_count },     { keepalive_opts, &keepalive_opts_count },
 	{ call_opts, &call_opts_count },             { media_opts, &media_opts_count },
-	{ webhooks_opts, &webhooks_opts_count },
+	{ webhooks_opts, &webhooks_opts_count },     { trunk_opts, &trunk_opts_count },
 };
 
 static int conf_setup(uint16_t udp_port)

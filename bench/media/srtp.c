@@ -14,7 +14,9 @@
  *           Chrome picks), then sends SRTP from the browsers and RTP from the
  *           phone.
  * Media: 50 packets/s each way per call (172-byte RTP, 160 bytes of payload),
- * the child pacing every 20 ms, for SECONDS. What the relays sent is read from
+ * the child pacing every 20 ms, for SECONDS; in the plain phase the child also
+ * protects a copy of each browser packet (and drops it), so that it loads the
+ * machine alike in both phases (SRTP_NO_BURN=1: it does not). What the relays sent is read from
  * their stats. Printed: CPU per relayed packet of each phase, their difference
  * (what SRTP adds), their ratio, and CPU per call set-up of each phase.
  *
@@ -191,19 +193,46 @@ static int browser_up(struct peer *p, SSL_CTX *ctx, const char *ufrag)
 	return srtp_create(&p->out, &pol) == srtp_err_status_ok ? 0 : -1;
 }
 
+/* A libsrtp2 session of fixed keys: in the plain phase the load generator
+ * protects a copy of every browser packet with it and sends the plain one, so
+ * that it loads the machine as in the webrtc phase (its SRTP, on NSS, costs
+ * several us per packet). Otherwise the two phases would share the two cores
+ * differently, and what they differ by would not be pbxd's SRTP alone. */
+static srtp_t burn_session(void)
+{
+	static uint8_t key[30] = { 1, 2, 3 };
+	srtp_policy_t pol;
+	memset(&pol, 0, sizeof(pol));
+	srtp_profile_t sp = cm_profile ? srtp_profile_aes128_cm_sha1_80 : srtp_profile_aead_aes_128_gcm;
+	srtp_crypto_policy_set_from_profile_for_rtp(&pol.rtp, sp);
+	srtp_crypto_policy_set_from_profile_for_rtcp(&pol.rtcp, sp);
+	pol.ssrc.type = ssrc_any_outbound;
+	pol.key = key;
+	pol.window_size = 128;
+	srtp_t s = NULL;
+	return srtp_create(&s, &pol) == srtp_err_status_ok ? s : NULL;
+}
+
 /* Sends 50 packets/s each way per call for `secs`, paced every 20 ms. */
 static void media(struct peer *peers, const struct media_sockpair (*sp)[2], bool secure, int secs)
 {
 	int phone = udp_to(0, false);
-	uint8_t b[256];
+	srtp_t burn = secure || getenv("SRTP_NO_BURN") ? NULL : burn_session();
+	uint8_t b[256], copy[256];
 	struct timespec next;
 	clock_gettime(CLOCK_MONOTONIC, &next);
 	for (int tick = 0; tick < secs * 50; tick++) {
 		for (int i = 0; i < calls; i++) {
 			struct peer *p = &peers[i];
 			int len = (int)rtp(b, p->seq, 0x1000u + (uint32_t)i);
-			if (secure)
+			if (secure) {
 				srtp_protect(p->out, b, &len);
+			} else if (burn) {
+				int l2 = len;
+				memcpy(copy, b, (size_t)len);
+				copy[8] = (uint8_t)i, copy[9] = (uint8_t)(i >> 8); /* a stream per call, as in webrtc */
+				srtp_protect(burn, copy, &l2);
+			}
 			send(p->fd, b, (size_t)len, MSG_DONTWAIT);
 			len = (int)rtp(b, p->seq, 0x8000u + (uint32_t)i);
 			struct sa to;
@@ -218,6 +247,8 @@ static void media(struct peer *peers, const struct media_sockpair (*sp)[2], bool
 		}
 		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL);
 	}
+	if (burn)
+		srtp_dealloc(burn);
 	close(phone);
 }
 

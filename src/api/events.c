@@ -1,6 +1,7 @@
 /* GET /api/events: a tenant administrator's WebSocket stream of the tenant's
  * call events (call_start, call_cdr), each a text frame holding the event's JSON,
- * the same object the webhooks POST (CDR §Push CDR to WebSocket Subscriber).
+ * the same object the webhooks POST (CDR §Push CDR to WebSocket Subscriber), and
+ * of its devices registering and going (extension_registered/unregistered).
  *
  * The request is routed and authorized as any other (router.c; browsers cannot
  * set headers on a WebSocket, so the token may come as ?token=). Its answer is

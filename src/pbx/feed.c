@@ -1,5 +1,6 @@
 /* Event feeds (see feed.h): a registry of bounded queues, one per reader, that
- * the signalling thread fills as call events happen.
+ * the signalling thread fills as call events happen, and as devices register
+ * and go (the portal's live status).
  *
  * The signalling thread must never wait for a reader. Pushing an event costs a
  * copy of its JSON and a few pointer moves under the registry's lock; a reader
@@ -15,9 +16,15 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <jansson.h>
+#include <stdio.h>
+
 #include "core/log.h"
 #include "core/mem.h"
+#include "pbx/events.h"
 #include "pbx/pbx.h"
+#include "sip/transport.h"
+#include "store/store.h"
 
 struct item {
 	struct item *next;
@@ -66,17 +73,75 @@ static void push(struct pbx_feed *f, const char *json)
 	}
 }
 
+/* Why a device went, as a token for programs (location_reason_name() is for logs). */
+static const char *reason_token(enum loc_reason why)
+{
+	switch (why) {
+	case LOC_EXPIRED: return "expired";
+	case LOC_UNREGISTERED: return "unregistered";
+	case LOC_REPLACED: return "replaced";
+	case LOC_DROPPED: return "dropped";
+	case LOC_ADMIN: return "admin";
+	case LOC_UNREACHABLE: return "unreachable";
+	case LOC_FLOW_CLOSED: return "flow_closed";
+	}
+	return "other";
+}
+
+/* A device that registered or went: extension_registered or
+ * extension_unregistered, with the device as GET /api/users/{id}/devices shows
+ * it (id, address, transport, user agent) and, when it went, why. */
+static char *device_json(const struct pbx_event *ev)
+{
+	const struct loc_binding *b = ev->binding;
+	char id[24], uid[24], tid[24], addr[64], t[24];
+	snprintf(id, sizeof(id), "%llu", (unsigned long long)b->id);
+	snprintf(uid, sizeof(uid), "%llu", (unsigned long long)ev->user_id);
+	snprintf(tid, sizeof(tid), "%llu", (unsigned long long)ev->tenant_id);
+	snprintf(t, sizeof(t), "%lld", (long long)(store_now_ms() / 1000));
+	sa_str(&b->peer.addr, addr, sizeof(addr));
+	bool reg = ev->kind == PBX_EV_REGISTERED;
+	json_t *dev = json_pack("{s:s, s:s, s:s, s:s}", "id", id, "address", addr, "transport",
+				sip_transport_name(b->peer.tp), "user_agent", b->user_agent ? b->user_agent : "");
+	if (dev && !reg)
+		json_object_set_new(dev, "reason", json_string(reason_token(ev->reason)));
+	json_t *o = dev ? json_pack("{s:s, s:s, s:s, s:s, s:o, s:s}", "event_type",
+				    reg ? "extension_registered" : "extension_unregistered", "tenant_id", tid,
+				    "user_id", uid, "extension", ev->extension ? ev->extension : "", "device", dev,
+				    "time", t) : NULL;
+	char *txt = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	json_decref(o);
+	return txt;
+}
+
 static void on_event(const struct pbx_event *ev, void *arg)
 {
 	struct feeds *r = arg;
-	if ((ev->kind != PBX_EV_CALL_START && ev->kind != PBX_EV_CALL_CDR) || !ev->json)
+	char *dev = NULL;
+	const char *json = ev->json;
+	if (ev->kind == PBX_EV_REGISTERED || ev->kind == PBX_EV_UNREGISTERED) {
+		/* made only when one of the tenant's feeds will read it (a storm of
+		 * registrations with nobody watching costs nothing here) */
+		bool wanted = false;
+		pthread_mutex_lock(&r->lock);
+		for (struct pbx_feed *f = r->list; f && !wanted; f = f->next)
+			wanted = f->tenant_id == ev->tenant_id;
+		pthread_mutex_unlock(&r->lock);
+		if (!wanted || !ev->binding)
+			return;
+		json = dev = device_json(ev);
+	} else if (ev->kind != PBX_EV_CALL_START && ev->kind != PBX_EV_CALL_CDR) {
+		return;
+	}
+	if (!json)
 		return;
 	pthread_mutex_lock(&r->lock);
 	for (struct pbx_feed *f = r->list; f; f = f->next) {
 		if (f->tenant_id == ev->tenant_id)
-			push(f, ev->json);
+			push(f, json);
 	}
 	pthread_mutex_unlock(&r->lock);
+	free(dev);
 }
 
 int feeds_alloc(struct feeds **fp, struct pbx_events *ev)

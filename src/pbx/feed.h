@@ -1,4 +1,5 @@
-/* Event feeds: the call events of a tenant handed to other threads (the API's
+/* Event feeds: the call events of a tenant, and its devices registering and
+ * going (extension_registered / extension_unregistered), handed to other threads (the API's
  * WebSocket subscribers, through pbx_feed_open() in pbx.h). The registry
  * subscribes to the event bus once; each open feed is a bounded queue of event
  * JSON texts with an eventfd that its reader's loop watches.

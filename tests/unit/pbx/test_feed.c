@@ -2,7 +2,9 @@
  * read: a feed gets its tenant's call events in order, as copies, and nothing
  * else; its eventfd wakes the reader; a reader that lets `max` events pile up is
  * marked overrun and gets no more (the signalling thread never waits); a feed
- * read and closed on another thread while events are emitted. CDR-24. */
+ * read and closed on another thread while events are emitted; a device that
+ * registers or goes reaches its tenant's feeds as extension_registered /
+ * extension_unregistered with the device and the reason. CDR-24. */
 #include <errno.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -60,6 +62,50 @@ static void test_order_and_tenants(void **state)
 	free(s);
 	pbx_feed_close(a);
 	emit(ev, PBX_EV_CALL_CDR, 1, "{}"); /* no feed of tenant 1 now */
+	pbx_feed_close(b);
+	feeds_free(r);
+	mem_deref(ev);
+}
+
+static void test_registrations(void **state)
+{
+	struct pbx_events *ev;
+	struct feeds *r;
+	struct pbx_feed *a, *b;
+	assert_int_equal(pbx_events_alloc(&ev), 0);
+	assert_int_equal(feeds_alloc(&r, ev), 0);
+	struct loc_binding bd = { .id = 42, .tenant_id = 1, .user_id = 9, .user_agent = "Yealink \"T46\"" };
+	bd.peer.tp = SIP_TP_TCP;
+	sa_set(&bd.peer.addr, "192.0.2.7", 5062);
+	/* nobody reading: nothing made, nothing kept */
+	struct pbx_event e = { .kind = PBX_EV_REGISTERED, .tenant_id = 1, .user_id = 9, .extension = "101", .binding = &bd };
+	pbx_events_emit(ev, &e);
+	assert_int_equal(feeds_open(r, 1, 10, &a), 0);
+	assert_int_equal(feeds_open(r, 2, 10, &b), 0);
+	pbx_events_emit(ev, &e);
+	e.kind = PBX_EV_UNREGISTERED;
+	e.reason = LOC_EXPIRED;
+	pbx_events_emit(ev, &e);
+	bool over;
+	char *s = pbx_feed_next(a, &over);
+	assert_non_null(s);
+	assert_non_null(strstr(s, "\"event_type\":\"extension_registered\""));
+	assert_non_null(strstr(s, "\"extension\":\"101\""));
+	assert_non_null(strstr(s, "\"user_id\":\"9\""));
+	assert_non_null(strstr(s, "\"id\":\"42\""));
+	assert_non_null(strstr(s, "\"address\":\"192.0.2.7:5062\""));
+	assert_non_null(strstr(s, "\"transport\":\"TCP\""));
+	assert_non_null(strstr(s, "Yealink \\\"T46\\\"")); /* escaped as JSON */
+	assert_null(strstr(s, "reason"));
+	free(s);
+	s = pbx_feed_next(a, &over);
+	assert_non_null(s);
+	assert_non_null(strstr(s, "\"event_type\":\"extension_unregistered\""));
+	assert_non_null(strstr(s, "\"reason\":\"expired\""));
+	free(s);
+	assert_null(pbx_feed_next(a, &over));
+	assert_null(pbx_feed_next(b, &over)); /* another tenant's feed hears nothing */
+	pbx_feed_close(a);
 	pbx_feed_close(b);
 	feeds_free(r);
 	mem_deref(ev);
@@ -137,6 +183,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_order_and_tenants),
+		cmocka_unit_test(test_registrations),
 		cmocka_unit_test(test_overrun),
 		cmocka_unit_test(test_threads),
 	};

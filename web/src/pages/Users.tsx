@@ -1,7 +1,8 @@
 // Tenant admin: Call Manager > Users / Extensions. The list with search, paging
 // and a Status column (devices registered now, in a call, Do not disturb): the
-// calls follow the event stream (events.ts: call_start, call_cdr), the
-// registrations, which send no event, are read again every 10 s; Add / Edit in a dialog with the seeds' tabs (User, Extension; for
+// calls and the registrations follow the event stream (events.ts: call_start,
+// call_cdr, extension_registered, extension_unregistered), and the list is read
+// again every 10 s besides (a call answered sends no event); Add / Edit in a dialog with the seeds' tabs (User, Extension; for
 // an existing user also Forwarding Rule, Voicemail, Office Hours with the user's holidays,
 // Devices with Unregister, Reset password); Delete after confirmation. A failed save keeps what was typed and shows the
 // API's message next to the field it names, on the tab that holds it.
@@ -96,6 +97,9 @@ export function Users({ title, me }: { title: string; me: Me }) {
   // DND of the listed users: one settings read each, after the list is shown
   const dnd = useEach(rows, (r) => api.get<Settings>(`/users/${r.id}/extension`).then((x) => x.dnd));
   const calls = useCalls(rows, streamable(me));
+  // a device registered or went: the counts are read again
+  const reload = objects.list.reload;
+  useEvents({ extension_registered: reload, extension_unregistered: reload, open: reload }, streamable(me));
   const columns: Column<UserRow>[] = [
     { head: "Extension", cell: (u) => u.extension_number },
     { head: "Username", cell: (u) => u.username },
