@@ -109,13 +109,13 @@ static struct relay *relay_find(struct media_worker *w, uint64_t id)
 static void relay_unlisten(struct media_worker *w, struct relay *r)
 {
 	for (int i = 0; i < 2; i++) {
-		if (w->uring) {
-			for (int c = 0; c < MEDIA_COMP_COUNT; c++)
-				media_uring_unlisten(w->uring, &r->side[i].sock[c]);
-			continue;
+		for (int c = 0; c < MEDIA_COMP_COUNT; c++) {
+			struct media_sock *k = &r->side[i].sock[c];
+			if (k->uslot)
+				media_uring_unlisten(w->uring, k);
+			else
+				loop_fd_close(worker_loop(w->wk), k->fd);
 		}
-		loop_fd_close(worker_loop(w->wk), r->sp[i].rtp);
-		loop_fd_close(worker_loop(w->wk), r->sp[i].rtcp);
 	}
 }
 
@@ -143,8 +143,11 @@ static int relay_listen(struct media_worker *w, struct relay *r)
 	for (int i = 0; i < 2; i++) {
 		for (int c = 0; c < MEDIA_COMP_COUNT; c++) {
 			struct media_sock *k = &r->side[i].sock[c];
-			int e = w->uring ? media_uring_listen(w->uring, k)
-					 : loop_fd_listen(worker_loop(w->wk), k->fd, LOOP_READ, media_sockep_readable, k);
+			/* A socket the ring cannot take (its table full) is read on
+			 * epoll wake-ups; what it relays still leaves through the ring. */
+			int e = w->uring ? media_uring_listen(w->uring, k) : -1;
+			if (e)
+				e = loop_fd_listen(worker_loop(w->wk), k->fd, LOOP_READ, media_sockep_readable, k);
 			if (e) {
 				relay_unlisten(w, r);
 				return e;
