@@ -388,15 +388,21 @@ def test_two_devices_answer_at_once(pbx, phones):
     i2.answer()
     ok = call.wait_final()
     assert ok is not None and ok.code == 200, phones.dump()
-    # both 200s are ACKed; whichever pbxd read first won (they were sent at once),
-    # the other one is ended with a BYE at once while the winner's call goes on
+    # both finals are ACKed; whichever 200 pbxd read first won (they were sent at
+    # once). The other device's 200 either crossed pbxd's CANCEL, and that call is
+    # ended with a BYE at once, or the CANCEL reached it first (its INVITE ended
+    # 487, the 200 the test sent after it is void): nothing to end then.
     for inc in (i1, i2):
-        assert inc.wait_ack(timeout=3) is not None, f"a 200 was not ACKed:\n{phones.dump()}"
-    if i1.wait_request("BYE", timeout=3) is not None:
-        won = i2
+        assert inc.wait_ack(timeout=3) is not None, f"a final was not ACKed:\n{phones.dump()}"
+    bye1 = i1.wait_request("BYE", timeout=3)
+    bye2 = i2.wait_request("BYE", timeout=0.3 if bye1 is not None else 3)
+    assert bye1 is None or bye2 is None, f"both devices were hung up:\n{phones.dump()}"
+    if bye1 is None and bye2 is None:
+        cancelled = [inc for inc in (i1, i2) if inc.wait_cancel(timeout=0.1) is not None]
+        assert len(cancelled) == 1, f"the second 200 was neither ended nor cancelled:\n{phones.dump()}"
+        won = i2 if cancelled[0] is i1 else i1
     else:
-        assert i2.wait_request("BYE", timeout=3) is not None, f"the second 200 was not ended:\n{phones.dump()}"
-        won = i1
+        won = i2 if bye1 is not None else i1
     assert won.wait_request("BYE", timeout=0.3) is None, phones.dump()
     assert call.bye().code == 200
     assert won.wait_request("BYE") is not None
