@@ -48,6 +48,8 @@ const char *pbx_event_name(enum pbx_event_kind kind)
 		return "call_start";
 	case PBX_EV_CALL_CDR:
 		return "call_cdr";
+	case PBX_EV_CALL_ANSWERED:
+		return "call_answered";
 	}
 	return "?";
 }

@@ -14,6 +14,7 @@ enum pbx_event_kind {
 	PBX_EV_UNREGISTERED, /* a device's binding ended (reason says why) */
 	PBX_EV_CALL_START,   /* a call is routed to a callee (json: the seeds' call_start) */
 	PBX_EV_CALL_CDR,     /* a call ended (json: its call_cdr record) */
+	PBX_EV_CALL_ANSWERED, /* a call was answered (json: call_answered; live lists only) */
 };
 
 struct pbx_event {

@@ -130,7 +130,7 @@ static void on_event(const struct pbx_event *ev, void *arg)
 		if (!wanted || !ev->binding)
 			return;
 		json = dev = device_json(ev);
-	} else if (ev->kind != PBX_EV_CALL_START && ev->kind != PBX_EV_CALL_CDR) {
+	} else if (ev->kind != PBX_EV_CALL_START && ev->kind != PBX_EV_CALL_CDR && ev->kind != PBX_EV_CALL_ANSWERED) {
 		return;
 	}
 	if (!json)

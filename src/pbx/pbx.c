@@ -957,6 +957,13 @@ static void on_call_start(uint64_t tenant_id, const char *json, void *arg)
 	pbx_events_emit(p->events, &ev);
 }
 
+static void on_call_answered(uint64_t tenant_id, const char *json, void *arg)
+{
+	struct pbx *p = arg;
+	struct pbx_event ev = { .kind = PBX_EV_CALL_ANSWERED, .tenant_id = tenant_id, .json = json };
+	pbx_events_emit(p->events, &ev);
+}
+
 /* --- event feeds and webhooks: their modules (feed.c, webhooks.c) do the work ------ */
 
 int pbx_feed_open(struct pbx *p, uint64_t tenant_id, size_t max, struct pbx_feed **fp)
@@ -1082,6 +1089,7 @@ int pbx_alloc(struct pbx **pp, struct loop *loop, struct sip_stack *sip, const s
 	if (!err) {
 		const struct call_deps cd = { .loop = loop, .sip = sip, .conf = conf, .dir = p->dir, .loc = p->loc,
 					      .authn = &p->authn, .trunks = p->trunks, .cdr = on_cdr, .start = on_call_start,
+					      .answered = on_call_answered,
 					      .settings_patch = on_settings_patch, .arg = p };
 		err = call_engine_alloc(&p->calls, &cd);
 	}

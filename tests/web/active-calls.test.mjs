@@ -89,10 +89,12 @@ describe("Active Calls (tenant admin)", () => {
     await noSeriousViolations(page, "Active calls (a call)");
   });
 
-  test("the answer (which sends no event) shows at the periodic refresh: Talking", async () => {
+  test("the answer shows at once, from its call_answered event: Talking", async () => {
+    const t0 = Date.now();
     b.answer();
     await a.until("the call answered", () => a.calls[0].state === "talking");
-    await waitFor("Talking in the row", async () => /Talking/.test(await row(page, "James Bond (101)").innerText()), 15000);
+    await waitFor("Talking in the row", async () => /Talking/.test(await row(page, "James Bond (101)").innerText()), 5000);
+    assert.ok(Date.now() - t0 < 5000, `shown after ${Date.now() - t0} ms (the periodic refresh is 10 s)`);
     assert.equal((await boss.ok("GET", "/api/call_sessions")).items[0].state, "talking");
   });
 

@@ -1,7 +1,7 @@
 // The tenant's event stream (GET /api/events, a WebSocket: call_start when a
 // call rings its callee, call_cdr when it ends with its record, each the JSON
-// the webhooks POST; extension_registered and extension_unregistered when a
-// device comes or goes), one for the whole portal. Pages subscribe to event types
+// the webhooks POST; call_answered when it is answered, extension_registered
+// and extension_unregistered when a device comes or goes), one for the whole portal. Pages subscribe to event types
 // with useEvents; the stream opens with the first subscriber, carrying the
 // session's current token (?token=: browsers cannot set headers on a
 // WebSocket), opens again after 1, 2, 4... 30 s when it closes (pbxd closes a
@@ -17,7 +17,12 @@
 import { useEffect, useRef, useState } from "preact/hooks";
 import { api, Me } from "./api";
 
-export type EventType = "call_start" | "call_cdr" | "extension_registered" | "extension_unregistered";
+export type EventType =
+  | "call_start"
+  | "call_answered"
+  | "call_cdr"
+  | "extension_registered"
+  | "extension_unregistered";
 
 export interface PbxEvent {
   event_type: EventType;

@@ -52,6 +52,7 @@ struct call_deps {
 	struct trunks *trunks;   /* providers and rules for calls from and to the outside */
 	call_cdr_h *cdr;
 	call_start_h *start;
+	call_start_h *answered;  /* a call was answered (json: call_answered), or NULL */
 	/* Writes a partial update of a user's settings (a feature code): JSON text
 	 * merged as the API merges it, applied asynchronously. 0 or errno. */
 	int (*settings_patch)(uint64_t tenant_id, uint64_t user_id, const char *patch, void *arg);

@@ -365,6 +365,9 @@ uint16_t fac_apply(const struct call_engine *e, const struct dir_ext *x, const s
 struct store_cdr *cdr_build(const struct call *c);
 /* The call_start event's JSON (mem string), or NULL. */
 char *cdr_start_json(const struct call *c);
+/* The call_answered event's JSON (mem string), or NULL: for live lists only
+ * (the event stream), not a webhook event of the seeds. */
+char *cdr_answered_json(const struct call *c);
 /* Fills the API's view of an active call. */
 void cdr_info(const struct call *c, struct pbx_call_info *out);
 

@@ -57,6 +57,25 @@ static char *dump(json_t *o)
 	return m;
 }
 
+char *cdr_answered_json(const struct call *c)
+{
+	char caller[PBX_NUMBER_SZ + STORE_DOMAIN_SZ + 8], callee[sizeof(caller)];
+	snprintf(caller, sizeof(caller), "sip:%s@%s", c->caller, c->domain);
+	snprintf(callee, sizeof(callee), "sip:%s@%s", c->callee, c->domain);
+	json_t *o = json_object();
+	if (!o)
+		return NULL;
+	json_object_set_new(o, "event_type", json_string("call_answered"));
+	json_object_set_new(o, "call_id", str(c->call_id));
+	json_object_set_new(o, "callee", str(callee));
+	json_object_set_new(o, "caller", str(caller));
+	json_object_set_new(o, "direction", json_string(direction(c)));
+	json_object_set_new(o, "session_id", num_str(c->session_id));
+	json_object_set_new(o, "tenant_id", num_str(c->tenant_id));
+	json_object_set_new(o, "time", secs(c->answer_ms));
+	return dump(o);
+}
+
 char *cdr_start_json(const struct call *c)
 {
 	char caller[PBX_NUMBER_SZ + STORE_DOMAIN_SZ + 8], callee[sizeof(caller)];

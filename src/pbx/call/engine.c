@@ -381,6 +381,11 @@ void call_answered(struct call *c, struct leg *b)
 	session_timer_start(b);
 	tmr_start(loop_timers(e->d.loop), &c->t_ack, e->ack_wait_ms, on_ack_timeout, c);
 	log_info("call %llu %s -> %s answered", (unsigned long long)c->session_id, c->caller, c->callee);
+	char *ev = e->d.answered ? cdr_answered_json(c) : NULL;
+	if (ev) {
+		e->d.answered(c->tenant_id, ev, e->d.arg);
+		mem_deref(ev);
+	}
 }
 
 /* RFC 3261 §16.7 item 6, simplified: a 6xx ends the search; otherwise busy wins

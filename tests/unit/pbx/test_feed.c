@@ -45,6 +45,7 @@ static void test_order_and_tenants(void **state)
 	emit(ev, PBX_EV_CALL_CDR, 1, json);
 	emit(ev, PBX_EV_CALL_CDR, 2, "{\"t\":2}");
 	emit(ev, PBX_EV_REGISTERED, 1, NULL);
+	emit(ev, PBX_EV_CALL_ANSWERED, 2, "{\"a\":2}");
 	uint64_t v = 0;
 	assert_int_equal(read(pbx_feed_fd(a), &v, sizeof(v)), sizeof(v));
 	assert_int_equal(v, 2);
@@ -59,6 +60,9 @@ static void test_order_and_tenants(void **state)
 	assert_false(over);
 	s = pbx_feed_next(b, &over);
 	assert_string_equal(s, "{\"t\":2}");
+	free(s);
+	s = pbx_feed_next(b, &over); /* answers reach the streams too (not webhooks) */
+	assert_string_equal(s, "{\"a\":2}");
 	free(s);
 	pbx_feed_close(a);
 	emit(ev, PBX_EV_CALL_CDR, 1, "{}"); /* no feed of tenant 1 now */

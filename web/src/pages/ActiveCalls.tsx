@@ -1,8 +1,8 @@
 // Call Statistics > Active Calls: the tenant's calls in progress (GET
 // /api/call_sessions), each with Hang up (after confirmation). The list follows
 // the portal's event stream (events.ts: call_start when a call rings its
-// callee, call_cdr when it ends) and is read again on an interval as well,
-// since a call's answer sends no event and the stream may be down.
+// callee, call_answered when it is answered, call_cdr when it ends) and is read
+// again on an interval as well, since the stream may be down.
 import { useEffect, useState } from "preact/hooks";
 import { api, duration, Me, unixTime } from "../api";
 import { useEvents } from "../events";
@@ -58,6 +58,7 @@ function CallList() {
   const [ended, setEnded] = useState<Set<string>>(new Set());
   const live = useEvents({
     call_start: () => list.reload(),
+    call_answered: () => list.reload(),
     call_cdr: (e) => {
       if (e?.session_id) setEnded((s) => new Set(s).add(e.session_id as string));
       list.reload();

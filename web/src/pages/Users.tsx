@@ -1,8 +1,8 @@
 // Tenant admin: Call Manager > Users / Extensions. The list with search, paging
 // and a Status column (devices registered now, in a call, Do not disturb): the
 // calls and the registrations follow the event stream (events.ts: call_start,
-// call_cdr, extension_registered, extension_unregistered), and the list is read
-// again every 10 s besides (a call answered sends no event); Add / Edit in a dialog with the seeds' tabs (User, Extension; for
+// call_answered, call_cdr, extension_registered, extension_unregistered), and
+// the list is read again every 10 s besides (what happened while it was down); Add / Edit in a dialog with the seeds' tabs (User, Extension; for
 // an existing user also Forwarding Rule, Voicemail, Office Hours with the user's holidays,
 // Devices with Unregister, Reset password); Delete after confirmation. A failed save keeps what was typed and shows the
 // API's message next to the field it names, on the tab that holds it.
@@ -47,6 +47,7 @@ function useCalls(rows: UserRow[] | undefined, enabled: boolean): Record<string,
   useEvents(
     {
       call_start: again,
+      call_answered: again,
       call_cdr: (e) => {
         if (e?.session_id) ended.current.add(e.session_id);
         again();
