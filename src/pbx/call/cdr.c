@@ -57,7 +57,9 @@ static char *dump(json_t *o)
 	return m;
 }
 
-char *cdr_answered_json(const struct call *c)
+/* What every call event has: its type, the call, who calls whom, the direction,
+ * the tenant and when. The start event adds the display names and the CDR's id. */
+static json_t *event_json(const struct call *c, const char *type, int64_t when_ms)
 {
 	char caller[PBX_NUMBER_SZ + STORE_DOMAIN_SZ + 8], callee[sizeof(caller)];
 	snprintf(caller, sizeof(caller), "sip:%s@%s", c->caller, c->domain);
@@ -65,36 +67,30 @@ char *cdr_answered_json(const struct call *c)
 	json_t *o = json_object();
 	if (!o)
 		return NULL;
-	json_object_set_new(o, "event_type", json_string("call_answered"));
+	json_object_set_new(o, "event_type", json_string(type));
 	json_object_set_new(o, "call_id", str(c->call_id));
 	json_object_set_new(o, "callee", str(callee));
 	json_object_set_new(o, "caller", str(caller));
 	json_object_set_new(o, "direction", json_string(direction(c)));
 	json_object_set_new(o, "session_id", num_str(c->session_id));
 	json_object_set_new(o, "tenant_id", num_str(c->tenant_id));
-	json_object_set_new(o, "time", secs(c->answer_ms));
-	return dump(o);
+	json_object_set_new(o, "time", secs(when_ms));
+	return o;
+}
+
+char *cdr_answered_json(const struct call *c)
+{
+	return dump(event_json(c, "call_answered", c->answer_ms));
 }
 
 char *cdr_start_json(const struct call *c)
 {
-	char caller[PBX_NUMBER_SZ + STORE_DOMAIN_SZ + 8], callee[sizeof(caller)];
-	snprintf(caller, sizeof(caller), "sip:%s@%s", c->caller, c->domain);
-	snprintf(callee, sizeof(callee), "sip:%s@%s", c->callee, c->domain);
-	json_t *o = json_object();
-	if (!o)
-		return NULL;
-	json_object_set_new(o, "event_type", json_string("call_start"));
-	json_object_set_new(o, "call_id", str(c->call_id));
-	json_object_set_new(o, "callee", str(callee));
-	json_object_set_new(o, "callee_display_name", str(c->callee_name));
-	json_object_set_new(o, "caller", str(caller));
-	json_object_set_new(o, "caller_display_name", str(c->caller_from_name));
-	json_object_set_new(o, "cdr_id", num_str(c->cdr_id));
-	json_object_set_new(o, "direction", json_string(direction(c)));
-	json_object_set_new(o, "session_id", num_str(c->session_id));
-	json_object_set_new(o, "tenant_id", num_str(c->tenant_id));
-	json_object_set_new(o, "time", secs(c->start_ms));
+	json_t *o = event_json(c, "call_start", c->start_ms);
+	if (o) {
+		json_object_set_new(o, "callee_display_name", str(c->callee_name));
+		json_object_set_new(o, "caller_display_name", str(c->caller_from_name));
+		json_object_set_new(o, "cdr_id", num_str(c->cdr_id));
+	}
 	return dump(o);
 }
 
