@@ -391,6 +391,10 @@ const struct api_obj_type *const *api_obj_types(size_t *n);
  * not switched into a tenant, where the kind allows; the tenant for its admins.
  * 0 or 403 put in rs. */
 int api_obj_scope(const struct api_req *rq, const struct api_obj_type *t, uint64_t *tenant_id, struct api_resp *rs);
+/* Object id of kind t as the owner scope sees it: its own, or (a shared kind)
+ * the system's assigned to it (*own false). 0, or ENOENT and the store's errors. */
+int api_obj_get_visible(struct api_req *rq, const struct api_obj_type *t, uint64_t scope, uint64_t id,
+			struct store_obj *o, bool *own);
 /* Whether a shared object's JSON lists tenant_id among its "assignees". */
 bool api_obj_assigned(const json_t *j, uint64_t tenant_id);
 json_t *api_obj_json(struct api_req *rq, const struct api_obj_type *t, const struct store_obj *o);

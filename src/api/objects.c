@@ -75,8 +75,8 @@ json_t *api_obj_json(struct api_req *rq, const struct api_obj_type *t, const str
 }
 
 /* A tenant reads the system's objects of a shared kind assigned to it. */
-static int get_visible(struct api_req *rq, const struct api_obj_type *t, uint64_t scope, uint64_t id,
-		       struct store_obj *o, bool *own)
+int api_obj_get_visible(struct api_req *rq, const struct api_obj_type *t, uint64_t scope, uint64_t id,
+			struct store_obj *o, bool *own)
 {
 	*own = true;
 	int e = store_obj_get(rq->st, t->kind, scope, id, o);
@@ -200,7 +200,7 @@ void api_h_obj_get(struct api_req *rq, struct api_resp *rs)
 		return;
 	struct store_obj o = { 0 };
 	bool own;
-	int e = get_visible(rq, t, scope, rq->id, &o, &own);
+	int e = api_obj_get_visible(rq, t, scope, rq->id, &o, &own);
 	if (e)
 		api_store_error(rs, rq->st, e, t->what);
 	else
@@ -220,7 +220,7 @@ void api_h_obj_update(struct api_req *rq, struct api_resp *rs)
 	for (int i = 0; i < API_EDIT_TRIES && e == ESTALE && !st; i++) {
 		store_obj_reset(&o);
 		bool own;
-		if ((e = get_visible(rq, t, scope, rq->id, &o, &own)))
+		if ((e = api_obj_get_visible(rq, t, scope, rq->id, &o, &own)))
 			break;
 		if (!own) {
 			st = api_error(rs, 403, "forbidden", NULL, "this %s is the system's: only a system administrator"

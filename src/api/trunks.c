@@ -163,21 +163,16 @@ static void set_default_int(json_t *j, const char *k, long long v)
 
 /* A provider the tenant may route over: its own, or the system's assigned to
  * it; the system's own objects may name only the system's. 0, or ENOENT. */
+static const struct api_obj_type t_provider;
+
 static int provider_visible(struct api_req *rq, uint64_t scope, const char *idtext, struct store_obj *out)
 {
 	uint64_t id;
 	if (api_parse_id(idtext, &id))
 		return ENOENT;
 	struct store_obj o = { 0 };
-	int e = store_obj_get(rq->st, STORE_OBJ_PROVIDER, scope, id, &o);
-	if (e == ENOENT && scope) {
-		if (!(e = store_obj_get(rq->st, STORE_OBJ_PROVIDER, 0, id, &o))) {
-			json_t *j = json_loads(o.json, 0, NULL);
-			if (!api_obj_assigned(j, scope))
-				e = ENOENT;
-			json_decref(j);
-		}
-	}
+	bool own;
+	int e = api_obj_get_visible(rq, &t_provider, scope, id, &o, &own);
 	if (!e && out)
 		*out = o;
 	else

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "media/rtp.h"
 #include "media/uring.h"
 
 bool media_latch_input(struct media_latch *l, const struct sa *src, bool *relatched)
@@ -145,14 +146,12 @@ void media_batch_init(struct media_batch *b)
 
 void media_sockep_dtmf_check(struct media_sockep *s, const uint8_t *p, size_t len)
 {
-	if (len < 12 || (p[0] >> 6) != 2 || (p[1] & 0x7f) != s->te_pt)
+	size_t off;
+	if (len < 12 || (p[1] & 0x7f) != s->te_pt || media_rtp_header_len(p, len, &off))
 		return;
-	size_t off = 12 + 4u * (p[0] & 0x0f);
-	if ((p[0] & 0x10) && len >= off + 4)
-		off += 4 + 4u * (size_t)(p[off + 2] << 8 | p[off + 3]); /* header extension */
 	if (len < off + 4 || !(p[off + 1] & 0x80))
 		return; /* not an end packet: the event is told once, when it ends */
-	uint32_t ts = (uint32_t)p[4] << 24 | (uint32_t)p[5] << 16 | (uint32_t)p[6] << 8 | p[7];
+	uint32_t ts = media_rtp_get32(p + 4);
 	if (s->te_seen && ts == s->te_last_ts)
 		return; /* the end packet's retransmissions (RFC 4733 §2.5.1.4) */
 	s->te_seen = true;

@@ -31,6 +31,7 @@
 
 #include "core/mem.h"
 #include "media/media.h"
+#include "media/rtp.h"
 
 enum {
 	KEY_LEN = 16,
@@ -378,29 +379,12 @@ static void window_add(struct window *w, uint64_t idx)
 	w->bits[d / 64] |= 1ull << (d % 64);
 }
 
-/* The RTP header's length with its CSRCs and extension: what stays clear. */
-static int rtp_header_len(const uint8_t *p, size_t len, size_t *hl)
-{
-	if (len < 12 || (p[0] & 0xc0) != 0x80)
-		return EBADMSG;
-	size_t n = 12 + 4 * (size_t)(p[0] & 0x0f);
-	if (p[0] & 0x10) {
-		if (n + 4 > len)
-			return EBADMSG;
-		n += 4 + 4 * (size_t)(p[n + 2] << 8 | p[n + 3]);
-	}
-	if (n > len)
-		return EBADMSG;
-	*hl = n;
-	return 0;
-}
-
 /* --- RTP ------------------------------------------------------------------------------------ */
 
 int media_srtp_protect(struct media_srtp *s, uint8_t *pkt, size_t *len, size_t cap)
 {
 	size_t n = *len, hl;
-	if (rtp_header_len(pkt, n, &hl))
+	if (media_rtp_header_len(pkt, n, &hl))
 		return EBADMSG;
 	if (cap < n || cap - n < s->tag)
 		return ENOBUFS;
@@ -433,7 +417,7 @@ int media_srtp_unprotect(struct media_srtp *s, uint8_t *pkt, size_t *len)
 	if (n < s->tag)
 		return EBADMSG;
 	size_t body = n - s->tag;
-	if (rtp_header_len(pkt, body, &hl))
+	if (media_rtp_header_len(pkt, body, &hl))
 		return EBADMSG;
 	uint32_t ssrc = rd32(pkt + 8);
 	struct stream fresh, *st;

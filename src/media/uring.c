@@ -46,7 +46,6 @@ struct rx_slot {
 
 struct media_uring {
 	struct io_uring ring;
-	struct loop *loop;
 	struct media_batch *batch;
 	struct io_uring_buf_ring *br;
 	uint8_t *bufs;
@@ -56,7 +55,7 @@ struct media_uring {
 	struct rx_slot *rx;    /* index 0 unused: uslot 0 is "none" */
 	uint32_t nrx, rx_free; /* slots made, the first free one to look at */
 	uint32_t nfiles;       /* registered file table's size: the most slots */
-	uint64_t send_failed;
+	unsigned nreturned;    /* buffers given back to the ring, not yet made visible */
 	bool in_ring;          /* handling completions: sends go at the end of it */
 };
 
@@ -96,11 +95,19 @@ static int arm(struct media_uring *u, uint32_t slot)
 	return 0;
 }
 
+/* Buffers go back to the ring one by one, and become the kernel's together
+ * (one release store for a wake-up's worth, bufs_publish). */
 static void buf_return(struct media_uring *u, unsigned bid)
 {
 	io_uring_buf_ring_add(u->br, u->bufs + (size_t)bid * BUF_SZ, BUF_SZ, (unsigned short)bid,
-			      io_uring_buf_ring_mask(BUFS), 0);
-	io_uring_buf_ring_advance(u->br, 1);
+			      io_uring_buf_ring_mask(BUFS), (int)u->nreturned++);
+}
+
+static void bufs_publish(struct media_uring *u)
+{
+	if (u->nreturned)
+		io_uring_buf_ring_advance(u->br, (int)u->nreturned);
+	u->nreturned = 0;
 }
 
 static void on_recv(struct media_uring *u, const struct io_uring_cqe *cqe)
@@ -143,14 +150,15 @@ static void on_ring(int fd, int events, void *arg)
 			break;
 		for (unsigned i = 0; i < n; i++) {
 			if (cqes[i]->user_data == UD_SEND) {
-				if (cqes[i]->res < 0)
-					u->send_failed++;
+				/* only failures post: RTP that cannot go now is dropped (rate-limited log) */
+				log_warn("media: a packet not sent: %s", strerror(-cqes[i]->res));
 				continue;
 			}
 			on_recv(u, cqes[i]);
 		}
 		io_uring_cq_advance(&u->ring, n);
-		submit(u); /* what those packets made leaves now */
+		bufs_publish(u); /* before the re-armed receives go, so they find buffers */
+		submit(u);       /* what those packets made leaves now */
 	}
 	u->in_ring = false;
 }
@@ -160,7 +168,6 @@ int media_uring_alloc(struct media_uring **up, struct loop *loop, struct media_b
 	struct media_uring *u = calloc(1, sizeof(*u));
 	if (!u)
 		return ENOMEM;
-	u->loop = loop;
 	u->batch = batch;
 	/* Cooperative task running: the kernel does the receives' work when this
 	 * thread enters it anyway (its epoll_wait), without interrupting it. */

@@ -16,6 +16,7 @@
 #include "core/mem.h"
 #include "core/rand.h"
 #include "media/g711.h"
+#include "media/rtp.h"
 
 enum {
 	RATE = 8000,         /* the PCM between decoder and encoder */
@@ -84,22 +85,17 @@ struct rtp {
 
 static bool rtp_parse(const uint8_t *b, size_t len, struct rtp *r)
 {
-	if (len < 12 || (b[0] >> 6) != 2)
+	size_t off;
+	if (media_rtp_header_len(b, len, &off))
 		return false;
-	size_t off = 12 + 4u * (b[0] & 0x0f);
-	if (b[0] & 0x10) { /* a header extension */
-		if (len < off + 4)
-			return false;
-		off += 4 + 4u * (size_t)(b[off + 2] << 8 | b[off + 3]);
-	}
-	size_t pad = (b[0] & 0x20) && len ? b[len - 1] : 0;
+	size_t pad = (b[0] & 0x20) ? b[len - 1] : 0;
 	if (len < off + pad)
 		return false;
 	r->marker = b[1] & 0x80;
 	r->pt = b[1] & 0x7f;
 	r->seq = (uint16_t)(b[2] << 8 | b[3]);
-	r->ts = (uint32_t)b[4] << 24 | (uint32_t)b[5] << 16 | (uint32_t)b[6] << 8 | b[7];
-	r->ssrc = (uint32_t)b[8] << 24 | (uint32_t)b[9] << 16 | (uint32_t)b[10] << 8 | b[11];
+	r->ts = media_rtp_get32(b + 4);
+	r->ssrc = media_rtp_get32(b + 8);
 	r->payload = b + off;
 	r->plen = len - off - pad;
 	return true;

@@ -234,12 +234,14 @@ void call_route(struct call_engine *e, struct sip_msg *req);
 struct call *call_begin(struct call_engine *e, const struct dir_tenant *t, struct sip_msg *req);
 /* The relay of a call's two sides, on a media worker. 0 or errno. */
 int call_media_start(struct call *c);
+/* A call about to ring: the tenant's call limit checked (503), the call
+ * counted, its relay started (503 without ports), the caller's side hinted,
+ * call_start told, the ring time-out armed. False when it ended the call. */
+bool call_launch(struct call *c);
 /* The call reaches extension x (its rules decide what rings). */
 void call_deliver(struct call *c, const struct dir_ext *x);
 /* Ends a call that failed before anything rang, with code and why (static). */
 void call_fail(struct call *c, uint16_t code, const char *why);
-/* The call has begun: its call_start event, its ring time-out. */
-void call_started(struct call *c);
 /* Whether tenant t's office hours are open now (its week and holidays). */
 bool call_tenant_open(struct call_engine *e, const struct dir_tenant *t);
 /* Every device of the extension ringing now refused (cond busy or not

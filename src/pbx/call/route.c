@@ -130,11 +130,6 @@ void call_fail(struct call *c, uint16_t code, const char *why)
 	call_end(c, NULL, "None", code);
 }
 
-static void fail(struct call *c, uint16_t code, const char *why)
-{
-	call_fail(c, code, why);
-}
-
 /* The extension ringing counts the call against its limits while it is the
  * target; a forward moves the count to the next one. */
 void call_target_release(struct call *c)
@@ -144,12 +139,6 @@ void call_target_release(struct call *c)
 	c->target_counted = false;
 }
 
-static void counts_start(struct call *c)
-{
-	call_count_add(c->e, c->caller_uid, +1);
-	call_count_add(c->e, c->tenant_id, +1);
-	c->counted = true;
-}
 
 /* Time windows of the rules, office hours and holidays, in the tenant's zone
  * (UTC when it names none): the local time is taken once per delivery. */
@@ -273,7 +262,7 @@ static void forward_to(struct call *c, const struct fwd_dest *d, uint16_t code, 
 			}
 		}
 		if (!y || !directory_usable(y)) {
-			fail(c, 404, "Forward Destination Not Found");
+			call_fail(c, 404, "Forward Destination Not Found");
 			return;
 		}
 		log_info("call %llu: %s forwarded (%s) to %s", (unsigned long long)c->session_id, c->target, why,
@@ -283,14 +272,14 @@ static void forward_to(struct call *c, const struct fwd_dest *d, uint16_t code, 
 	}
 	case FWD_VOICEMAIL:
 		/* Until voicemail exists the call ends with the condition's own answer. */
-		fail(c, code, "Voicemail Not Available");
+		call_fail(c, code, "Voicemail Not Available");
 		return;
 	case FWD_HANGUP:
-		fail(c, code, NULL);
+		call_fail(c, code, NULL);
 		return;
 	case FWD_RING:
 	case FWD_NONE:
-		fail(c, code, NULL);
+		call_fail(c, code, NULL);
 		return;
 	}
 }
@@ -319,7 +308,7 @@ static void on_no_answer(void *arg)
 	while (c->forks.head)
 		call_fork_cancel(c, c->forks.head->data, NULL, "None");
 	if (!x) {
-		fail(c, 480, NULL);
+		call_fail(c, 480, NULL);
 		return;
 	}
 	on_condition(c, x, FWD_NO_ANSWER, 480, false);
@@ -330,7 +319,7 @@ void call_stage_failed(struct call *c, enum fwd_cond cond, uint16_t code)
 	tmr_cancel(&c->t_noans);
 	const struct dir_ext *x = c->nhops ? directory_ext_by_user(c->e->d.dir, c->hops[c->nhops - 1]) : NULL;
 	if (!x) {
-		fail(c, code, NULL);
+		call_fail(c, code, NULL);
 		return;
 	}
 	on_condition(c, x, cond, code, forward_exempt(x, c->caller));
@@ -343,12 +332,12 @@ void call_deliver(struct call *c, const struct dir_ext *x)
 	for (unsigned i = 0; i < c->nhops; i++) {
 		if (c->hops[i] == x->user_id) {
 			log_info("call %llu: forwarding loop at %s", (unsigned long long)c->session_id, x->number);
-			fail(c, 482, "Forwarding Loop");
+			call_fail(c, 482, "Forwarding Loop");
 			return;
 		}
 	}
 	if (c->nhops == CALL_MAX_HOPS) {
-		fail(c, 483, "Too Many Forwards");
+		call_fail(c, 483, "Too Many Forwards");
 		return;
 	}
 	call_target_release(c);
@@ -438,15 +427,32 @@ struct call *call_begin(struct call_engine *e, const struct dir_tenant *t, struc
 	return c;
 }
 
-void call_started(struct call *c)
+bool call_launch(struct call *c)
 {
 	struct call_engine *e = c->e;
+	const struct dir_tenant *t = directory_tenant(e->d.dir, c->tenant_id);
+	if (t && t->max_calls > 0 && call_count_of(e, t->id) >= (uint64_t)t->max_calls) {
+		call_fail(c, 503, "Tenant Call Limit Reached");
+		return false;
+	}
+	/* The caller (an extension; 0 from a trunk counts nothing) and the tenant. */
+	call_count_add(e, c->caller_uid, +1);
+	call_count_add(e, c->tenant_id, +1);
+	c->counted = true;
+	int err = call_media_start(c);
+	if (err) {
+		log_warn("call %llu: no media ports: %s", (unsigned long long)c->session_id, strerror(err));
+		call_fail(c, 503, NULL);
+		return false;
+	}
+	call_media_hint(c, 0, c->a);
 	char *ev = e->d.start ? cdr_start_json(c) : NULL;
 	if (ev) {
 		e->d.start(c->tenant_id, ev, e->d.arg);
 		mem_deref(ev);
 	}
 	tmr_start(loop_timers(e->d.loop), &c->t_ring, e->ring_timeout_ms, call_ring_timeout, c);
+	return true;
 }
 
 /* Who is called: an extension of the caller's tenant by the Request-URI's
@@ -529,19 +535,6 @@ void call_route(struct call_engine *e, struct sip_msg *req)
 	}
 	c->callee_uid = callee->user_id;
 	snprintf(c->callee_name, sizeof(c->callee_name), "%s", callee->display_name);
-	if (t->max_calls > 0 && call_count_of(e, t->id) >= (uint64_t)t->max_calls) {
-		c->fail_why = "Tenant Call Limit Reached";
-		call_end(c, NULL, "None", 503);
-		return;
-	}
-	counts_start(c);
-	int err = call_media_start(c);
-	if (err) {
-		log_warn("call %llu: no media ports: %s", (unsigned long long)c->session_id, strerror(err));
-		call_end(c, NULL, "None", 503);
-		return;
-	}
-	call_media_hint(c, 0, c->a);
-	call_started(c);
-	call_deliver(c, callee);
+	if (call_launch(c))
+		call_deliver(c, callee);
 }

@@ -109,25 +109,12 @@ bool call_trunk_inbound(struct call_engine *e, struct sip_msg *req)
 		call_fail(c, 404, NULL);
 		return true;
 	}
-	if (t->max_calls > 0 && call_count_of(e, t->id) >= (uint64_t)t->max_calls) {
-		call_fail(c, 503, "Tenant Call Limit Reached");
-		return true;
-	}
 	c->callee_uid = x->user_id;
 	snprintf(c->callee_name, sizeof(c->callee_name), "%s", x->display_name);
-	call_count_add(e, t->id, +1);
-	c->counted = true;
-	int err = call_media_start(c);
-	if (err) {
-		log_warn("call %llu: no media ports: %s", (unsigned long long)c->session_id, strerror(err));
-		call_fail(c, 503, NULL);
-		return true;
-	}
-	call_media_hint(c, 0, c->a);
 	log_info("call %llu: trunk %s, %s -> DID %s (%s)", (unsigned long long)c->session_id, p->name, from, did,
 		 number);
-	call_started(c);
-	call_deliver(c, x);
+	if (call_launch(c))
+		call_deliver(c, x);
 	return true;
 }
 
@@ -260,21 +247,8 @@ void call_trunk_outbound(struct call *c, const struct dir_ext *caller)
 	c->out_uid = caller->user_id;
 	c->nroutes = (unsigned)n;
 	c->anonymous = json_is_true(json_object_get(caller->settings, "anonymous_outbound"));
-	const struct dir_tenant *t = directory_tenant(e->d.dir, c->tenant_id);
-	if (t && t->max_calls > 0 && call_count_of(e, t->id) >= (uint64_t)t->max_calls) {
-		call_fail(c, 503, "Tenant Call Limit Reached");
+	if (!call_launch(c))
 		return;
-	}
-	call_count_add(e, c->caller_uid, +1);
-	call_count_add(e, c->tenant_id, +1);
-	c->counted = true;
-	if ((err = call_media_start(c))) {
-		log_warn("call %llu: no media ports: %s", (unsigned long long)c->session_id, strerror(err));
-		call_fail(c, 503, NULL);
-		return;
-	}
-	call_media_hint(c, 0, c->a);
-	call_started(c);
 	uint16_t code = place(c, &why);
 	if (code)
 		call_fail(c, code, why);
