@@ -430,10 +430,14 @@ def test_restart_reregisters(pbx, w):
 # --------------------------------------------------------------------------- forwarding out, NAT
 
 def test_forward_out_in2out(pbx, w):
-    """FWD to a PSTN number (users-and-extensions: "requires the trunk and outbound
-    rule"): a call from the trunk to a DID whose extension forwards unconditionally
-    to a mobile goes back out over the tenant's outbound rule with the extension's
-    caller ID; audio carrier to carrier through pbxd; CDR direction in2out."""
+    """FWD-06 to a PSTN number (users-and-extensions: "requires the trunk and
+    outbound rule"): a call from the trunk to a DID whose extension forwards
+    unconditionally to a mobile goes back out over the tenant's outbound rule,
+    presenting the original caller with a Diversion (RFC 5806) naming the
+    extension's caller ID; audio carrier to carrier through pbxd; CDR direction
+    in2out. USR-19: with "Always deliver outbound caller ID" the extension's own
+    caller ID is in From instead. A colleague's call forwarded out presents that
+    colleague's own caller ID for the trunk."""
     c = w.carrier()
     p = pbx.provider(c, name="FwdTrunk")
     pbx.api.ok("POST", "/outbound_rules", {"name": "mobiles", "pattern": "07XXXXXXXX", "provider_ids": [p["id"]]},
@@ -446,13 +450,37 @@ def test_forward_out_in2out(pbx, w):
     call = c.invite(pbx.p.udp_port, "18800900", caller="+15550123")
     out = c.wait_call(timeout=5)
     assert out is not None, w.dump()
-    assert out.ruri_user == "0712345678" and out.from_user == "18800900", (out.ruri, out.from_uri)
+    assert out.ruri_user == "0712345678" and out.from_user == "+15550123", (out.ruri, out.from_uri)
+    div = out.header("diversion") or ""
+    assert "sip:18800900@" in div and "reason=unconditional" in div, div
     out.answer()
     assert call.wait_final(timeout=5).code == 200, w.dump()
     audio_both_ways(call, out, 5)
     call.bye()
     cdr = cdr_of(pbx, direction="in2out", did_cid="18800900")
-    assert cdr["trunk_name"] == "FwdTrunk" and cdr["outbound_caller_id"] == "18800900", cdr
+    assert cdr["trunk_name"] == "FwdTrunk" and cdr["outbound_caller_id"] == "+15550123", cdr
+
+    # Always deliver outbound caller ID: the extension's own, still diverted.
+    pbx.api.ok("POST", f"/users/{pbx.ids[ext]}/extension", {"deliver_outbound_caller_id": True}, status=200)
+    call = c.invite(pbx.p.udp_port, "18800900", caller="+15550124")
+    out = c.wait_call(timeout=5)
+    assert out is not None, w.dump()
+    assert out.from_user == "18800900" and out.pai_user == "18800900", (out.from_uri, out.pais)
+    assert "reason=unconditional" in (out.header("diversion") or "")
+    out.reject(486)
+    assert call.wait_final(timeout=5).code == 486, w.dump()
+
+    # A colleague calls; the forward presents the colleague's caller ID for the trunk.
+    pbx.api.ok("POST", f"/users/{pbx.ids[ext]}/extension", {"deliver_outbound_caller_id": False}, status=200)
+    mate = pbx.new_ext({"outbound_caller_ids": [{"trunk": "FwdTrunk", "caller_id": "18800901"}]})
+    a = w.phone(mate)
+    call = a.invite(ext)
+    out = c.wait_call(timeout=5)
+    assert out is not None, w.dump()
+    assert out.from_user == "18800901" and out.pai_user == "18800901", (out.from_uri, out.pais)
+    assert "sip:18800900@" in (out.header("diversion") or "")
+    out.reject(486)
+    assert call.wait_final(timeout=5).code == 486, w.dump()
 
 
 def test_public_address(pbx, tmp_path):

@@ -150,6 +150,10 @@ struct call {
 	bool out_counted;           /* in the toll-fraud caps' counts (of out_uid) */
 	uint64_t out_uid;           /* the extension whose caller ID and caps a call out uses */
 	bool anonymous;
+	/* A forward out (RFC 5806): why the extension diverted the call; the
+	 * caller's own number is presented unless the extension always delivers
+	 * its outbound caller ID (USR-19). */
+	const char *div_reason;   /* NULL: not a forward */
 	struct trunk_route routes[TRUNK_ROUTE_MAX];
 	unsigned nroutes, route_i;
 	struct le le, le_sid;
@@ -259,9 +263,9 @@ int leg_uas_setup(struct leg *a, const struct sip_msg *inv);
 int leg_invite(struct leg *l, const struct loc_binding *b);
 /* A B leg to a provider: INVITE for number (the Request-URI's user at its
  * host), from caller_id (display name, or anonymous with Privacy: id), with
- * P-Asserted-Identity. 0 or errno. */
+ * P-Asserted-Identity, and more_hdrs (whole header lines, or NULL). 0 or errno. */
 int leg_invite_trunk(struct leg *l, const struct trunk_provider *p, const char *number, const char *caller_id,
-		     const char *display, bool anonymous);
+		     const char *display, bool anonymous, const char *more_hdrs);
 /* The INVITE of l again, one CSeq on, with extra header lines (credentials). */
 int leg_invite_again(struct leg *l, const char *auth);
 /* Writes addr (--public-address) as our address on l: Via, Contact, SDP. */
@@ -343,10 +347,11 @@ bool call_trunk_inbound(struct call_engine *e, struct sip_msg *req);
  * outbound rule matches and the caps allow (else the call ends refused). */
 void call_trunk_outbound(struct call *c, const struct dir_ext *caller);
 /* The rules of extension x forward the call to number, which is no
- * extension: out over a provider as x would call it (x's caller ID, x's
- * caps; direction in2out for a call that came from a provider). Ends the call
- * when it cannot go out. */
-void call_trunk_forward(struct call *c, const struct dir_ext *x, const char *number);
+ * extension: out over a provider under x's caps (direction in2out for a call
+ * that came from a provider), presenting the original caller with a Diversion
+ * naming x for reason (RFC 5806: "user-busy", "no-answer"...), or x's own
+ * caller ID when x always delivers it. Ends the call when it cannot go out. */
+void call_trunk_forward(struct call *c, const struct dir_ext *x, const char *number, const char *reason);
 /* A provider's leg failed with status: true when the next route was tried. */
 bool call_trunk_failover(struct call *c, uint16_t status);
 /* A provider's 401/407 to our INVITE on l: true when the INVITE went again

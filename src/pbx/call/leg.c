@@ -286,7 +286,7 @@ void leg_public_address(struct leg *l, const char *addr)
 }
 
 int leg_invite_trunk(struct leg *l, const struct trunk_provider *p, const char *number, const char *caller_id,
-		     const char *display, bool anonymous)
+		     const char *display, bool anonymous, const char *more_hdrs)
 {
 	struct call_engine *e = l->call->e;
 	struct sip_peer peer = { .tp = p->tp, .addr = p->dest, .fd = -1 };
@@ -296,7 +296,7 @@ int leg_invite_trunk(struct leg *l, const struct trunk_provider *p, const char *
 	leg_public_address(l, trunks_public_address(e->d.trunks));
 	l->provider_id = p->id;
 	char port[8] = "", ruri[TRUNK_NUM_SZ + 300], to[sizeof(ruri)], from[STORE_NAME_SZ * 2 + TRUNK_NUM_SZ + 300];
-	char name[2 * STORE_NAME_SZ + 3] = "", more[TRUNK_NUM_SZ + 300];
+	char name[2 * STORE_NAME_SZ + 3] = "", more[2 * TRUNK_NUM_SZ + 600];
 	if (p->port != 5060)
 		snprintf(port, sizeof(port), ":%u", p->port);
 	snprintf(ruri, sizeof(ruri), "sip:%s@%s%s%s", number, p->host, port,
@@ -311,8 +311,8 @@ int leg_invite_trunk(struct leg *l, const struct trunk_provider *p, const char *
 			quoted(name, sizeof(name), display);
 		snprintf(from, sizeof(from), "%s%s<sip:%s@%s>", name, name[0] ? " " : "", caller_id, p->host);
 	}
-	snprintf(more, sizeof(more), "P-Asserted-Identity: <sip:%s@%s>\r\n%s", caller_id, p->host,
-		 anonymous ? "Privacy: id\r\n" : "");
+	snprintf(more, sizeof(more), "P-Asserted-Identity: <sip:%s@%s>\r\n%s%s", caller_id, p->host,
+		 anonymous ? "Privacy: id\r\n" : "", more_hdrs ? more_hdrs : "");
 	return invite_start(l, from, to, ruri, more);
 }
 

@@ -242,6 +242,18 @@ static const struct fwd_ctx *rules_ctx(struct call *c, struct fwd_ctx *ctx, stru
 }
 
 
+/* RFC 5806's reason for a forward by the rules that named why. */
+static const char *diversion_reason(const char *why)
+{
+	if (strcmp(why, "busy") == 0)
+		return "user-busy";
+	if (strcmp(why, "no answer") == 0)
+		return "no-answer";
+	if (strcmp(why, "not reachable") == 0)
+		return "unavailable";
+	return "unconditional";
+}
+
 /* Where a destination sends the call; code is the answer when it ends there. */
 static void forward_to(struct call *c, const struct fwd_dest *d, uint16_t code, const char *why)
 {
@@ -257,7 +269,7 @@ static void forward_to(struct call *c, const struct fwd_dest *d, uint16_t code, 
 			if (x) {
 				log_info("call %llu: %s forwarded (%s) out to %s", (unsigned long long)c->session_id, c->target,
 					 why, d->number);
-				call_trunk_forward(c, x, d->number);
+				call_trunk_forward(c, x, d->number, diversion_reason(why));
 				return;
 			}
 		}

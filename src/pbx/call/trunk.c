@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/log.h"
 #include "core/mem.h"
@@ -157,6 +158,47 @@ static void provider_release(struct call *c)
 	c->trunk_pid = 0;
 }
 
+/* Who a call out over p presents. */
+struct presented {
+	char cid[PBX_NUMBER_SZ];
+	const char *display;
+	bool anonymous;
+	char diversion[TRUNK_NUM_SZ + 300]; /* a forward's header line, else "" */
+};
+
+/* A call out presents extension x's caller ID for p (USR-15, USR-18). A
+ * forward by x presents whoever called, as a diverting PBX does: their number
+ * from a provider, or a calling extension's own caller ID for p; the Diversion
+ * (RFC 5806) names x's number, which is what lets a carrier accept a caller
+ * that is not its customer. Unless x always delivers its own (USR-19). */
+static void present(struct call *c, const struct dir_ext *x, const struct trunk_provider *p, struct presented *o)
+{
+	caller_id_for(x, p, o->cid, sizeof(o->cid));
+	o->display = c->caller_name;
+	o->anonymous = c->anonymous;
+	o->diversion[0] = '\0';
+	if (!c->div_reason)
+		return;
+	snprintf(o->diversion, sizeof(o->diversion), "Diversion: <sip:%s@%s>;reason=%s;counter=%u\r\n", o->cid,
+		 p->host, c->div_reason, c->nhops ? c->nhops : 1);
+	if (json_is_true(json_object_get(x->settings, "deliver_outbound_caller_id"))) {
+		o->display = x->display_name;
+		return;
+	}
+	const struct dir_ext *orig = c->caller_uid ? directory_ext_by_user(c->e->d.dir, c->caller_uid) : NULL;
+	if (orig) {
+		caller_id_for(orig, p, o->cid, sizeof(o->cid));
+		o->anonymous = json_is_true(json_object_get(orig->settings, "anonymous_outbound"));
+	} else if (c->caller[0] && strcasecmp(c->caller, "anonymous") != 0) {
+		snprintf(o->cid, sizeof(o->cid), "%s", c->caller);
+		o->anonymous = false;
+	} else {
+		/* A caller who withheld their number stays withheld; the carrier
+		 * is asserted the diverting extension's. */
+		o->anonymous = true;
+	}
+}
+
 /* Sends the call over the routes from c->route_i on until one INVITE is out:
  * 0, or the answer when none could be (no provider usable now). */
 static uint16_t place(struct call *c, const char **why)
@@ -185,13 +227,16 @@ static uint16_t place(struct call *c, const char **why)
 		struct leg *l = leg_alloc(c, false);
 		if (!l)
 			return 500;
-		caller_id_for(x, p, c->out_cid, sizeof(c->out_cid));
+		struct presented pr;
+		present(c, x, p, &pr);
+		snprintf(c->out_cid, sizeof(c->out_cid), "%s", pr.cid);
 		snprintf(c->trunk_name, sizeof(c->trunk_name), "%s", p->name);
 		snprintf(c->callee, sizeof(c->callee), "%.63s", r->number);
 		target_add_trunk(c, l, p, r->number);
 		list_append(&c->forks, &l->le, l);
 		negotiate_offer_b(c, l);
-		int err = leg_invite_trunk(l, p, r->number, c->out_cid, c->anonymous ? NULL : c->caller_name, c->anonymous);
+		int err = leg_invite_trunk(l, p, r->number, pr.cid, pr.anonymous ? NULL : pr.display, pr.anonymous,
+					   pr.diversion);
 		if (err) {
 			log_warn("call %llu: INVITE to trunk %s not sent: %s", (unsigned long long)c->session_id, p->name,
 				 strerror(err));
@@ -254,7 +299,7 @@ void call_trunk_outbound(struct call *c, const struct dir_ext *caller)
 		call_fail(c, code, why);
 }
 
-void call_trunk_forward(struct call *c, const struct dir_ext *x, const char *number)
+void call_trunk_forward(struct call *c, const struct dir_ext *x, const char *number, const char *reason)
 {
 	struct trunks *tr = c->e->d.trunks;
 	const char *why = NULL;
@@ -284,6 +329,7 @@ void call_trunk_forward(struct call *c, const struct dir_ext *x, const char *num
 	call_target_release(c);
 	c->dir = c->dir == CALL_DIR_IN ? CALL_DIR_IN2OUT : CALL_DIR_OUT;
 	c->anonymous = json_is_true(json_object_get(x->settings, "anonymous_outbound"));
+	c->div_reason = reason;
 	c->nroutes = (unsigned)n;
 	c->route_i = 0;
 	uint16_t code = place(c, &why);
