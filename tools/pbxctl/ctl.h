@@ -219,6 +219,7 @@ int ctl_cmd_password(struct ctl *c, int argc, char **argv);
 int ctl_cmd_tenant(struct ctl *c, int argc, char **argv);
 int ctl_cmd_user(struct ctl *c, int argc, char **argv);
 int ctl_cmd_extension(struct ctl *c, int argc, char **argv);
+int ctl_cmd_settings(struct ctl *c, int argc, char **argv);
 int ctl_cmd_registrations(struct ctl *c, int argc, char **argv);
 int ctl_cmd_calls(struct ctl *c, int argc, char **argv);
 int ctl_cmd_cdrs(struct ctl *c, int argc, char **argv);

@@ -56,6 +56,22 @@ static const char usage_text[] =
 	"                                    transport, user agent, time until they expire)\n"
 	"  user unregister ID DEVICE_ID      unregister one; the device may register again\n"
 	"  extension list                    extension numbers and their users\n"
+	"  settings [show] [--user=ID]       extension settings: your own, or a user's with --user\n"
+	"                                    (tenant admin): DND, status, call waiting, forwarding\n"
+	"  settings set [--user=ID] [--dnd=on|off] [--status=available|away|lunch|business_trip]\n"
+	"               [--call-waiting=on|off] [--max-calls=N] [--anonymous=on|off]\n"
+	"               [--deliver-caller-id=on|off] [--ring-time=SECONDS] [--FIELD=VALUE...]\n"
+	"                                    a user may change DND, status, call waiting and\n"
+	"                                    forwarding (--ring-time: seconds before the no-answer\n"
+	"                                    forward); the rest is the tenant admin's\n"
+	"  settings forward [--user=ID] always|busy|no-answer|not-reachable DESTINATION\n"
+	"                   [--status=away|lunch|business_trip|outside_office_hours]\n"
+	"                   [--ring-time=SECONDS]\n"
+	"                                    DESTINATION: an extension or number,\n"
+	"                                    voicemail[:MAILBOX], hangup or ring; with --status\n"
+	"                                    the rule of that status, where default removes it\n"
+	"                                    (the available status's rule applies again)\n"
+	"  settings forward [--user=ID] off  unconditional forwarding off\n"
 	"  registrations                     registered devices of every user of the tenant\n"
 	"  calls [list]                      active calls: the tenant's (admins), or your own\n"
 	"  calls hangup SESSION_ID           hang an active call up (tenant admin)\n"
@@ -167,6 +183,7 @@ static const struct {
 	{ "users", ctl_cmd_user },
 	{ "extension", ctl_cmd_extension },
 	{ "extensions", ctl_cmd_extension },
+	{ "settings", ctl_cmd_settings },
 	{ "registrations", ctl_cmd_registrations },
 	{ "calls", ctl_cmd_calls },
 	{ "cdrs", ctl_cmd_cdrs },
