@@ -412,6 +412,25 @@ def test_rules_by_status(pbx, phones):
     call.cancel()
 
 
+def test_status_rule_rings_the_extensions_ring_time(pbx, phones):
+    """FWD-15 with FWD-01: a status's no-answer rule without a ring time of its own
+    rings as long as the extension's (the available status's rule: 5 s here), not
+    a fixed default."""
+    x, y, z = pbx.new_ext(), pbx.new_ext(), pbx.new_ext()
+    a, b, c = phones.ua(x), phones.ua(y), phones.ua(z)
+    rules(pbx, y, no_answer={"action": "hangup", "ring_time": 5},
+          by_status={"lunch": {"no_answer": to(z)}})
+    pbx.api.ok("POST", f"/users/{pbx.ids[y]}/extension", {"status": "lunch"})
+    t0 = time.monotonic()
+    call = a.invite(y)
+    inc = b.wait_invite()
+    inc.ringing()
+    inc2 = c.wait_invite(timeout=8)
+    assert inc2 is not None, phones.dump()
+    assert 4.5 <= time.monotonic() - t0 <= 7, time.monotonic() - t0
+    call.cancel()
+
+
 @pytest.mark.parametrize("inside", [True, False], ids=["open", "closed"])
 def test_rules_outside_office_hours(pbx, phones, inside):
     """OH: with specific office hours, outside them the outside_office_hours rule set

@@ -101,6 +101,10 @@ uint32_t forward_ring_time(const struct dir_ext *x, const char *status)
 	dest_read(na, &d);
 	if (d.action == FWD_NONE || d.action == FWD_RING)
 		return 0; /* ring until the call's own time-out */
+	/* The ring time is the extension's: a status's rule without its own
+	 * rings as long as the available status's does. */
 	json_int_t t = json_integer_value(json_object_get(na, "ring_time"));
+	if (t <= 0)
+		t = json_integer_value(json_object_get(json_object_get(x->forwarding, "no_answer"), "ring_time"));
 	return t > 0 ? (uint32_t)t : 20;
 }
