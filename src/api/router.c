@@ -315,11 +315,14 @@ static int allowed(const struct api_route *r, const struct api_who *w, struct ap
 		break;
 	case API_TENANT_ADMIN:
 		ok = w->tenant_admin && w->tenant_id;
-		need = "a tenant administrator (system admins: switch into the tenant first)";
+		/* The hint is for whoever can follow it. */
+		need = w->sysadmin ? "a tenant administrator (system admins: switch into the tenant first)"
+				   : "a tenant administrator";
 		break;
 	case API_TENANT:
 		ok = w->tenant_id != 0;
-		need = "a tenant's user or administrator (system admins: switch into the tenant first)";
+		need = w->sysadmin ? "a tenant's user or administrator (system admins: switch into the tenant first)"
+				   : "a tenant's user or administrator";
 		break;
 	case API_SYSADMIN:
 		ok = w->sysadmin && !w->tenant_id;
