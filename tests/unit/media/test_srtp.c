@@ -4,7 +4,8 @@
  * protects, byte for byte, and each unprotects the other's RTP and RTCP.
  * Then the rollover counter across a sequence wrap, replays, flipped bits,
  * header extensions and CSRCs, truncated packets (each copied into a buffer of
- * exactly its length, so that ASan sees any read past it) and the bounds. */
+ * exactly its length, so that ASan sees any read past it) and the bounds.
+ * All of it twice: on the AES-NI path (aes.c) and on OpenSSL's EVP. */
 #include <errno.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -19,6 +20,7 @@
 #include <cmocka.h>
 
 #include "core/mem.h"
+#include "media/aes.h"
 #include "media/media.h"
 #include "media/srtp.h"
 
@@ -562,5 +564,11 @@ int main(void)
 		cmocka_unit_test(test_truncated),
 		cmocka_unit_test(test_limits),
 	};
-	return cmocka_run_group_tests(tests, setup, NULL);
+	/* Both of srtp.c's paths: AES-NI (aes.c) where the CPU has it, then EVP. */
+	int failed = 0;
+	if (media_aes_hw())
+		failed += cmocka_run_group_tests_name("srtp on AES-NI", tests, setup, NULL);
+	media_aes_hw_set(false);
+	failed += cmocka_run_group_tests_name("srtp on EVP", tests, setup, NULL);
+	return failed;
 }
