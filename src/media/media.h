@@ -64,6 +64,12 @@ void media_sockpair_close(struct media_sockpair *sp);
 /* Closes both sockets and makes the port free again; sp is reset to -1s. */
 void media_ports_put(struct media_ports *p, struct media_sockpair *sp);
 unsigned media_ports_in_use(const struct media_ports *p);
+/* Descriptors the media workers hold besides the pairs (uring.c's second,
+ * connected socket on a latched RTP port) count against the same budget:
+ * taken only while an eighth of it stays free for new pairs; false when not.
+ * Any thread. */
+bool media_ports_extra_take(void);
+void media_ports_extra_give(void);
 
 /* --- endpoints (media worker thread) ------------------------------------------ */
 

@@ -21,6 +21,25 @@ struct media_ports {
 	uint8_t *used;   /* one byte per pair: simple, and 5000 bytes for the default range */
 };
 
+/* Process-wide, as the descriptor limit is: what the pairs of every range
+ * hold, what the workers hold besides, and media's share of the descriptors
+ * (fdlimit.h; set when a range is made). */
+static _Atomic unsigned pair_fds, extra_fds, budget_fds;
+
+bool media_ports_extra_take(void)
+{
+	unsigned budget = budget_fds;
+	if (pair_fds + extra_fds + 1u > budget - budget / 8u)
+		return false;
+	extra_fds++;
+	return true;
+}
+
+void media_ports_extra_give(void)
+{
+	extra_fds--;
+}
+
 int media_ports_parse_range(const char *s, uint16_t *min, uint16_t *max)
 {
 	if (!s)
@@ -64,6 +83,7 @@ int media_ports_alloc(struct media_ports **pp, const char *addr, uint16_t min, u
 	}
 	unsigned want = p->npairs > UINT_MAX / 2 ? UINT_MAX : p->npairs * 2u;
 	p->cap = fdlimit_share(FDLIMIT_MEDIA, want) / 2u;
+	budget_fds = fdlimit_share(FDLIMIT_MEDIA, UINT_MAX);
 	*pp = p;
 	return 0;
 }
@@ -97,6 +117,8 @@ int media_ports_get(struct media_ports *p, struct media_sockpair *sp)
 	/* At the cap, say which limit it is: the range, or the descriptor budget. */
 	if (p->in_use >= p->cap)
 		return p->cap < p->npairs ? EMFILE : EADDRINUSE;
+	if (pair_fds + extra_fds + 2u > budget_fds)
+		return EMFILE;
 	for (unsigned i = 0; i < p->npairs; i++) {
 		unsigned idx = (p->cursor + i) % p->npairs;
 		if (p->used[idx])
@@ -116,6 +138,7 @@ int media_ports_get(struct media_ports *p, struct media_sockpair *sp)
 			return e;
 		p->used[idx] = 1;
 		p->in_use++;
+		pair_fds += 2u;
 		p->cursor = (idx + 1) % p->npairs;
 		*sp = (struct media_sockpair){ .rtp = rtp, .rtcp = rtcp, .port = port };
 		return 0;
@@ -140,6 +163,7 @@ void media_ports_put(struct media_ports *p, struct media_sockpair *sp)
 		if (idx < p->npairs && p->used[idx]) {
 			p->used[idx] = 0;
 			p->in_use--;
+			pair_fds -= 2u;
 		}
 	}
 	*sp = (struct media_sockpair){ .rtp = -1, .rtcp = -1, .port = 0 };

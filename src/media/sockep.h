@@ -45,6 +45,12 @@ struct media_sock {
 	int fd;
 	struct media_latch latch;
 	uint32_t uslot; /* its receiving in the worker's io_uring (uring.c), 0: none */
+	/* uring.c: a second socket on the same port, connected to the latched
+	 * remote, that the kernel gives that remote's packets to and that sends
+	 * to it without a route lookup per packet. tslot 0: none. */
+	uint32_t tslot;
+	struct sa tpeer;  /* where it is connected */
+	bool tfailed;     /* none could be made for this latch: not tried again */
 };
 
 /* A DTMF event (RFC 4733) received on this side: its event code and duration in

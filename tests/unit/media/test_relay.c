@@ -5,10 +5,12 @@
  * sockets block for at most 2 s, so a lost packet fails a test instead of
  * hanging it. */
 #include <errno.h>
+#include <liburing.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -177,6 +179,44 @@ static void stream(int from, uint16_t in, int to, uint16_t out, uint32_t n, uint
 	}
 }
 
+/* Whether this kernel gives io_uring to the worker (else it reads with epoll). */
+static bool uring_works(void)
+{
+	struct io_uring r;
+	if (io_uring_queue_init(2, &r, 0) < 0)
+		return false;
+	io_uring_queue_exit(&r);
+	return true;
+}
+
+/* The UDP sockets on 127.0.0.1:port (from /proc/net/udp), and the remote port
+ * of the connected one among them (0: none). */
+static int udp_sockets_on(uint16_t port, uint16_t *remote)
+{
+	FILE *f = fopen("/proc/net/udp", "r");
+	assert_non_null(f);
+	char line[512];
+	int n = 0;
+	*remote = 0;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned la, lp, ra, rp;
+		if (sscanf(line, " %*d: %8X:%4X %8X:%4X", &la, &lp, &ra, &rp) == 4 && lp == port) {
+			n++;
+			if (rp)
+				*remote = (uint16_t)rp;
+		}
+	}
+	fclose(f);
+	return n;
+}
+
+static uint16_t port_of(int fd)
+{
+	struct sa a = { .len = sizeof(a.u) };
+	assert_int_equal(getsockname(fd, &a.u.sa, &a.len), 0);
+	return sa_port(&a);
+}
+
 static void test_relay_latch(void **state)
 {
 	struct ctl *c = *state;
@@ -205,6 +245,14 @@ static void test_relay_latch(void **state)
 
 	stream(A, pa, B, pb, 200, 1);
 	stream(B, pb, A, pa, 200, 2);
+	/* With io_uring each latched RTP port has its twin, connected to the
+	 * remote: the stream above went through it both ways. */
+	bool twins = use_uring && uring_works();
+	uint16_t rp;
+	assert_int_equal(udp_sockets_on(pa, &rp), twins ? 2 : 1);
+	assert_int_equal(rp, twins ? port_of(A) : 0);
+	assert_int_equal(udp_sockets_on(pb, &rp), twins ? 2 : 1);
+	assert_int_equal(rp, twins ? port_of(B) : 0);
 
 	/* RTCP is relayed by its own sockets and latches on its own. */
 	send_to(B, (uint16_t)(pb + 1), "rtcpB", 5); /* latches B's RTCP; A's unknown: dropped */
@@ -243,6 +291,16 @@ static void test_relay_latch(void **state)
 	send_to(B, pb, "to-C", 4);
 	assert_int_equal(recv_from(C, pa, buf, sizeof(buf)), 4);
 	assert_memory_equal(buf, "to-C", 4);
+	/* The twin followed the latch; the old remote is now the stranger. */
+	assert_int_equal(udp_sockets_on(pa, &rp), twins ? 2 : 1);
+	assert_int_equal(rp, twins ? port_of(C) : 0);
+	unsigned foreign = stats_of(c, 7, 0).rx_foreign;
+	send_to(A, pa, "stale", 5);
+	for (int tries = 0; stats_of(c, 7, 0).rx_foreign < foreign + 1; tries++) {
+		assert_true(tries < 100);
+		usleep(1000);
+	}
+	assert_true(nothing_waiting(B));
 
 	struct media_stats sa_ = stats_of(c, 7, 0);
 	assert_int_equal(sa_.relatches, 1);
