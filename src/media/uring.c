@@ -402,10 +402,11 @@ fail:
 	return false;
 }
 
-/* After a primary socket's packet: its twin made, or moved, to where it latched. */
+/* After a primary socket's packet: its twin made, or moved, to where it
+ * latched (a browser's side: where ICE chose, webrtc.c). */
 static void twin_sync(struct media_uring *u, struct media_sock *k)
 {
-	if (k->comp != MEDIA_RTP || k->owner->ice || !k->latch.set)
+	if (k->comp != MEDIA_RTP || !k->latch.set)
 		return;
 	if (k->tslot || k->tfailed) {
 		if (sa_eq(&k->tpeer, &k->latch.addr))

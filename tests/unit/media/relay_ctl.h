@@ -19,6 +19,9 @@
 #if defined(RELAY_CTL_FUNCTIONS) && !defined(RELAY_CTL_FUNCTIONS_DONE)
 #define RELAY_CTL_FUNCTIONS_DONE
 
+#include <liburing.h>
+#include <stdio.h>
+
 static void on_reply(int id, void *data, void *arg)
 {
 	struct ctl *c = arg;
@@ -49,6 +52,44 @@ static struct media_relay_report *wait_reply(struct ctl *c, int want_id)
 		print_error("the relay failed: %s\n", strerror(c->rep->err));
 	assert_int_equal(c->got_id, want_id);
 	return c->rep;
+}
+
+/* Whether this kernel gives io_uring to the worker (else it reads with epoll). */
+static inline bool uring_works(void)
+{
+	struct io_uring r;
+	if (io_uring_queue_init(2, &r, 0) < 0)
+		return false;
+	io_uring_queue_exit(&r);
+	return true;
+}
+
+/* The UDP sockets on 127.0.0.1:port (from /proc/net/udp), and the remote port
+ * of the connected one among them (0: none). */
+static inline int udp_sockets_on(uint16_t port, uint16_t *remote)
+{
+	FILE *f = fopen("/proc/net/udp", "r");
+	assert_non_null(f);
+	char line[512];
+	int n = 0;
+	*remote = 0;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned la, lp, ra, rp;
+		if (sscanf(line, " %*d: %8X:%4X %8X:%4X", &la, &lp, &ra, &rp) == 4 && lp == port) {
+			n++;
+			if (rp)
+				*remote = (uint16_t)rp;
+		}
+	}
+	fclose(f);
+	return n;
+}
+
+static inline uint16_t port_of(int fd)
+{
+	struct sa a = { .len = sizeof(a.u) };
+	assert_int_equal(getsockname(fd, &a.u.sa, &a.len), 0);
+	return sa_port(&a);
 }
 
 static struct media_stats stats_of(struct ctl *c, uint64_t id, int side)

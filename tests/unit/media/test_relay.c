@@ -5,12 +5,10 @@
  * sockets block for at most 2 s, so a lost packet fails a test instead of
  * hanging it. */
 #include <errno.h>
-#include <liburing.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -177,44 +175,6 @@ static void stream(int from, uint16_t in, int to, uint16_t out, uint32_t n, uint
 			assert_memory_equal(rx, tx, sizeof(tx));
 		}
 	}
-}
-
-/* Whether this kernel gives io_uring to the worker (else it reads with epoll). */
-static bool uring_works(void)
-{
-	struct io_uring r;
-	if (io_uring_queue_init(2, &r, 0) < 0)
-		return false;
-	io_uring_queue_exit(&r);
-	return true;
-}
-
-/* The UDP sockets on 127.0.0.1:port (from /proc/net/udp), and the remote port
- * of the connected one among them (0: none). */
-static int udp_sockets_on(uint16_t port, uint16_t *remote)
-{
-	FILE *f = fopen("/proc/net/udp", "r");
-	assert_non_null(f);
-	char line[512];
-	int n = 0;
-	*remote = 0;
-	while (fgets(line, sizeof(line), f)) {
-		unsigned la, lp, ra, rp;
-		if (sscanf(line, " %*d: %8X:%4X %8X:%4X", &la, &lp, &ra, &rp) == 4 && lp == port) {
-			n++;
-			if (rp)
-				*remote = (uint16_t)rp;
-		}
-	}
-	fclose(f);
-	return n;
-}
-
-static uint16_t port_of(int fd)
-{
-	struct sa a = { .len = sizeof(a.u) };
-	assert_int_equal(getsockname(fd, &a.u.sa, &a.len), 0);
-	return sa_port(&a);
 }
 
 static void test_relay_latch(void **state)
