@@ -448,10 +448,22 @@ void media_webrtc_free(struct media_webrtc *w)
 
 int media_webrtc_update(struct media_webrtc *w, const struct media_webrtc_params *p)
 {
-	if (strcmp(w->p.local_ufrag, p->local_ufrag) != 0 || strcmp(w->p.local_pwd, p->local_pwd) != 0)
+	bool other_creds = strcmp(w->p.local_ufrag, p->local_ufrag) != 0 || strcmp(w->p.local_pwd, p->local_pwd) != 0;
+	if (w->dtls_done || w->dtls_started) {
+		if (p->remote_fp[0] && strcasecmp(w->p.remote_fp, p->remote_fp) != 0)
+			return EALREADY;
+		/* An ICE restart (RFC 8445 §9) keeps DTLS and SRTP: checks with the new
+		 * credentials only, the media where they go until the browser
+		 * nominates another pair. A re-INVITE of the same terms changes nothing. */
+		if (other_creds) {
+			snprintf(w->p.local_ufrag, sizeof(w->p.local_ufrag), "%s", p->local_ufrag);
+			snprintf(w->p.local_pwd, sizeof(w->p.local_pwd), "%s", p->local_pwd);
+		}
+		snprintf(w->p.remote_ufrag, sizeof(w->p.remote_ufrag), "%s", p->remote_ufrag);
+		return 0;
+	}
+	if (other_creds)
 		return EALREADY;
-	if (w->dtls_done || w->dtls_started)
-		return 0; /* what is up stays up: a re-INVITE of the same session */
 	snprintf(w->p.remote_ufrag, sizeof(w->p.remote_ufrag), "%s", p->remote_ufrag);
 	snprintf(w->p.remote_fp, sizeof(w->p.remote_fp), "%s", p->remote_fp);
 	if (p->role != w->p.role) {

@@ -18,10 +18,11 @@ struct media_webrtc;
 int media_webrtc_alloc(struct media_webrtc **wp, const struct media_webrtc_params *p, struct media_dtls_cert *cert,
 		       struct media_sockep *sock, struct tmr_heap *th);
 void media_webrtc_free(struct media_webrtc *w);
-/* The browser's terms again (a re-INVITE, or its answer after pbxd's offer):
- * taken while DTLS is not up with the same local credentials; EALREADY when
- * the side must be made anew (other local credentials), 0 when nothing changes
- * for a side that is up. */
+/* The browser's terms again (a re-INVITE, or its answer after pbxd's offer).
+ * Before DTLS: taken with the same local credentials, EALREADY with others
+ * (the side must be made anew). Once DTLS started: new ICE credentials both
+ * ways are an ICE restart, taken while the DTLS association and the pair in
+ * use go on; another remote fingerprint is a new association: EALREADY. */
 int media_webrtc_update(struct media_webrtc *w, const struct media_webrtc_params *p);
 struct media_endpoint *media_webrtc_out(struct media_webrtc *w);
 void media_webrtc_far_set(struct media_webrtc *w, struct media_endpoint *far);

@@ -21,7 +21,7 @@ import zlib
 
 import pytest
 
-from callua import CallUA, Sdp
+from callua import CallUA, Sdp, branch_of, make_sdp, method_of
 from conftest import Pbxd
 
 COOKIE = 0x2112A442
@@ -239,6 +239,65 @@ def test_browser_calls(pbx, uas):
     assert attr(answer, "mid") == "audio0", answer
     typ, mapped, me = ice_check(port, f"{ufrag}:brwU", pwd, pwd)
     assert typ == 0x0101 and mapped == me
+    assert call.bye().code == 200
+
+
+def reoffer(call, brw, phone, sdp, code):
+    """A re-INVITE from the browser's call with sdp, passed on to the phone, which
+    answers code; returns pbxd's final answer to the browser."""
+    branch = call.request("INVITE", extra=[f"Contact: {brw.contact()}"], body=sdp)
+    num = call.local_cseq
+    inv = phone.take(lambda m: method_of(m) == "INVITE" and m.body)
+    assert inv is not None, phone.dump()
+    with phone._cv:
+        st = phone._stsx[(branch_of(inv), "INVITE")]
+        phone._respond(st, code, body=make_sdp(phone_port(inv)) if code == 200 else "")
+    final = brw.wait_response(branch, "INVITE")
+    assert final is not None and final.code == code, brw.dump()
+    if code == 200:
+        call.request("ACK", cseq=num)
+    return final
+
+
+def phone_port(inv):
+    return int(re.search(r"^m=audio (\d+) ", inv.body.decode(), re.M).group(1))
+
+
+def test_ice_restart(pbx, uas):
+    """A browser restarts ICE (RFC 8445 §9: a re-INVITE with new ice-ufrag and
+    ice-pwd, its DTLS terms unchanged): pbxd answers with new credentials of its
+    own (RFC 8839), checks with the new ones pass and the old are refused. An ICE
+    restart the phone refuses (488) changes nothing: pbxd's credentials and the
+    browser's stay as they were."""
+    x, y = pbx.new_ext(), pbx.new_ext()
+    brw = pbx.ua(x, "WSS")
+    phone = pbx.ua(y, "UDP")
+    uas += [brw, phone]
+    call = brw.invite(y, sdp=browser_sdp(9))
+    inc = phone.wait_invite()
+    assert inc is not None, phone.dump()
+    inc.answer()
+    ok = call.wait_final()
+    assert ok is not None and ok.code == 200, brw.dump()
+    port, ufrag, pwd = check_webrtc_sdp(ok.body.decode(), "passive")
+    assert ice_check(port, f"{ufrag}:brwU", pwd, pwd)[0] == 0x0101
+
+    # refused by the phone: nothing changes
+    final = reoffer(call, brw, phone, browser_sdp(9, ufrag="brwX", pwd="browser-ice-password-XXXXX"), 488)
+    assert ice_check(port, f"{ufrag}:brwU", pwd, pwd)[0] == 0x0101
+    assert ice_check(port, f"{ufrag}:brwX", pwd, pwd)[0] == 0x0111
+
+    # accepted: new credentials both ways, same port
+    final = reoffer(call, brw, phone, browser_sdp(9, ufrag="brwV", pwd="browser-ice-password-VVVVV"), 200)
+    port2, ufrag2, pwd2 = check_webrtc_sdp(final.body.decode(), "passive")
+    assert port2 == port and ufrag2 != ufrag and pwd2 != pwd, final.body
+    typ, mapped, me = ice_check(port, f"{ufrag2}:brwV", pwd2, pwd2)
+    assert typ == 0x0101 and mapped == me
+    assert ice_check(port, f"{ufrag}:brwU", pwd, pwd)[0] == 0x0111
+
+    # a re-INVITE of the same terms (hold, say) keeps them
+    final = reoffer(call, brw, phone, browser_sdp(9, ufrag="brwV", pwd="browser-ice-password-VVVVV"), 200)
+    assert check_webrtc_sdp(final.body.decode(), "passive")[1:] == (ufrag2, pwd2)
     assert call.bye().code == 200
 
 

@@ -66,6 +66,7 @@ struct leg {
 	struct sip_ctsx *upd_ct;
 	uint32_t upd_cseq;
 	bool upd_invite;
+	struct upd_undo *upd_undo; /* upd_st's: what its offer changed, put back if refused */
 	/* Session timer (RFC 4028): the interval, who refreshes, our refresh. */
 	uint32_t se_ms;          /* 0: none */
 	bool se_we_refresh, se_peer_knows;
@@ -238,6 +239,8 @@ void call_route(struct call_engine *e, struct sip_msg *req);
 struct call *call_begin(struct call_engine *e, const struct dir_tenant *t, struct sip_msg *req);
 /* The relay of a call's two sides, on a media worker. 0 or errno. */
 int call_media_start(struct call *c);
+/* New ICE credentials for pbxd's candidate of side (0 caller, 1 callee). 0 or errno. */
+int call_ice_creds_new(struct call *c, int side);
 /* A call about to ring: the tenant's call limit checked (503), the call
  * counted, its relay started (503 without ports), the caller's side hinted,
  * call_start told, the ring time-out armed. False when it ended the call. */

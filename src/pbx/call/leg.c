@@ -31,6 +31,7 @@ void leg_free(struct leg *l)
 	if (!l)
 		return;
 	free(l->inv_extra);
+	free(l->upd_undo);
 	if (l->ct)
 		sip_ctsx_abandon(l->ct);
 	session_timer_stop(l);

@@ -261,6 +261,14 @@ int negotiate_ack_answer(struct call *c, const struct sip_msg *ack, const char *
 	return err;
 }
 
+/* A browser's offer with other ICE credentials than its last restarts ICE
+ * (RFC 8445 §9): pbxd's answer carries new ones too (RFC 8839 §4.4.1.2.2). */
+static bool ice_restart(const struct sdp_stream *was, const struct sdp_stream *now)
+{
+	return was && now && now->r_ufrag[0] &&
+	       (strcmp(was->r_ufrag, now->r_ufrag) != 0 || strcmp(was->r_pwd, now->r_pwd) != 0);
+}
+
 uint16_t negotiate_reoffer(struct call *c, struct leg *from, struct leg *to, const struct sip_msg *req,
 			   const char **why)
 {
@@ -284,6 +292,11 @@ uint16_t negotiate_reoffer(struct call *c, struct leg *from, struct leg *to, con
 	if (!code && !keep_one_audio(tmp)) {
 		*why = "no audio stream";
 		code = 488;
+	}
+	if (!code && from->webrtc && ice_restart(kept_stream(&from->neg), kept_stream(tmp)) &&
+	    call_ice_creds_new(c, from == c->a ? 0 : 1)) {
+		*why = "no ICE credentials";
+		code = 500;
 	}
 	if (!code) {
 		from->neg = *tmp;

@@ -58,16 +58,19 @@ static struct call *call_alloc(struct call_engine *e, const struct dir_tenant *t
 	return c;
 }
 
+int call_ice_creds_new(struct call *c, int side)
+{
+	/* RFC 8445 §5.3: 24 and 128 bits at least. */
+	int err = rand_chars(c->ice[side].ufrag, sizeof(c->ice[side].ufrag) - 1);
+	return err ? err : rand_chars(c->ice[side].pwd, sizeof(c->ice[side].pwd) - 1);
+}
+
 int call_media_start(struct call *c)
 {
 	struct call_engine *e = c->e;
-	/* ICE credentials of each side (RFC 8445 §5.3: 24 and 128 bits at least). */
 	int err = 0;
-	for (int i = 0; i < 2 && !err; i++) {
-		err = rand_chars(c->ice[i].ufrag, sizeof(c->ice[i].ufrag) - 1);
-		if (!err)
-			err = rand_chars(c->ice[i].pwd, sizeof(c->ice[i].pwd) - 1);
-	}
+	for (int i = 0; i < 2 && !err; i++)
+		err = call_ice_creds_new(c, i);
 	if (!err)
 		err = media_ports_get(e->ports, &c->sp[0]);
 	if (!err)

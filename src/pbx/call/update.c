@@ -5,6 +5,7 @@
  * meanwhile gets 491 (RFC 3261 §14.2), as the glare rule asks. */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/log.h"
@@ -14,6 +15,43 @@
 static struct leg *other_of(struct call *c, struct leg *l)
 {
 	return l == c->a ? c->b : c->a;
+}
+
+/* The offer on one leg changes both legs' negotiation (and, for an ICE
+ * restart, pbxd's ICE credentials of that side) before the other leg has
+ * answered; refused, all of it goes back, and the media with it, so that the
+ * offerer keeps what it had (RFC 3261 §14.1). */
+struct upd_undo {
+	struct sdp_neg from, to;
+	struct call_ice ice;
+};
+
+static void undo_keep(struct call *c, struct leg *from, struct leg *to)
+{
+	free(from->upd_undo);
+	from->upd_undo = malloc(sizeof(*from->upd_undo));
+	if (from->upd_undo)
+		*from->upd_undo = (struct upd_undo){ from->neg, to->neg, c->ice[from == c->a ? 0 : 1] };
+}
+
+static void undo_drop(struct leg *from)
+{
+	free(from->upd_undo);
+	from->upd_undo = NULL;
+}
+
+static void undo_apply(struct call *c, struct leg *from)
+{
+	struct upd_undo *u = from->upd_undo;
+	struct leg *to = other_of(c, from);
+	if (!u || !to)
+		return;
+	from->neg = u->from;
+	to->neg = u->to;
+	c->ice[from == c->a ? 0 : 1] = u->ice;
+	undo_drop(from);
+	call_media_hint(c, from == c->a ? 0 : 1, from);
+	call_media_hint(c, to == c->a ? 0 : 1, to);
 }
 
 static void reply_upd(struct leg *from, uint16_t code, const char *reason, bool sdp)
@@ -45,11 +83,13 @@ static void on_answer(int err, const struct sip_msg *resp, void *arg)
 	struct sip_ctsx *t = to->upd_ct;
 	to->upd_ct = NULL;
 	if (err) {
+		undo_apply(c, from);
 		reply_upd(from, 408, NULL, false);
 		return;
 	}
 	if (resp->scode >= 300) {
 		/* 491 glare, 488: the offerer hears it and keeps what it had. */
+		undo_apply(c, from);
 		reply_upd(from, resp->scode, NULL, false);
 		return;
 	}
@@ -60,9 +100,11 @@ static void on_answer(int err, const struct sip_msg *resp, void *arg)
 	const char *why = "";
 	if (negotiate_reanswer(c, from, to, resp, &why)) {
 		log_info("call %llu: unusable answer to a re-offer (%s)", (unsigned long long)c->session_id, why);
+		undo_apply(c, from);
 		reply_upd(from, 488, why, false);
 		return;
 	}
+	undo_drop(from);
 	call_media_hint(c, to == c->a ? 0 : 1, to);
 	reply_upd(from, 200, NULL, true);
 }
@@ -89,8 +131,10 @@ void call_reoffer(struct call *c, struct leg *l, struct sip_msg *req)
 		return;
 	}
 	const char *why = "";
+	undo_keep(c, l, other);
 	uint16_t code = negotiate_reoffer(c, l, other, req, &why);
 	if (code) {
+		undo_drop(l); /* nothing changed */
 		reply_upd(l, code, why, false);
 		return;
 	}
@@ -103,8 +147,10 @@ void call_reoffer(struct call *c, struct leg *l, struct sip_msg *req)
 		       : ENOMEM;
 	other->upd_cseq = sip_dialog_local_cseq(other->dlg);
 	mem_deref(body);
-	if (err)
+	if (err) {
+		undo_apply(c, l);
 		reply_upd(l, 500, NULL, false);
+	}
 }
 
 void call_reoffer_abort(struct leg *l)

@@ -128,14 +128,15 @@ static size_t rtp_packet(uint8_t *b, uint16_t seq, uint8_t pt, uint8_t fillc)
 	return 172;
 }
 
-/* An ICE check from the browser: returns the response's type, checks its
- * integrity (when a success) and the mapped address. */
-static uint16_t check(int fd, uint16_t port, const char *pwd, bool nominate)
+/* An ICE check from the browser as username with pwd: returns the response's
+ * type, checks its integrity with key (when a success) and the mapped address. */
+static uint16_t check_as(int fd, uint16_t port, const char *username, const char *pwd, const char *key,
+			 bool nominate)
 {
 	uint8_t tid[12], out[512], in[512];
 	for (int i = 0; i < 12; i++)
-		tid[i] = (uint8_t)(i * 17 + (nominate ? 1 : 0) + pwd[0]);
-	struct stun_check ck = { .username = PBX_UFRAG ":" BRW_UFRAG, .priority = 1845501695, .use_candidate = nominate,
+		tid[i] = (uint8_t)(i * 17 + (nominate ? 1 : 0) + pwd[0] + username[0]);
+	struct stun_check ck = { .username = username, .priority = 1845501695, .use_candidate = nominate,
 				 .controlling = true, .tiebreaker = 0x1122334455667788ull };
 	size_t n = stun_binding_request(out, sizeof(out), tid, &ck, pwd, strlen(pwd));
 	assert_true(n > 0);
@@ -147,12 +148,17 @@ static uint16_t check(int fd, uint16_t port, const char *pwd, bool nominate)
 	assert_memory_equal(m.tid, tid, 12);
 	assert_true(stun_fingerprint_ok(&m));
 	if (m.type == STUN_BINDING_SUCCESS) {
-		assert_true(stun_integrity_ok(&m, PBX_PWD, strlen(PBX_PWD)));
+		assert_true(stun_integrity_ok(&m, key, strlen(key)));
 		struct sa mapped, me = local_of(fd);
 		assert_int_equal(stun_xor_mapped(&m, &mapped), 0);
 		assert_true(sa_eq(&mapped, &me));
 	}
 	return m.type;
+}
+
+static uint16_t check(int fd, uint16_t port, const char *pwd, bool nominate)
+{
+	return check_as(fd, port, PBX_UFRAG ":" BRW_UFRAG, pwd, PBX_PWD, nominate);
 }
 
 struct browser {
@@ -261,11 +267,12 @@ static void relay_down(struct ctl *c, struct call *k, uint64_t id)
 	close(k->phone_rtcp);
 }
 
-static void media_both_ways(struct call *k, struct browser *b)
+/* 20 packets each way from sequence number seq0 on (SRTP refuses a number twice). */
+static void media_both_ways(struct call *k, struct browser *b, uint16_t seq0)
 {
 	uint8_t buf[2048], want[2048];
 	/* browser -> phone: SRTP in, plain RTP out, byte for byte */
-	for (uint16_t s = 1; s <= 20; s++) {
+	for (uint16_t s = seq0; s < seq0 + 20; s++) {
 		size_t n = rtp_packet(buf, s, 0, 1);
 		memcpy(want, buf, n);
 		int len = (int)n;
@@ -276,7 +283,7 @@ static void media_both_ways(struct call *k, struct browser *b)
 		assert_memory_equal(buf, want, n);
 	}
 	/* phone -> browser: plain in, SRTP out */
-	for (uint16_t s = 1; s <= 20; s++) {
+	for (uint16_t s = seq0; s < seq0 + 20; s++) {
 		size_t n = rtp_packet(buf, s, 8, 2);
 		memcpy(want, buf, n);
 		send_to(k->phone, k->sp[1].port, buf, n);
@@ -318,12 +325,24 @@ static void webrtc_call(void **state, const char *profiles)
 
 	assert_true(browser_dtls(c, &b, port, profiles));
 	assert_string_equal(b.server_fp, media_dtls_cert_fingerprint(c->cert)); /* what pbxd's SDP will say */
-	media_both_ways(&k, &b);
+	media_both_ways(&k, &b, 1);
 	/* The browser's side too has its twin connected where ICE chose (uring.c). */
 	uint16_t rp;
 	bool twins = uring_works();
 	assert_int_equal(udp_sockets_on(port, &rp), twins ? 2 : 1);
 	assert_int_equal(rp, twins ? port_of(b.fd) : 0);
+
+	/* An ICE restart (new credentials both ways, the same fingerprint): the old
+	 * ones are refused, the new answered, and DTLS and SRTP go on as they were. */
+	static const char new_pwd[] = "pbxd-new-ice-password-98765";
+	struct media_webrtc_params np = { .local_ufrag = "pbxV", .remote_ufrag = "brwV", .role = MEDIA_DTLS_SERVER };
+	snprintf(np.local_pwd, sizeof(np.local_pwd), "%s", new_pwd);
+	snprintf(np.remote_fp, sizeof(np.remote_fp), "%s", c->bfp);
+	assert_int_equal(media_relay_webrtc(c->w, 1, 0, &np, c->cert), 0);
+	(void)stats_of(c, 1, 0); /* orders the update before the checks */
+	assert_int_equal(check(b.fd, port, PBX_PWD, true), STUN_BINDING_ERROR);
+	assert_int_equal(check_as(b.fd, port, "pbxV:brwV", new_pwd, new_pwd, true), STUN_BINDING_SUCCESS);
+	media_both_ways(&k, &b, 21);
 
 	/* From another address the same SRTP is dropped, and so are media from
 	 * the phone's side to nowhere new. */
@@ -337,7 +356,7 @@ static void webrtc_call(void **state, const char *profiles)
 
 	struct media_stats st = stats_of(c, 1, 0);
 	assert_true(st.dtls_up);
-	assert_int_equal(st.ice_refused, 1);
+	assert_int_equal(st.ice_refused, 2); /* the wrong password, the old credentials */
 	assert_true(st.ice_checks >= 1);
 	assert_true(st.rx_foreign >= 2);
 	assert_int_equal(st.srtp_failed, 0);
