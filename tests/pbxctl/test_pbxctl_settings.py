@@ -163,6 +163,11 @@ def test_status_rule_set_then_default(acme, user):
     bs = ext_of(rest, uid)["forwarding"]["by_status"]
     assert bs == {"lunch": {"busy": {"action": "hangup"}},
                   "away": {"no_answer": {"action": "number", "number": "104", "ring_time": 15}}}
+    # a status's no-answer rule without a ring time rings the top-level one's
+    me.ok("settings", "forward", "no-answer", "105", "--ring-time=40")
+    out = me.ok("settings", "forward", "--status=lunch", "no-answer", "106").stdout
+    assert "  at lunch:\n    busy: hangup\n    no answer after 40 s: forward to 106\n" in out, out
+    me.ok("settings", "forward", "--status=lunch", "no-answer", "default")
     # default: lunch's busy goes (available's applies again), away's stays
     out = me.ok("settings", "forward", "--status=lunch", "busy", "default").stdout
     assert "  at lunch: as available\n" in out, out

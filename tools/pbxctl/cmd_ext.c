@@ -13,7 +13,7 @@
 
 #define N(x) (sizeof(x) / sizeof((x)[0]))
 
-/* pbxd's ring time where a no-answer rule gives none (a status's own rule too). */
+/* pbxd's ring time where neither a no-answer rule nor the top-level one gives one. */
 #define EXT_RING_TIME_DEFAULT 20
 
 /* The statuses that may have forwarding rules of their own; the top-level rules
@@ -110,8 +110,9 @@ static void ext_dest_words(const json_t *d, bool conditional, char *buf, size_t 
 		snprintf(buf, size, "%s", action);
 }
 
-/* "busy: forward to 102", "no answer after 20 s: voicemail". */
-static void ext_rule_line(int indent, size_t cond, const json_t *rule)
+/* "busy: forward to 102", "no answer after 20 s: voicemail". A status's rule
+ * without a ring time rings as long as the top-level one (top). */
+static void ext_rule_line(int indent, size_t cond, const json_t *rule, const json_t *top)
 {
 	const char *action = json_string_value(json_object_get(rule, "action"));
 	char label[64], text[160];
@@ -120,6 +121,8 @@ static void ext_rule_line(int indent, size_t cond, const json_t *rule)
 	/* The ring time matters only when the call goes somewhere after it. */
 	if (strcmp(ext_conds[cond].key, "no_answer") == 0 && action && strcmp(action, "ring") != 0) {
 		const json_t *t = json_object_get(rule, "ring_time");
+		if (!json_is_integer(t) || json_integer_value(t) <= 0)
+			t = json_object_get(top, "ring_time");
 		snprintf(label, sizeof(label), "no answer after %lld s",
 			 json_is_integer(t) ? (long long)json_integer_value(t) : (long long)EXT_RING_TIME_DEFAULT);
 	} else {
@@ -145,7 +148,7 @@ static void ext_print_forwarding(const json_t *fw)
 		snprintf(text, sizeof(text), "%s", mode ? mode : "?");
 	ext_line(2, "unconditional", text);
 	for (size_t k = 0; k < N(ext_conds); k++)
-		ext_rule_line(2, k, json_object_get(fw, ext_conds[k].key));
+		ext_rule_line(2, k, json_object_get(fw, ext_conds[k].key), NULL);
 	/* A status's set lists only its own rules; the rest fall back to the above. */
 	for (size_t i = 0; i < N(ext_statuses); i++) {
 		const json_t *set = json_object_get(json_object_get(fw, "by_status"), ext_statuses[i].name);
@@ -159,7 +162,7 @@ static void ext_print_forwarding(const json_t *fw)
 		for (size_t k = 0; k < N(ext_conds); k++) {
 			const json_t *rule = json_object_get(set, ext_conds[k].key);
 			if (rule)
-				ext_rule_line(4, k, rule);
+				ext_rule_line(4, k, rule, json_object_get(fw, ext_conds[k].key));
 		}
 	}
 	snprintf(text, sizeof(text), "%zu", json_array_size(json_object_get(fw, "exceptions")));
