@@ -346,13 +346,12 @@ int media_uring_listen(struct media_uring *u, struct media_sock *k)
 	int e = slot_take(u, k->fd, k, &slot);
 	if (e)
 		return e;
-	k->uslot = slot;
 	e = arm(u, slot);
 	if (e) {
-		u->rx[slot].k = NULL;
-		k->uslot = 0;
+		slot_release(u, slot); /* the ring would keep the socket, and its port, open */
 		return e;
 	}
+	k->uslot = slot;
 	submit(u);
 	return 0;
 }
