@@ -135,7 +135,7 @@ enum {
 	SDP_NEG_MAX_CODECS = 8,
 	SDP_NEG_MAX_STREAMS = 4, /* m= lines a leg negotiates (audio, video, two more) */
 	SDP_NAME_SIZE = 32,
-	SDP_FMTP_SIZE = 128,
+	SDP_FMTP_SIZE = 64,  /* ours, from the capabilities: a peer's stays in its parsed session */
 };
 
 /* A codec as one side writes it; also one entry of our capabilities. */

@@ -129,8 +129,10 @@ struct call {
 	int max_forwards;         /* what the devices' INVITEs carry: the caller's less one */
 	bool counted;             /* in the per-user and per-tenant counts */
 	struct tmr t_ring, t_ack;
-	struct call_target targets[CALL_MAX_TARGETS];
-	unsigned ntargets;
+	/* Grown as devices ring and forwards go (most calls have one or two):
+	 * memory per call is what bench/calls weighs. */
+	struct call_target *targets;
+	unsigned ntargets, targets_cap;
 	/* Forwarding: the extensions the call has been delivered to (the last is
 	 * the one ringing, counted as busy with this call), for loops and hops. */
 	uint64_t hops[CALL_MAX_HOPS];
@@ -155,7 +157,7 @@ struct call {
 	 * caller's own number is presented unless the extension always delivers
 	 * its outbound caller ID (USR-19). */
 	const char *div_reason;   /* NULL: not a forward */
-	struct trunk_route routes[TRUNK_ROUTE_MAX];
+	struct trunk_route *routes; /* TRUNK_ROUTE_MAX of them once the call goes out, else NULL */
 	unsigned nroutes, route_i;
 	struct le le, le_sid;
 };
@@ -205,6 +207,9 @@ unsigned call_count_of(struct call_engine *e, uint64_t id);
 void call_count_add(struct call_engine *e, uint64_t id, int delta);
 /* A device leg's CDR target ends (reason and status kept if first). */
 void call_target_end(struct call *c, struct leg *l, const char *reason, uint16_t status);
+/* A new CDR target, zeroed but for its id and start: its index, or -1 when the
+ * call has CALL_MAX_TARGETS already (or no memory). */
+int call_target_new(struct call *c);
 /* A ringing device leg is given up: CANCEL (with why_hdr, a Reason line, or
  * NULL), its target ended with reason, the leg freed. */
 void call_fork_cancel(struct call *c, struct leg *l, const char *why_hdr, const char *reason);

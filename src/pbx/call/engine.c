@@ -350,7 +350,30 @@ void call_end(struct call *c, struct leg *from, const char *reason, uint16_t sta
 	leg_free(c->a);
 	list_unlink(&c->le);
 	list_unlink(&c->le_sid);
+	free(c->targets);
+	free(c->routes);
 	free(c);
+}
+
+int call_target_new(struct call *c)
+{
+	if (c->ntargets == CALL_MAX_TARGETS)
+		return -1;
+	if (c->ntargets == c->targets_cap) {
+		unsigned cap = c->targets_cap ? 2 * c->targets_cap : 2;
+		if (cap > CALL_MAX_TARGETS)
+			cap = CALL_MAX_TARGETS;
+		struct call_target *v = realloc(c->targets, cap * sizeof(*v));
+		if (!v)
+			return -1;
+		c->targets = v;
+		c->targets_cap = cap;
+	}
+	struct call_target *t = &c->targets[c->ntargets];
+	memset(t, 0, sizeof(*t));
+	t->id = store_id_next();
+	t->start_ms = store_now_ms();
+	return (int)c->ntargets++;
 }
 
 /* --- progress ----------------------------------------------------------------- */

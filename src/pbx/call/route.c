@@ -88,16 +88,14 @@ int call_media_start(struct call *c)
 /* A target per device rung (the seeds' call_targets). */
 static int target_add(struct call *c, const struct loc_binding *b)
 {
-	if (c->ntargets == CALL_MAX_TARGETS)
+	int i = call_target_new(c);
+	if (i < 0)
 		return -1;
-	struct call_target *t = &c->targets[c->ntargets];
-	memset(t, 0, sizeof(*t));
-	t->id = store_id_next();
+	struct call_target *t = &c->targets[i];
 	snprintf(t->callee, sizeof(t->callee), "%s", c->target);
 	char a[64];
 	snprintf(t->destination, sizeof(t->destination), "sip:%s@%s", c->target, sa_str(&b->peer.addr, a, sizeof(a)));
-	t->start_ms = store_now_ms();
-	return (int)c->ntargets++;
+	return i;
 }
 
 static void ring(struct call *c, const struct dir_ext *callee)

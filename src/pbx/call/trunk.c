@@ -140,15 +140,13 @@ static void caller_id_for(const struct dir_ext *x, const struct trunk_provider *
 
 static void target_add_trunk(struct call *c, struct leg *l, const struct trunk_provider *p, const char *number)
 {
-	if (c->ntargets == CALL_MAX_TARGETS)
+	int i = call_target_new(c);
+	if (i < 0)
 		return;
-	struct call_target *t = &c->targets[c->ntargets];
-	memset(t, 0, sizeof(*t));
-	t->id = store_id_next();
+	struct call_target *t = &c->targets[i];
 	snprintf(t->callee, sizeof(t->callee), "%.63s", number);
 	snprintf(t->destination, sizeof(t->destination), "sip:%.32s@%.56s", number, p->host);
-	t->start_ms = store_now_ms();
-	l->target = (int)c->ntargets++;
+	l->target = i;
 }
 
 static void provider_release(struct call *c)
@@ -197,6 +195,17 @@ static void present(struct call *c, const struct dir_ext *x, const struct trunk_
 		 * is asserted the diverting extension's. */
 		o->anonymous = true;
 	}
+}
+
+/* The call's table of routes out, made when it first goes out; false (the
+ * call ended) without memory. */
+static bool routes_alloc(struct call *c)
+{
+	if (!c->routes)
+		c->routes = calloc(TRUNK_ROUTE_MAX, sizeof(*c->routes));
+	if (!c->routes)
+		call_fail(c, 500, NULL);
+	return c->routes != NULL;
 }
 
 /* Sends the call over the routes from c->route_i on until one INVITE is out:
@@ -260,6 +269,8 @@ void call_trunk_outbound(struct call *c, const struct dir_ext *caller)
 	snprintf(dialled, sizeof(dialled), "%s", c->callee);
 	const char *why = NULL;
 	size_t n = 0;
+	if (!routes_alloc(c))
+		return;
 	int err = tr ? trunks_outbound(tr, c->tenant_id, dialled, c->routes, TRUNK_ROUTE_MAX, &n, &why) : ENOENT;
 	if (err == ENOENT && !n) {
 		/* Nothing may go out for it: not a number of the tenant. */
@@ -304,6 +315,8 @@ void call_trunk_forward(struct call *c, const struct dir_ext *x, const char *num
 	struct trunks *tr = c->e->d.trunks;
 	const char *why = NULL;
 	size_t n = 0;
+	if (!routes_alloc(c))
+		return;
 	int err = tr ? trunks_outbound(tr, c->tenant_id, number, c->routes, TRUNK_ROUTE_MAX, &n, &why) : ENOENT;
 	if (err == ENOENT && !n) {
 		call_fail(c, 404, "Forward Destination Not Found");
