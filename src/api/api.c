@@ -34,6 +34,9 @@ const struct conf_opt api_opts[] = {
 	{ "login-window", CONF_INT, "300", 1, 86400, NULL, "seconds over which failed sign-ins are counted" },
 	{ "http-max-per-address", CONF_INT, "16", 1, 256, NULL,
 	  "connections one client source (an IPv4 address, an IPv6 /64) may hold open to the REST API" },
+	{ "http-request-timeout", CONF_INT, "10", 1, 3600, NULL,
+	  "seconds a whole request (TLS handshake, headers and body) may take to arrive on a REST API"
+	  " connection, however slowly its bytes trickle in; a connection that takes longer is closed" },
 	{ "web-dir", CONF_STR, "", 0, 0, NULL,
 	  "folder of the web portal served at / of the REST server (default: the build's web/dist)" },
 };
@@ -201,6 +204,7 @@ int api_start(struct api **ap, const struct conf *conf, const char *data_dir, st
 	if (!e && tls)
 		e = api_tls_open(a, data_dir, conf_str(conf, "http-tls-cert"), conf_str(conf, "http-tls-key"));
 	a->http_max_per_address = (int)conf_int(conf, "http-max-per-address");
+	a->http_request_timeout_s = (int)conf_int(conf, "http-request-timeout");
 	if (!e)
 		e = api_static_open(&a->web, conf_str(conf, "web-dir"));
 	if (!e)

@@ -22,7 +22,8 @@
 #define API_POOL (API_HTTP_THREADS + 1) /* store connections: one per MHD thread + spare */
 #define API_HTTP_PER_ADDRESS 16 /* connections one source (IPv4 address, IPv6 /64) may hold open */
 #define API_HTTP_TIMEOUT_S 10   /* a connection silent this long is closed */
-#define API_HTTP_REQUEST_DEADLINE_S 10 /* a whole request must arrive within this, however slowly */
+#define API_HTTP_REQUEST_DEADLINE_S 10 /* a whole request must arrive within this, however slowly
+					* (the default of --http-request-timeout) */
 #define API_HTTP_CONNECTIONS 1024 /* in all, unless the descriptor budget is smaller (core/fdlimit.h) */
 #define API_COSTLY_MAX 2        /* Argon2 runs at once (password.c) */
 #define API_COSTLY_WAIT_MS 10000 /* how long a signed-in admin's password hashing waits for its turn */
@@ -51,6 +52,7 @@ struct api {
 	struct api_tls *tls;      /* the HTTPS certificate (tls.c), NULL without HTTPS */
 	_Atomic int64_t purge_due; /* ms: the next sign-in after it sweeps expired sessions */
 	int http_max_per_address; /* 0: API_HTTP_PER_ADDRESS */
+	int http_request_timeout_s; /* 0: API_HTTP_REQUEST_DEADLINE_S */
 	struct api_http *http;    /* connection tracking of http.c */
 	struct pbx *pbx;          /* told what the API writes; asked what it holds (NULL: none) */
 	int sip_wss_port, sip_ws_port; /* for the browser phone (phone.c) */

@@ -10,12 +10,12 @@
  *   connections: the accept policy refuses the next one, and the count is kept
  *   by MHD's connection notifications;
  * - a whole request (TLS handshake, headers and body) must arrive within
- *   API_HTTP_REQUEST_DEADLINE_S of the connection's start, or of the previous
- *   answer on a kept-alive connection, however the bytes trickle. MHD's own
- *   timeout counts only silence, so a sweeper thread shuts down the sockets of
- *   overdue connections; MHD sees the close and frees them. No deadline runs
- *   while a request is handled and answered (MHD's idle timeout,
- *   API_HTTP_TIMEOUT_S, still does);
+ *   --http-request-timeout (API_HTTP_REQUEST_DEADLINE_S by default) of the
+ *   connection's start, or of the previous answer on a kept-alive connection,
+ *   however the bytes trickle. MHD's own timeout counts only silence, so a
+ *   sweeper thread shuts down the sockets of overdue connections; MHD sees the
+ *   close and frees them. No deadline runs while a request is handled and
+ *   answered (MHD's idle timeout, API_HTTP_TIMEOUT_S, still does);
  * - the connection limit (API_HTTP_CONNECTIONS, less if the API's share of the
  *   descriptor limit is smaller: core/fdlimit.h) is far above what a few sources
  *   can hold, so others still get in.
@@ -92,6 +92,7 @@ struct api_http {
 	pthread_t sweeper;
 	bool sweeper_running, stopping;
 	int per_source;
+	int deadline_s; /* --http-request-timeout */
 	struct http_conn *conns;
 	struct http_src *bucket[HTTP_BUCKETS];
 };
@@ -176,7 +177,7 @@ static void conn_started(struct api_http *h, struct MHD_Connection *c, void **so
 			hc->src->count++;
 		}
 		hc->fd = fd;
-		hc->deadline = mono_ms() + API_HTTP_REQUEST_DEADLINE_S * 1000;
+		hc->deadline = mono_ms() + (int64_t)h->deadline_s * 1000;
 		hc->shut = refuse;
 		hc->next = h->conns;
 		if (h->conns)
@@ -273,7 +274,7 @@ static void *sweeper(void *arg)
 		}
 		if (n)
 			log_debug("api: http: %d connection(s) closed: no whole request within %d s", n,
-				  API_HTTP_REQUEST_DEADLINE_S);
+				  h->deadline_s);
 	}
 	pthread_mutex_unlock(&h->lock);
 	return NULL;
@@ -303,7 +304,7 @@ static void http_free(struct api_http *h)
 	free(h);
 }
 
-static int http_alloc(struct api_http **hp, int per_source)
+static int http_alloc(struct api_http **hp, int per_source, int deadline_s)
 {
 	struct api_http *h = calloc(1, sizeof(*h));
 	if (!h)
@@ -315,6 +316,7 @@ static int http_alloc(struct api_http **hp, int per_source)
 	pthread_cond_init(&h->wake, &ca);
 	pthread_condattr_destroy(&ca);
 	h->per_source = per_source;
+	h->deadline_s = deadline_s;
 	*hp = h;
 	return 0;
 }
@@ -524,7 +526,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe)
 {
 	/* The next request on a kept-alive connection has a deadline of its own. */
-	conn_deadline(cls, c, mono_ms() + API_HTTP_REQUEST_DEADLINE_S * 1000);
+	struct api *a = cls;
+	conn_deadline(a, c, mono_ms() + (int64_t)a->http->deadline_s * 1000);
 	struct http_req *hr = *con_cls;
 	if (hr) {
 		free(hr->body);
@@ -561,7 +564,8 @@ int api_http_start(struct api *a, const char *address, int port, bool tls)
 	if (tls)
 		flags |= MHD_USE_TLS;
 	int per_source = a->http_max_per_address ? a->http_max_per_address : API_HTTP_PER_ADDRESS;
-	int e = http_alloc(&a->http, per_source);
+	int deadline_s = a->http_request_timeout_s ? a->http_request_timeout_s : API_HTTP_REQUEST_DEADLINE_S;
+	int e = http_alloc(&a->http, per_source, deadline_s);
 	if (e)
 		return e;
 	struct MHD_OptionItem opts[12] = {

@@ -32,7 +32,7 @@
 #include "sip/auth.h"
 
 const struct conf_opt pbx_opts[] = {
-	{ "auth-nonce-lifetime", CONF_INT, "300", 10, 86400, NULL,
+	{ "auth-nonce-lifetime", CONF_INT, "300", 1, 86400, NULL,
 	  "seconds a digest nonce stays fresh before a client must re-authenticate" },
 	{ "auth-algorithms", CONF_STR, "MD5", 0, 0, NULL,
 	  "digest algorithms challenged, most preferred first (MD5, SHA-256, SHA-512-256); MD5 alone by"

@@ -14,6 +14,7 @@ import pytest
 from conftest import ADMIN_PASSWORD
 
 PER_ADDRESS = 16  # API_HTTP_PER_ADDRESS, the default of --http-max-per-address
+REQUEST_TIMEOUT = 3  # --http-request-timeout where unfinished requests are waited out (default 10)
 
 # Offering TLS 1.1 is the point of one test.
 pytestmark = pytest.mark.filterwarnings("ignore:ssl.TLSVersion.TLSv1:DeprecationWarning")
@@ -53,7 +54,7 @@ def get_info_from(port, source):
 
 
 def test_one_address_cannot_take_every_connection(make_pbxd):
-    p = make_pbxd()
+    p = make_pbxd([f"--http-request-timeout={REQUEST_TIMEOUT}"])
     # Not 127.0.0.1: make_pbxd's readiness probe came from there, and pbxd may see
     # its close only after some of these are accepted (it then still holds one of
     # that address's 16, so 25 are refused). lo answers for all of 127/8.
@@ -70,7 +71,8 @@ def test_one_address_cannot_take_every_connection(make_pbxd):
         # Another client is served at once (lo answers for all of 127/8).
         status, body = get_info_from(p.port, "127.0.0.2")
         assert status == 200 and b'"product":"pbxd"' in body
-        # The unfinished requests are dropped after the connection timeout (10 s).
+        # The unfinished requests are dropped after the request timeout
+        # (--http-request-timeout).
         kept = [s for s, c in zip(socks, closed) if not c]
         deadline = time.time() + 20
         while not all(closed_by_server(s) for s in kept) and time.time() < deadline:

@@ -92,6 +92,23 @@ def free_port(kind=socket.SOCK_DGRAM, avoid=()):
     raise RuntimeError("no free port")
 
 
+def udp_port_bound(port):
+    """Whether a UDP socket of this network namespace is bound to `port` (any
+    address), from /proc/net/udp and udp6; None when they cannot be read."""
+    suffix = f":{port:04X}"
+    seen = False
+    for path in ("/proc/net/udp", "/proc/net/udp6"):
+        try:
+            with open(path) as f:
+                lines = f.readlines()[1:]
+        except OSError:
+            continue
+        seen = True
+        if any(len(fields) > 1 and fields[1].endswith(suffix) for fields in map(str.split, lines)):
+            return True
+    return False if seen else None
+
+
 def free_port_both(avoid=()):
     """A port free on 127.0.0.1 for UDP and TCP at once (a phone that listens on
     both, as baresip's sip_listen does)."""
@@ -179,7 +196,9 @@ class Pbxd:
         return "\n".join(self.log_text().splitlines()[-n:])
 
     def wait_ready(self, port=None, timeout=START_TIMEOUT):
-        """Polls with UDP OPTIONS until pbxd answers 200 (bounded)."""
+        """Polls with UDP OPTIONS until pbxd answers 200 (bounded). No OPTIONS is
+        sent before something listens on the port: one sent earlier is lost, and
+        the next would wait for the 0.3 s of the lost one's answer first."""
         port = port or self.udp_port
         deadline = time.monotonic() + timeout
         code = None
@@ -187,6 +206,9 @@ class Pbxd:
             if self.proc.poll() is not None:
                 pytest.fail(f"pbxd exited with {self.proc.returncode} while starting:\n"
                             f"{' '.join(self.argv)}\n{self.log_tail()}")
+            if udp_port_bound(port) is False:
+                time.sleep(0.01)
+                continue
             code = sip_udp_request(port, make_options(port), timeout=0.3)
             if code is not None:
                 break

@@ -187,12 +187,14 @@ def test_register_trunk_registers(pbx, w):
 
 
 def test_register_refresh_and_wrong_password(pbx, w):
-    """A short grant is refreshed before it ends; a wrong password shows failed
-    with the carrier's answer and is tried again (--trunk-retry-min 1 s)."""
-    c = w.carrier(username="acct2", password="Right-pw-2", expires=10)
+    """A short grant is refreshed before it ends (7 s: the shortest pbxd still
+    refreshes at the grant less its 5-s margin, not at half the grant); a wrong
+    password shows failed with the carrier's answer and is tried again
+    (--trunk-retry-min 1 s)."""
+    c = w.carrier(username="acct2", password="Right-pw-2", expires=7)
     p = pbx.provider(c, auth="register", username="acct2", password="Right-pw-2")
     assert c.wait_registered(timeout=5), w.dump()
-    assert c.wait_registered(timeout=12, count=2), "not refreshed before the 10-s grant ended\n" + w.dump()
+    assert c.wait_registered(timeout=9, count=2), "not refreshed before the 7-s grant ended\n" + w.dump()
     bad = w.carrier(username="acct3", password="Right-pw-3")
     pb = pbx.provider(bad, auth="register", username="acct3", password="Wrong-pw-3")
     st = wait_for(lambda: (s := pbx.status(pb["id"]))["state"] == "failed" and s)

@@ -283,7 +283,11 @@ def test_events_wait_for_a_receiver_that_was_down(pbx, phones):
     hid = pbx.hook(rec.url())
     x, y, a, b = two_phones(pbx, phones)
     sids = [call(pbx, a, b, y)[0] for _ in range(2)]
-    time.sleep(1.5)
+    deadline = time.monotonic() + 3
+    while not (pbx.api.ok("GET", f"/tenant/webhooks/{hid}")["pending"] >= 4
+               and "webhooks: delivery" in pbx.p.log_text() and "failed" in pbx.p.log_text()) \
+            and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert pbx.api.ok("GET", f"/tenant/webhooks/{hid}")["pending"] >= 4
     assert "webhooks: delivery" in pbx.p.log_text() and "failed" in pbx.p.log_text()
     rec.start()
@@ -306,10 +310,13 @@ def test_pending_events_survive_a_restart(pbx, phones):
     arrive, delivered by the new process. A receiver answering 500 is retried
     the same way."""
     rec = Receiver()
-    pbx.hook(rec.url())
+    hid = pbx.hook(rec.url())
     x, y, a, b = two_phones(pbx, phones)
     sid, _ = call(pbx, a, b, y)
-    time.sleep(1.0)
+    deadline = time.monotonic() + 3  # the call's two events wait in the outbox
+    while pbx.api.ok("GET", f"/tenant/webhooks/{hid}")["pending"] < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert pbx.api.ok("GET", f"/tenant/webhooks/{hid}")["pending"] >= 2
     ws = Ws(pbx.p.http_port, f"/api/events?token={pbx.api.token}")
     assert ws.status == 101, ws.head
     rc = pbx.p.stop()
