@@ -1,9 +1,13 @@
 /* Reference-counted allocation (see mem.h). The header sits before the data, so a
- * pointer to the data is all callers ever hold. Single-threaded by design: objects
- * never cross threads while shared (threads exchange messages, see mqueue.h). */
+ * pointer to the data is all callers ever hold. Threads exchange messages (see
+ * mqueue.h), but a few immutable objects are held by several at once (pbxd's DTLS
+ * certificate: the signalling thread refers to it in every relay it asks for, the
+ * media workers let go of it as their WebRTC sides end), so the count is atomic;
+ * with plain increments two threads lost updates and freed it early. */
 #include "core/mem.h"
 
 #include <assert.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,7 +16,7 @@
 
 struct mem {
 	uint32_t magic;
-	uint32_t nrefs;
+	_Atomic uint32_t nrefs;
 	mem_destroy_h *dh;
 	max_align_t align[]; /* keeps the data that follows suitably aligned */
 };
@@ -32,7 +36,7 @@ void *mem_zalloc(size_t size, mem_destroy_h *dh)
 	if (!m)
 		return NULL;
 	m->magic = MEM_MAGIC;
-	m->nrefs = 1;
+	atomic_init(&m->nrefs, 1);
 	m->dh = dh;
 	return (char *)m + sizeof(*m);
 }
@@ -40,7 +44,7 @@ void *mem_zalloc(size_t size, mem_destroy_h *dh)
 void *mem_ref(void *data)
 {
 	if (data)
-		mem_hdr(data)->nrefs++;
+		atomic_fetch_add_explicit(&mem_hdr(data)->nrefs, 1, memory_order_relaxed);
 	return data;
 }
 
@@ -49,8 +53,10 @@ void *mem_deref(void *data)
 	if (!data)
 		return NULL;
 	struct mem *m = mem_hdr(data);
-	assert(m->nrefs > 0);
-	if (--m->nrefs > 0)
+	/* the last one's release is acquired before the object is torn down */
+	uint32_t was = atomic_fetch_sub_explicit(&m->nrefs, 1, memory_order_acq_rel);
+	assert(was > 0);
+	if (was > 1)
 		return NULL;
 	if (m->dh)
 		m->dh(data);
@@ -63,7 +69,7 @@ void *mem_deref(void *data)
 
 unsigned mem_nrefs(const void *data)
 {
-	return data ? mem_hdr(data)->nrefs : 0;
+	return data ? atomic_load_explicit(&mem_hdr(data)->nrefs, memory_order_relaxed) : 0;
 }
 
 char *mem_strndup(const char *s, size_t len)

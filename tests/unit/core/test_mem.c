@@ -2,6 +2,7 @@
  * capped buffer (mbuf.c), pointer-length slices (pl.c) and socket addresses
  * (sa.c). */
 #include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -416,10 +417,41 @@ static void test_sa_v6(void **state)
 	assert_int_equal(sa_set(&a, "[]", 1), EINVAL);
 }
 
+/* One object held by two threads at once (pbxd's DTLS certificate: the
+ * signalling thread refers to it, media workers let go of it): no count lost. */
+static pthread_barrier_t churn_start;
+
+static void *ref_churn(void *arg)
+{
+	pthread_barrier_wait(&churn_start); /* all at once, not one after another */
+	for (int i = 0; i < 1000000; i++) {
+		mem_ref(arg);
+		mem_deref(arg);
+	}
+	return NULL;
+}
+
+static void test_mem_refcount_across_threads(void **state)
+{
+	(void)state;
+	int *obj = mem_zalloc(sizeof(*obj), NULL);
+	assert_non_null(obj);
+	pthread_t t[4];
+	assert_int_equal(pthread_barrier_init(&churn_start, NULL, 4), 0);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, ref_churn, obj), 0);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(pthread_join(t[i], NULL), 0);
+	pthread_barrier_destroy(&churn_start);
+	assert_int_equal(mem_nrefs(obj), 1);
+	mem_deref(obj);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_mem_refcount),
+		cmocka_unit_test(test_mem_refcount_across_threads),
 		cmocka_unit_test(test_mem_zeroed),
 		cmocka_unit_test(test_mem_destructor_order),
 		cmocka_unit_test(test_mem_strndup),
