@@ -110,18 +110,26 @@ def udp_port_bound(port):
 
 
 def free_port_both(avoid=()):
-    """A port free on 127.0.0.1 for UDP and TCP at once (a phone that listens on
-    both, as baresip's sip_listen does)."""
+    """A port free on 127.0.0.1 for UDP and TCP at once, and the next one for TCP
+    (a phone that listens on all three, as baresip's sip_listen does: SIP over TLS
+    on the port after; a client connection's ephemeral port there made its TLS
+    transport fail, and the phone with it)."""
     for _ in range(50):
         port = free_port(socket.SOCK_DGRAM, avoid)
-        t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if port + 1 > 65535 or port + 1 in avoid:
+            continue
+        socks = []
         try:
-            t.bind(("127.0.0.1", port))
+            for p in (port, port + 1):
+                t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                socks.append(t)
+                t.bind(("127.0.0.1", p))
             return port
         except OSError:
             continue
         finally:
-            t.close()
+            for t in socks:
+                t.close()
     raise RuntimeError("no port free for both UDP and TCP")
 
 

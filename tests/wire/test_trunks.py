@@ -464,23 +464,23 @@ def test_forward_out_in2out(pbx, w):
 
     # Always deliver outbound caller ID: the extension's own, still diverted.
     pbx.api.ok("POST", f"/users/{pbx.ids[ext]}/extension", {"deliver_outbound_caller_id": True}, status=200)
-    call = c.invite(pbx.p.udp_port, "18800900", caller="+15550124")
-    out = c.wait_call(timeout=5)
-    assert out is not None, w.dump()
-    assert out.from_user == "18800900" and out.pai_user == "18800900", (out.from_uri, out.pais)
-    assert "reason=unconditional" in (out.header("diversion") or "")
-    out.reject(486)
-    assert call.wait_final(timeout=5).code == 486, w.dump()
+    presents(w, c, c.invite(pbx.p.udp_port, "18800900", caller="+15550124"), "18800900")
 
     # A colleague calls; the forward presents the colleague's caller ID for the trunk.
     pbx.api.ok("POST", f"/users/{pbx.ids[ext]}/extension", {"deliver_outbound_caller_id": False}, status=200)
     mate = pbx.new_ext({"outbound_caller_ids": [{"trunk": "FwdTrunk", "caller_id": "18800901"}]})
-    a = w.phone(mate)
-    call = a.invite(ext)
-    out = c.wait_call(timeout=5)
+    presents(w, c, w.phone(mate).invite(ext), "18800901")
+
+
+def presents(w, carrier, call, cid):
+    """The forward of call reaches the carrier from cid (From and P-Asserted-Identity),
+    diverted by the extension's caller ID 18800900 unconditionally; the carrier's
+    486 ends it."""
+    out = carrier.wait_call(timeout=5)
     assert out is not None, w.dump()
-    assert out.from_user == "18800901" and out.pai_user == "18800901", (out.from_uri, out.pais)
-    assert "sip:18800900@" in (out.header("diversion") or "")
+    assert out.from_user == cid and out.pai_user == cid, (out.from_uri, out.pais)
+    div = out.header("diversion") or ""
+    assert "sip:18800900@" in div and "reason=unconditional" in div, div
     out.reject(486)
     assert call.wait_final(timeout=5).code == 486, w.dump()
 
