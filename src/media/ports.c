@@ -28,10 +28,12 @@ static _Atomic unsigned pair_fds, extra_fds, budget_fds;
 
 bool media_ports_extra_take(void)
 {
-	unsigned budget = budget_fds;
-	if (pair_fds + extra_fds + 1u > budget - budget / 8u)
+	/* taken first, given back when over: two workers cannot both pass the check */
+	unsigned extra = ++extra_fds, budget = budget_fds;
+	if (pair_fds + extra > budget - budget / 8u) {
+		extra_fds--;
 		return false;
-	extra_fds++;
+	}
 	return true;
 }
 

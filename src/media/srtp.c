@@ -59,9 +59,8 @@ enum { L_RTP_ENC = 0, L_RTP_AUTH, L_RTP_SALT, L_RTCP_ENC, L_RTCP_AUTH, L_RTCP_SA
 
 /* One component's (RTP's or RTCP's) session keys, ready to use. */
 struct comp_keys {
-	struct media_aes aes; /* the key, when the CPU does AES (hw) */
-	EVP_CIPHER_CTX *c;    /* else AES-128-CTR or AES-128-GCM, keyed */
-	bool hw;
+	struct media_aes aes; /* the key, when the CPU does AES (aes.c) */
+	EVP_CIPHER_CTX *c;    /* else AES-128-CTR or AES-128-GCM, keyed; NULL: aes */
 	uint8_t salt[SALT_MAX];
 	/* AES-CM: SHA-1's chaining values after the first block of the HMAC's
 	 * inner (key ^ ipad) and outer (key ^ opad) hashes */
@@ -86,11 +85,6 @@ struct media_srtp {
 	struct comp_keys rtp, rtcp;
 	struct stream streams[MEDIA_SRTP_STREAMS];
 };
-
-static inline uint32_t rd32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
 
 static inline void wr32(uint8_t *p, uint32_t v)
 {
@@ -181,8 +175,7 @@ static int comp_init(struct media_srtp *s, struct comp_keys *k, const uint8_t *m
 		if (!e)
 			hmac_keys(k, auth);
 	}
-	k->hw = media_aes_hw();
-	if (!e && k->hw) {
+	if (!e && media_aes_hw()) {
 		media_aes_init(&k->aes, enc, gcm);
 	} else if (!e) {
 		k->c = EVP_CIPHER_CTX_new();
@@ -268,7 +261,7 @@ static int ctr_crypt(const struct comp_keys *k, uint32_t ssrc, uint64_t index, u
 {
 	uint8_t iv[16];
 	make_iv(iv, sizeof(iv), k->salt, SALT_MAX, 4, ssrc, index);
-	if (k->hw) {
+	if (!k->c) {
 		media_aes_ctr(&k->aes, iv, p, n);
 		return 0;
 	}
@@ -285,7 +278,7 @@ static int gcm_crypt(const struct comp_keys *k, int enc, uint32_t ssrc, uint64_t
 {
 	uint8_t iv[GCM_IV];
 	make_iv(iv, sizeof(iv), k->salt, GCM_IV, 2, ssrc, index);
-	if (k->hw)
+	if (!k->c)
 		return media_aes_gcm(&k->aes, enc, iv, a, alen, b, blen, p, n, tag);
 	int outl;
 	if (!EVP_CipherInit_ex2(k->c, NULL, NULL, iv, enc, NULL) ||
@@ -403,7 +396,7 @@ int media_srtp_protect(struct media_srtp *s, uint8_t *pkt, size_t *len, size_t c
 		return EBADMSG;
 	if (cap < n || cap - n < s->tag)
 		return ENOBUFS;
-	uint32_t ssrc = rd32(pkt + 8);
+	uint32_t ssrc = media_rtp_get32(pkt + 8);
 	struct stream *st = stream_tx(s, ssrc);
 	if (!st)
 		return ENOSPC;
@@ -434,7 +427,7 @@ int media_srtp_unprotect(struct media_srtp *s, uint8_t *pkt, size_t *len)
 	size_t body = n - s->tag;
 	if (media_rtp_header_len(pkt, body, &hl))
 		return EBADMSG;
-	uint32_t ssrc = rd32(pkt + 8);
+	uint32_t ssrc = media_rtp_get32(pkt + 8);
 	struct stream fresh, *st;
 	int e = stream_rx(s, ssrc, &fresh, &st);
 	if (e)
@@ -468,7 +461,7 @@ int media_srtp_protect_rtcp(struct media_srtp *s, uint8_t *pkt, size_t *len, siz
 		return EBADMSG;
 	if (cap < n || cap - n < s->tag + RTCP_TRAILER)
 		return ENOBUFS;
-	uint32_t ssrc = rd32(pkt + 4);
+	uint32_t ssrc = media_rtp_get32(pkt + 4);
 	struct stream *st = stream_tx(s, ssrc);
 	if (!st)
 		return ENOSPC;
@@ -503,9 +496,9 @@ int media_srtp_unprotect_rtcp(struct media_srtp *s, uint8_t *pkt, size_t *len)
 	bool gcm = s->suite == MEDIA_SRTP_AEAD_AES_128_GCM;
 	size_t body = n - s->tag - RTCP_TRAILER; /* where the header and payload end */
 	const uint8_t *trailer = gcm ? pkt + n - RTCP_TRAILER : pkt + body;
-	uint32_t t = rd32(trailer), idx = t & SRTCP_INDEX_MAX;
+	uint32_t t = media_rtp_get32(trailer), idx = t & SRTCP_INDEX_MAX;
 	bool encrypted = t & SRTCP_E_BIT;
-	uint32_t ssrc = rd32(pkt + 4);
+	uint32_t ssrc = media_rtp_get32(pkt + 4);
 	struct stream fresh, *st;
 	int e = stream_rx(s, ssrc, &fresh, &st);
 	if (e)

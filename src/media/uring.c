@@ -149,14 +149,14 @@ static void on_recv(struct media_uring *u, const struct io_uring_cqe *cqe)
 	uint32_t slot = (uint32_t)cqe->user_data, gen = (uint32_t)(cqe->user_data >> 32);
 	bool live = slot && slot < u->nrx && u->rx[slot].k && u->rx[slot].gen == gen;
 	bool more = cqe->flags & IORING_CQE_F_MORE;
-	if ((cqe->flags & IORING_CQE_F_BUFFER) && live && u->rx[slot].tfd >= 0) {
-		unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
-		on_twin_recv(u, u->rx[slot].k, u->bufs + (size_t)bid * BUF_SZ, cqe->res);
-		buf_return(u, bid);
-	} else if (cqe->flags & IORING_CQE_F_BUFFER) {
+	if (cqe->flags & IORING_CQE_F_BUFFER) {
 		unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
 		uint8_t *buf = u->bufs + (size_t)bid * BUF_SZ;
-		struct io_uring_recvmsg_out *o = cqe->res > 0 ? io_uring_recvmsg_validate(buf, cqe->res, &u->tmpl) : NULL;
+		struct io_uring_recvmsg_out *o = NULL;
+		if (live && u->rx[slot].tfd >= 0)
+			on_twin_recv(u, u->rx[slot].k, buf, cqe->res);
+		else if (cqe->res > 0)
+			o = io_uring_recvmsg_validate(buf, cqe->res, &u->tmpl);
 		if (live && o && !(o->flags & MSG_TRUNC) && o->namelen <= sizeof(struct sockaddr_in6)) {
 			struct media_pkt *p = &u->batch->pkts[0];
 			p->buf = io_uring_recvmsg_payload(o, &u->tmpl);

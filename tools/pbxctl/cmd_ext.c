@@ -16,12 +16,15 @@
 /* pbxd's ring time where neither a no-answer rule nor the top-level one gives one. */
 #define EXT_RING_TIME_DEFAULT 20
 
+/* An API key and how the summary says it. */
+struct ext_word {
+	const char *key;
+	const char *words;
+};
+
 /* The statuses that may have forwarding rules of their own; the top-level rules
  * are the available status's. */
-static const struct {
-	const char *name;
-	const char *words;
-} ext_statuses[] = {
+static const struct ext_word ext_statuses[] = {
 	{ "away", "when away" },
 	{ "lunch", "at lunch" },
 	{ "business_trip", "on a business trip" },
@@ -29,10 +32,7 @@ static const struct {
 };
 
 /* The conditional rules, in the order people think of them. */
-static const struct {
-	const char *key;
-	const char *words;
-} ext_conds[] = {
+static const struct ext_word ext_conds[] = {
 	{ "busy", "busy" },
 	{ "no_answer", "no answer" },
 	{ "not_reachable", "not reachable" },
@@ -151,7 +151,7 @@ static void ext_print_forwarding(const json_t *fw)
 		ext_rule_line(2, k, json_object_get(fw, ext_conds[k].key), NULL);
 	/* A status's set lists only its own rules; the rest fall back to the above. */
 	for (size_t i = 0; i < N(ext_statuses); i++) {
-		const json_t *set = json_object_get(json_object_get(fw, "by_status"), ext_statuses[i].name);
+		const json_t *set = json_object_get(json_object_get(fw, "by_status"), ext_statuses[i].key);
 		if (!json_is_object(set))
 			continue;
 		if (json_object_size(set) == 0) {
@@ -395,7 +395,7 @@ static int ext_forward(struct ctl *c, struct ctl_args *a)
 	if (status && strcmp(status, "available") == 0)
 		status = NULL;
 	if (status) {
-		for (i = 0; i < N(ext_statuses) && strcmp(status, ext_statuses[i].name) != 0; i++)
+		for (i = 0; i < N(ext_statuses) && strcmp(status, ext_statuses[i].key) != 0; i++)
 			;
 		if (i == N(ext_statuses)) {
 			ctl_usage_error("--status is away, lunch, business_trip or outside_office_hours (got '%s')",

@@ -140,7 +140,6 @@ void call_target_release(struct call *c)
 	c->target_counted = false;
 }
 
-
 /* Time windows of the rules, office hours and holidays, in the tenant's zone
  * (UTC when it names none): the local time is taken once per delivery. */
 struct rules_clock {
@@ -288,8 +287,6 @@ static void forward_to(struct call *c, const struct fwd_dest *d, uint16_t code, 
 		call_fail(c, code, "Voicemail Not Available");
 		return;
 	case FWD_HANGUP:
-		call_fail(c, code, NULL);
-		return;
 	case FWD_RING:
 	case FWD_NONE:
 		call_fail(c, code, NULL);

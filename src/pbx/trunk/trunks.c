@@ -27,8 +27,7 @@ int trunks_alloc(struct trunks **tp, struct loop *loop, struct sip_stack *sip, c
 	}
 	t->loop = loop;
 	t->sip = sip;
-	const char *pub = conf_str(conf, "public-address");
-	snprintf(t->public_addr, sizeof(t->public_addr), "%s", pub ? pub : "");
+	snprintf(t->public_addr, sizeof(t->public_addr), "%s", conf_str(conf, "public-address"));
 	struct sa check;
 	if (t->public_addr[0] && sa_set(&check, t->public_addr, 0)) {
 		log_error("public-address: '%s' is not an IP address", t->public_addr);
@@ -38,8 +37,6 @@ int trunks_alloc(struct trunks **tp, struct loop *loop, struct sip_stack *sip, c
 	}
 	t->retry_min_s = (uint32_t)conf_int(conf, "trunk-retry-min");
 	t->retry_max_s = (uint32_t)conf_int(conf, "trunk-retry-max");
-	if (!t->retry_min_s)
-		t->retry_min_s = 30; /* a configuration without trunk_opts (a test harness) */
 	if (t->retry_max_s < t->retry_min_s)
 		t->retry_max_s = t->retry_min_s;
 	*tp = t;
